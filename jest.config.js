@@ -1,0 +1,36 @@
+/**
+ * Two projects: `unit` (src/**\/*.spec.ts, pure logic) and `e2e` (test/**\/*.e2e-spec.ts, the whole app over HTTP
+ * against a real PostgreSQL). The swagger CLI plugin runs in ts-jest too, so /docs-json matches the build.
+ */
+const swaggerPlugin = {
+  path: '@nestjs/swagger/plugin',
+  options: { introspectComments: true, classValidatorShim: true, dtoFileNameSuffix: ['.dto.ts', '.entity.ts'] },
+};
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', astTransformers: { before: [swaggerPlugin] } }],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  maxWorkers: 2,
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      moduleFileExtensions: ['js', 'json', 'ts'],
+      roots: ['<rootDir>/src', '<rootDir>/test'],
+      testMatch: ['**/*.spec.ts'],
+      transform,
+    },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      moduleFileExtensions: ['js', 'json', 'ts'],
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.e2e-spec.ts'],
+      transform,
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      testTimeout: 30000,
+    },
+  ],
+};

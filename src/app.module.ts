@@ -1,0 +1,62 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { AdminModule } from './admin/admin.module';
+import { ApplicationsModule } from './applications/applications.module';
+import { AuthModule } from './auth/auth.module';
+import { JwtAuthGuard } from './auth/jwt-auth.guard';
+import { ChatsModule } from './chats/chats.module';
+import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { createValidationPipe } from './common/validation.pipe';
+import { AppConfig, appConfig } from './config/app-config';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { MessagesModule } from './messages/messages.module';
+import { ProvidersModule } from './providers/providers.module';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
+import { UsersModule } from './users/users.module';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * The whole service. Global pipe, filter and guards are providers here (not set in main.ts), so every test app
+ * built from this module behaves like production: validation → JWT/API-key auth → rate limits by tier.
+ */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, load: [appConfig], envFilePath: ['.env'], cache: true }),
+    LoggerModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: (config: AppConfig) => ({
+        pinoHttp: {
+          level: config.logLevel,
+          genReqId: (req, res) => {
+            const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
+            res.setHeader('X-Request-Id', id);
+            return id;
+          },
+          redact: ['req.headers.authorization', 'req.headers.cookie'],
+          autoLogging: { ignore: (req) => req.url === '/health' },
+        },
+      }),
+    }),
+    DatabaseModule,
+    RateLimitModule,
+    UsersModule,
+    AuthModule,
+    ApplicationsModule,
+    ProvidersModule,
+    ChatsModule,
+    MessagesModule,
+    HealthModule,
+    AdminModule,
+  ],
+  providers: [
+    { provide: APP_PIPE, useFactory: createValidationPipe },
+    { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+    { provide: APP_GUARD, useClass: JwtAuthGuard },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,38 @@
+import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppConfig, appConfig } from './config/app-config';
+
+/**
+ * Applies what must be set on the HTTP adapter itself (body limits, proxy trust, logger, Swagger, shutdown hooks).
+ * Shared by `main.ts` and the e2e tests so both run the same app.
+ */
+export function configureApp(app: NestExpressApplication): void {
+  const config = app.get<AppConfig>(appConfig.KEY);
+  app.useLogger(app.get(Logger));
+  app.useBodyParser('json', { limit: config.limits.json_body_bytes });
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  app.enableShutdownHooks();
+  app.enableCors({ exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] });
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+}
+
+/** The OpenAPI 3 document the SDKs are generated from; operation ids are stable (`Controller_method`). */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const options = new DocumentBuilder()
+    .setTitle('Chat backend API')
+    .setDescription(
+      'Authenticated chat sessions that stream model replies (SSE) and keep them in PostgreSQL. ' +
+        'Errors are application/problem+json (RFC 9457). Authenticate with `Authorization: Bearer <access JWT or API key>`.',
+    )
+    .setVersion('1.0.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An access JWT from /v1/auth/*, or an application API key.' })
+    .addSecurityRequirements('bearer')
+    .build();
+  return SwaggerModule.createDocument(app, options, {
+    operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
+  });
+}

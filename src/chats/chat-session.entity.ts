@@ -1,0 +1,73 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+import { ApplicationEntity } from '../applications/application.entity';
+import { numericTransformer } from '../common/numeric.transformer';
+import { UserEntity } from '../users/user.entity';
+
+/** A chat session (seed 004's "chat session"): its model, title, system prompt and running usage totals. */
+@Entity('chat_sessions')
+@Index('IDX_chat_sessions_user_updated', ['userId', 'updatedAt'])
+export class ChatSessionEntity {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id: number;
+
+  @Column({ name: 'user_id', type: 'integer' })
+  userId: number;
+
+  @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: UserEntity;
+
+  @Index('IDX_chat_sessions_application_id')
+  @Column({ name: 'application_id', type: 'integer', nullable: true })
+  applicationId: number | null;
+
+  @ManyToOne(() => ApplicationEntity, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'application_id' })
+  application?: ApplicationEntity;
+
+  /** Registry id (`provider/model`) the next answer uses. */
+  @Column({ type: 'varchar', length: 200 })
+  model: string;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  title: string | null;
+
+  @Column({ name: 'system_prompt', type: 'text', nullable: true })
+  systemPrompt: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  summary: string | null;
+
+  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  metadata: Record<string, unknown>;
+
+  @Column({ name: 'message_count', type: 'integer', default: 0 })
+  messageCount: number;
+
+  @Column({ name: 'tokens_input', type: 'bigint', default: 0, transformer: numericTransformer })
+  tokensInput: number;
+
+  @Column({ name: 'tokens_output', type: 'bigint', default: 0, transformer: numericTransformer })
+  tokensOutput: number;
+
+  @Column({ type: 'numeric', precision: 18, scale: 8, default: 0, transformer: numericTransformer })
+  cost: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+
+  @Column({ name: 'archived_at', type: 'timestamptz', nullable: true })
+  archivedAt: Date | null;
+}

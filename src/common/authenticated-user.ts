@@ -1,0 +1,16 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { UserRole } from '../users/user.entity';
+
+/** Who is calling: set on `req.user` by the JWT or API-key strategy. */
+export interface AuthenticatedUser {
+  id: number;
+  role: UserRole;
+  tier: string;
+  /** Set when the call was made with an application's API key; new sessions are stamped with it. */
+  applicationId: number | null;
+}
+
+/** Injects the authenticated caller (`req.user`) into a handler parameter. */
+export const CurrentUser = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): AuthenticatedUser => ctx.switchToHttp().getRequest().user,
+);

@@ -1,0 +1,13 @@
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+
+/** `page` (from 1) and `page_size` (1..100) query parameters (API.md "Conventions"). */
+export class PageQueryDto {
+  /** Page number, from 1. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  page: number = 1;
+
+  /** Items per page, 1..100. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  page_size: number = 20;
+}

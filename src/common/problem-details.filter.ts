@@ -1,0 +1,89 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import type { Request, Response } from 'express';
+import { STATUS_CODES } from 'node:http';
+import { QueryFailedError } from 'typeorm';
+import { ProblemDetails, ProblemException } from './problem';
+
+const TYPE_BASE = 'https://chat-backend.dev/problems/';
+
+/**
+ * The one exception filter: every error leaves as `application/problem+json` (RFC 9457). Unique violations
+ * become 409, oversized bodies 413, throttling 429; anything unexpected is logged with the request id and
+ * answered as a bare 500 (no stack trace, SQL or secret ever reaches the client).
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const req = ctx.getRequest<Request & { id?: string }>();
+    const res = ctx.getResponse<Response>();
+    const problem = this.toProblem(exception, req);
+    if (res.headersSent) {
+      // A stream already started: nothing can be said in HTTP terms any more.
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    if (exception instanceof ProblemException) {
+      for (const [k, v] of Object.entries(exception.headers)) res.setHeader(k, v);
+    }
+    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+  }
+
+  /** Maps any thrown value to problem details; logs the unexpected ones. */
+  toProblem(exception: unknown, req?: Request & { id?: string }): ProblemDetails {
+    const instance = req?.originalUrl?.split('?')[0];
+    if (exception instanceof ProblemException) {
+      return this.problem(exception.getStatus(), exception.message, instance, exception.extensions);
+    }
+    if (exception instanceof ThrottlerException) {
+      return this.problem(429, 'Too many requests: wait for the time in Retry-After, then try again.', instance);
+    }
+    if (exception instanceof HttpException) {
+      return this.problem(exception.getStatus(), this.detailOf(exception), instance);
+    }
+    const bodyError = exception as { type?: string; status?: number };
+    if (bodyError?.type === 'entity.too.large') {
+      return this.problem(413, 'The request body is larger than this server accepts.', instance);
+    }
+    if (bodyError?.type === 'entity.parse.failed') {
+      return this.problem(400, 'The request body is not valid JSON.', instance);
+    }
+    if (exception instanceof QueryFailedError && (exception.driverError as { code?: string })?.code === '23505') {
+      return this.problem(409, 'A resource with these unique values already exists.', instance);
+    }
+    this.logger.error(
+      `Unhandled error on ${req?.method} ${instance} (request ${req?.id ?? '-'}): ${(exception as Error)?.stack ?? exception}`,
+    );
+    return this.problem(500, 'An unexpected error occurred. It has been logged.', instance, {
+      request_id: req?.id,
+    });
+  }
+
+  private detailOf(exception: HttpException): string {
+    const body = exception.getResponse();
+    if (typeof body === 'string') return body;
+    const message = (body as { message?: unknown }).message;
+    if (Array.isArray(message)) return message.join('; ');
+    if (typeof message === 'string' && message.length) {
+      // Nest's default "Cannot GET /x" is fine; its bare status names get a sentence.
+      return /[.!?]$/.test(message) ? message : `${message}.`;
+    }
+    return `${STATUS_CODES[exception.getStatus()] ?? 'Error'}.`;
+  }
+
+  private problem(status: number, detail: string, instance?: string, ext: Partial<ProblemDetails> = {}): ProblemDetails {
+    const title = STATUS_CODES[status] ?? 'Error';
+    const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+    return {
+      type: status === HttpStatus.INTERNAL_SERVER_ERROR ? 'about:blank' : `${TYPE_BASE}${slug}`,
+      title,
+      status,
+      detail,
+      ...(instance ? { instance } : {}),
+      ...ext,
+    };
+  }
+}

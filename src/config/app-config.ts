@@ -1,0 +1,130 @@
+import { ConfigType, registerAs } from '@nestjs/config';
+import { plainToInstance } from 'class-transformer';
+import { ValidationError, validateSync } from 'class-validator';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { EnvironmentVariables } from './environment';
+import { FileConfig, ModelConfig, ProviderConfig, TierLimitConfig } from './file-config';
+
+/** Thrown at boot when configuration is invalid; `problems` holds one readable line per problem. */
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+function flatten(errors: ValidationError[], prefix = ''): string[] {
+  return errors.flatMap((e) => {
+    const path = prefix ? `${prefix}.${e.property}` : e.property;
+    const own = Object.values(e.constraints ?? {}).map((m) => `${path}: ${m} (got ${JSON.stringify(e.value)})`);
+    return [...own, ...flatten(e.children ?? [], path)];
+  });
+}
+
+function readYaml(path: string, problems: string[]): Record<string, unknown> {
+  try {
+    const parsed: unknown = parseYaml(readFileSync(path, 'utf8'));
+    if (parsed == null) return {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+      problems.push(`${path}: the top level must be a mapping`);
+      return {};
+    }
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problems.push(code === 'ENOENT' ? `${path}: file not found` : `${path}: ${(err as Error).message.split('\n')[0]}`);
+    return {};
+  }
+}
+
+function toMap<T extends object>(cls: new () => T, raw: unknown): Record<string, T> {
+  if (raw == null || typeof raw !== 'object') return {};
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, plainToInstance(cls, v ?? {})]));
+}
+
+/**
+ * Reads the environment and the YAML file once and validates both.
+ * Environment wins over the file (API.md "Configuration").
+ * @param env usually `process.env` (after `.env` was merged into it by @nestjs/config)
+ * @returns the typed configuration
+ * @throws ConfigValidationError listing every problem, one line each
+ */
+export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
+  const problems: string[] = [];
+  const vars = plainToInstance(EnvironmentVariables, { ...env }, { excludeExtraneousValues: false });
+  problems.push(...flatten(validateSync(vars, { skipMissingProperties: false })));
+
+  const configPath = resolve(vars.CONFIG_FILE ?? 'config.yaml');
+  const explicitFile = vars.CONFIG_FILE !== undefined;
+  const raw = explicitFile || fileExists(configPath) ? readYaml(configPath, problems) : {};
+  const file = plainToInstance(FileConfig, raw);
+  file.rate_limits.tiers = raw.rate_limits ? toMap(TierLimitConfig, (raw.rate_limits as any).tiers) : file.rate_limits.tiers;
+  file.providers = toMap(ProviderConfig, raw.providers);
+  problems.push(...flatten(validateSync(file, { forbidUnknownValues: false })).map((p) => `${configPath}: ${p}`));
+  problems.push(...registryProblems(file.models).map((p) => `${configPath}: ${p}`));
+  if (!file.rate_limits.tiers.free) problems.push(`${configPath}: rate_limits.tiers must define the "free" tier`);
+
+  const production = vars.NODE_ENV === 'production';
+  if (production && !vars.JWT_SECRET) problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 characters)');
+  if (production && vars.ALLOW_DB_RESET) problems.push('ALLOW_DB_RESET: must not be true when NODE_ENV=production');
+  if ((vars.ADMIN_EMAIL === undefined) !== (vars.ADMIN_PASSWORD === undefined)) {
+    problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');
+  }
+  if (problems.length) throw new ConfigValidationError(problems);
+
+  return {
+    nodeEnv: (vars.NODE_ENV ?? 'development') as 'development' | 'production' | 'test',
+    port: vars.PORT ?? 3000,
+    host: vars.HOST ?? '0.0.0.0',
+    trustProxy: vars.TRUST_PROXY ?? false,
+    logLevel: vars.LOG_LEVEL ?? (vars.NODE_ENV === 'test' ? 'warn' : 'info'),
+    databaseUrl: vars.DATABASE_URL,
+    databasePoolSize: vars.DATABASE_POOL_SIZE ?? 10,
+    dataDir: resolve(vars.DATA_DIR ?? 'data'),
+    redisUrl: vars.REDIS_URL,
+    jwtSecret: vars.JWT_SECRET,
+    defaultModel: vars.DEFAULT_MODEL ?? file.default_model ?? undefined,
+    admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,
+    allowDbReset: vars.ALLOW_DB_RESET ?? false,
+    limits: {
+      ...file.limits,
+      max_input_length: vars.MAX_INPUT_LENGTH ?? file.limits.max_input_length,
+      max_upload_bytes: vars.MAX_UPLOAD_BYTES ?? file.limits.max_upload_bytes,
+    },
+    auth: file.auth,
+    rateLimits: file.rate_limits,
+    contextManagement: file.context_management,
+    offline: file.offline,
+    providers: file.providers,
+    models: file.models,
+    /** The raw environment, for provider credentials named in the YAML file (`api_key_env`, `base_url_env`). */
+    env: { ...env },
+  };
+}
+
+function fileExists(path: string): boolean {
+  try {
+    readFileSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function registryProblems(models: ModelConfig[]): string[] {
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const m of models) {
+    for (const name of [m.id, ...(m.aliases ?? [])]) {
+      const owner = seen.get(name);
+      if (owner) problems.push(`models: "${name}" names both ${owner} and ${m.id}`);
+      seen.set(name, m.id);
+    }
+  }
+  return problems;
+}
+
+/** The `app` configuration namespace, injected with `@Inject(appConfig.KEY)`. */
+export const appConfig = registerAs('app', () => loadAppConfig(process.env));
+export type AppConfig = ConfigType<typeof appConfig>;

@@ -1,0 +1,32 @@
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+
+const toBool = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : ['1', 'true', 'yes', 'on'].includes(String(value).toLowerCase());
+const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/**
+ * The environment variables the service reads (README "Configuration"; API.md "Configuration").
+ * Validated once at boot by {@link loadAppConfig}; every variable is optional outside production.
+ */
+export class EnvironmentVariables {
+  @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() HOST?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() DATABASE_URL?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200) DATABASE_POOL_SIZE?: number;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() DATA_DIR?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_URL?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
+  JWT_SECRET?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() DEFAULT_MODEL?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000) MAX_INPUT_LENGTH?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1_073_741_824) MAX_UPLOAD_BYTES?: number;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() CONFIG_FILE?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() ADMIN_EMAIL?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(8) ADMIN_PASSWORD?: string;
+  @IsOptional() @Transform(toBool) @IsBoolean() ALLOW_DB_RESET?: boolean;
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL?: string;
+  @IsOptional() @Transform(toBool) @IsBoolean() TRUST_PROXY?: boolean;
+}

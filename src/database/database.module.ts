@@ -1,0 +1,48 @@
+import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppConfig, appConfig } from '../config/app-config';
+import { buildDataSourceOptions } from './data-source-options';
+import { EMBEDDED_MAX_CONNECTIONS, EmbeddedPostgres } from './embedded-postgres';
+import { runMigrationsLocked } from './migrate';
+
+/** Stops the embedded server, if one was started, after the pool has closed. */
+class EmbeddedShutdown implements OnApplicationShutdown {
+  constructor(
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.config.databaseUrl) return;
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    const embedded = await EmbeddedPostgres.start(this.config.dataDir);
+    await embedded.stop();
+  }
+}
+
+/**
+ * PostgreSQL through TypeORM: `DATABASE_URL`, or the embedded server under `DATA_DIR` when it is unset.
+ * Pending migrations run before any other module touches the database.
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: async (config: AppConfig) => {
+        if (config.databaseUrl) return buildDataSourceOptions(config.databaseUrl, config.databasePoolSize);
+        const embedded = await EmbeddedPostgres.start(config.dataDir);
+        const pool = Math.min(config.databasePoolSize, EMBEDDED_MAX_CONNECTIONS - 2);
+        return buildDataSourceOptions(embedded.url, pool);
+      },
+      dataSourceFactory: async (options) => {
+        const dataSource = await new DataSource(options!).initialize();
+        const applied = await runMigrationsLocked(dataSource);
+        if (applied.length) new Logger('Migrations').log(`Applied: ${applied.join(', ')}`);
+        return dataSource;
+      },
+    }),
+  ],
+  providers: [EmbeddedShutdown],
+})
+export class DatabaseModule {}

@@ -1,0 +1,16 @@
+import { ApiKeyEntity } from '../applications/api-key.entity';
+import { ApplicationEntity } from '../applications/application.entity';
+import { RefreshTokenEntity } from '../auth/refresh-token.entity';
+import { ChatSessionEntity } from '../chats/chat-session.entity';
+import { MessageEntity } from '../messages/message.entity';
+import { UserEntity } from '../users/user.entity';
+
+/** Every entity of the schema; the app, `ormconfig.ts` and the tests all read this one list. */
+export const ENTITIES = [
+  UserEntity,
+  RefreshTokenEntity,
+  ApplicationEntity,
+  ApiKeyEntity,
+  ChatSessionEntity,
+  MessageEntity,
+];

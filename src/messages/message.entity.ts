@@ -1,0 +1,61 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { ChatSessionEntity } from '../chats/chat-session.entity';
+import { numericTransformer } from '../common/numeric.transformer';
+
+export const MESSAGE_ROLES = ['system', 'user', 'assistant'] as const;
+export type MessageRole = (typeof MESSAGE_ROLES)[number];
+
+/** `complete`: a whole answer; `incomplete`: the client left mid-stream; `failed`: the provider failed. */
+export const MESSAGE_STATUSES = ['complete', 'incomplete', 'failed'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** One turn of a session. History is read by keyset pagination over (session_id, id). */
+@Entity('messages')
+@Index('IDX_messages_session_id_id', ['sessionId', 'id'])
+export class MessageEntity {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id: number;
+
+  @Column({ name: 'session_id', type: 'integer' })
+  sessionId: number;
+
+  @ManyToOne(() => ChatSessionEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'session_id' })
+  session?: ChatSessionEntity;
+
+  @Column({ type: 'varchar', length: 16 })
+  role: MessageRole;
+
+  @Column({ type: 'text' })
+  content: string;
+
+  /** For assistant messages: the registry id of the model that answered. */
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  model: string | null;
+
+  @Column({ type: 'varchar', length: 16, default: 'complete' })
+  status: MessageStatus;
+
+  @Column({ name: 'finish_reason', type: 'varchar', length: 32, nullable: true })
+  finishReason: string | null;
+
+  @Column({ name: 'tokens_input', type: 'integer', default: 0 })
+  tokensInput: number;
+
+  @Column({ name: 'tokens_output', type: 'integer', default: 0 })
+  tokensOutput: number;
+
+  /** True when the provider reported no usage and the counts come from a tokenizer. */
+  @Column({ name: 'usage_estimated', type: 'boolean', default: false })
+  usageEstimated: boolean;
+
+  @Column({ type: 'numeric', precision: 18, scale: 8, default: 0, transformer: numericTransformer })
+  cost: number;
+
+  /** Why a `failed` message failed (a problem detail sentence); never a provider secret. */
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

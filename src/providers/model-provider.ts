@@ -1,0 +1,80 @@
+/** A turn as sent to a model: the three roles every chat protocol knows. */
+export interface ChatTurn {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** What a model is asked: the upstream model name (without the `provider/` prefix), turns and sampling options. */
+export interface ModelRequest {
+  /** Upstream model name, e.g. `gpt-4o-mini` for registry id `openai/gpt-4o-mini`. */
+  model: string;
+  messages: ChatTurn[];
+  temperature?: number;
+  /** Most output tokens to generate. */
+  maxTokens?: number;
+}
+
+/** Token counts of one call. `estimated` is true when the provider reported none and a tokenizer counted. */
+export interface ModelUsage {
+  inputTokens: number;
+  outputTokens: number;
+  estimated: boolean;
+}
+
+/** Normalised finish reasons (issue 4): `stop`, `length`, `content_filter`, `tool_calls`, `error`. */
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'error';
+
+/** One event of a streamed answer: a text piece, then exactly one `finish` (with usage) at the end. */
+export type ModelStreamEvent =
+  | { type: 'delta'; text: string }
+  | { type: 'finish'; finishReason: FinishReason; usage: ModelUsage };
+
+/** A whole, non-streamed answer. */
+export interface ModelCompletion {
+  text: string;
+  finishReason: FinishReason;
+  usage: ModelUsage;
+}
+
+/**
+ * A model provider adapter: the interface every adapter implements and the type the factory hands out.
+ * Provider SDKs and wire formats stay inside the adapters.
+ *
+ * Both methods honour `signal`: aborting it closes the upstream request at once. Failures are thrown as
+ * {@link ModelProviderError}.
+ */
+export abstract class ModelProvider {
+  /** Provider name as in the registry (`openai`, `groq`, `offline`, …). */
+  abstract readonly name: string;
+
+  /** Streams an answer piece by piece; the last event is `finish`. */
+  abstract stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent>;
+
+  /** Produces a whole answer. */
+  abstract complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion>;
+}
+
+/** Why a provider call failed, normalised across providers; mapped to HTTP by the messages service. */
+export type ModelProviderErrorKind =
+  | 'auth' // the provider rejected our credentials (401/403)
+  | 'rate_limited' // 429 from the provider
+  | 'bad_request' // the provider refused the request (400/404/422)
+  | 'unavailable' // 5xx, connection refused, stream cut
+  | 'timeout'
+  | 'not_configured';
+
+/**
+ * A provider call failed. `message` is safe to show to a client (never contains a key);
+ * `retryAfterSeconds` is set when the provider said when to retry.
+ */
+export class ModelProviderError extends Error {
+  constructor(
+    readonly kind: ModelProviderErrorKind,
+    message: string,
+    readonly upstreamStatus?: number,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'ModelProviderError';
+  }
+}

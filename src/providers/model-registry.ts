@@ -1,0 +1,152 @@
+import { HttpStatus, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ProblemException } from '../common/problem';
+import { AppConfig, appConfig } from '../config/app-config';
+
+/** The provider name of the built-in offline model. */
+export const OFFLINE_PROVIDER = 'offline';
+/** Registry id of the built-in offline model. */
+export const OFFLINE_MODEL_ID = 'offline/echo';
+
+/** A model as the registry knows it (from the YAML file's `models`, plus the built-in offline model). */
+export interface RegisteredModel {
+  /** `provider/model`, e.g. `openai/gpt-4o-mini` */
+  id: string;
+  provider: string;
+  /** The name the provider's API expects (the id without its `provider/` prefix). */
+  upstreamModel: string;
+  aliases: string[];
+  contextWindow: number;
+  maxOutputTokens: number;
+  /** USD per 1M tokens. */
+  pricing: { inputPer1m: number; outputPer1m: number };
+  /** Its provider has credentials (or needs none). */
+  available: boolean;
+}
+
+/** Where and how to reach one OpenAI-compatible provider. */
+export interface ProviderEndpoint {
+  name: string;
+  baseUrl: string;
+  apiKey?: string;
+}
+
+/**
+ * The model registry: configuration, not code (API.md "Behaviour"). Resolves ids and aliases, knows which
+ * providers have credentials, and picks the default model: `DEFAULT_MODEL`, else the first available model,
+ * else the offline one. With no provider configured at all the service runs in **offline mode**: every request
+ * is answered by the offline model, and `/v1/models` and the start-up log say so.
+ */
+@Injectable()
+export class ModelRegistry implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ModelRegistry.name);
+  private readonly models: RegisteredModel[];
+  private readonly byName = new Map<string, RegisteredModel>();
+  private readonly endpoints = new Map<string, ProviderEndpoint>();
+  private readonly defaultId: string;
+
+  constructor(@Inject(appConfig.KEY) config: AppConfig) {
+    for (const [name, p] of Object.entries(config.providers)) {
+      const baseUrl = (p.base_url_env && config.env[p.base_url_env]) || p.base_url;
+      const apiKey = p.api_key_env ? config.env[p.api_key_env] || undefined : undefined;
+      const requiresKey = p.requires_api_key ?? true;
+      const configured = Boolean(baseUrl) && (requiresKey ? Boolean(apiKey) : Boolean(p.base_url_env && config.env[p.base_url_env]));
+      if (configured) this.endpoints.set(name, { name, baseUrl: baseUrl!, apiKey });
+    }
+    this.models = [
+      ...config.models.map((m) => {
+        const slash = m.id.indexOf('/');
+        const provider = m.id.slice(0, slash);
+        return {
+          id: m.id,
+          provider,
+          upstreamModel: m.id.slice(slash + 1),
+          aliases: m.aliases ?? [],
+          contextWindow: m.context_window,
+          maxOutputTokens: m.max_output_tokens,
+          pricing: { inputPer1m: m.pricing.input_per_1m, outputPer1m: m.pricing.output_per_1m },
+          available: this.endpoints.has(provider),
+        };
+      }),
+      {
+        id: OFFLINE_MODEL_ID,
+        provider: OFFLINE_PROVIDER,
+        upstreamModel: 'echo',
+        aliases: ['offline'],
+        contextWindow: 32_768,
+        maxOutputTokens: 4_096,
+        pricing: { inputPer1m: 0, outputPer1m: 0 },
+        available: true,
+      },
+    ];
+    for (const m of this.models) for (const name of [m.id, ...m.aliases]) this.byName.set(name.toLowerCase(), m);
+
+    const requested = config.defaultModel ? this.byName.get(config.defaultModel.toLowerCase()) : undefined;
+    if (config.defaultModel && !requested) {
+      throw new ProblemException(HttpStatus.INTERNAL_SERVER_ERROR, `DEFAULT_MODEL "${config.defaultModel}" is not in the registry`);
+    }
+    this.defaultId = (requested ?? this.models.find((m) => m.available && m.provider !== OFFLINE_PROVIDER) ?? this.offline).id;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.offlineMode) {
+      this.logger.warn(
+        `Offline mode: no model provider has credentials, so every request is answered by the built-in offline model "${OFFLINE_MODEL_ID}". Set e.g. OPENAI_API_KEY to use a real model.`,
+      );
+    } else {
+      this.logger.log(`Providers configured: ${[...this.endpoints.keys()].join(', ')}; default model ${this.defaultId}`);
+    }
+  }
+
+  /** True when no provider has credentials: the offline model answers for every model. */
+  get offlineMode(): boolean {
+    return this.endpoints.size === 0;
+  }
+
+  get offline(): RegisteredModel {
+    return this.models[this.models.length - 1];
+  }
+
+  /** Every registered model, the offline one last. */
+  list(): RegisteredModel[] {
+    return this.models;
+  }
+
+  /** The model used when a request names none. */
+  defaultModel(): RegisteredModel {
+    return this.byName.get(this.defaultId.toLowerCase())!;
+  }
+
+  /** @returns the model with this id or alias (case-insensitive), or undefined. */
+  find(nameOrAlias: string): RegisteredModel | undefined {
+    return this.byName.get(nameOrAlias.trim().toLowerCase());
+  }
+
+  /**
+   * @returns the model with this id or alias
+   * @throws ProblemException 400 naming the known models when there is none
+   */
+  resolve(nameOrAlias: string): RegisteredModel {
+    const model = this.find(nameOrAlias);
+    if (!model) {
+      const known = this.models.map((m) => m.id).join(', ');
+      throw new ProblemException(HttpStatus.BAD_REQUEST, `Unknown model "${nameOrAlias}". Known models: ${known}.`, {
+        errors: [{ field: 'model', message: 'unknown model' }],
+      });
+    }
+    return model;
+  }
+
+  /** Credentials and URL of a configured provider, or undefined when it has none. */
+  endpoint(provider: string): ProviderEndpoint | undefined {
+    return this.endpoints.get(provider);
+  }
+}
+
+/**
+ * Cost of one call in USD: tokens × price per 1M tokens, rounded to 8 decimals (the column's scale).
+ * @param usage input and output token counts
+ */
+export function costOf(model: RegisteredModel, usage: { inputTokens: number; outputTokens: number }): number {
+  const raw = (usage.inputTokens * model.pricing.inputPer1m + usage.outputTokens * model.pricing.outputPer1m) / 1_000_000;
+  return Math.round(raw * 1e8) / 1e8;
+}

@@ -1,0 +1,31 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ThrottlerGuard, ThrottlerLimitDetail } from '@nestjs/throttler';
+import type { Request, Response } from 'express';
+
+/**
+ * @nestjs/throttler's guard, keyed by user id once authenticated (by client IP before), with one counter per
+ * throttler across all routes (the library's default key is per route). Answers with the IETF `RateLimit-*`
+ * header names and a plain `Retry-After` (RFC 9110 §10.2.3) on 429.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  protected override headerPrefix = 'RateLimit';
+
+  protected override async getTracker(req: Request): Promise<string> {
+    const user = req.user as { id?: number } | undefined;
+    return user?.id ? `user:${user.id}` : `ip:${req.ip}`;
+  }
+
+  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+    return `rl:${name}:${tracker}`;
+  }
+
+  protected override async throwThrottlingException(
+    context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    const res = context.switchToHttp().getResponse<Response>();
+    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
+    return super.throwThrottlingException(context, detail);
+  }
+}

@@ -1,0 +1,57 @@
+import { Client } from 'pg';
+
+/**
+ * The PostgreSQL server the e2e tests use: `TEST_DATABASE_URL` (an admin connection, default the machine's local
+ * server). Each jest worker gets its own database cloned from a migrated template, so files run in parallel and
+ * every file starts from empty tables.
+ */
+export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Prefix of every database the tests create; separate runs on one server use separate prefixes. */
+export const DB_PREFIX = process.env.TEST_DB_PREFIX ?? 'chat_backend_test';
+export const TEMPLATE_DB = `${DB_PREFIX}_template`;
+
+export function databaseUrl(name: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function withAdmin<T>(fn: (client: Client) => Promise<T>, url = ADMIN_URL): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates this worker's database from the template (once per worker) and empties every table. */
+export async function prepareWorkerDatabase(): Promise<string> {
+  const name = `${DB_PREFIX}_w${process.env.JEST_WORKER_ID ?? '1'}`;
+  await withAdmin(async (admin) => {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DB}"`);
+          break;
+        } catch (err) {
+          // Another worker cloning the template at the same instant: try again shortly.
+          if (attempt > 20) throw err;
+          await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+        }
+      }
+    }
+  });
+  const url = databaseUrl(name);
+  await withAdmin(async (db) => {
+    const { rows } = await db.query<{ tablename: string }>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'",
+    );
+    if (rows.length) {
+      await db.query(`TRUNCATE ${rows.map((r) => `"${r.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);
+    }
+  }, url);
+  return url;
+}
