@@ -2,12 +2,11 @@
  * Two projects: `unit` (src/**\/*.spec.ts, pure logic) and `e2e` (test/**\/*.e2e-spec.ts, the whole app over HTTP
  * against a real PostgreSQL). The swagger CLI plugin runs in ts-jest too, so /docs-json matches the build.
  */
-const swaggerPlugin = {
-  path: '@nestjs/swagger/plugin',
-  options: { introspectComments: true, classValidatorShim: true, dtoFileNameSuffix: ['.dto.ts', '.entity.ts'] },
-};
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', astTransformers: { before: [swaggerPlugin] } }],
+  '^.+\\.ts$': [
+    'ts-jest',
+    { tsconfig: 'tsconfig.json', astTransformers: { before: ['<rootDir>/test/support/swagger-transformer.js'] } },
+  ],
 };
 
 /** @type {import('jest').Config} */

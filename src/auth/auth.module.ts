@@ -1,4 +1,23 @@
 import { Module } from '@nestjs/common';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { UsersModule } from '../users/users.module';
+import { AuthController } from './auth.controller';
+import { AuthService } from './auth.service';
+import { jwtSecretProvider } from './jwt-secret.provider';
+import { JwtStrategy } from './jwt.strategy';
+import { RefreshTokenEntity } from './refresh-token.entity';
+import { RefreshTokensRepository } from './refresh-tokens.repository';
+import { TokensService } from './tokens.service';
 
-@Module({})
+/**
+ * Authentication: `/v1/auth/*`, the `jwt` passport strategy used by the global JwtAuthGuard, access JWTs and
+ * rotating refresh tokens. (The `api-key` strategy lives in ApplicationsModule.)
+ */
+@Module({
+  imports: [PassportModule, JwtModule.register({}), TypeOrmModule.forFeature([RefreshTokenEntity]), UsersModule],
+  controllers: [AuthController],
+  providers: [jwtSecretProvider, RefreshTokensRepository, TokensService, AuthService, JwtStrategy],
+})
 export class AuthModule {}

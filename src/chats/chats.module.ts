@@ -1,4 +1,17 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MessageEntity } from '../messages/message.entity';
+import { ProvidersModule } from '../providers/providers.module';
+import { ChatSessionEntity } from './chat-session.entity';
+import { ChatSessionsRepository } from './chat-sessions.repository';
+import { ChatsController } from './chats.controller';
+import { ChatsService } from './chats.service';
 
-@Module({})
+/** Chat sessions. Reads messages for history answers; writing them is the messages module's job. */
+@Module({
+  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule],
+  controllers: [ChatsController],
+  providers: [ChatsService, ChatSessionsRepository],
+  exports: [ChatsService],
+})
 export class ChatsModule {}

@@ -18,7 +18,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const req = ctx.getRequest<Request & { id?: string }>();
+    const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();
     const problem = this.toProblem(exception, req);
     if (res.headersSent) {
@@ -33,7 +33,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   }
 
   /** Maps any thrown value to problem details; logs the unexpected ones. */
-  toProblem(exception: unknown, req?: Request & { id?: string }): ProblemDetails {
+  toProblem(exception: unknown, req?: Request): ProblemDetails {
+    const requestId = (req as { id?: string } | undefined)?.id;
     const instance = req?.originalUrl?.split('?')[0];
     if (exception instanceof ProblemException) {
       return this.problem(exception.getStatus(), exception.message, instance, exception.extensions);
@@ -55,10 +56,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return this.problem(409, 'A resource with these unique values already exists.', instance);
     }
     this.logger.error(
-      `Unhandled error on ${req?.method} ${instance} (request ${req?.id ?? '-'}): ${(exception as Error)?.stack ?? exception}`,
+      `Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? exception}`,
     );
     return this.problem(500, 'An unexpected error occurred. It has been logged.', instance, {
-      request_id: req?.id,
+      request_id: requestId,
     });
   }
 

@@ -1,4 +1,16 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ChatsModule } from '../chats/chats.module';
+import { ProvidersModule } from '../providers/providers.module';
+import { MessageEntity } from './message.entity';
+import { MessagesController } from './messages.controller';
+import { MessagesRepository } from './messages.repository';
+import { MessagesService } from './messages.service';
 
-@Module({})
+/** Sending turns to models (SSE and JSON) and reading a session's messages. */
+@Module({
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule],
+  controllers: [MessagesController],
+  providers: [MessagesService, MessagesRepository],
+})
 export class MessagesModule {}

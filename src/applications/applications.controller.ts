@@ -1,0 +1,79 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { UserTokenOnly } from '../auth/auth.decorators';
+import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
+import { ParseIdPipe } from '../common/parse-id.pipe';
+import { PageQueryDto } from '../common/pagination.dto';
+import {
+  ApiKeyPageDto,
+  ApplicationDto,
+  ApplicationPageDto,
+  CreateApiKeyDto,
+  CreateApplicationDto,
+  CreatedApiKeyDto,
+} from './applications.dto';
+import { ApplicationsService } from './applications.service';
+
+/** `/v1/applications`: the caller's applications and their API keys. Managed with a user access token only. */
+@ApiTags('applications')
+@Controller('v1/applications')
+@UserTokenOnly()
+export class ApplicationsController {
+  constructor(private readonly applications: ApplicationsService) {}
+
+  /** Creates an application. */
+  @Post()
+  @ApiCreatedResponse({ type: ApplicationDto })
+  create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreateApplicationDto): Promise<ApplicationDto> {
+    return this.applications.create(user.id, dto);
+  }
+
+  /** The caller's applications, newest first. */
+  @Get()
+  @ApiOkResponse({ type: ApplicationPageDto })
+  list(@CurrentUser() user: AuthenticatedUser, @Query() query: PageQueryDto): Promise<ApplicationPageDto> {
+    return this.applications.list(user.id, query);
+  }
+
+  /** Deletes an application and its keys; its sessions stay, without an application. */
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Deleted.' })
+  delete(@CurrentUser() user: AuthenticatedUser, @Param('id') id: number): Promise<void> {
+    return this.applications.delete(user.id, id);
+  }
+
+  /** Creates an API key; the key is in this answer only. */
+  @Post(':id/keys')
+  @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  createKey(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id') id: number,
+    @Body() dto: CreateApiKeyDto,
+  ): Promise<CreatedApiKeyDto> {
+    return this.applications.createKey(user.id, id, dto);
+  }
+
+  /** The application's keys (prefix only, never the key), newest first. */
+  @Get(':id/keys')
+  @ApiOkResponse({ type: ApiKeyPageDto })
+  listKeys(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id') id: number,
+    @Query() query: PageQueryDto,
+  ): Promise<ApiKeyPageDto> {
+    return this.applications.listKeys(user.id, id, query);
+  }
+
+  /** Revokes a key: it stops authenticating at once. */
+  @Delete(':id/keys/:keyId')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Revoked (also when it already was).' })
+  revokeKey(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id') id: number,
+    @Param('keyId') keyId: number,
+  ): Promise<void> {
+    return this.applications.revokeKey(user.id, id, keyId);
+  }
+}

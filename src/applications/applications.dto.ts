@@ -1,0 +1,81 @@
+import { Transform } from 'class-transformer';
+import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { ApiKeyEntity } from './api-key.entity';
+import { ApplicationEntity } from './application.entity';
+
+const Trim = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
+
+/** A new application. */
+export class CreateApplicationDto {
+  /** 1..100 characters. */
+  @Trim() @IsString() @IsNotEmpty() @MaxLength(100)
+  name: string;
+}
+
+/** A user's named client application; requests made with its API keys are stamped with its id. */
+export class ApplicationDto {
+  id: number;
+  name: string;
+  created_at: Date;
+
+  static from(app: ApplicationEntity): ApplicationDto {
+    return { id: app.id, name: app.name, created_at: app.createdAt };
+  }
+}
+
+/** One page of applications. */
+export class ApplicationPageDto {
+  total: number;
+  page: number;
+  page_size: number;
+  items: ApplicationDto[];
+}
+
+/** A new API key. */
+export class CreateApiKeyDto {
+  /** Up to 100 characters, to tell keys apart. */
+  @IsOptional() @Trim() @IsString() @MaxLength(100)
+  name?: string;
+}
+
+/** An API key as listed: never the key itself, only its visible prefix. */
+export class ApiKeyDto {
+  id: number;
+  name: string | null;
+  /** The first characters of the key (`ak_…`), to recognise it. */
+  prefix: string;
+  /** Updated at most once a minute. */
+  last_used_at: Date | null;
+  /** Set once the key is revoked; a revoked key no longer authenticates. */
+  revoked_at: Date | null;
+  created_at: Date;
+
+  static from(key: ApiKeyEntity): ApiKeyDto {
+    return {
+      id: key.id,
+      name: key.name,
+      prefix: key.prefix,
+      last_used_at: key.lastUsedAt,
+      revoked_at: key.revokedAt,
+      created_at: key.createdAt,
+    };
+  }
+}
+
+/** A key just created. `key` is shown here only: it is stored hashed and cannot be recovered. */
+export class CreatedApiKeyDto {
+  id: number;
+  name: string | null;
+  prefix: string;
+  /** `ak_` + 43 characters. Send it as `Authorization: Bearer <key>`; it acts as its user. */
+  key: string;
+  created_at: Date;
+}
+
+/** One page of API keys. */
+export class ApiKeyPageDto {
+  total: number;
+  page: number;
+  page_size: number;
+  items: ApiKeyDto[];
+}

@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { PageQueryDto } from '../common/pagination.dto';
+import { notFound } from '../common/problem';
+import { generateApiKey } from './api-key.token';
+import { ApiKeysRepository } from './api-keys.repository';
+import { ApplicationEntity } from './application.entity';
+import {
+  ApiKeyDto,
+  ApiKeyPageDto,
+  ApplicationDto,
+  ApplicationPageDto,
+  CreateApiKeyDto,
+  CreateApplicationDto,
+  CreatedApiKeyDto,
+} from './applications.dto';
+import { ApplicationsRepository } from './applications.repository';
+
+/** A user's applications and their API keys. Another user's application is answered exactly like a missing one. */
+@Injectable()
+export class ApplicationsService {
+  constructor(
+    private readonly applications: ApplicationsRepository,
+    private readonly keys: ApiKeysRepository,
+  ) {}
+
+  async create(userId: number, dto: CreateApplicationDto): Promise<ApplicationDto> {
+    return ApplicationDto.from(await this.applications.create(userId, dto.name));
+  }
+
+  async list(userId: number, query: PageQueryDto): Promise<ApplicationPageDto> {
+    const [rows, total] = await this.applications.findPageOwned(userId, (query.page - 1) * query.page_size, query.page_size);
+    return { total, page: query.page, page_size: query.page_size, items: rows.map(ApplicationDto.from) };
+  }
+
+  /** Deletes an application and its keys. @throws 404 when missing or not the caller's */
+  async delete(userId: number, id: number): Promise<void> {
+    if (!(await this.applications.deleteOwned(userId, id))) throw notFound('Application');
+  }
+
+  /** Creates a key; the answer is the only time the key is shown. @throws 404 for an unknown application */
+  async createKey(userId: number, applicationId: number, dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    const app = await this.owned(userId, applicationId);
+    const { key, prefix, hash } = generateApiKey();
+    const saved = await this.keys.create(app.id, dto.name || null, prefix, hash);
+    return { id: saved.id, name: saved.name, prefix: saved.prefix, key, created_at: saved.createdAt };
+  }
+
+  async listKeys(userId: number, applicationId: number, query: PageQueryDto): Promise<ApiKeyPageDto> {
+    const app = await this.owned(userId, applicationId);
+    const [rows, total] = await this.keys.findPage(app.id, (query.page - 1) * query.page_size, query.page_size);
+    return { total, page: query.page, page_size: query.page_size, items: rows.map(ApiKeyDto.from) };
+  }
+
+  /** Revokes a key (idempotent). @throws 404 for an unknown application or key */
+  async revokeKey(userId: number, applicationId: number, keyId: number): Promise<void> {
+    const app = await this.owned(userId, applicationId);
+    if (!(await this.keys.revoke(app.id, keyId))) throw notFound('API key');
+  }
+
+  private async owned(userId: number, id: number): Promise<ApplicationEntity> {
+    const app = await this.applications.findOwned(userId, id);
+    if (!app) throw notFound('Application');
+    return app;
+  }
+}

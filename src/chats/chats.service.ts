@@ -1,0 +1,172 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { AuthenticatedUser } from '../common/authenticated-user';
+import { notFound, ProblemException } from '../common/problem';
+import { ModelProviderFactory } from '../providers/model-provider.factory';
+import { ModelRegistry } from '../providers/model-registry';
+import { ChatSessionEntity } from './chat-session.entity';
+import { ChatSessionsRepository } from './chat-sessions.repository';
+import {
+  DeletedDto,
+  HistoryPageDto,
+  SessionDto,
+  SessionPageDto,
+  SwitchModelResultDto,
+} from './dto/session.dto';
+import {
+  CreateSessionDto,
+  HistoryQueryDto,
+  ListSessionsQueryDto,
+  SwitchModelDto,
+  UpdateSessionDto,
+} from './dto/session-input.dto';
+
+/**
+ * Chat sessions: creation, listing, seed 004's history and switch-model, soft and hard deletion.
+ * A session of another user is a 404 identical to a missing one.
+ */
+@Injectable()
+export class ChatsService {
+  constructor(
+    private readonly sessions: ChatSessionsRepository,
+    private readonly registry: ModelRegistry,
+    private readonly providers: ModelProviderFactory,
+  ) {}
+
+  /**
+   * Creates a session. The model defaults to the server's default model.
+   * @throws 400 unknown model, 503 model's provider not configured
+   */
+  async create(user: AuthenticatedUser, dto: CreateSessionDto): Promise<SessionDto> {
+    const fields = this.newSessionFields(user, {
+      model: dto.model,
+      title: dto.title,
+      systemPrompt: dto.system_prompt,
+      metadata: dto.metadata,
+    });
+    return SessionDto.from(await this.sessions.create(fields));
+  }
+
+  /**
+   * The fields of a new session, shared by `POST /v1/chat/sessions` and by `POST /v1/chat/stream` without a
+   * session (which inserts it in the same transaction as the first messages). Stamps the API key's application.
+   * @throws 400 unknown model, 503 model's provider not configured
+   */
+  newSessionFields(
+    user: AuthenticatedUser,
+    init: { model?: string; title?: string; systemPrompt?: string; metadata?: Record<string, unknown> },
+  ): Partial<ChatSessionEntity> {
+    const model = this.usableModelId(init.model);
+    return {
+      userId: user.id,
+      applicationId: user.applicationId,
+      model,
+      title: init.title ?? null,
+      systemPrompt: init.systemPrompt ?? null,
+      metadata: init.metadata ?? {},
+    };
+  }
+
+  /** @throws 404 when missing or not the caller's */
+  async findOwned(userId: number, id: number): Promise<ChatSessionEntity> {
+    const session = await this.sessions.findOwned(userId, id);
+    if (!session) throw notFound('Chat session');
+    return session;
+  }
+
+  async get(user: AuthenticatedUser, id: number): Promise<SessionDto> {
+    return SessionDto.from(await this.findOwned(user.id, id));
+  }
+
+  async list(user: AuthenticatedUser, q: ListSessionsQueryDto): Promise<SessionPageDto> {
+    const [rows, total] = await this.sessions.findPage(
+      user.id,
+      { titleContains: q.search, model: q.model ? this.modelFilter(q.model) : undefined, archived: q.archived ?? false },
+      q.page,
+      q.page_size,
+    );
+    return { total, page: q.page, page_size: q.page_size, items: rows.map(SessionDto.from) };
+  }
+
+  /** Seed 004's history: active sessions with their messages, newest `updated_at` first. */
+  async history(user: AuthenticatedUser, q: HistoryQueryDto): Promise<HistoryPageDto> {
+    const from = q.start_date ? new Date(q.start_date) : undefined;
+    const to = q.end_date ? new Date(q.end_date) : undefined;
+    if (from && to && from > to) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'start_date must not be after end_date.');
+    }
+    const [rows, total] = await this.sessions.findPage(
+      user.id,
+      { model: q.model ? this.modelFilter(q.model) : undefined, createdFrom: from, createdTo: to },
+      q.page,
+      q.page_size,
+    );
+    const turns = await this.sessions.turnsOf(rows.map((s) => s.id));
+    return {
+      total,
+      page: q.page,
+      page_size: q.page_size,
+      sessions: rows.map((s) => ({
+        id: s.id,
+        user_id: s.userId,
+        application_id: s.applicationId,
+        model: s.model,
+        title: s.title,
+        messages: turns.get(s.id) ?? [],
+        created_at: s.createdAt.toISOString(),
+        updated_at: s.updatedAt.toISOString(),
+      })),
+    };
+  }
+
+  async update(user: AuthenticatedUser, id: number, dto: UpdateSessionDto): Promise<SessionDto> {
+    const changes: { title?: string; systemPrompt?: string | null; metadata?: Record<string, unknown> } = {};
+    if (dto.title !== undefined) changes.title = dto.title;
+    if (dto.system_prompt !== undefined) changes.systemPrompt = dto.system_prompt;
+    if (dto.metadata !== undefined) changes.metadata = dto.metadata;
+    if (!Object.keys(changes).length) return this.get(user, id);
+    const session = await this.sessions.update(user.id, id, changes);
+    if (!session) throw notFound('Chat session');
+    return SessionDto.from(session);
+  }
+
+  /** Deletes for good, or archives with `soft` (seed 003). */
+  async remove(user: AuthenticatedUser, id: number, soft: boolean): Promise<DeletedDto> {
+    if (soft) {
+      await this.findOwned(user.id, id);
+      await this.sessions.setArchived(user.id, id, true);
+      return { message: 'Session archived successfully' };
+    }
+    if (!(await this.sessions.delete(user.id, id))) throw notFound('Chat session');
+    return { message: 'Session deleted successfully' };
+  }
+
+  async restore(user: AuthenticatedUser, id: number): Promise<SessionDto> {
+    const session = await this.sessions.setArchived(user.id, id, false);
+    if (!session) throw notFound('Chat session');
+    return SessionDto.from(session);
+  }
+
+  /**
+   * Seed 004's switch-model: later answers use the new model; the history is kept whole.
+   * @throws 400 unknown model, 404 no such session, 503 model's provider not configured
+   */
+  async switchModel(user: AuthenticatedUser, dto: SwitchModelDto): Promise<SwitchModelResultDto> {
+    await this.findOwned(user.id, dto.session_id);
+    const model = this.usableModelId(dto.model);
+    const session = (await this.sessions.update(user.id, dto.session_id, { model }))!;
+    const turns = await this.sessions.turnsOf([session.id]);
+    return { session_id: session.id, model: session.model, messages: turns.get(session.id) ?? [], title: session.title };
+  }
+
+  /** Resolves a model name and checks that something can answer for it. */
+  private usableModelId(name?: string): string {
+    const model = name ? this.registry.resolve(name) : this.registry.defaultModel();
+    this.providers.forModel(model);
+    return model.id;
+  }
+
+  /** A history/list filter accepts aliases (`gpt-4`) as well as ids; an unknown name matches itself. */
+  private modelFilter(name: string): string {
+    return this.registry.find(name)?.id ?? name;
+  }
+}

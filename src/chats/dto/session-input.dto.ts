@@ -1,0 +1,107 @@
+import { Transform, Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsDateString,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
+import { MAX_ID } from '../../common/parse-id.pipe';
+import { PageQueryDto } from '../../common/pagination.dto';
+import { MaxJsonSize } from '../../common/max-json-size.validator';
+
+const toBool = ({ value }: { value: unknown }) =>
+  value === 'true' || value === true ? true : value === 'false' || value === false ? false : value;
+
+/** Body of `POST /v1/chat/sessions`. */
+export class CreateSessionDto {
+  /** A title; untitled sessions get one from their first exchange. */
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
+  title?: string;
+
+  /** Registry id or alias (`openai/gpt-4o-mini`, `gpt-4`, `fast`); default: the server's default model. */
+  @IsOptional() @IsString() @MaxLength(200)
+  model?: string;
+
+  /** Instructions sent first on every call to the model. */
+  @IsOptional() @IsString() @MaxLength(20_000)
+  system_prompt?: string;
+
+  /** Free-form JSON object (at most 16 KiB serialised) kept with the session. */
+  @IsOptional() @IsObject() @MaxJsonSize(16_384)
+  metadata?: Record<string, unknown>;
+}
+
+/** Body of `PATCH /v1/chat/sessions/{id}`: only these fields can change. */
+export class UpdateSessionDto {
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
+  title?: string;
+
+  /** New system prompt; `null` removes it. */
+  @IsOptional() @IsString() @MaxLength(20_000)
+  system_prompt?: string | null;
+
+  /** Replaces the metadata object. */
+  @IsOptional() @IsObject() @MaxJsonSize(16_384)
+  metadata?: Record<string, unknown>;
+}
+
+/** Query of `GET /v1/chat/sessions`. */
+export class ListSessionsQueryDto extends PageQueryDto {
+  /** Case-insensitive substring of the title. */
+  @IsOptional() @IsString() @MaxLength(200)
+  search?: string;
+
+  /** Registry id or alias. */
+  @IsOptional() @IsString() @MaxLength(200)
+  model?: string;
+
+  /** `true`: only archived (soft-deleted) sessions; default `false`: only active ones. */
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  archived?: boolean;
+}
+
+/** Query of seed 004's `GET /v1/chat/history`. */
+export class HistoryQueryDto {
+  /** Page number, from 1. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  page: number = 1;
+
+  /** Sessions per page, 1..100 (default 10, as seed 004). */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  page_size: number = 10;
+
+  /** Only sessions created at or after this instant (ISO 8601). */
+  @IsOptional() @IsDateString()
+  start_date?: string;
+
+  /** Only sessions created at or before this instant (ISO 8601). */
+  @IsOptional() @IsDateString()
+  end_date?: string;
+
+  /** Registry id or alias, e.g. `gpt-4`. */
+  @IsOptional() @IsString() @MaxLength(200)
+  model?: string;
+}
+
+/** Query of `DELETE /v1/chat/sessions/{id}`. */
+export class DeleteSessionQueryDto {
+  /** `true`: archive instead of deleting (seed 003); restore with `POST /v1/chat/sessions/{id}/restore`. */
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  soft?: boolean;
+}
+
+/** Body of seed 004's `POST /v1/chat/switch-model`. */
+export class SwitchModelDto {
+  @IsInt() @Min(1) @Max(MAX_ID)
+  session_id: number;
+
+  /** Registry id or alias of the new model. */
+  @IsString() @MinLength(1) @MaxLength(200)
+  model: string;
+}

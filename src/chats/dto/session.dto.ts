@@ -1,0 +1,97 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { ChatSessionEntity } from '../chat-session.entity';
+
+/** A chat session as clients see it (API.md "GET /v1/chat/sessions/{id}"). */
+export class SessionDto {
+  @ApiProperty({ type: 'integer' }) id: number;
+  @ApiProperty({ type: 'integer' }) user_id: number;
+  /** The application whose API key created the session, if any (seed 004). */
+  @ApiProperty({ type: 'integer', nullable: true }) application_id: number | null;
+  /** Registry id of the model that answers next, e.g. `openai/gpt-4o-mini`. */
+  model: string;
+  @ApiProperty({ type: String, nullable: true }) title: string | null;
+  @ApiProperty({ type: String, nullable: true }) system_prompt: string | null;
+  /** Rolling summary of older messages (summary_window mode); null until one is made. */
+  @ApiProperty({ type: String, nullable: true }) summary: string | null;
+  @ApiProperty({ type: 'integer' }) message_count: number;
+  /** Input tokens summed over every answer in this session. */
+  @ApiProperty({ type: 'integer' }) tokens_input: number;
+  @ApiProperty({ type: 'integer' }) tokens_output: number;
+  /** USD, summed over every answer in this session. */
+  cost: number;
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+  /** Set when the session was soft-deleted (`DELETE ?soft=true`); restore with `POST …/restore`. */
+  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) archived_at: string | null;
+
+  static from(s: ChatSessionEntity): SessionDto {
+    return {
+      id: s.id,
+      user_id: s.userId,
+      application_id: s.applicationId,
+      model: s.model,
+      title: s.title,
+      system_prompt: s.systemPrompt,
+      summary: s.summary,
+      message_count: s.messageCount,
+      tokens_input: s.tokensInput,
+      tokens_output: s.tokensOutput,
+      cost: s.cost,
+      metadata: s.metadata,
+      created_at: s.createdAt.toISOString(),
+      updated_at: s.updatedAt.toISOString(),
+      archived_at: s.archivedAt?.toISOString() ?? null,
+    };
+  }
+}
+
+/** A page of sessions, without their messages. */
+export class SessionPageDto {
+  @ApiProperty({ type: 'integer' }) total: number;
+  @ApiProperty({ type: 'integer' }) page: number;
+  @ApiProperty({ type: 'integer' }) page_size: number;
+  items: SessionDto[];
+}
+
+/** A message as seed 004's history and switch-model answers show it. */
+export class TurnDto {
+  /** `system`, `user` or `assistant`. */
+  role: string;
+  content: string;
+}
+
+/** One session in seed 004's `GET /v1/chat/history`, with its messages oldest first. */
+export class HistorySessionDto {
+  @ApiProperty({ type: 'integer' }) id: number;
+  @ApiProperty({ type: 'integer' }) user_id: number;
+  @ApiProperty({ type: 'integer', nullable: true }) application_id: number | null;
+  model: string;
+  @ApiProperty({ type: String, nullable: true }) title: string | null;
+  messages: TurnDto[];
+  created_at: string;
+  updated_at: string;
+}
+
+/** Seed 004's history page: `{ total, page, page_size, sessions }`, newest `updated_at` first. */
+export class HistoryPageDto {
+  @ApiProperty({ type: 'integer' }) total: number;
+  @ApiProperty({ type: 'integer' }) page: number;
+  @ApiProperty({ type: 'integer' }) page_size: number;
+  sessions: HistorySessionDto[];
+}
+
+/** Seed 004's switch-model answer. */
+export class SwitchModelResultDto {
+  @ApiProperty({ type: 'integer' }) session_id: number;
+  /** The registry id now used by the session. */
+  model: string;
+  /** The whole history, kept as it was. */
+  messages: TurnDto[];
+  @ApiProperty({ type: String, nullable: true }) title: string | null;
+}
+
+/** `{ "message": "Session deleted successfully" }` (seed 004). */
+export class DeletedDto {
+  message: string;
+}

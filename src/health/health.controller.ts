@@ -1,0 +1,52 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
+import type { Response } from 'express';
+import { Public } from '../common/public.decorator';
+import { LivenessDto, PublicConfigDto, ReadinessDto, ServiceInfoDto, TierLimitsDto } from './dto/health.dto';
+import { HealthService } from './health.service';
+
+/** Public service endpoints: health, readiness, configuration, and the index. */
+@ApiTags('service')
+@ApiExtraModels(TierLimitsDto)
+@Controller()
+export class HealthController {
+  constructor(private readonly health: HealthService) {}
+
+  /** Service index: name, version and where the docs are. */
+  @Public()
+  @Get()
+  @ApiOkResponse({ type: ServiceInfoDto })
+  index(): ServiceInfoDto {
+    return { name: 'chat-backend', version: '1.0.0', docs: '/docs', openapi: '/docs-json', health: '/health' };
+  }
+
+  /** Liveness: the process answers. */
+  @Public()
+  @SkipThrottle()
+  @Get('health')
+  @ApiOkResponse({ type: LivenessDto })
+  live(): LivenessDto {
+    return { status: 'ok' };
+  }
+
+  /** Readiness: the database (and Redis, when configured) answer. */
+  @Public()
+  @SkipThrottle()
+  @Get('health/ready')
+  @ApiOkResponse({ type: ReadinessDto })
+  @ApiServiceUnavailableResponse({ type: ReadinessDto })
+  async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
+    const result = await this.health.readiness();
+    res.status(result.status === 'ok' ? 200 : 503);
+    return result;
+  }
+
+  /** Non-sensitive settings (seed 003): default model, limits, context management. */
+  @Public()
+  @Get('config')
+  @ApiOkResponse({ type: PublicConfigDto })
+  config(): PublicConfigDto {
+    return this.health.publicConfig();
+  }
+}

@@ -1,0 +1,81 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { MESSAGE_STATUSES, MessageEntity, MessageStatus } from '../message.entity';
+
+/** Token counts of one answer. */
+export class UsageDto {
+  @ApiProperty({ type: 'integer' }) input_tokens: number;
+  @ApiProperty({ type: 'integer' }) output_tokens: number;
+  @ApiProperty({ type: 'integer' }) total_tokens: number;
+  /** True when the provider reported no usage and a tokenizer counted instead. */
+  estimated: boolean;
+}
+
+/** The answer's message. */
+export class AssistantMessageDto {
+  /** Always `assistant`. */
+  role: string;
+  content: string;
+}
+
+/** Answer of `POST /v1/chat/stream` with `stream: false`. */
+export class ChatCompletionDto {
+  /** Id of the stored assistant message. */
+  @ApiProperty({ type: 'integer' }) id: number;
+  @ApiProperty({ type: 'integer' }) session_id: number;
+  /** Registry id of the model that answered. */
+  model: string;
+  output_text: string;
+  message: AssistantMessageDto;
+  @ApiProperty({ type: String, nullable: true }) title: string | null;
+  /** Messages now stored in the session. */
+  @ApiProperty({ type: 'integer' }) message_count: number;
+  usage: UsageDto;
+  /** USD. */
+  cost: number;
+  /** `stop`, `length`, `content_filter`, `tool_calls` or `error`. */
+  finish_reason: string;
+}
+
+/** A stored message (`GET /v1/chat/sessions/{id}/messages`). */
+export class MessageDto {
+  @ApiProperty({ type: 'integer' }) id: number;
+  @ApiProperty({ enum: ['system', 'user', 'assistant'], enumName: 'MessageRole' }) role: string;
+  content: string;
+  /** The model that answered (assistant messages). */
+  @ApiProperty({ type: String, nullable: true }) model: string | null;
+  /** `complete`; `incomplete` when the client left mid-stream; `failed` when the provider failed. */
+  @ApiProperty({ enum: MESSAGE_STATUSES, enumName: 'MessageStatus' }) status: MessageStatus;
+  @ApiProperty({ type: String, nullable: true }) finish_reason: string | null;
+  @ApiProperty({ type: 'integer' }) tokens_input: number;
+  @ApiProperty({ type: 'integer' }) tokens_output: number;
+  usage_estimated: boolean;
+  /** USD. */
+  cost: number;
+  created_at: string;
+
+  static from(m: MessageEntity): MessageDto {
+    return {
+      id: m.id,
+      role: m.role,
+      content: m.content,
+      model: m.model,
+      status: m.status,
+      finish_reason: m.finishReason,
+      tokens_input: m.tokensInput,
+      tokens_output: m.tokensOutput,
+      usage_estimated: m.usageEstimated,
+      cost: m.cost,
+      created_at: m.createdAt.toISOString(),
+    };
+  }
+}
+
+/** A page of messages, oldest first, read by keyset (`after_id`), not by offset. */
+export class MessagePageDto {
+  /** Messages in the session. */
+  @ApiProperty({ type: 'integer' }) total: number;
+  @ApiProperty({ type: 'integer' }) page_size: number;
+  items: MessageDto[];
+  /** Pass as `after_id` for the next page; null on the last page. */
+  @ApiProperty({ type: 'integer', nullable: true }) next_after_id: number | null;
+}

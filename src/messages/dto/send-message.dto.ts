@@ -1,0 +1,77 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { MAX_ID } from '../../common/parse-id.pipe';
+import { MESSAGE_ROLES, MessageRole } from '../message.entity';
+
+/** One message of a request (seed 004: `{ role, content }`). */
+export class ChatMessageInputDto {
+  @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' })
+  @IsIn(MESSAGE_ROLES)
+  role: MessageRole;
+
+  /** The text. A user message longer than `MAX_INPUT_LENGTH` characters (default 10,000) is refused with 422. */
+  @IsString() @MaxLength(1_000_000)
+  content: string;
+}
+
+export const STREAM_FORMATS = ['data', 'events'] as const;
+export type StreamFormat = (typeof STREAM_FORMATS)[number];
+
+/** Body of seed 004's `POST /v1/chat/stream`. */
+export class SendMessageDto {
+  /**
+   * Registry id or alias (e.g. `gpt-4`, `openai/gpt-4o-mini`, `fast`). Used when the request creates a session;
+   * an existing session answers with its own model (set at creation or by `/v1/chat/switch-model`).
+   * Default: the server's default model.
+   */
+  @IsOptional() @IsString() @MaxLength(200)
+  model?: string;
+
+  /**
+   * The new turn, oldest first; the last message must be the user's. Without `session_id` they start a new
+   * session (a `system` message becomes its system prompt); with it they are appended to the stored history.
+   */
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @ValidateNested({ each: true }) @Type(() => ChatMessageInputDto)
+  messages: ChatMessageInputDto[];
+
+  /** Sampling temperature, 0.0 to 2.0. */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(2)
+  temperature: number = 0.7;
+
+  /** Most tokens to generate; at most the model's `max_output_tokens`. */
+  @ApiProperty({ type: 'integer', required: false })
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  max_tokens?: number;
+
+  /** `true` (default): Server-Sent Events; `false`: one JSON answer. */
+  @IsOptional() @IsBoolean()
+  stream: boolean = true;
+
+  /** An existing session of the caller. */
+  @ApiProperty({ type: 'integer', required: false })
+  @IsOptional() @IsInt() @Min(1) @Max(MAX_ID)
+  session_id?: number;
+
+  /**
+   * `data` (default): seed 004's plain `data: <piece>` events. `events`: typed events `start`, `delta`, `done`,
+   * `error` with JSON payloads (also chosen by `Accept: text/event-stream; profile=events`).
+   */
+  @ApiProperty({ enum: STREAM_FORMATS, enumName: 'StreamFormat', required: false })
+  @IsOptional() @IsIn(STREAM_FORMATS)
+  stream_format?: StreamFormat;
+}

@@ -1,0 +1,152 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, MoreThan, Repository } from 'typeorm';
+import { ChatSessionEntity } from '../chats/chat-session.entity';
+import { UserEntity } from '../users/user.entity';
+import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
+
+/** What `startTurn` stores: the session (existing or new), the new turn and the answer's placeholder row. */
+export interface NewTurn {
+  /** An existing session's id, or the fields of a session to create in the same transaction. */
+  session: number | Partial<ChatSessionEntity>;
+  /** Replaces the session's system prompt when set. */
+  systemPrompt?: string;
+  turns: { role: MessageRole; content: string }[];
+  /** Registry id of the model that will answer. */
+  answerModel: string;
+}
+
+/** How an answer ended, with its usage and cost. */
+export interface AnswerOutcome {
+  content: string;
+  status: MessageStatus;
+  finishReason: string | null;
+  tokensInput: number;
+  tokensOutput: number;
+  usageEstimated: boolean;
+  /** USD */
+  cost: number;
+  error?: string;
+  /** Title given to a still untitled session. */
+  title?: string;
+}
+
+/**
+ * Messages in PostgreSQL. Writes that change usage totals update the message, its session and its user in one
+ * transaction with relative increments (`x = x + n`), so concurrent answers never lose an update.
+ */
+@Injectable()
+export class MessagesRepository {
+  constructor(
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Commits the user's turn and an empty `incomplete` assistant row in one transaction, before any model is called.
+   * @returns the session (after the insert) and the assistant row's id
+   */
+  async startTurn(turn: NewTurn): Promise<{ session: ChatSessionEntity; answerId: number; lastUserMessageId: number }> {
+    return this.dataSource.transaction(async (tx) => {
+      const sessionId =
+        typeof turn.session === 'number'
+          ? turn.session
+          : (await tx.save(tx.create(ChatSessionEntity, turn.session))).id;
+      const rows = await tx.save(
+        [...turn.turns, { role: 'assistant' as const, content: '' }].map((t, i, all) =>
+          tx.create(MessageEntity, {
+            sessionId,
+            role: t.role,
+            content: t.content,
+            ...(i === all.length - 1 ? { status: 'incomplete' as const, model: turn.answerModel } : {}),
+          }),
+        ),
+      );
+      await tx
+        .createQueryBuilder()
+        .update(ChatSessionEntity)
+        .set({
+          messageCount: () => `message_count + ${rows.length}`,
+          ...(turn.systemPrompt !== undefined ? { systemPrompt: turn.systemPrompt } : {}),
+          updatedAt: () => 'now()',
+        })
+        .where({ id: sessionId })
+        .execute();
+      const session = await tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
+      const lastUser = rows.filter((r) => r.role === 'user').pop()!;
+      return { session, answerId: rows[rows.length - 1].id, lastUserMessageId: lastUser.id };
+    });
+  }
+
+  /**
+   * Stores how an answer ended and adds its usage to the session's and the user's totals, atomically.
+   * @returns the session as it is afterwards
+   */
+  async finishAnswer(answerId: number, sessionId: number, userId: number, outcome: AnswerOutcome): Promise<ChatSessionEntity> {
+    return this.dataSource.transaction(async (tx) => {
+      await tx.update(MessageEntity, { id: answerId }, {
+        content: outcome.content,
+        status: outcome.status,
+        finishReason: outcome.finishReason,
+        tokensInput: outcome.tokensInput,
+        tokensOutput: outcome.tokensOutput,
+        usageEstimated: outcome.usageEstimated,
+        cost: outcome.cost,
+        error: outcome.error ?? null,
+      });
+      const usage = { input: outcome.tokensInput, output: outcome.tokensOutput, cost: outcome.cost };
+      await tx
+        .createQueryBuilder()
+        .update(ChatSessionEntity)
+        .set({
+          tokensInput: () => 'tokens_input + :input',
+          tokensOutput: () => 'tokens_output + :output',
+          cost: () => 'cost + :cost',
+          updatedAt: () => 'now()',
+          ...(outcome.title ? { title: () => 'COALESCE(title, :title)' } : {}),
+        })
+        .where('id = :sessionId', { sessionId })
+        .setParameters({ ...usage, title: outcome.title })
+        .execute();
+      await tx
+        .createQueryBuilder()
+        .update(UserEntity)
+        .set({
+          tokensInput: () => 'tokens_input + :input',
+          tokensOutput: () => 'tokens_output + :output',
+          cost: () => 'cost + :cost',
+        })
+        .where('id = :userId', { userId })
+        .setParameters(usage)
+        .execute();
+      return tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
+    });
+  }
+
+  /**
+   * The session's messages to build a model's context from, oldest first. Answers without text (failed before
+   * the first piece, or still being produced) are left out.
+   */
+  async contextOf(sessionId: number): Promise<Pick<MessageEntity, 'role' | 'content'>[]> {
+    return this.messages
+      .createQueryBuilder('m')
+      .select(['m.role', 'm.content'])
+      .where('m.session_id = :sessionId', { sessionId })
+      .andWhere("m.content <> ''")
+      .orderBy('m.id', 'ASC')
+      .getMany();
+  }
+
+  /**
+   * One page of a session's messages after `afterId`, oldest first, by keyset on (session_id, id).
+   * @returns up to `limit` messages and whether more follow
+   */
+  async page(sessionId: number, afterId: number, limit: number): Promise<{ items: MessageEntity[]; more: boolean }> {
+    const rows = await this.messages.find({
+      where: { sessionId, id: MoreThan(afterId) },
+      order: { id: 'ASC' },
+      take: limit + 1,
+    });
+    return { items: rows.slice(0, limit), more: rows.length > limit };
+  }
+}

@@ -1,0 +1,289 @@
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ChatSessionEntity } from '../chats/chat-session.entity';
+import { ChatsService } from '../chats/chats.service';
+import { AuthenticatedUser } from '../common/authenticated-user';
+import { invalidField, ProblemException } from '../common/problem';
+import { ProblemDetailsFilter } from '../common/problem-details.filter';
+import { AppConfig, appConfig } from '../config/app-config';
+import { isAbortError } from '../providers/abort';
+import { ChatTurn, ModelProvider, ModelProviderError, ModelUsage } from '../providers/model-provider';
+import { ModelProviderFactory } from '../providers/model-provider.factory';
+import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
+import { providerProblem } from '../providers/provider-problem';
+import { countTokens } from '../providers/tokenizer';
+import { fitToContextWindow, PER_MESSAGE_OVERHEAD } from './context-window';
+import { ChatCompletionDto, MessageDto, MessagePageDto } from './dto/chat-completion.dto';
+import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
+import { SendMessageDto, StreamFormat } from './dto/send-message.dto';
+import { AnswerOutcome, MessagesRepository } from './messages.repository';
+import { SseWriter } from './sse-writer';
+
+/** Tokens kept free between the prompt and the reserved output, for protocol framing the tokenizer can't see. */
+const SAFETY_MARGIN_TOKENS = 256;
+/** A title made from the first user message keeps this many characters at most. */
+const TITLE_LENGTH = 60;
+
+/** Everything needed to call the model once the user's turn is committed. */
+interface PreparedSend {
+  session: ChatSessionEntity;
+  answerId: number;
+  model: RegisteredModel;
+  provider: ModelProvider;
+  request: { model: string; messages: ChatTurn[]; temperature: number; maxTokens?: number };
+  title?: string;
+}
+
+/**
+ * Sends a turn to a model and stores the answer (seed 004's `POST /v1/chat/stream`).
+ *
+ * Order of work: validate → commit the user's messages and an `incomplete` placeholder for the answer → call the
+ * model → store the outcome. A client that leaves aborts the upstream request and the partial text stays as
+ * `incomplete`; a provider failure keeps the partial text as `failed`. Nothing acknowledged is lost.
+ */
+@Injectable()
+export class MessagesService {
+  private readonly logger = new Logger(MessagesService.name);
+  private readonly problems = new ProblemDetailsFilter();
+
+  constructor(
+    private readonly messages: MessagesRepository,
+    private readonly chats: ChatsService,
+    private readonly registry: ModelRegistry,
+    private readonly providers: ModelProviderFactory,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Streams the answer as SSE on `res` (raw `res.write`). Errors before the first event are thrown (and answered
+   * as problem details by the filter); errors after it become an `error` event.
+   */
+  async stream(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response): Promise<void> {
+    const format: StreamFormat =
+      dto.stream_format ?? (/profile\s*=\s*"?events/i.test(req.headers.accept ?? '') ? 'events' : 'data');
+    const prepared = await this.prepare(user, dto);
+    const { session, answerId, model, provider } = prepared;
+    res.setHeader('X-Session-Id', String(session.id));
+    const sse = new SseWriter(res, format);
+    const abort = this.abortOnClientClose(res);
+    let text = '';
+    try {
+      for await (const event of provider.stream(prepared.request, abort.signal)) {
+        if (event.type === 'delta') {
+          if (!sse.isOpen) sse.start({ session_id: session.id, message_id: answerId, model: model.id });
+          sse.delta(event.text);
+          text += event.text;
+        } else {
+          const after = await this.finish(user, prepared, this.completeOutcome(prepared, text, event.finishReason, event.usage));
+          if (!sse.isOpen) sse.start({ session_id: session.id, message_id: answerId, model: model.id });
+          sse.done({
+            message_id: answerId,
+            finish_reason: event.finishReason,
+            usage: usageDto(event.usage),
+            cost: costOf(model, event.usage),
+            title: after.title,
+          });
+          return;
+        }
+      }
+      throw new ModelProviderError('unavailable', 'the stream ended without a finish event');
+    } catch (err) {
+      const problem = await this.recordFailure(user, prepared, text, err, abort.signal.aborted);
+      if (!problem) return; // the client left: nobody to tell
+      if (!sse.isOpen) throw problem;
+      sse.error(this.problems.toProblem(problem, req));
+    } finally {
+      abort.dispose();
+    }
+  }
+
+  /** Produces the whole answer as one JSON object (`stream: false`). */
+  async complete(user: AuthenticatedUser, dto: SendMessageDto, res: Response): Promise<ChatCompletionDto> {
+    const prepared = await this.prepare(user, dto);
+    const { session, answerId, model, provider } = prepared;
+    res.setHeader('X-Session-Id', String(session.id));
+    const abort = this.abortOnClientClose(res);
+    try {
+      const result = await provider.complete(prepared.request, abort.signal);
+      const outcome = this.completeOutcome(prepared, result.text, result.finishReason, result.usage);
+      const after = await this.finish(user, prepared, outcome);
+      return {
+        id: answerId,
+        session_id: session.id,
+        model: model.id,
+        output_text: result.text,
+        message: { role: 'assistant', content: result.text },
+        title: after.title,
+        message_count: after.messageCount,
+        usage: usageDto(result.usage),
+        cost: outcome.cost,
+        finish_reason: result.finishReason,
+      };
+    } catch (err) {
+      const problem = await this.recordFailure(user, prepared, '', err, abort.signal.aborted);
+      throw problem ?? new ProblemException(499 as HttpStatus, 'The client closed the request.');
+    } finally {
+      abort.dispose();
+    }
+  }
+
+  /** A page of a session's messages, oldest first (keyset pagination). @throws 404 not the caller's session */
+  async list(user: AuthenticatedUser, sessionId: number, q: ListMessagesQueryDto): Promise<MessagePageDto> {
+    const session = await this.chats.findOwned(user.id, sessionId);
+    const { items, more } = await this.messages.page(session.id, q.after_id ?? 0, q.page_size);
+    return {
+      total: session.messageCount,
+      page_size: q.page_size,
+      items: items.map(MessageDto.from),
+      next_after_id: more ? items[items.length - 1].id : null,
+    };
+  }
+
+  /** Validates the request, commits the user's turn and builds the model request. */
+  private async prepare(user: AuthenticatedUser, dto: SendMessageDto): Promise<PreparedSend> {
+    this.validateTurn(dto);
+    const systemMessages = dto.messages.filter((m) => m.role === 'system');
+    const turns = dto.messages.filter((m) => m.role !== 'system');
+    const systemPrompt = systemMessages.length ? systemMessages.map((m) => m.content).join('\n\n') : undefined;
+
+    let existing: ChatSessionEntity | undefined;
+    if (dto.session_id !== undefined) {
+      existing = await this.chats.findOwned(user.id, dto.session_id);
+      if (existing.archivedAt) {
+        throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before sending to it.');
+      }
+      if (dto.model) this.registry.resolve(dto.model); // an unknown name is still a 400
+    }
+    const registered = existing ? this.registry.resolve(existing.model) : dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel();
+    const { provider, model } = this.providers.forModel(registered);
+    if (dto.max_tokens !== undefined && dto.max_tokens > model.maxOutputTokens) {
+      throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
+    }
+
+    // Fit the context before storing anything, so a turn that can't be answered leaves no trace.
+    const reserve = dto.max_tokens ?? Math.min(model.maxOutputTokens, Math.floor(model.contextWindow / 4));
+    const budget = model.contextWindow - reserve - SAFETY_MARGIN_TOKENS;
+    const history: ChatTurn[] = existing ? ((await this.messages.contextOf(existing.id)) as ChatTurn[]) : [];
+    const messages = fitToContextWindow(
+      systemPrompt ?? existing?.systemPrompt ?? null,
+      [...history, ...(turns as ChatTurn[])],
+      budget,
+      countTokens,
+    );
+
+    const { session, answerId } = await this.messages.startTurn({
+      session: existing?.id ?? this.chats.newSessionFields(user, { model: registered.id, systemPrompt }),
+      systemPrompt: existing ? systemPrompt : undefined,
+      turns,
+      answerModel: model.id,
+    });
+    const firstUser = turns.find((t) => t.role === 'user')!;
+    return {
+      session,
+      answerId,
+      model,
+      provider,
+      request: { model: model.upstreamModel, messages, temperature: dto.temperature, maxTokens: dto.max_tokens },
+      title: session.title ? undefined : titleFrom(firstUser.content),
+    };
+  }
+
+  private validateTurn(dto: SendMessageDto): void {
+    const max = this.config.limits.max_messages_per_request;
+    if (dto.messages.length > max) throw invalidField('messages', `must hold at most ${max} messages`);
+    const limit = this.config.limits.max_input_length;
+    dto.messages.forEach((m, i) => {
+      if (m.role === 'user' && m.content.length > limit) {
+        throw invalidField(`messages.${i}.content`, `must be at most ${limit} characters (MAX_INPUT_LENGTH)`);
+      }
+      if (m.role !== 'system' && !m.content.trim()) throw invalidField(`messages.${i}.content`, 'must not be empty');
+    });
+    if (dto.messages[dto.messages.length - 1].role !== 'user') {
+      throw invalidField('messages', 'the last message must have role "user"');
+    }
+  }
+
+  private completeOutcome(p: PreparedSend, text: string, finishReason: string, usage: ModelUsage): AnswerOutcome {
+    return {
+      content: text,
+      status: 'complete',
+      finishReason,
+      tokensInput: usage.inputTokens,
+      tokensOutput: usage.outputTokens,
+      usageEstimated: usage.estimated,
+      cost: costOf(p.model, usage),
+      title: p.title,
+    };
+  }
+
+  private finish(user: AuthenticatedUser, p: PreparedSend, outcome: AnswerOutcome): Promise<ChatSessionEntity> {
+    return this.messages.finishAnswer(p.answerId, p.session.id, user.id, outcome);
+  }
+
+  /**
+   * Stores a stream that did not complete: `incomplete` when the client left (then returns undefined), `failed`
+   * otherwise (then returns the problem to tell the client). Usage is a tokenizer estimate of what was produced.
+   */
+  private async recordFailure(
+    user: AuthenticatedUser,
+    p: PreparedSend,
+    text: string,
+    err: unknown,
+    clientLeft: boolean,
+  ): Promise<ProblemException | undefined> {
+    const left = clientLeft && isAbortError(err);
+    const problem = left ? undefined : this.toProblem(err);
+    const usage: ModelUsage = {
+      inputTokens: p.request.messages.reduce((n, m) => n + countTokens(m.content) + PER_MESSAGE_OVERHEAD, 0),
+      outputTokens: text ? countTokens(text) : 0,
+      estimated: true,
+    };
+    await this.messages.finishAnswer(p.answerId, p.session.id, user.id, {
+      content: text,
+      status: left ? 'incomplete' : 'failed',
+      finishReason: left ? null : 'error',
+      tokensInput: usage.inputTokens,
+      tokensOutput: usage.outputTokens,
+      usageEstimated: true,
+      cost: costOf(p.model, usage),
+      error: problem?.message,
+      title: p.title,
+    });
+    return problem;
+  }
+
+  private toProblem(err: unknown): ProblemException {
+    if (err instanceof ModelProviderError) return providerProblem(err);
+    if (err instanceof ProblemException) return err;
+    this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? err}`);
+    return new ProblemException(HttpStatus.INTERNAL_SERVER_ERROR, 'The answer failed unexpectedly. It has been logged.');
+  }
+
+  /** An AbortController aborted when the client closes the connection before the response has finished. */
+  private abortOnClientClose(res: Response): { signal: AbortSignal; dispose: () => void } {
+    const controller = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) controller.abort(new DOMException('The client closed the connection.', 'AbortError'));
+    };
+    res.on('close', onClose);
+    return { signal: controller.signal, dispose: () => res.off('close', onClose) };
+  }
+}
+
+function usageDto(u: ModelUsage) {
+  return {
+    input_tokens: u.inputTokens,
+    output_tokens: u.outputTokens,
+    total_tokens: u.inputTokens + u.outputTokens,
+    estimated: u.estimated,
+  };
+}
+
+/** The first words of the first user message, on one line, at most TITLE_LENGTH characters. */
+export function titleFrom(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  if (line.length <= TITLE_LENGTH) return line;
+  const cut = line.slice(0, TITLE_LENGTH);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > TITLE_LENGTH / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}

@@ -1,0 +1,45 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { RegisteredModel } from '../model-registry';
+
+/** Price of a model in USD per 1M tokens, as its provider publishes it. */
+export class ModelPricingDto {
+  /** USD per 1M input (prompt) tokens. */
+  input_per_1m: number;
+  /** USD per 1M output (completion) tokens. */
+  output_per_1m: number;
+}
+
+/** A model of the registry as `GET /v1/models` lists it (API.md "The rest of the system"). */
+export class ModelDto {
+  /** Registry id, `provider/model`, e.g. `openai/gpt-4o-mini`. */
+  id: string;
+  /** Provider name, e.g. `openai`, `groq`, `offline`. */
+  provider: string;
+  /** Most tokens (input and output together) the model accepts. */
+  @ApiProperty({ type: 'integer' }) context_window: number;
+  /** Most tokens the model writes in one answer. */
+  @ApiProperty({ type: 'integer' }) max_output_tokens: number;
+  pricing: ModelPricingDto;
+  /** Other names that resolve to this model, case-insensitively (`gpt-4`, `fast`). */
+  aliases: string[];
+  /** Its provider is configured on this server (has credentials, or needs none). */
+  available: boolean;
+  /**
+   * Registry id of the model that really answers a request for this one: itself when available, `offline/echo`
+   * for every model in offline mode, null when it can't be used (its provider is not configured).
+   */
+  @ApiProperty({ type: String, nullable: true }) answered_by: string | null;
+
+  static from(m: RegisteredModel, answeredBy: string | null): ModelDto {
+    return {
+      id: m.id,
+      provider: m.provider,
+      context_window: m.contextWindow,
+      max_output_tokens: m.maxOutputTokens,
+      pricing: { input_per_1m: m.pricing.inputPer1m, output_per_1m: m.pricing.outputPer1m },
+      aliases: m.aliases,
+      available: m.available,
+      answered_by: answeredBy,
+    };
+  }
+}

@@ -1,0 +1,109 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Query } from '@nestjs/common';
+import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Roles, UserTokenOnly } from '../auth/auth.decorators';
+import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
+import { ParseIdPipe } from '../common/parse-id.pipe';
+import { PageQueryDto } from '../common/pagination.dto';
+import {
+  AdminUpdateUserDto,
+  AdminUserDto,
+  GlobalStatsDto,
+  UpdateMeDto,
+  UserPageDto,
+  UserProfileDto,
+  UserStatsDto,
+} from './users.dto';
+import { UsersService } from './users.service';
+
+/** `/v1/users`: one's own profile and usage; the admin's view of every user. */
+@ApiTags('users')
+@Controller('v1/users')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  /** The caller's profile. */
+  @Get('me')
+  @ApiOkResponse({ type: UserProfileDto })
+  getMe(@CurrentUser() user: AuthenticatedUser): Promise<UserProfileDto> {
+    return this.users.getProfile(user.id);
+  }
+
+  /**
+   * Changes the caller's display name, email or password. An anonymous user claims an account by sending `email`
+   * and `password` together (same id, sessions kept); a registered user confirms an email or password change with
+   * `current_password`. Changing the password signs out other devices (refresh tokens revoked).
+   */
+  @Patch('me')
+  @UserTokenOnly()
+  @ApiOkResponse({ type: UserProfileDto })
+  updateMe(@CurrentUser() user: AuthenticatedUser, @Body() dto: UpdateMeDto): Promise<UserProfileDto> {
+    return this.users.updateMe(user.id, dto);
+  }
+
+  /** Deletes the caller's account and everything it owns, for good. */
+  @Delete('me')
+  @UserTokenOnly()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'The account and everything it owned are gone.' })
+  deleteMe(@CurrentUser() user: AuthenticatedUser): Promise<void> {
+    return this.users.deleteMe(user.id);
+  }
+
+  /** The caller's usage: sessions, messages, tokens, cost, and the same by model. */
+  @Get('me/stats')
+  @ApiOkResponse({ type: UserStatsDto })
+  getMyStats(@CurrentUser() user: AuthenticatedUser): Promise<UserStatsDto> {
+    return this.users.stats(user.id);
+  }
+
+  /** Every user, oldest first (admin). */
+  @Get()
+  @Roles('admin')
+  @ApiOkResponse({ type: UserPageDto })
+  list(@Query() query: PageQueryDto): Promise<UserPageDto> {
+    return this.users.list(query);
+  }
+
+  /** One user (admin). */
+  @Get(':id')
+  @Roles('admin')
+  @ApiOkResponse({ type: AdminUserDto })
+  getOne(@Param('id') id: number): Promise<AdminUserDto> {
+    return this.users.getForAdmin(id);
+  }
+
+  /** One user's usage (admin). */
+  @Get(':id/stats')
+  @Roles('admin')
+  @ApiOkResponse({ type: UserStatsDto })
+  getStats(@Param('id') id: number): Promise<UserStatsDto> {
+    return this.users.stats(id);
+  }
+
+  /** Changes a user's role, tier or disabled flag (admin). */
+  @Patch(':id')
+  @Roles('admin')
+  @ApiOkResponse({ type: AdminUserDto })
+  update(
+    @CurrentUser() caller: AuthenticatedUser,
+    @Param('id') id: number,
+    @Body() dto: AdminUpdateUserDto,
+  ): Promise<AdminUserDto> {
+    return this.users.updateForAdmin(caller.id, id, dto);
+  }
+}
+
+/** `/v1/stats`: usage of the whole service (admin). */
+@ApiTags('users')
+@Controller('v1/stats')
+export class StatsController {
+  constructor(private readonly users: UsersService) {}
+
+  /** Users, sessions, messages, tokens and cost over the whole service, and the same by model (admin). */
+  @Get('global')
+  @Roles('admin')
+  @ApiOkResponse({ type: GlobalStatsDto })
+  getGlobal(): Promise<GlobalStatsDto> {
+    return this.users.globalStats();
+  }
+}

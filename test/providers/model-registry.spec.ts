@@ -1,0 +1,139 @@
+import { HttpStatus } from '@nestjs/common';
+import { join } from 'node:path';
+import { ProblemException } from '../../src/common/problem';
+import { loadAppConfig } from '../../src/config/app-config';
+import { costOf, ModelRegistry, OFFLINE_MODEL_ID, RegisteredModel } from '../../src/providers/model-registry';
+import { ModelsService } from '../../src/providers/models.service';
+
+const CONFIG_FILE = join(__dirname, '../support/config.test.yaml');
+
+function registry(env: Record<string, string> = {}): ModelRegistry {
+  return new ModelRegistry(loadAppConfig({ CONFIG_FILE, ...env }));
+}
+
+describe('ModelRegistry', () => {
+  describe('with no provider key (offline mode)', () => {
+    const offline = registry();
+
+    it('runs in offline mode with the offline model as default', () => {
+      expect(offline.offlineMode).toBe(true);
+      expect(offline.defaultModel().id).toBe(OFFLINE_MODEL_ID);
+      expect(offline.endpoint('openai')).toBeUndefined();
+    });
+
+    it('lists every configured model as unavailable, the offline model last and available', () => {
+      const models = offline.list();
+
+      expect(models.map((m) => m.id)).toEqual([
+        'openai/gpt-4o-mini',
+        'openai/gpt-4',
+        'openai/gpt-3.5-turbo',
+        'groq/llama-3.3-70b-versatile',
+        OFFLINE_MODEL_ID,
+      ]);
+      expect(models.filter((m) => m.available).map((m) => m.id)).toEqual([OFFLINE_MODEL_ID]);
+    });
+  });
+
+  describe('with an OpenAI key', () => {
+    const online = registry({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'http://127.0.0.1:1234/v1' });
+
+    it('is not in offline mode and defaults to the first available model', () => {
+      expect(online.offlineMode).toBe(false);
+      expect(online.defaultModel().id).toBe('openai/gpt-4o-mini');
+    });
+
+    it('knows the endpoint, the environment base URL winning over the file', () => {
+      expect(online.endpoint('openai')).toEqual({ name: 'openai', baseUrl: 'http://127.0.0.1:1234/v1', apiKey: 'sk-test' });
+      expect(online.endpoint('groq')).toBeUndefined();
+      expect(online.resolve('groq/llama-3.3-70b-versatile').available).toBe(false);
+    });
+
+    it.each([
+      ['openai/gpt-4', 'openai/gpt-4'],
+      ['GPT-4', 'openai/gpt-4'],
+      ['Fast', 'openai/gpt-4o-mini'],
+      ['  gpt-3.5-TURBO ', 'openai/gpt-3.5-turbo'],
+      ['OFFLINE', OFFLINE_MODEL_ID],
+    ])('resolves %j to %s', (name, id) => {
+      expect(online.resolve(name).id).toBe(id);
+    });
+
+    it('splits the id into provider and upstream model name', () => {
+      expect(online.resolve('llama-3.3-70b')).toMatchObject({ provider: 'groq', upstreamModel: 'llama-3.3-70b-versatile' });
+    });
+
+    it('rejects an unknown model with a 400 naming the known models', () => {
+      let thrown: unknown;
+      try {
+        online.resolve('gpt-9');
+      } catch (err) {
+        thrown = err;
+      }
+
+      expect(thrown).toBeInstanceOf(ProblemException);
+      const problem = thrown as ProblemException;
+      expect(problem.getStatus()).toBe(HttpStatus.BAD_REQUEST);
+      expect(problem.message).toContain('"gpt-9"');
+      for (const id of ['openai/gpt-4o-mini', 'openai/gpt-4', 'groq/llama-3.3-70b-versatile', OFFLINE_MODEL_ID]) {
+        expect(problem.message).toContain(id);
+      }
+      expect(online.find('gpt-9')).toBeUndefined();
+    });
+  });
+
+  it('uses DEFAULT_MODEL, resolved like any alias', () => {
+    expect(registry({ OPENAI_API_KEY: 'sk-test', DEFAULT_MODEL: 'GPT-4' }).defaultModel().id).toBe('openai/gpt-4');
+  });
+
+  it('refuses to start with a DEFAULT_MODEL that is not in the registry', () => {
+    expect(() => registry({ DEFAULT_MODEL: 'nope/model' })).toThrow('DEFAULT_MODEL "nope/model" is not in the registry');
+  });
+});
+
+describe('ModelsService (GET /v1/models)', () => {
+  it('in offline mode, says the offline model answers for every model', () => {
+    const models = new ModelsService(registry());
+
+    expect(models.offlineMode).toBe(true);
+    expect(new Set(models.list().map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
+  });
+
+  it('maps registry models to the wire format; models of unconfigured providers answer nowhere', () => {
+    const models = new ModelsService(registry({ OPENAI_API_KEY: 'sk-test' }));
+    const list = models.list();
+
+    expect(models.offlineMode).toBe(false);
+    expect(list[0]).toEqual({
+      id: 'openai/gpt-4o-mini',
+      provider: 'openai',
+      context_window: 128000,
+      max_output_tokens: 16384,
+      pricing: { input_per_1m: 0.15, output_per_1m: 0.6 },
+      aliases: ['gpt-4o-mini', 'fast'],
+      available: true,
+      answered_by: 'openai/gpt-4o-mini',
+    });
+    expect(list.find((m) => m.id === 'groq/llama-3.3-70b-versatile')).toMatchObject({ available: false, answered_by: null });
+    expect(list.at(-1)).toMatchObject({ id: OFFLINE_MODEL_ID, available: true, answered_by: OFFLINE_MODEL_ID });
+  });
+});
+
+describe('costOf', () => {
+  const online = registry({ OPENAI_API_KEY: 'sk-test' });
+
+  it('prices input and output tokens per 1M', () => {
+    // 1000 × $0.15/1M + 500 × $0.60/1M
+    expect(costOf(online.resolve('gpt-4o-mini'), { inputTokens: 1000, outputTokens: 500 })).toBeCloseTo(0.00045, 12);
+    // 1234 × $30/1M + 567 × $60/1M
+    expect(costOf(online.resolve('gpt-4'), { inputTokens: 1234, outputTokens: 567 })).toBeCloseTo(0.07104, 12);
+    expect(costOf(online.offline, { inputTokens: 5000, outputTokens: 5000 })).toBe(0);
+  });
+
+  it('rounds to 8 decimals', () => {
+    const model: RegisteredModel = { ...online.resolve('gpt-4'), pricing: { inputPer1m: 0.333, outputPer1m: 0 } };
+
+    expect(costOf(model, { inputTokens: 1, outputTokens: 0 })).toBe(0.00000033);
+    expect(costOf(model, { inputTokens: 3, outputTokens: 0 })).toBe(0.000001);
+  });
+});

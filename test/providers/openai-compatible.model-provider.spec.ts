@@ -1,0 +1,319 @@
+import { createServer } from 'node:net';
+import { isAbortError } from '../../src/providers/abort';
+import { ModelProviderError, ModelRequest, ModelStreamEvent } from '../../src/providers/model-provider';
+import { OpenAiCompatibleModelProvider } from '../../src/providers/openai-compatible/openai-compatible.model-provider';
+import { countChatTokens, countTokens } from '../../src/providers/tokenizer';
+import { FakeOpenAi, startFakeOpenAi } from '../support/fake-openai-server';
+
+const API_KEY = 'sk-test-0123456789abcdefSECRET';
+
+const request: ModelRequest = {
+  model: 'gpt-4o-mini',
+  messages: [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'Say hello.' },
+    { role: 'assistant', content: 'Hello.' },
+    { role: 'user', content: 'Again, in French.' },
+  ],
+  temperature: 0.3,
+  maxTokens: 50,
+};
+
+async function collect(events: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
+  const all: ModelStreamEvent[] = [];
+  for await (const event of events) all.push(event);
+  return all;
+}
+
+const deltas = (events: ModelStreamEvent[]) => events.flatMap((e) => (e.type === 'delta' ? [e.text] : []));
+const finish = (events: ModelStreamEvent[]) => events.find((e) => e.type === 'finish');
+
+/** Resolves with what `promise` rejected with; fails the test when it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: unknown) => err,
+  );
+}
+
+describe('OpenAiCompatibleModelProvider against a Chat Completions server', () => {
+  let fake: FakeOpenAi;
+  let provider: OpenAiCompatibleModelProvider;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAi();
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => {
+    fake.reset();
+    provider = new OpenAiCompatibleModelProvider({ name: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 5000 });
+  });
+
+  describe('stream', () => {
+    it('relays every piece byte for byte, in order', async () => {
+      const pieces = ['Bon', 'jour', ' !', '\n\n', '  deux  espaces', '\tété 🙂 日本語', '\r\n', 'data: [DONE]', ' fin.'];
+      fake.script({ pieces });
+
+      const events = await collect(provider.stream(request, new AbortController().signal));
+
+      expect(deltas(events)).toEqual(pieces);
+      expect(deltas(events).join('')).toBe(pieces.join(''));
+      expect(events.at(-1)?.type).toBe('finish');
+    });
+
+    it("reports the server's usage as not estimated", async () => {
+      fake.script({ pieces: ['Salut.'], usage: { prompt_tokens: 123, completion_tokens: 45 } });
+
+      const events = await collect(provider.stream(request, new AbortController().signal));
+
+      expect(finish(events)).toEqual({
+        type: 'finish',
+        finishReason: 'stop',
+        usage: { inputTokens: 123, outputTokens: 45, estimated: false },
+      });
+    });
+
+    it('sends the upstream model name, the turns, sampling options, usage request and the bearer key', async () => {
+      await collect(provider.stream(request, new AbortController().signal));
+
+      expect(fake.requests).toHaveLength(1);
+      const [received] = fake.requests;
+      expect(received.method).toBe('POST');
+      expect(received.path).toBe('/v1/chat/completions');
+      expect(received.headers.authorization).toBe(`Bearer ${API_KEY}`);
+      expect(received.body).toMatchObject({
+        model: 'gpt-4o-mini',
+        messages: request.messages,
+        temperature: 0.3,
+        max_tokens: 50,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+    });
+
+    it('leaves out temperature and max_tokens when the request has none', async () => {
+      await collect(provider.stream({ model: 'gpt-4o-mini', messages: request.messages }, new AbortController().signal));
+
+      expect(fake.requests[0].body).not.toHaveProperty('temperature');
+      expect(fake.requests[0].body).not.toHaveProperty('max_tokens');
+    });
+
+    it.each([
+      ['stop', 'stop'],
+      ['length', 'length'],
+      ['content_filter', 'content_filter'],
+      ['tool_calls', 'tool_calls'],
+      ['function_call', 'tool_calls'],
+      ['something_new', 'stop'],
+    ])('maps finish_reason %s to %s', async (upstream, expected) => {
+      fake.script({ finishReason: upstream });
+
+      const events = await collect(provider.stream(request, new AbortController().signal));
+
+      expect(finish(events)).toMatchObject({ finishReason: expected });
+    });
+
+    it('estimates usage with the tokenizer when the server reports none', async () => {
+      fake.script({ pieces: ['Bonjour', ' encore', ' une fois.'], usage: null });
+
+      const events = await collect(provider.stream(request, new AbortController().signal));
+
+      expect(finish(events)).toMatchObject({
+        usage: {
+          inputTokens: countChatTokens(request.messages),
+          outputTokens: countTokens('Bonjour encore une fois.'),
+          estimated: true,
+        },
+      });
+    });
+
+    it('accepts a stream that finished but left out [DONE]', async () => {
+      fake.script({ pieces: ['ok'], omitDone: true });
+
+      const events = await collect(provider.stream(request, new AbortController().signal));
+
+      expect(deltas(events)).toEqual(['ok']);
+      expect(finish(events)).toMatchObject({ finishReason: 'stop' });
+    });
+
+    it('throws unavailable after relaying what came when the connection is cut mid-stream', async () => {
+      fake.script({ pieces: ['one', ' two', ' three'], cut: { afterPieces: 2 } });
+      const seen: string[] = [];
+
+      const err = await rejection(
+        (async () => {
+          for await (const e of provider.stream(request, new AbortController().signal)) if (e.type === 'delta') seen.push(e.text);
+        })(),
+      );
+
+      expect(seen).toEqual(['one', ' two']);
+      expect(err).toBeInstanceOf(ModelProviderError);
+      expect(err).toMatchObject({ kind: 'unavailable' });
+    });
+
+    it('throws unavailable when the stream ends without a finish reason or [DONE]', async () => {
+      fake.script({ pieces: ['one', ' two'], cut: { afterPieces: 1, how: 'end' } });
+
+      const err = await rejection(collect(provider.stream(request, new AbortController().signal)));
+
+      expect(err).toMatchObject({ kind: 'unavailable', message: 'The model provider ended the answer before it was complete.' });
+    });
+
+    it('closes the upstream socket within 1 s of an abort and throws an abort error, not a provider error', async () => {
+      fake.script({ pieces: Array.from({ length: 50 }, (_, i) => ` w${i}`), delayMs: 100 });
+      const controller = new AbortController();
+      const events = provider.stream(request, controller.signal)[Symbol.asyncIterator]();
+
+      await expect(events.next()).resolves.toEqual({ done: false, value: { type: 'delta', text: ' w0' } });
+      const abortedAt = Date.now();
+      controller.abort();
+      const err = await rejection(events.next());
+
+      expect(isAbortError(err)).toBe(true);
+      expect(err).not.toBeInstanceOf(ModelProviderError);
+      const closedAt = await fake.requests[0].closed;
+      expect(closedAt - abortedAt).toBeLessThan(1000);
+      expect(fake.requests[0].closedEarly).toBe(true);
+    });
+
+    it('closes the upstream socket on abort even when the caller stops reading', async () => {
+      fake.script({ pieces: Array.from({ length: 50 }, (_, i) => ` w${i}`), delayMs: 100 });
+      const controller = new AbortController();
+      const events = provider.stream(request, controller.signal)[Symbol.asyncIterator]();
+      await events.next();
+
+      const abortedAt = Date.now();
+      controller.abort();
+
+      const closedAt = await fake.requests[0].closed;
+      expect(closedAt - abortedAt).toBeLessThan(1000);
+      expect(fake.requests[0].closedEarly).toBe(true);
+    });
+
+    it('throws timeout when the whole answer takes longer than timeoutMs', async () => {
+      provider = new OpenAiCompatibleModelProvider({ name: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 300 });
+      fake.script({ pieces: ['slow', ' slower', ' slowest'], delayMs: 200 });
+
+      const err = await rejection(collect(provider.stream(request, new AbortController().signal)));
+
+      expect(err).toBeInstanceOf(ModelProviderError);
+      expect(err).toMatchObject({ kind: 'timeout' });
+    });
+  });
+
+  describe('complete', () => {
+    it('returns the text, finish reason and usage of a non-streamed answer', async () => {
+      fake.script({ pieces: ['Bonjour', ',\n', 'monde 🙂'], finishReason: 'length', usage: { prompt_tokens: 9, completion_tokens: 4 } });
+
+      const answer = await provider.complete(request, new AbortController().signal);
+
+      expect(answer).toEqual({
+        text: 'Bonjour,\nmonde 🙂',
+        finishReason: 'length',
+        usage: { inputTokens: 9, outputTokens: 4, estimated: false },
+      });
+      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-4o-mini', stream: false, temperature: 0.3, max_tokens: 50 });
+      expect(fake.requests[0].body).not.toHaveProperty('stream_options');
+    });
+
+    it('estimates usage when the answer has none', async () => {
+      fake.script({ pieces: ['Bonjour.'], usage: null });
+
+      const answer = await provider.complete(request, new AbortController().signal);
+
+      expect(answer.usage).toEqual({ inputTokens: countChatTokens(request.messages), outputTokens: countTokens('Bonjour.'), estimated: true });
+    });
+
+    it('throws an abort error when the caller aborts while waiting', async () => {
+      fake.script({ pieces: ['late'], delayMs: 2000 });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 50);
+
+      const err = await rejection(provider.complete(request, controller.signal));
+
+      expect(isAbortError(err)).toBe(true);
+      await expect(fake.requests[0].closed).resolves.toEqual(expect.any(Number));
+      expect(fake.requests[0].closedEarly).toBe(true);
+    });
+
+    it('throws timeout when the server does not answer within timeoutMs', async () => {
+      provider = new OpenAiCompatibleModelProvider({ name: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 200 });
+      fake.script({ pieces: ['late'], delayMs: 2000 });
+
+      const err = await rejection(provider.complete(request, new AbortController().signal));
+
+      expect(err).toMatchObject({ kind: 'timeout' });
+    });
+  });
+
+  describe('errors', () => {
+    const call = {
+      stream: (p: OpenAiCompatibleModelProvider) => collect(p.stream(request, new AbortController().signal)),
+      complete: (p: OpenAiCompatibleModelProvider) => p.complete(request, new AbortController().signal),
+    };
+
+    describe.each(Object.entries(call))('%s', (_, run) => {
+      it.each([401, 403])('maps %i to auth without revealing the key or the upstream body', async (status) => {
+        fake.script({ failure: { status, message: `Incorrect API key provided: ${API_KEY}.` } });
+
+        const err = await rejection(run(provider));
+
+        expect(err).toBeInstanceOf(ModelProviderError);
+        expect(err).toMatchObject({ kind: 'auth', upstreamStatus: status, message: "The model provider rejected this server's credentials." });
+        expect(JSON.stringify(err) + String(err)).not.toContain(API_KEY);
+        expect(String(err)).not.toContain('Incorrect API key');
+      });
+
+      it('maps 429 to rate_limited with the retry-after seconds', async () => {
+        fake.script({ failure: { status: 429, retryAfter: '7' } });
+
+        const err = await rejection(run(provider));
+
+        expect(err).toMatchObject({ kind: 'rate_limited', upstreamStatus: 429, retryAfterSeconds: 7 });
+      });
+
+      it.each([500, 502, 503])('maps %i to unavailable', async (status) => {
+        fake.script({ failure: { status } });
+
+        const err = await rejection(run(provider));
+
+        expect(err).toMatchObject({ kind: 'unavailable', upstreamStatus: status });
+      });
+
+      it.each([400, 404, 422])("maps %i to bad_request quoting the provider's message, key masked", async (status) => {
+        fake.script({ failure: { status, message: `The model \`gpt-9\` does not exist (key ${API_KEY}).` } });
+
+        const err = await rejection(run(provider));
+
+        expect(err).toMatchObject({ kind: 'bad_request', upstreamStatus: status });
+        expect((err as Error).message).toBe('The model provider refused the request: The model `gpt-9` does not exist (key [redacted]).');
+      });
+
+      it('maps a refused connection to unavailable', async () => {
+        const closedPort = await unusedPort();
+        const offline = new OpenAiCompatibleModelProvider(
+          { name: 'openai', baseUrl: `http://127.0.0.1:${closedPort}/v1`, apiKey: API_KEY },
+          { timeoutMs: 5000 },
+        );
+
+        const err = await rejection(run(offline));
+
+        expect(err).toMatchObject({ kind: 'unavailable', message: 'The model provider could not be reached.' });
+      });
+    });
+  });
+});
+
+/** A loopback port nothing listens on (bound, then released). */
+function unusedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

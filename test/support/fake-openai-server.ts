@@ -1,0 +1,277 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** What the fake server answers to one `POST /v1/chat/completions`. Every field is optional. */
+export interface FakeScript {
+  /** Content deltas, in order; the non-streamed answer is their concatenation. Default `['Hello', ' world!']`. */
+  pieces?: string[];
+  /** Pause before each piece, in ms (non-streamed: before the answer, once per piece). Default 0. */
+  delayMs?: number;
+  /** `finish_reason` of the last choice. Default `'stop'`. */
+  finishReason?: string;
+  /**
+   * Token counts to report; `null` sends none (no usage chunk, no `usage` field).
+   * Default: `prompt_tokens` = ⌈characters of all message contents / 4⌉, `completion_tokens` = number of pieces.
+   */
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  /** Answer with this HTTP error and OpenAI's error body instead of a completion. */
+  failure?: FakeFailure;
+  /**
+   * Cut the stream after this many content pieces: `destroy` kills the socket mid-response (default), `end`
+   * ends the response cleanly without a finish chunk or `[DONE]`.
+   */
+  cut?: { afterPieces: number; how?: 'destroy' | 'end' };
+  /** End the stream after the finish (and usage) chunk without sending `data: [DONE]`. */
+  omitDone?: boolean;
+}
+
+/** An HTTP error answer, in OpenAI's format: `{"error":{"message","type","param":null,"code"}}`. */
+export interface FakeFailure {
+  status: number;
+  /** Default: the message OpenAI sends for this status. */
+  message?: string;
+  type?: string;
+  code?: string | null;
+  /** Value of the `retry-after` header (sent with any status when set). */
+  retryAfter?: string;
+}
+
+/** One request the fake server received. */
+export interface RecordedRequest {
+  method: string;
+  /** Path and query, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** Lower-case header names, as Node parses them. */
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body; undefined when the body was empty or not JSON. */
+  body: any;
+  /** `Date.now()` when the request arrived. */
+  receivedAt: number;
+  /** `Date.now()` when the response closed (finished, or its connection went away); undefined while open. */
+  closedAt?: number;
+  /** True when the response closed before the server finished it: the client left, or a `cut: destroy` script. */
+  closedEarly?: boolean;
+  /** Resolves with `closedAt` once the response has closed. */
+  closed: Promise<number>;
+}
+
+/** A running fake server; see {@link startFakeOpenAi}. */
+export interface FakeOpenAi {
+  /** Base URL to give an OpenAI client, ending in `/v1`, e.g. `http://127.0.0.1:41234/v1`. */
+  url: string;
+  /** Every request received, oldest first. */
+  requests: RecordedRequest[];
+  /**
+   * Sets how the following chat completion requests are answered: one script for all of them, or a function
+   * choosing a script per request (it sees the request, and how many chat completion requests came before it).
+   */
+  script(script: FakeScript | ((request: RecordedRequest, index: number) => FakeScript)): void;
+  /** Forgets the recorded requests and restores the default script. */
+  reset(): void;
+  /** Closes every connection and stops the server. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_PIECES = ['Hello', ' world!'];
+
+/** The request fields the fake server reads. */
+interface ChatCompletionBody {
+  model?: string;
+  messages?: { role?: string; content?: unknown }[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+}
+
+/** What OpenAI says for each error status (type, code, message), from its API reference "Error codes". */
+const OPENAI_ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
+  400: { type: 'invalid_request_error', code: null, message: 'Invalid request.' },
+  401: {
+    type: 'invalid_request_error',
+    code: 'invalid_api_key',
+    message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+  },
+  403: { type: 'invalid_request_error', code: 'unsupported_country_region_territory', message: 'Country, region, or territory not supported' },
+  404: { type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist or you do not have access to it.' },
+  429: { type: 'requests', code: 'rate_limit_exceeded', message: 'Rate limit reached for requests. Please try again later.' },
+  500: { type: 'server_error', code: null, message: 'The server had an error while processing your request. Sorry about that!' },
+  503: { type: 'server_error', code: null, message: 'The engine is currently overloaded, please try again later.' },
+};
+
+/**
+ * Starts a local stand-in for OpenAI's Chat Completions API on a random loopback port, speaking the real wire
+ * protocol (API reference "Create chat completion" and "The chat completion chunk object"):
+ *
+ * - `POST /v1/chat/completions` with `stream: true`: `text/event-stream` of `data: <chunk>` events: a role chunk,
+ *   one chunk per content piece, a finish chunk (`delta: {}`), a usage chunk with `choices: []` when
+ *   `stream_options.include_usage` is set (other chunks then carry `"usage": null`), then `data: [DONE]`.
+ * - without `stream`: one `chat.completion` JSON object with `usage`.
+ * - anything else: 404 in OpenAI's error format.
+ *
+ * Answers follow {@link FakeOpenAi.script}; every request is recorded with when its response closed, so a test
+ * can tell that a client abort closed the upstream socket.
+ * @param options.apiKey when set, requests without `Authorization: Bearer <apiKey>` get OpenAI's 401
+ */
+export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promise<FakeOpenAi> {
+  const requests: RecordedRequest[] = [];
+  let chooseScript: (request: RecordedRequest, index: number) => FakeScript = () => ({});
+  let completions = 0;
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch(() => res.destroy());
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    const recorded = record(req, res, raw);
+    if (req.method !== 'POST' || recorded.path !== '/v1/chat/completions') {
+      return sendError(res, { status: 404, message: `Invalid URL (${req.method} ${recorded.path})`, code: null });
+    }
+    if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+      return sendError(res, { status: 401 });
+    }
+    if (typeof recorded.body !== 'object' || recorded.body === null) {
+      return sendError(res, { status: 400, message: 'We could not parse the JSON body of your request.' });
+    }
+    const script = chooseScript(recorded, completions++);
+    if (script.failure) return sendError(res, script.failure);
+
+    const stop = new AbortController();
+    res.on('close', () => stop.abort());
+    const body = recorded.body as ChatCompletionBody;
+    const pieces = script.pieces ?? DEFAULT_PIECES;
+    const usage = script.usage === undefined ? defaultUsage(body, pieces) : script.usage;
+    const meta = {
+      id: `chatcmpl-${randomBytes(12).toString('hex')}`,
+      created: Math.floor(Date.now() / 1000),
+      model: body.model ?? 'unknown',
+      system_fingerprint: 'fp_fake',
+    };
+    const delay = (ms: number) => sleep(ms, undefined, { signal: stop.signal });
+
+    if (!body.stream) {
+      await delay((script.delayMs ?? 0) * pieces.length);
+      const content = pieces.join('');
+      return sendJson(res, 200, {
+        ...meta,
+        object: 'chat.completion',
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content, refusal: null, annotations: [] },
+            logprobs: null,
+            finish_reason: script.finishReason ?? 'stop',
+          },
+        ],
+        ...(usage && { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } }),
+      });
+    }
+
+    const includeUsage = body.stream_options?.include_usage === true;
+    const chunk = (delta: object, finishReason: string | null) => ({
+      ...meta,
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+      ...(includeUsage && { usage: null }),
+    });
+    // Resolves once the event is handed to the socket, so a cut that follows does not discard it.
+    const send = (data: object | string) =>
+      new Promise<void>((resolve) => res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`, () => resolve()));
+
+    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    await send(chunk({ role: 'assistant', content: '', refusal: null }, null));
+    for (const [i, content] of pieces.entries()) {
+      if (script.cut && i === script.cut.afterPieces) return cut(res, script.cut.how);
+      if (script.delayMs) await delay(script.delayMs);
+      await send(chunk({ content }, null));
+    }
+    if (script.cut && script.cut.afterPieces >= pieces.length) return cut(res, script.cut.how);
+    await send(chunk({}, script.finishReason ?? 'stop'));
+    if (includeUsage && usage) {
+      await send({ ...meta, object: 'chat.completion.chunk', choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+    }
+    if (!script.omitDone) await send('[DONE]');
+    res.end();
+  }
+
+  function record(req: IncomingMessage, res: ServerResponse, raw: string): RecordedRequest {
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      body = undefined;
+    }
+    let onClosed!: (at: number) => void;
+    const recorded: RecordedRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      body,
+      receivedAt: Date.now(),
+      closed: new Promise<number>((resolve) => (onClosed = resolve)),
+    };
+    res.on('close', () => {
+      recorded.closedAt = Date.now();
+      recorded.closedEarly = !res.writableFinished;
+      onClosed(recorded.closedAt);
+    });
+    requests.push(recorded);
+    return recorded;
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    script(script) {
+      chooseScript = typeof script === 'function' ? script : () => script;
+    },
+    reset() {
+      requests.length = 0;
+      completions = 0;
+      chooseScript = () => ({});
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function defaultUsage(body: ChatCompletionBody, pieces: string[]) {
+  const chars = (body.messages ?? []).reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : 0), 0);
+  return { prompt_tokens: Math.ceil(chars / 4), completion_tokens: pieces.length };
+}
+
+function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, failure: Partial<FakeFailure> & { status: number }): void {
+  const known = OPENAI_ERRORS[failure.status] ?? OPENAI_ERRORS[failure.status >= 500 ? 500 : 400];
+  const error = {
+    message: failure.message ?? known.message,
+    type: failure.type ?? known.type,
+    param: null,
+    code: failure.code !== undefined ? failure.code : known.code,
+  };
+  sendJson(res, failure.status, { error }, failure.retryAfter !== undefined ? { 'retry-after': failure.retryAfter } : {});
+}
+
+function cut(res: ServerResponse, how: 'destroy' | 'end' = 'destroy'): void {
+  if (how === 'end') res.end();
+  else res.destroy();
+}
