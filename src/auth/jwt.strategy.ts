@@ -29,9 +29,14 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     });
   }
 
-  /** @returns the caller, or null (→ 401) for a token of another type, an unknown user or a disabled one */
-  async validate(claims: Partial<AccessTokenClaims>): Promise<AuthenticatedUser | null> {
-    if (claims.typ !== ACCESS_TOKEN_TYPE || typeof claims.sub !== 'string' || !/^[1-9]\d{0,9}$/.test(claims.sub)) return null;
+  /**
+   * Runs after the signature, `iss`, `aud` and `exp` were verified.
+   * @returns the caller, or null (→ 401) for a token without `exp` (the library would accept it forever), of another
+   *          `typ`, or of an unknown or disabled user
+   */
+  async validate(claims: Partial<AccessTokenClaims> & { exp?: unknown }): Promise<AuthenticatedUser | null> {
+    if (claims.typ !== ACCESS_TOKEN_TYPE || typeof claims.exp !== 'number') return null;
+    if (typeof claims.sub !== 'string' || !/^[1-9]\d{0,9}$/.test(claims.sub)) return null;
     const user = await this.users.findById(Number(claims.sub));
     if (!user || user.disabled) return null;
     return { id: user.id, role: user.role, tier: user.tier, applicationId: null };

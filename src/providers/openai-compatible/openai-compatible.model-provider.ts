@@ -69,7 +69,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
     try {
       const chunks = await this.client.chat.completions.create(
         { ...this.params(request), stream: true, stream_options: { include_usage: true } },
-        { signal: deadline },
+        { signal: AbortSignal.any([signal, deadline]) },
       );
       for await (const chunk of chunks) {
         if (chunk.usage) upstreamUsage = chunk.usage;

@@ -1,0 +1,158 @@
+import { JwtService } from '@nestjs/jwt';
+import { DataSource } from 'typeorm';
+import { startApp, TEST_ENV, TestApp } from './support/app';
+
+const SECRET = TEST_ENV.JWT_SECRET;
+const ISSUER = 'chat-backend';
+const AUDIENCE = 'chat-backend-api';
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('Auth security (e2e)', () => {
+  let t: TestApp;
+  let userId: number;
+  let access: string;
+  let refreshToken: string;
+  const jwt = new JwtService();
+  /** Signs like the server does; `options` override (an `undefined` value drops that option). */
+  const sign = (payload: object, options: Record<string, unknown> = {}) => {
+    const merged = { secret: SECRET, algorithm: 'HS256', issuer: ISSUER, audience: AUDIENCE, expiresIn: 300, ...options };
+    return jwt.sign(payload, Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)));
+  };
+  const me = (token: string) => t.http().get('/v1/users/me').set('Authorization', `Bearer ${token}`);
+
+  beforeAll(async () => {
+    t = await startApp();
+    const res = await t.http().post('/v1/auth/register').send({ email: 'sec@example.com', password: 'password123' }).expect(201);
+    userId = res.body.user.id;
+    access = res.body.access_token;
+    refreshToken = res.body.refresh_token;
+  });
+  afterAll(() => t.close());
+
+  describe('forged or misused access tokens → 401 on GET /v1/users/me', () => {
+    it('accepts the genuine token, and a token the test signs correctly (the baseline the forgeries differ from)', async () => {
+      await me(access).expect(200);
+      await me(sign({ sub: String(userId), typ: 'access' })).expect(200);
+    });
+
+    it('rejects no token and a garbage token, with WWW-Authenticate: Bearer', async () => {
+      const none = await t.http().get('/v1/users/me').expect(401);
+      expect(none.headers['www-authenticate']).toBe('Bearer');
+      expect(none.headers['content-type']).toMatch(/application\/problem\+json/);
+      await me('not-a-token').expect(401);
+    });
+
+    it('rejects alg: none', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { sub: String(userId), typ: 'access', iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300 };
+      await me(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`).expect(401);
+      await me(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}`).expect(401);
+    });
+
+    it('rejects a token signed with another key', async () => {
+      await me(sign({ sub: String(userId), typ: 'access' }, { secret: 'another-secret-of-at-least-32-characters!' })).expect(401);
+    });
+
+    it('rejects another HMAC algorithm (HS512) even with the right key', async () => {
+      await me(sign({ sub: String(userId), typ: 'access' }, { algorithm: 'HS512' })).expect(401);
+    });
+
+    it('rejects an expired token', async () => {
+      const past = Math.floor(Date.now() / 1000) - 120;
+      await me(sign({ sub: String(userId), typ: 'access', iat: past - 300, exp: past }, { expiresIn: undefined })).expect(401);
+    });
+
+    it('rejects a wrong audience and a wrong issuer', async () => {
+      await me(sign({ sub: String(userId), typ: 'access' }, { audience: 'someone-else' })).expect(401);
+      await me(sign({ sub: String(userId), typ: 'access' }, { issuer: 'evil-issuer' })).expect(401);
+    });
+
+    it('rejects a token with no typ claim, or another typ', async () => {
+      await me(sign({ sub: String(userId) })).expect(401);
+      await me(sign({ sub: String(userId), typ: 'refresh' })).expect(401);
+    });
+
+    it('rejects a token without exp', async () => {
+      await me(sign({ sub: String(userId), typ: 'access' }, { expiresIn: undefined })).expect(401);
+    });
+
+    it('rejects a refresh token used as an access token', async () => {
+      await me(refreshToken).expect(401);
+    });
+
+    it('rejects a token for a user that does not exist', async () => {
+      await me(sign({ sub: '999999', typ: 'access' })).expect(401);
+      await me(sign({ sub: '99999999999', typ: 'access' })).expect(401);
+      await me(sign({ sub: 'abc', typ: 'access' })).expect(401);
+    });
+
+    it('rejects an access token sent in the query string instead of the header', async () => {
+      await t.http().get(`/v1/users/me?access_token=${access}`).expect(401);
+    });
+  });
+
+  describe('mass assignment → 422 and nothing changes', () => {
+    it.each([
+      ['role', 'admin'],
+      ['tier', 'pro'],
+      ['is_anonymous', true],
+      ['user_id', 1],
+      ['disabled', false],
+      ['id', 12345],
+    ])('register with %s is rejected', async (field, value) => {
+      const email = `mass-${field}@example.com`;
+      const res = await t.http().post('/v1/auth/register').send({ email, password: 'password123', [field]: value }).expect(422);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+      const rows = await t.app.get(DataSource).query('SELECT 1 FROM users WHERE email = $1', [email]);
+      expect(rows).toHaveLength(0);
+    });
+
+    it.each([
+      ['role', 'admin'],
+      ['tier', 'pro'],
+      ['is_anonymous', true],
+      ['user_id', 999],
+      ['disabled', true],
+    ])('PATCH /v1/users/me with %s is rejected', async (field, value) => {
+      const res = await t
+        .http()
+        .patch('/v1/users/me')
+        .set('Authorization', `Bearer ${access}`)
+        .send({ display_name: 'Changed', [field]: value })
+        .expect(422);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+      const profile = await me(access).expect(200);
+      expect(profile.body).toMatchObject({ role: 'user', tier: 'free', is_anonymous: false, display_name: null, id: userId });
+    });
+  });
+
+  describe('API keys cannot act as the account owner', () => {
+    it('an API key cannot change the password, delete the account, or manage applications (403)', async () => {
+      const app = await t.http().post('/v1/applications').set('Authorization', `Bearer ${access}`).send({ name: 'bot' }).expect(201);
+      const key = await t
+        .http()
+        .post(`/v1/applications/${app.body.id}/keys`)
+        .set('Authorization', `Bearer ${access}`)
+        .send({})
+        .expect(201);
+      const asKey = (req: ReturnType<ReturnType<TestApp['http']>['get']>) => req.set('Authorization', `Bearer ${key.body.key}`);
+      await asKey(t.http().get('/v1/users/me')).expect(200);
+      await asKey(t.http().patch('/v1/users/me')).send({ password: 'hijacked-pass', current_password: 'password123' }).expect(403);
+      await asKey(t.http().delete('/v1/users/me')).expect(403);
+      await asKey(t.http().get('/v1/applications')).expect(403);
+      await asKey(t.http().post(`/v1/applications/${app.body.id}/keys`)).send({}).expect(403);
+      await me(access).expect(200);
+    });
+
+    it('an API key in the query string does not authenticate', async () => {
+      const app = await t.http().post('/v1/applications').set('Authorization', `Bearer ${access}`).send({ name: 'q' }).expect(201);
+      const key = await t
+        .http()
+        .post(`/v1/applications/${app.body.id}/keys`)
+        .set('Authorization', `Bearer ${access}`)
+        .send({})
+        .expect(201);
+      await t.http().get(`/v1/users/me?access_token=${key.body.key}`).expect(401);
+    });
+  });
+});
