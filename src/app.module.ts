@@ -31,6 +31,10 @@ import { randomUUID } from 'node:crypto';
       useFactory: (config: AppConfig) => ({
         pinoHttp: {
           level: config.logLevel,
+          transport:
+            config.logFormat === 'pretty'
+              ? { target: 'pino-pretty', options: { singleLine: true, ignore: 'pid,hostname,req,res' } }
+              : undefined,
           genReqId: (req, res) => {
             const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
             res.setHeader('X-Request-Id', id);

@@ -39,7 +39,7 @@ export class ApplicationsController {
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Deleted.' })
-  delete(@CurrentUser() user: AuthenticatedUser, @Param('id') id: number): Promise<void> {
+  delete(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseIdPipe) id: number): Promise<void> {
     return this.applications.delete(user.id, id);
   }
 
@@ -48,7 +48,7 @@ export class ApplicationsController {
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   createKey(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id') id: number,
+    @Param('id', ParseIdPipe) id: number,
     @Body() dto: CreateApiKeyDto,
   ): Promise<CreatedApiKeyDto> {
     return this.applications.createKey(user.id, id, dto);
@@ -59,7 +59,7 @@ export class ApplicationsController {
   @ApiOkResponse({ type: ApiKeyPageDto })
   listKeys(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id') id: number,
+    @Param('id', ParseIdPipe) id: number,
     @Query() query: PageQueryDto,
   ): Promise<ApiKeyPageDto> {
     return this.applications.listKeys(user.id, id, query);
@@ -71,8 +71,8 @@ export class ApplicationsController {
   @ApiNoContentResponse({ description: 'Revoked (also when it already was).' })
   revokeKey(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id') id: number,
-    @Param('keyId') keyId: number,
+    @Param('id', ParseIdPipe) id: number,
+    @Param('keyId', ParseIdPipe) keyId: number,
   ): Promise<void> {
     return this.applications.revokeKey(user.id, id, keyId);
   }

@@ -79,6 +79,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     host: vars.HOST ?? '0.0.0.0',
     trustProxy: vars.TRUST_PROXY ?? false,
     logLevel: vars.LOG_LEVEL ?? (vars.NODE_ENV === 'test' ? 'warn' : 'info'),
+    /** `pretty` (one coloured line per entry) on a terminal outside production; JSON lines otherwise. */
+    logFormat: (vars.LOG_FORMAT ?? (process.stdout.isTTY && !production ? 'pretty' : 'json')) as 'json' | 'pretty',
     databaseUrl: vars.DATABASE_URL,
     databasePoolSize: vars.DATABASE_POOL_SIZE ?? 10,
     dataDir: resolve(vars.DATA_DIR ?? 'data'),

@@ -28,5 +28,6 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(8) ADMIN_PASSWORD?: string;
   @IsOptional() @Transform(toBool) @IsBoolean() ALLOW_DB_RESET?: boolean;
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL?: string;
+  @IsOptional() @IsIn(['json', 'pretty']) LOG_FORMAT?: string;
   @IsOptional() @Transform(toBool) @IsBoolean() TRUST_PROXY?: boolean;
 }

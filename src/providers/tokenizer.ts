@@ -1,6 +1,6 @@
 /**
  * Token estimates with OpenAI's `o200k_base` encoding (GPT-4o, GPT-4.1, o-series), via gpt-tokenizer.
- * Exact for those models, within a few percent for older OpenAI models (`cl100k_base`), and only an estimate
+ * Text counts are exact for those models, within a few percent for older OpenAI models (`cl100k_base`), and only an estimate
  * for other families (Llama, Mistral, DeepSeek…), which have their own tokenizers: usage counted here is
  * always marked `estimated`.
  */

@@ -68,7 +68,7 @@ export class UsersController {
   @Get(':id')
   @Roles('admin')
   @ApiOkResponse({ type: AdminUserDto })
-  getOne(@Param('id') id: number): Promise<AdminUserDto> {
+  getOne(@Param('id', ParseIdPipe) id: number): Promise<AdminUserDto> {
     return this.users.getForAdmin(id);
   }
 
@@ -76,7 +76,7 @@ export class UsersController {
   @Get(':id/stats')
   @Roles('admin')
   @ApiOkResponse({ type: UserStatsDto })
-  getStats(@Param('id') id: number): Promise<UserStatsDto> {
+  getStats(@Param('id', ParseIdPipe) id: number): Promise<UserStatsDto> {
     return this.users.stats(id);
   }
 
@@ -86,7 +86,7 @@ export class UsersController {
   @ApiOkResponse({ type: AdminUserDto })
   update(
     @CurrentUser() caller: AuthenticatedUser,
-    @Param('id') id: number,
+    @Param('id', ParseIdPipe) id: number,
     @Body() dto: AdminUpdateUserDto,
   ): Promise<AdminUserDto> {
     return this.users.updateForAdmin(caller.id, id, dto);
