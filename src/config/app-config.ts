@@ -14,10 +14,20 @@ export class ConfigValidationError extends Error {
   }
 }
 
-function flatten(errors: ValidationError[], prefix = ''): string[] {
+/** Type checks name the real problem; range checks on a value of the wrong type only add noise. */
+const TYPE_CONSTRAINTS = ['isInt', 'isNumber', 'isBoolean', 'isString', 'isIn', 'isObject', 'isArray', 'matches'];
+
+/**
+ * One line per invalid setting: its path, the most telling failed rule, and the value as written.
+ * @param raw where the written values come from (the environment, for variables), else the validated value
+ */
+function flatten(errors: ValidationError[], prefix = '', raw?: Record<string, unknown>): string[] {
   return errors.flatMap((e) => {
     const path = prefix ? `${prefix}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {}).map((m) => `${path}: ${m} (got ${JSON.stringify(e.value)})`);
+    const constraints = e.constraints ?? {};
+    const key = TYPE_CONSTRAINTS.find((k) => k in constraints) ?? Object.keys(constraints)[0];
+    const written = raw && e.property in raw ? raw[e.property] : e.value;
+    const own = key ? [`${path}: ${constraints[key]} (got ${JSON.stringify(written)})`] : [];
     return [...own, ...flatten(e.children ?? [], path)];
   });
 }
@@ -53,7 +63,7 @@ function toMap<T extends object>(cls: new () => T, raw: unknown): Record<string,
 export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   const problems: string[] = [];
   const vars = plainToInstance(EnvironmentVariables, { ...env }, { excludeExtraneousValues: false });
-  problems.push(...flatten(validateSync(vars, { skipMissingProperties: false })));
+  problems.push(...flatten(validateSync(vars, { skipMissingProperties: false }), '', env));
 
   const configPath = resolve(vars.CONFIG_FILE ?? 'config.yaml');
   const explicitFile = vars.CONFIG_FILE !== undefined;

@@ -23,7 +23,7 @@ export class LimitsConfig {
   @IsInt() @Min(1) @Max(1000) max_messages_per_request = 50;
   @IsInt() @Min(1) max_upload_bytes = 10 * 1024 * 1024;
   @IsInt() @Min(1024) json_body_bytes = 1024 * 1024;
-  @IsInt() @Min(100) provider_timeout_ms = 120_000;
+  @IsInt() @Min(100) provider_timeout_ms = 300_000;
 }
 
 export class AuthConfig {
