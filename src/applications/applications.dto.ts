@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { ApiKeyEntity } from './api-key.entity';
@@ -14,7 +15,7 @@ export class CreateApplicationDto {
 
 /** A user's named client application; requests made with its API keys are stamped with its id. */
 export class ApplicationDto {
-  id: number;
+  @ApiProperty({ type: 'integer' }) id: number;
   name: string;
   created_at: Date;
 
@@ -25,9 +26,9 @@ export class ApplicationDto {
 
 /** One page of applications. */
 export class ApplicationPageDto {
-  total: number;
-  page: number;
-  page_size: number;
+  @ApiProperty({ type: 'integer' }) total: number;
+  @ApiProperty({ type: 'integer' }) page: number;
+  @ApiProperty({ type: 'integer' }) page_size: number;
   items: ApplicationDto[];
 }
 
@@ -40,7 +41,7 @@ export class CreateApiKeyDto {
 
 /** An API key as listed: never the key itself, only its visible prefix. */
 export class ApiKeyDto {
-  id: number;
+  @ApiProperty({ type: 'integer' }) id: number;
   name: string | null;
   /** The first characters of the key (`ak_…`), to recognise it. */
   prefix: string;
@@ -64,7 +65,7 @@ export class ApiKeyDto {
 
 /** A key just created. `key` is shown here only: it is stored hashed and cannot be recovered. */
 export class CreatedApiKeyDto {
-  id: number;
+  @ApiProperty({ type: 'integer' }) id: number;
   name: string | null;
   prefix: string;
   /** `ak_` + 43 characters. Send it as `Authorization: Bearer <key>`; it acts as its user. */
@@ -74,8 +75,8 @@ export class CreatedApiKeyDto {
 
 /** One page of API keys. */
 export class ApiKeyPageDto {
-  total: number;
-  page: number;
-  page_size: number;
+  @ApiProperty({ type: 'integer' }) total: number;
+  @ApiProperty({ type: 'integer' }) page: number;
+  @ApiProperty({ type: 'integer' }) page_size: number;
   items: ApiKeyDto[];
 }

@@ -45,6 +45,6 @@ export class AuthTokensDto {
   @ApiProperty({ enum: ['bearer'] })
   token_type: 'bearer';
   /** Seconds until the access token expires. */
-  expires_in: number;
+  @ApiProperty({ type: 'integer' }) expires_in: number;
   user: UserProfileDto;
 }

@@ -1,4 +1,4 @@
-import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { ProblemException } from '../common/problem';
@@ -36,6 +36,8 @@ const invalidRefreshToken = () =>
  */
 @Injectable()
 export class TokensService {
+  private readonly logger = new Logger(TokensService.name);
+
   constructor(
     private readonly jwt: JwtService,
     private readonly refreshTokens: RefreshTokensRepository,
@@ -59,6 +61,9 @@ export class TokensService {
   async rotate(refreshToken: string): Promise<{ userId: number; familyId: string; pair: TokenPair }> {
     const next = this.newOpaqueToken();
     const result = await this.refreshTokens.rotate(sha256Hex(refreshToken), sha256Hex(next), this.refreshExpiry());
+    if (result.outcome === 'reused') {
+      this.logger.warn(`Refresh token reuse for user ${result.userId}: family ${result.familyId} revoked (RFC 9700 §4.14.2).`);
+    }
     if (result.outcome !== 'rotated') throw invalidRefreshToken();
     const pair = {
       accessToken: await this.signAccessToken(result.userId),

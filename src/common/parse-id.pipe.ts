@@ -5,17 +5,18 @@ import { ProblemException } from './problem';
 export const MAX_ID = 2_147_483_647;
 
 /**
- * Parses a path id: a positive integer. Non-numeric → 400; numeric but beyond any id the database can hold → 404
+ * Parses a path id: a positive integer. Not one → 400; an integer beyond any id the database can hold → 404
  * (such a resource cannot exist, and the database must not see the value).
+ * Accepts the raw string or the number the global ValidationPipe already made of it (`NaN` for non-numbers).
  */
 @Injectable()
-export class ParseIdPipe implements PipeTransform<string, number> {
-  transform(value: string): number {
-    if (!/^\d{1,20}$/.test(value)) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, `"${value.slice(0, 40)}" is not a valid id: ids are positive integers.`);
+export class ParseIdPipe implements PipeTransform<string | number, number> {
+  transform(value: string | number): number {
+    const id = typeof value === 'number' ? value : /^\d{1,20}$/.test(value) ? Number(value) : NaN;
+    if (!Number.isInteger(id) || id < 1) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'Invalid id: ids are positive integers.');
     }
-    const id = Number(value);
-    if (id < 1 || id > MAX_ID) throw new ProblemException(HttpStatus.NOT_FOUND, 'Not found.');
+    if (id > MAX_ID) throw new ProblemException(HttpStatus.NOT_FOUND, 'Not found.');
     return id;
   }
 }

@@ -31,7 +31,7 @@ export class UsersController {
   /**
    * Changes the caller's display name, email or password. An anonymous user claims an account by sending `email`
    * and `password` together (same id, sessions kept); a registered user confirms an email or password change with
-   * `current_password`. Changing the password signs out other devices (refresh tokens revoked).
+   * `current_password`. Changing the password revokes every refresh token of the account (all devices log in again).
    */
   @Patch('me')
   @UserTokenOnly()

@@ -16,7 +16,7 @@ const IsPresent = () => ValidateIf((_: object, value: unknown) => value !== unde
 
 /** A user's profile, as the user sees it. */
 export class UserProfileDto {
-  id: number;
+  @ApiProperty({ type: 'integer' }) id: number;
   /** Lower-cased; null for an anonymous user. */
   email: string | null;
   display_name: string | null;
@@ -45,8 +45,8 @@ export class UserProfileDto {
 export class AdminUserDto extends UserProfileDto {
   /** A disabled user cannot log in, refresh, or use existing tokens or API keys. */
   disabled: boolean;
-  tokens_input: number;
-  tokens_output: number;
+  @ApiProperty({ type: 'integer' }) tokens_input: number;
+  @ApiProperty({ type: 'integer' }) tokens_output: number;
   /** In US dollars. */
   cost: number;
   updated_at: Date;
@@ -65,9 +65,9 @@ export class AdminUserDto extends UserProfileDto {
 
 /** One page of users. */
 export class UserPageDto {
-  total: number;
-  page: number;
-  page_size: number;
+  @ApiProperty({ type: 'integer' }) total: number;
+  @ApiProperty({ type: 'integer' }) page: number;
+  @ApiProperty({ type: 'integer' }) page_size: number;
   items: AdminUserDto[];
 }
 
@@ -111,20 +111,20 @@ export class AdminUpdateUserDto {
 export class ModelUsageDto {
   /** Registry id, e.g. `openai/gpt-4o-mini`. */
   model: string;
-  messages: number;
-  tokens_input: number;
-  tokens_output: number;
+  @ApiProperty({ type: 'integer' }) messages: number;
+  @ApiProperty({ type: 'integer' }) tokens_input: number;
+  @ApiProperty({ type: 'integer' }) tokens_output: number;
   /** In US dollars. */
   cost: number;
 }
 
 /** A user's usage: counts of sessions and messages, running token and cost totals, and usage by model. */
 export class UserStatsDto {
-  sessions: number;
-  messages: number;
+  @ApiProperty({ type: 'integer' }) sessions: number;
+  @ApiProperty({ type: 'integer' }) messages: number;
   /** Running total, kept when sessions are deleted. */
-  tokens_input: number;
-  tokens_output: number;
+  @ApiProperty({ type: 'integer' }) tokens_input: number;
+  @ApiProperty({ type: 'integer' }) tokens_output: number;
   /** In US dollars. */
   cost: number;
   by_model: ModelUsageDto[];
@@ -132,5 +132,5 @@ export class UserStatsDto {
 
 /** Usage of the whole service. */
 export class GlobalStatsDto extends UserStatsDto {
-  users: number;
+  @ApiProperty({ type: 'integer' }) users: number;
 }

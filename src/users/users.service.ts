@@ -78,7 +78,7 @@ export class UsersService implements OnApplicationBootstrap {
   /**
    * Updates one's own profile. An anonymous user sends `email` + `password` together to claim an account (id and
    * sessions kept, `is_anonymous` becomes false). A registered user must confirm a change of email or password with
-   * `current_password`. A password change revokes every refresh token of the user (other devices log in again).
+   * `current_password`. A password change revokes every refresh token of the user (every device logs in again).
    * @throws 409 when the email belongs to someone else; 422 for a missing/incorrect `current_password` or a half claim
    */
   async updateMe(userId: number, dto: UpdateMeDto): Promise<UserProfileDto> {
