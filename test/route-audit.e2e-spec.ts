@@ -1,0 +1,112 @@
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
+import { ROLES_KEY } from '../src/auth/roles.guard';
+import { IS_PUBLIC_KEY } from '../src/common/public.decorator';
+import { startApp, TestApp } from './support/app';
+
+/** Every route that may be reached without a token. Adding one here is a security decision: review it. */
+const PUBLIC_ALLOW_LIST = [
+  'POST /v1/auth/register',
+  'POST /v1/auth/login',
+  'POST /v1/auth/anonymous',
+  'POST /v1/auth/refresh',
+  'GET /health',
+  'GET /health/ready',
+  'GET /config',
+  'GET /',
+];
+
+/** Routes only admins may call. */
+const ADMIN_ONLY = [
+  'GET /v1/users',
+  'GET /v1/users/:id',
+  'GET /v1/users/:id/stats',
+  'PATCH /v1/users/:id',
+  'GET /v1/stats/global',
+  'POST /v1/admin/reset-db',
+];
+
+interface Route {
+  route: string;
+  isPublic: boolean;
+  roles: string[];
+}
+
+const join = (...parts: (string | undefined)[]) =>
+  '/' +
+  parts
+    .flatMap((p) => (p ?? '').split('/'))
+    .filter(Boolean)
+    .join('/');
+
+/** Lists every controller route of the running app with its `@Public()` flag and `@Roles()`, by reflection. */
+function listRoutes(t: TestApp): Route[] {
+  const reflector = new Reflector();
+  const scanner = new MetadataScanner();
+  const routes: Route[] = [];
+  for (const module of t.app.get(ModulesContainer).values()) {
+    for (const wrapper of module.controllers.values()) {
+      const controller = wrapper.metatype as (new (...args: unknown[]) => unknown) | undefined;
+      if (!controller || !wrapper.instance) continue;
+      const base = ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
+      const proto = Object.getPrototypeOf(wrapper.instance);
+      for (const name of scanner.getAllMethodNames(proto)) {
+        const handler = proto[name];
+        const path = Reflect.getMetadata(PATH_METADATA, handler);
+        if (path === undefined) continue;
+        const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
+        const isPublic = !!reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller]);
+        const roles = reflector.getAllAndOverride<string[]>(ROLES_KEY, [handler, controller]) ?? [];
+        for (const b of base) for (const p of ([] as string[]).concat(path)) routes.push({ route: `${method} ${join(b, p)}`, isPublic, roles });
+      }
+    }
+  }
+  return routes;
+}
+
+describe('Route audit (e2e)', () => {
+  let t: TestApp;
+  let routes: Route[];
+  beforeAll(async () => {
+    t = await startApp();
+    routes = listRoutes(t);
+  });
+  afterAll(() => t.close());
+
+  it('finds the routes (the reflection works)', () => {
+    const names = routes.map((r) => r.route);
+    expect(names.length).toBeGreaterThan(10);
+    expect(names).toEqual(expect.arrayContaining(['GET /v1/users/me', 'POST /v1/auth/login', 'POST /v1/applications']));
+  });
+
+  it('has no public route outside the allow-list', () => {
+    const unexpected = routes.filter((r) => r.isPublic && !PUBLIC_ALLOW_LIST.includes(r.route)).map((r) => r.route);
+    expect(unexpected).toEqual([]);
+  });
+
+  it('marks the auth entry points public, and logout not', () => {
+    const publicRoutes = routes.filter((r) => r.isPublic).map((r) => r.route);
+    expect(publicRoutes).toEqual(
+      expect.arrayContaining(['POST /v1/auth/register', 'POST /v1/auth/login', 'POST /v1/auth/anonymous', 'POST /v1/auth/refresh']),
+    );
+    expect(publicRoutes).not.toContain('POST /v1/auth/logout');
+  });
+
+  it('restricts every admin route to the admin role', () => {
+    for (const name of ADMIN_ONLY) {
+      const route = routes.find((r) => r.route === name);
+      expect({ name, found: !!route, roles: route?.roles }).toEqual({ name, found: true, roles: ['admin'] });
+    }
+  });
+
+  it('a route not on the allow-list really answers 401 without a token', async () => {
+    const protectedRoutes = routes.filter((r) => !r.isPublic && !r.route.includes(':')).map((r) => r.route);
+    expect(protectedRoutes.length).toBeGreaterThan(0);
+    for (const route of protectedRoutes) {
+      const [method, path] = route.split(' ');
+      const res = await t.http()[method.toLowerCase() as 'get'](path);
+      expect({ route, status: res.status }).toEqual({ route, status: 401 });
+    }
+  });
+});
