@@ -282,7 +282,7 @@ describe('Chat sessions (e2e)', () => {
       ['GET', '/v1/chat/sessions/1.5', 400],
       ['GET', '/v1/chat/sessions/-1', 400],
       ['GET', '/v1/chat/sessions/99999999999', 404],
-      ['GET', '/v1/chat/sessions/0', 404],
+      ['GET', '/v1/chat/sessions/0', 400],
       ['GET', '/v1/chat/sessions/abc/messages', 400],
       ['GET', '/v1/chat/sessions/99999999999/messages', 404],
       ['PATCH', '/v1/chat/sessions/99999999999', 404],
@@ -295,6 +295,14 @@ describe('Chat sessions (e2e)', () => {
         .set(u.auth)
         .send(method === 'PATCH' ? { title: 'x' } : undefined);
       expectProblem(res, status);
+    });
+
+    it('does not read an id written another way (1e0, 1.0, 0x1, " 1") as a valid id', async () => {
+      const id = (await create(u, { title: 'the real one' }).expect(201)).body.id;
+      expect((await get(u, id).expect(200)).body.id).toBe(id);
+      for (const alias of [`${id}e0`, `${id}.0`, `0x${id.toString(16)}`, `%20${id}`]) {
+        expectProblem(await request(t.url).get(`/v1/chat/sessions/${alias}`).set(u.auth), 400);
+      }
     });
 
     it('switch-model with an out-of-range or missing session id is 422/404, never 500', async () => {

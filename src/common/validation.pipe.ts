@@ -1,4 +1,4 @@
-import { HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
 import { FieldError, ProblemException } from './problem';
 
 function fieldErrors(errors: ValidationError[], prefix = ''): FieldError[] {
@@ -10,11 +10,21 @@ function fieldErrors(errors: ValidationError[], prefix = ''): FieldError[] {
 }
 
 /**
+ * Leaves path parameters as the strings they are, so `ParseIdPipe` sees `5e0` or `0x5` as written (and refuses
+ * them) instead of the number `+value` would make of them.
+ */
+class AppValidationPipe extends ValidationPipe {
+  protected override transformPrimitive(value: unknown, metadata: ArgumentMetadata): unknown {
+    return metadata.type === 'param' ? value : super.transformPrimitive(value, metadata);
+  }
+}
+
+/**
  * The global validation pipe: DTO classes are the rules, unknown fields are rejected (no mass assignment of
  * `role`, `tier`, `user_id`…), and every failure is a 422 problem listing `{ field, message }` pairs.
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new AppValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

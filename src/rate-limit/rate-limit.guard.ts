@@ -11,9 +11,13 @@ import type { Request, Response } from 'express';
 export class RateLimitGuard extends ThrottlerGuard {
   protected override headerPrefix = 'RateLimit';
 
+  /**
+   * `user:<id>:<tier>` once authenticated, so a tier change starts fresh counters (a block under the old limit
+   * would otherwise outlast the upgrade); else the client IP, IPv6 grouped by /64 as the library does.
+   */
   protected override async getTracker(req: Request): Promise<string> {
-    const user = req.user as { id?: number } | undefined;
-    return user?.id ? `user:${user.id}` : `ip:${req.ip}`;
+    const user = req.user as { id?: number; tier?: string } | undefined;
+    return user?.id ? `user:${user.id}:${user.tier}` : `ip:${await super.getTracker(req)}`;
   }
 
   protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {

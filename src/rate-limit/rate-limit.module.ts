@@ -48,7 +48,6 @@ const tierOf = (ctx: ExecutionContext, config: AppConfig) => {
               ttl,
               limit: config.rateLimits.auth_per_ip,
               skipIf: (ctx) => classOf(ctx) !== 'auth',
-              getTracker: (req) => `ip:${req.ip}`,
             },
           ],
         };

@@ -34,8 +34,8 @@ const PROVIDER_VARS = /^(OPENAI|ANTHROPIC|GOOGLE|GROQ|MISTRAL|DEEPSEEK|OPENROUTE
 /**
  * Boots the real AppModule (global pipe, filter, guards included) against this worker's freshly emptied
  * database, listening on a random loopback port.
- * @param env extra environment variables; `DATABASE_URL: undefined` keeps the worker database,
- *            `EMBEDDED: '1'` uses the embedded PostgreSQL under a temporary DATA_DIR instead
+ * @param env extra environment variables (a value of `undefined` removes a variable); `EMBEDDED: '1'` uses the
+ *            embedded PostgreSQL under a temporary DATA_DIR instead of the worker database
  */
 export async function startApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
   for (const key of Object.keys(process.env)) if (PROVIDER_VARS.test(key)) delete process.env[key];

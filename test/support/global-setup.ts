@@ -9,8 +9,8 @@ export default async function globalSetup(): Promise<void> {
   try {
     await withAdmin(async (admin) => {
       const { rows } = await admin.query<{ datname: string }>(
-        'SELECT datname FROM pg_database WHERE datname LIKE $1',
-        [`${DB_PREFIX}_%`],
+        "SELECT datname FROM pg_database WHERE datname LIKE $1 ESCAPE '\\'",
+        [`${DB_PREFIX.replace(/[\\%_]/g, (c) => `\\${c}`)}\\_%`],
       );
       for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
       await admin.query(`CREATE DATABASE "${TEMPLATE_DB}"`);

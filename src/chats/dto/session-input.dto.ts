@@ -10,6 +10,7 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateIf,
 } from 'class-validator';
 import { MAX_ID } from '../../common/parse-id.pipe';
 import { PageQueryDto } from '../../common/pagination.dto';
@@ -46,8 +47,8 @@ export class UpdateSessionDto {
   @IsOptional() @IsString() @MaxLength(20_000)
   system_prompt?: string | null;
 
-  /** Replaces the metadata object. */
-  @IsOptional() @IsObject() @MaxJsonSize(16_384)
+  /** Replaces the metadata object (`null` is refused: send `{}` to empty it). */
+  @ValidateIf((_, v) => v !== undefined) @IsObject() @MaxJsonSize(16_384)
   metadata?: Record<string, unknown>;
 }
 
