@@ -26,6 +26,15 @@ describe('POST /v1/chat/stream (offline model)', () => {
     expect(events.filter((e) => !e.event && e.data !== '[DONE]').length).toBeGreaterThan(3);
     const text = textOf(events);
     expect(text).toContain('Tell me a story');
+    // Seed 004's aiohttp client: every line starting with "data: ", stripped, printed without separators.
+    const printed: string[] = [];
+    for (const line of res.text.split('\n')) {
+      if (!line.startsWith('data: ')) continue;
+      const content = line.slice(6).trim();
+      if (content === '[DONE]') break;
+      printed.push(content);
+    }
+    expect(printed.join('')).toBe(text);
 
     const page = await request(t.url).get(`/v1/chat/sessions/${sessionId}/messages`).set(alice.auth);
     expect(page.status).toBe(200);

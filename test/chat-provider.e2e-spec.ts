@@ -32,8 +32,9 @@ describe('POST /v1/chat/stream through an OpenAI-compatible provider', () => {
     const res = await request(t.url).post('/v1/chat/stream').set(alice.auth).send(body({ temperature: 0.3, max_tokens: 99 }));
     expect(res.status).toBe(200);
     const events = parseSse(res.text);
-    expect(events.filter((e) => !e.event && e.data !== '[DONE]').map((e) => e.data)).toEqual(pieces);
     expect(textOf(events)).toBe(pieces.join(''));
+    // Event boundaries sit inside words, so a client that strips each line loses no space.
+    for (const e of events.filter((x) => !x.event && x.data !== '[DONE]')) expect(e.data).toBe(e.data.trim());
 
     const upstream = fake.requests[0];
     expect(upstream.path).toBe('/v1/chat/completions');

@@ -66,7 +66,7 @@ export class MessagesService {
     res.setHeader('X-Session-Id', String(session.id));
     const sse = new SseWriter(res, format);
     const abort = this.abortOnClientClose(res);
-    let text = '';
+    let text = ''; // everything the provider produced; `sse.sentText` is what reached the client
     try {
       for await (const event of provider.stream(prepared.request, abort.signal)) {
         if (event.type === 'delta') {
@@ -88,7 +88,8 @@ export class MessagesService {
       }
       throw new ModelProviderError('unavailable', 'the stream ended without a finish event');
     } catch (err) {
-      const problem = await this.recordFailure(user, prepared, text, err, abort.signal.aborted);
+      const clientLeft = abort.signal.aborted;
+      const problem = await this.recordFailure(user, prepared, clientLeft ? sse.sentText : text, err, clientLeft);
       if (!problem) return; // the client left: nobody to tell
       if (!sse.isOpen) throw problem;
       sse.error(this.problems.toProblem(problem, req));

@@ -1,16 +1,37 @@
 import type { Response } from 'express';
 import type { StreamFormat } from './dto/send-message.dto';
 
+const isSpace = (c: string) => /\s/.test(c);
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
+/**
+ * Splits buffered text at the last place where both neighbours are non-whitespace characters (and not inside a
+ * UTF-16 surrogate pair).
+ * @returns `[emit, keep]`: `emit` neither starts nor ends with whitespace when `buffer` doesn't start with it
+ */
+export function splitAtWordInterior(buffer: string): [string, string] {
+  for (let i = buffer.length - 1; i > 0; i--) {
+    if (!isSpace(buffer[i - 1]) && !isSpace(buffer[i]) && !isLowSurrogate(buffer.charCodeAt(i))) {
+      return [buffer.slice(0, i), buffer.slice(i)];
+    }
+  }
+  return ['', buffer];
+}
+
 /**
  * Writes Server-Sent Events (WHATWG HTML §9.2) straight to the response with `res.write`.
  *
- * `data` format (seed 004): each text piece is one event, `data: <piece>`; a piece holding line breaks becomes
- * several `data:` lines of one event, which an SSE parser joins back with `\n`. The stream ends with
- * `data: [DONE]`. `events` format: `event: start|delta|done|error` with JSON payloads, then `data: [DONE]`.
- * Headers go out with the first event, so a failure before it can still be answered with a proper status.
+ * `data` format (seed 004): text pieces as `data: <text>` events, then `data: [DONE]`. Event boundaries are placed
+ * inside words, never next to whitespace, so a client that strips each line (seed 004's own aiohttp sample does)
+ * still prints the words with their spaces; a spec-compliant parser gets the text back byte for byte either way.
+ * Text holding line breaks becomes several `data:` lines of one event, which a parser joins back with `\n`.
+ * `events` format: `event: start|delta|done|error` with JSON payloads (the provider's pieces as they came), then
+ * `data: [DONE]`. Headers go out with the first event, so a failure before it can still get a proper status.
  */
 export class SseWriter {
   private opened = false;
+  private held = '';
+  private sent = '';
 
   constructor(
     private readonly res: Response,
@@ -19,6 +40,11 @@ export class SseWriter {
 
   get isOpen(): boolean {
     return this.opened;
+  }
+
+  /** The answer text written to the client so far (without text still held back). */
+  get sentText(): string {
+    return this.sent;
   }
 
   /** Sends the status line and headers, once. */
@@ -42,22 +68,41 @@ export class SseWriter {
   delta(text: string): void {
     if (!text) return;
     this.open();
-    if (this.format === 'events') this.event('delta', JSON.stringify({ text }));
-    else this.event(undefined, text);
+    if (this.format === 'events') {
+      this.event('delta', JSON.stringify({ text }));
+      this.sent += text;
+      return;
+    }
+    const [emit, keep] = splitAtWordInterior(this.held + text);
+    this.held = keep;
+    this.text(emit);
   }
 
-  /** The closing events: `done` (typed format only), then `data: [DONE]`. */
+  /** The closing events: held-back text, `done` (typed format only), then `data: [DONE]`. */
   done(payload: object): void {
     this.open();
+    this.flush();
     if (this.format === 'events') this.event('done', JSON.stringify(payload));
     this.finish();
   }
 
-  /** A problem object as an `error` event (both formats), then `data: [DONE]`. */
+  /** Held-back text, a problem object as an `error` event (both formats), then `data: [DONE]`. */
   error(problem: object): void {
     this.open();
+    this.flush();
     this.event('error', JSON.stringify(problem));
     this.finish();
+  }
+
+  private flush(): void {
+    this.text(this.held);
+    this.held = '';
+  }
+
+  private text(text: string): void {
+    if (!text) return;
+    this.event(undefined, text);
+    this.sent += text;
   }
 
   private finish(): void {
