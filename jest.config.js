@@ -12,6 +12,8 @@ const transform = {
 /** @type {import('jest').Config} */
 module.exports = {
   maxWorkers: 2,
+  // e2e suites boot the app (and sometimes the embedded database); a project-level testTimeout is ignored.
+  testTimeout: 30000,
   projects: [
     {
       displayName: 'unit',
@@ -29,7 +31,6 @@ module.exports = {
       testMatch: ['**/*.e2e-spec.ts'],
       transform,
       globalSetup: '<rootDir>/test/support/global-setup.ts',
-      testTimeout: 30000,
     },
   ],
 };

@@ -5,7 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { AppConfig, appConfig } from './config/app-config';
 
 /**
- * Applies what must be set on the HTTP adapter itself (body limits, proxy trust, logger, Swagger, shutdown hooks).
+ * Applies what must be set on the HTTP adapter itself (body limits, proxy trust, logger, CORS, Swagger).
  * Shared by `main.ts` and the e2e tests so both run the same app.
  */
 export function configureApp(app: NestExpressApplication): void {
@@ -14,7 +14,6 @@ export function configureApp(app: NestExpressApplication): void {
   app.useBodyParser('json', { limit: config.limits.json_body_bytes });
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
-  app.enableShutdownHooks();
   app.enableCors({ exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] });
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });

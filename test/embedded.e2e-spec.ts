@@ -1,40 +1,109 @@
+import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import request from 'supertest';
-import { startApp, TestApp } from './support/app';
+import { TEST_ENV } from './support/app';
 import { parseSse, textOf } from './support/sse';
 import { registerUser, TestUser } from './support/users';
 
 /**
  * The zero-setup default: no DATABASE_URL, so the app serves an embedded PostgreSQL (PGlite) under DATA_DIR.
- * The newcomer's journey works on it, and what it stored is still there after a restart on the same DATA_DIR.
+ * The newcomer's journey works on it, and what it stored (and the JWT secret it generated) is still there after a
+ * restart on the same DATA_DIR.
+ *
+ * The app runs as a child process of the real entry point rather than in jest's VM: PGlite's CommonJS build loads
+ * Node built-ins with dynamic `import()`, which jest only allows under `--experimental-vm-modules`.
  */
+const ROOT = resolve(__dirname, '..');
+const BOOT_TIMEOUT_MS = 45_000;
+
+interface EmbeddedApp {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Starts `src/main.ts` with no DATABASE_URL on a free port and waits until `/health` answers. */
+async function startEmbedded(dataDir: string): Promise<EmbeddedApp> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    CONFIG_FILE: TEST_ENV.CONFIG_FILE,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATA_DIR: dataDir,
+  };
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + BOOT_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the app exited during start-up (${child.exitCode ?? child.signalCode}):\n${output}`);
+    }
+    const up = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (up) return { child, url, output: () => output };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`the app did not answer /health within ${BOOT_TIMEOUT_MS} ms:\n${output}`);
+}
+
+/** Sends SIGTERM and waits for the process to end (SIGKILL after 10 s). */
+async function stop(app: EmbeddedApp): Promise<void> {
+  if (app.child.exitCode !== null || app.child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => app.child.once('exit', () => r()));
+  app.child.kill('SIGTERM');
+  const timer = setTimeout(() => app.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 describe('embedded PostgreSQL (no DATABASE_URL)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-backend-embedded-'));
-  let t: TestApp | undefined;
+  let app: EmbeddedApp | undefined;
   let alice: TestUser;
   let sessionId: number;
   let reply: string;
 
   afterAll(async () => {
-    await t?.close();
+    if (app) await stop(app);
     rmSync(dataDir, { recursive: true, force: true });
-  });
+  }, 15_000);
 
   it('reports the database up, then registers, creates a session, streams a reply and shows both messages', async () => {
-    t = await startApp({ EMBEDDED: '1', DATA_DIR: dataDir });
+    app = await startEmbedded(dataDir);
+    const { url } = app;
 
-    const ready = await request(t.url).get('/health/ready');
+    const ready = await request(url).get('/health/ready');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ok', checks: { database: 'up' } });
 
-    alice = await registerUser(t.url);
-    const created = await request(t.url).post('/v1/chat/sessions').set(alice.auth).send({ title: 'Embedded journey' });
+    alice = await registerUser(url);
+    const created = await request(url).post('/v1/chat/sessions').set(alice.auth).send({ title: 'Embedded journey' });
     expect(created.status).toBe(201);
     sessionId = created.body.id;
 
-    const streamed = await request(t.url)
+    const streamed = await request(url)
       .post('/v1/chat/stream')
       .set(alice.auth)
       .send({ session_id: sessionId, messages: [{ role: 'user', content: 'Hello from the embedded database' }] });
@@ -45,7 +114,7 @@ describe('embedded PostgreSQL (no DATABASE_URL)', () => {
     reply = textOf(events);
     expect(reply).toContain('Hello from the embedded database');
 
-    const history = await request(t.url).get('/v1/chat/history').set(alice.auth);
+    const history = await request(url).get('/v1/chat/history').set(alice.auth);
     expect(history.status).toBe(200);
     expect(history.body.total).toBe(1);
     expect(history.body.sessions[0]).toMatchObject({
@@ -57,28 +126,33 @@ describe('embedded PostgreSQL (no DATABASE_URL)', () => {
         { role: 'assistant', content: reply },
       ],
     });
-  });
+  }, 90_000);
 
-  it('keeps users, sessions and messages across a restart on the same DATA_DIR', async () => {
-    expect(t).toBeDefined();
-    await t!.close();
-    t = undefined;
-    t = await startApp({ EMBEDDED: '1', DATA_DIR: dataDir });
+  it('keeps users, sessions, messages and the generated JWT secret across a restart on the same DATA_DIR', async () => {
+    expect(app).toBeDefined();
+    await stop(app!);
+    app = await startEmbedded(dataDir);
+    const { url } = app;
 
-    const login = await request(t.url).post('/v1/auth/login').send({ email: alice.email, password: 'correct horse battery' });
+    // The access token issued before the restart still verifies: the generated secret was kept in DATA_DIR.
+    const me = await request(url).get('/v1/users/me').set(alice.auth);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ id: alice.id, email: alice.email });
+
+    const login = await request(url).post('/v1/auth/login').send({ email: alice.email, password: 'correct horse battery' });
     expect(login.status).toBe(200);
     const auth = { Authorization: `Bearer ${login.body.access_token}` };
 
-    const sessions = await request(t.url).get('/v1/chat/sessions').set(auth);
+    const sessions = await request(url).get('/v1/chat/sessions').set(auth);
     expect(sessions.status).toBe(200);
     expect(sessions.body.total).toBe(1);
     expect(sessions.body.items[0]).toMatchObject({ id: sessionId, title: 'Embedded journey', message_count: 2 });
 
-    const messages = await request(t.url).get(`/v1/chat/sessions/${sessionId}/messages`).set(auth);
+    const messages = await request(url).get(`/v1/chat/sessions/${sessionId}/messages`).set(auth);
     expect(messages.status).toBe(200);
     expect(messages.body.items.map((m: { role: string; content: string }) => [m.role, m.content])).toEqual([
       ['user', 'Hello from the embedded database'],
       ['assistant', reply],
     ]);
-  });
+  }, 90_000);
 });

@@ -19,8 +19,13 @@ export class JwtAuthGuard extends AuthGuard(['jwt', 'api-key']) {
     return isPublic ? true : super.canActivate(context);
   }
 
+  /**
+   * A strategy that *threw* (the database is down, say) is not a bad token: that error goes on to the filter (500)
+   * instead of being hidden behind a 401.
+   */
   override handleRequest<TUser>(err: unknown, user: TUser | false): TUser {
-    if (err || !user) {
+    if (err) throw err;
+    if (!user) {
       throw new ProblemException(HttpStatus.UNAUTHORIZED, 'A valid bearer token is required.', {}, { 'WWW-Authenticate': 'Bearer' });
     }
     return user;

@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig, appConfig } from '../config/app-config';
 import { buildDataSourceOptions } from './data-source-options';
-import { EMBEDDED_MAX_CONNECTIONS, EmbeddedPostgres } from './embedded-postgres';
+import { EMBEDDED_POOL_SIZE, EmbeddedPostgres } from './embedded-postgres';
 import { runMigrationsLocked } from './migrate';
 
 /** Stops the embedded server, if one was started, after the pool has closed. */
@@ -32,8 +32,7 @@ class EmbeddedShutdown implements OnApplicationShutdown {
       useFactory: async (config: AppConfig) => {
         if (config.databaseUrl) return buildDataSourceOptions(config.databaseUrl, config.databasePoolSize);
         const embedded = await EmbeddedPostgres.start(config.dataDir);
-        const pool = Math.min(config.databasePoolSize, EMBEDDED_MAX_CONNECTIONS - 2);
-        return buildDataSourceOptions(embedded.url, pool);
+        return buildDataSourceOptions(embedded.url, EMBEDDED_POOL_SIZE);
       },
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();

@@ -4,8 +4,16 @@ import { Logger } from '@nestjs/common';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Connections the embedded server accepts; the app's pool must stay below it (extras are reset). */
-export const EMBEDDED_MAX_CONNECTIONS = 12;
+/** Connections the embedded server accepts (the app's pool, the migration lock, a psql for debugging). */
+const EMBEDDED_MAX_CONNECTIONS = 4;
+
+/**
+ * The app's pool on the embedded server holds ONE connection: the socket server lets the extended-protocol
+ * messages (Parse/Bind/Execute/Sync) of different connections interleave on PGlite's single session, which
+ * fails queries under concurrency (pglite-socket 0.2.17, electric-sql/pglite#1046). One connection serialises
+ * them, as PGlite serialises transactions anyway.
+ */
+export const EMBEDDED_POOL_SIZE = 1;
 
 /**
  * PostgreSQL for zero-setup runs: PGlite (PostgreSQL compiled to WASM) kept under `<dataDir>/pgdata` and served

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,10 +40,8 @@ const PROVIDER_VARS = /^(OPENAI|ANTHROPIC|GOOGLE|GROQ|MISTRAL|DEEPSEEK|OPENROUTE
 export async function startApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
   for (const key of Object.keys(process.env)) if (PROVIDER_VARS.test(key)) delete process.env[key];
   const embedded = env.EMBEDDED === '1';
-  const base: Record<string, string> = {
-    ...TEST_ENV,
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'chat-backend-test-')),
-  };
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-backend-test-'));
+  const base: Record<string, string> = { ...TEST_ENV, DATA_DIR: dataDir };
   if (!embedded) base.DATABASE_URL = await prepareWorkerDatabase();
   const merged = { ...base, ...env };
   delete merged.EMBEDDED;
@@ -57,5 +55,9 @@ export async function startApp(env: Record<string, string | undefined> = {}): Pr
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  return { app, url, http: () => request(url), close: () => app.close() };
+  const close = async () => {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { app, url, http: () => request(url), close };
 }

@@ -1,0 +1,128 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TEST_ENV } from './support/app';
+import { prepareWorkerDatabase } from './support/database';
+
+/**
+ * The real entry point (`src/main.ts`, run by ts-node as `npm start` runs `dist/src/main.js`): a bad configuration
+ * stops start-up with one clear line per problem and exit code 1; a good one serves, and SIGTERM shuts it down
+ * cleanly with exit code 0.
+ */
+const ROOT = resolve(__dirname, '..');
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function runEntryPoint(env: Record<string, string>): Running {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Resolves with the exit, or with `'timeout'` after `ms` (the process is then killed). */
+async function exitWithin(run: Running, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
+  const result = await Promise.race([run.exited, timeout]);
+  clearTimeout(timer);
+  if (result === 'timeout') run.child.kill('SIGKILL');
+  return result;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe('boot (src/main.ts)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-backend-boot-'));
+  const running: Running[] = [];
+
+  afterAll(() => {
+    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a bad configuration with exit code 1 and one line per problem, without a stack trace', async () => {
+    const configFile = join(dir, 'bad.yaml');
+    writeFileSync(
+      configFile,
+      [
+        'models:',
+        '  - id: gpt-4o',
+        '    context_window: 128000',
+        '    max_output_tokens: 16384',
+        '    pricing: { input_per_1m: 2.5, output_per_1m: 10 }',
+        '',
+      ].join('\n'),
+    );
+    const run = runEntryPoint({ PORT: 'abc', NODE_ENV: 'production', CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data') });
+    running.push(run);
+
+    const exit = await exitWithin(run, 40_000);
+    expect(exit).toEqual({ code: 1, signal: null });
+    const stderr = run.stderr();
+    expect(stderr).not.toMatch(/^\s{4}at /m);
+    expect(run.stdout()).not.toMatch(/^\s{4}at /m);
+    const lines = stderr.split('\n');
+    const portLines = lines.filter((l) => /\bPORT\b/.test(l));
+    expect(portLines).toHaveLength(1);
+    expect(portLines[0]).toContain('abc');
+    expect(lines.filter((l) => /\bJWT_SECRET\b/.test(l))).toHaveLength(1);
+    const modelLines = lines.filter((l) => l.includes('gpt-4o'));
+    expect(modelLines).toHaveLength(1);
+    expect(modelLines[0]).toMatch(/provider\/model/);
+  }, 45_000);
+
+  it('starts with a good configuration, answers /health, and exits 0 soon after SIGTERM', async () => {
+    const port = await freePort();
+    const run = runEntryPoint({
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      JWT_SECRET: TEST_ENV.JWT_SECRET,
+      CONFIG_FILE: TEST_ENV.CONFIG_FILE,
+      DATABASE_URL: await prepareWorkerDatabase(),
+      DATA_DIR: join(dir, 'data'),
+    });
+    running.push(run);
+
+    const deadline = Date.now() + 40_000;
+    while (!/successfully started|listening/i.test(run.stdout()) && Date.now() < deadline && run.child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(run.stdout()).toMatch(/successfully started|listening/i);
+
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+
+    const signalledAt = Date.now();
+    run.child.kill('SIGTERM');
+    const exit = await exitWithin(run, 5_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - signalledAt).toBeLessThan(5_000);
+    expect(run.stderr()).not.toMatch(/^\s{4}at /m);
+  }, 60_000);
+});
