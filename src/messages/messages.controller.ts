@@ -40,14 +40,13 @@ export class MessagesController {
       'application/json': { schema: { $ref: getSchemaPath(ChatCompletionDto) } },
     },
   })
-  async send(
+  send(
     @CurrentUser() user: AuthenticatedUser,
     @Body() dto: SendMessageDto,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    if (dto.stream) return this.messages.stream(user, dto, req, res);
-    res.status(200).json(await this.messages.complete(user, dto, res));
+    return this.messages.send(user, dto, req, res);
   }
 
   /** A session's messages, oldest first; page with `after_id` = the previous page's `next_after_id`. */

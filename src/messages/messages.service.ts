@@ -54,11 +54,18 @@ export class MessagesService {
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
+  /** Answers on `res`: SSE when `dto.stream` (the default), else one JSON object. */
+  async send(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response): Promise<void> {
+    if (dto.stream) return this.stream(user, dto, req, res);
+    const completion = await this.complete(user, dto, res);
+    if (completion && !res.destroyed) res.status(200).json(completion);
+  }
+
   /**
    * Streams the answer as SSE on `res` (raw `res.write`). Errors before the first event are thrown (and answered
    * as problem details by the filter); errors after it become an `error` event.
    */
-  async stream(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response): Promise<void> {
+  private async stream(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response): Promise<void> {
     const format: StreamFormat =
       dto.stream_format ?? (/profile\s*=\s*"?events/i.test(req.headers.accept ?? '') ? 'events' : 'data');
     const prepared = await this.prepare(user, dto);
@@ -98,8 +105,11 @@ export class MessagesService {
     }
   }
 
-  /** Produces the whole answer as one JSON object (`stream: false`). */
-  async complete(user: AuthenticatedUser, dto: SendMessageDto, res: Response): Promise<ChatCompletionDto> {
+  /**
+   * Produces the whole answer as one JSON object (`stream: false`).
+   * @returns the answer, or undefined when the client left before it was ready (it is stored as `incomplete`)
+   */
+  private async complete(user: AuthenticatedUser, dto: SendMessageDto, res: Response): Promise<ChatCompletionDto | undefined> {
     const prepared = await this.prepare(user, dto);
     const { session, answerId, model, provider } = prepared;
     res.setHeader('X-Session-Id', String(session.id));
@@ -122,7 +132,8 @@ export class MessagesService {
       };
     } catch (err) {
       const problem = await this.recordFailure(user, prepared, '', err, abort.signal.aborted);
-      throw problem ?? new ProblemException(499 as HttpStatus, 'The client closed the request.');
+      if (problem) throw problem;
+      return undefined;
     } finally {
       abort.dispose();
     }
