@@ -1,3 +1,4 @@
+import http from 'node:http';
 import request from 'supertest';
 import { startApp, TestApp } from './support/app';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
@@ -152,6 +153,33 @@ describe('POST /v1/chat/stream through an OpenAI-compatible provider', () => {
     expect(answers).toHaveLength(1);
     expect(answers[0]).toMatchObject({ status: 'incomplete', content: received });
     expect(received.length).toBeGreaterThan(0);
+  });
+
+  it('a client that leaves a stream:false request aborts the upstream call and leaves an incomplete row', async () => {
+    fake.script({ pieces: ['slow', ' answer'], delayMs: 400 });
+    const before = Date.now();
+    const req = http.request(`${t.url}/v1/chat/stream`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...alice.auth },
+    });
+    req.on('error', () => undefined);
+    req.end(JSON.stringify(body({ stream: false })));
+    while (!fake.requests.length) await new Promise((r) => setTimeout(r, 20));
+    const leftAt = Date.now();
+    req.destroy();
+    expect((await fake.requests[0].closed) - leftAt).toBeLessThan(1000);
+    expect(fake.requests[0].closedEarly).toBe(true);
+    const sessions = (await request(t.url).get('/v1/chat/sessions').set(alice.auth)).body.items;
+    const newest = sessions.find((s: { created_at: string }) => Date.parse(s.created_at) >= before - 1000);
+    // The placeholder row is `incomplete` from the start; the stored outcome adds the estimated usage.
+    let answer = (await messagesOf(newest.id))[1];
+    for (let i = 0; i < 50 && !answer.usage_estimated; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      answer = (await messagesOf(newest.id))[1];
+    }
+    expect(answer.usage_estimated).toBe(true);
+    expect(answer.tokens_input).toBeGreaterThan(0);
+    expect(answer).toMatchObject({ status: 'incomplete', content: '' });
   });
 
   it('a provider failure mid-stream sends the error event and keeps the partial answer as failed', async () => {
