@@ -1,6 +1,7 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { ThrottlerGuard, ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
+import { ProblemException } from '../common/problem';
 
 /**
  * @nestjs/throttler's guard, keyed by user id once authenticated (by client IP before), with one counter per
@@ -10,6 +11,18 @@ import type { Request, Response } from 'express';
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
   protected override headerPrefix = 'RateLimit';
+  private readonly log = new Logger(RateLimitGuard.name);
+
+  /** A counter store that doesn't answer (Redis down) is a 503, not a 500. */
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      return await super.canActivate(context);
+    } catch (err) {
+      if (err instanceof HttpException) throw err;
+      this.log.error(`Rate-limit store failed: ${(err as Error).message}`);
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'The rate-limit store (Redis) is not answering; try again shortly.');
+    }
+  }
 
   /**
    * `user:<id>:<tier>` once authenticated, so a tier change starts fresh counters (a block under the old limit
