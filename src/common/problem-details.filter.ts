@@ -7,6 +7,16 @@ import { ProblemDetails, ProblemException } from './problem';
 
 const TYPE_BASE = 'https://chat-backend.dev/problems/';
 
+/** Socket errors and PostgreSQL's connection-class SQLSTATEs (08xxx, 57P0x, 53300): the database is out of reach. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  const e = (err instanceof QueryFailedError ? err.driverError : err) as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  if (e.code && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect/i.test(e.message ?? '');
+}
+
 /**
  * The one exception filter: every error leaves as `application/problem+json` (RFC 9457). Unique violations
  * become 409, oversized bodies 413, throttling 429; anything unexpected is logged with the request id and
@@ -54,6 +64,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     if (exception instanceof QueryFailedError && (exception.driverError as { code?: string })?.code === '23505') {
       return this.problem(409, 'A resource with these unique values already exists.', instance);
+    }
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.error(`Database unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);
+      return this.problem(503, 'The database is not answering; try again shortly.', instance);
     }
     this.logger.error(
       `Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? exception}`,

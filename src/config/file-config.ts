@@ -24,6 +24,8 @@ export class LimitsConfig {
   @IsInt() @Min(1) max_upload_bytes = 10 * 1024 * 1024;
   @IsInt() @Min(1024) json_body_bytes = 1024 * 1024;
   @IsInt() @Min(100) provider_timeout_ms = 300_000;
+  /** Quiet time after which an open SSE stream gets a `: ping` comment; 0 disables. */
+  @IsInt() @Min(0) sse_heartbeat_ms = 15_000;
 }
 
 export class AuthConfig {

@@ -71,7 +71,7 @@ export class MessagesService {
     const prepared = await this.prepare(user, dto);
     const { session, answerId, model, provider } = prepared;
     res.setHeader('X-Session-Id', String(session.id));
-    const sse = new SseWriter(res, format);
+    const sse = new SseWriter(res, format, this.config.limits.sse_heartbeat_ms);
     const abort = this.abortOnClientClose(res);
     let text = ''; // everything the provider produced; `sse.sentText` is what reached the client
     try {

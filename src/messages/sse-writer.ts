@@ -32,10 +32,17 @@ export class SseWriter {
   private opened = false;
   private held = '';
   private sent = '';
+  private heartbeat?: NodeJS.Timeout;
+  private lastWrite = 0;
 
+  /**
+   * @param heartbeatMs after the headers, a `: ping` comment goes out whenever nothing was written for this long,
+   *                    so proxies and load balancers don't close a stream while the model thinks (0: never)
+   */
   constructor(
     private readonly res: Response,
     readonly format: StreamFormat,
+    private readonly heartbeatMs = 0,
   ) {}
 
   get isOpen(): boolean {
@@ -57,6 +64,14 @@ export class SseWriter {
     this.res.setHeader('Connection', 'keep-alive');
     this.res.setHeader('X-Accel-Buffering', 'no');
     this.res.flushHeaders();
+    this.lastWrite = Date.now();
+    if (this.heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => {
+        if (Date.now() - this.lastWrite >= this.heartbeatMs) this.write(': ping\n\n');
+      }, this.heartbeatMs);
+      this.heartbeat.unref();
+      this.res.once('close', () => clearInterval(this.heartbeat));
+    }
   }
 
   start(payload: object): void {
@@ -106,13 +121,19 @@ export class SseWriter {
   }
 
   private finish(): void {
+    clearInterval(this.heartbeat);
     this.event(undefined, '[DONE]');
     this.res.end();
   }
 
   private event(name: string | undefined, data: string): void {
-    if (this.res.writableEnded || this.res.destroyed) return;
     const lines = data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`);
-    this.res.write(`${name ? `event: ${name}\n` : ''}${lines.join('')}\n`);
+    this.write(`${name ? `event: ${name}\n` : ''}${lines.join('')}\n`);
+  }
+
+  private write(chunk: string): void {
+    if (this.res.writableEnded || this.res.destroyed) return;
+    this.res.write(chunk);
+    this.lastWrite = Date.now();
   }
 }
