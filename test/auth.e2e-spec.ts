@@ -159,6 +159,19 @@ describe('Auth (e2e): /v1/auth/*', () => {
       await refresh(first.body.refresh_token).expect(401);
     });
 
+    it('deletes a user\'s expired refresh tokens when a new family starts', async () => {
+      const first = await register('heidi@example.com').expect(201);
+      const ds = t.app.get(DataSource);
+      const userId = first.body.user.id;
+      await ds.query(`UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [userId]);
+      await t.http().post('/v1/auth/login').send({ email: 'heidi@example.com', password: PASSWORD }).expect(200);
+      const rows: { expired: boolean }[] = await ds.query(
+        'SELECT expires_at < now() AS expired FROM refresh_tokens WHERE user_id = $1',
+        [userId],
+      );
+      expect(rows).toEqual([{ expired: false }]);
+    });
+
     it('stores refresh tokens only as SHA-256 hashes', async () => {
       const res = await register('grace@example.com').expect(201);
       const rows: { token_hash: string }[] = await t.app

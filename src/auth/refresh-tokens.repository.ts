@@ -22,6 +22,11 @@ export class RefreshTokensRepository {
     await (em ?? this.tokens.manager).insert(RefreshTokenEntity, { userId, familyId, tokenHash, expiresAt });
   }
 
+  /** Deletes a user's expired tokens (an expired token can't be used, so its row only takes space). */
+  async deleteExpired(userId: number): Promise<void> {
+    await this.tokens.createQueryBuilder().delete().where('user_id = :userId AND expires_at < now()', { userId }).execute();
+  }
+
   findByHash(tokenHash: string): Promise<RefreshTokenEntity | null> {
     return this.tokens.findOneBy({ tokenHash });
   }

@@ -45,8 +45,12 @@ export class TokensService {
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
-  /** A new pair starting a new refresh-token family (a login, a registration, an anonymous start). */
+  /**
+   * A new pair starting a new refresh-token family (a login, a registration, an anonymous start). The user's
+   * expired tokens are deleted on the way, so the table holds only live families.
+   */
   async issueNewFamily(userId: number): Promise<TokenPair> {
+    await this.refreshTokens.deleteExpired(userId);
     const refreshToken = this.newOpaqueToken();
     await this.refreshTokens.insert(userId, randomUUID(), sha256Hex(refreshToken), this.refreshExpiry());
     return { accessToken: await this.signAccessToken(userId), refreshToken, expiresIn: this.config.auth.access_token_ttl_seconds };
