@@ -160,11 +160,11 @@ describe('Auth (e2e): /v1/auth/*', () => {
     });
 
     it('deletes a user\'s expired refresh tokens when a new family starts', async () => {
-      const first = await register('ivan@example.com').expect(201);
+      const first = await register('oscar@example.com').expect(201);
       const ds = t.app.get(DataSource);
       const userId = first.body.user.id;
       await ds.query(`UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [userId]);
-      await t.http().post('/v1/auth/login').send({ email: 'ivan@example.com', password: PASSWORD }).expect(200);
+      await t.http().post('/v1/auth/login').send({ email: 'oscar@example.com', password: PASSWORD }).expect(200);
       const rows: { expired: boolean }[] = await ds.query(
         'SELECT expires_at < now() AS expired FROM refresh_tokens WHERE user_id = $1',
         [userId],
