@@ -1,43 +1,17 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { TEST_ENV } from './support/app';
 import { prepareWorkerDatabase } from './support/database';
+import { EntryPointProcess, freePort, spawnEntryPoint } from './support/entry-point';
 
 /**
  * The real entry point (`src/main.ts`, run by ts-node as `npm start` runs `dist/src/main.js`): a bad configuration
  * stops start-up with one clear line per problem and exit code 1; a good one serves, and SIGTERM shuts it down
  * cleanly with exit code 0.
  */
-const ROOT = resolve(__dirname, '..');
-
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function runEntryPoint(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.once('exit', (code, signal) => r({ code, signal })),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
 /** Resolves with the exit, or with `'timeout'` after `ms` (the process is then killed). */
-async function exitWithin(run: Running, ms: number) {
+async function exitWithin(run: EntryPointProcess, ms: number) {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
   const result = await Promise.race([run.exited, timeout]);
@@ -46,17 +20,9 @@ async function exitWithin(run: Running, ms: number) {
   return result;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 describe('boot (src/main.ts)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'chat-backend-boot-'));
-  const running: Running[] = [];
+  const running: EntryPointProcess[] = [];
 
   afterAll(() => {
     for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
@@ -76,7 +42,7 @@ describe('boot (src/main.ts)', () => {
         '',
       ].join('\n'),
     );
-    const run = runEntryPoint({ PORT: 'abc', NODE_ENV: 'production', CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data') });
+    const run = spawnEntryPoint({ PORT: 'abc', NODE_ENV: 'production', CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data') });
     running.push(run);
 
     const exit = await exitWithin(run, 40_000);
@@ -96,7 +62,7 @@ describe('boot (src/main.ts)', () => {
 
   it('starts with a good configuration, answers /health, and exits 0 soon after SIGTERM', async () => {
     const port = await freePort();
-    const run = runEntryPoint({
+    const run = spawnEntryPoint({
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       HOST: '127.0.0.1',

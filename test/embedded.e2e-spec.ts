@@ -1,11 +1,11 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import request from 'supertest';
 import { TEST_ENV } from './support/app';
 import { parseSse, textOf } from './support/sse';
+import { freePort, spawnEntryPoint } from './support/entry-point';
 import { registerUser, TestUser } from './support/users';
 
 /**
@@ -16,7 +16,6 @@ import { registerUser, TestUser } from './support/users';
  * The app runs as a child process of the real entry point rather than in jest's VM: PGlite's CommonJS build loads
  * Node built-ins with dynamic `import()`, which jest only allows under `--experimental-vm-modules`.
  */
-const ROOT = resolve(__dirname, '..');
 const BOOT_TIMEOUT_MS = 45_000;
 
 interface EmbeddedApp {
@@ -25,47 +24,31 @@ interface EmbeddedApp {
   output: () => string;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 /** Starts `src/main.ts` with no DATABASE_URL on a free port and waits until `/health` answers. */
 async function startEmbedded(dataDir: string): Promise<EmbeddedApp> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
+  const run = spawnEntryPoint({
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
     CONFIG_FILE: TEST_ENV.CONFIG_FILE,
     HOST: '127.0.0.1',
     PORT: String(port),
     DATA_DIR: dataDir,
-  };
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const child = run.child;
+  const output = () => run.stdout() + run.stderr();
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + BOOT_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the app exited during start-up (${child.exitCode ?? child.signalCode}):\n${output}`);
+      throw new Error(`the app exited during start-up (${child.exitCode ?? child.signalCode}):\n${output()}`);
     }
     const up = await fetch(`${url}/health`).then((r) => r.ok, () => false);
-    if (up) return { child, url, output: () => output };
+    if (up) return { child, url, output };
     await new Promise((r) => setTimeout(r, 200));
   }
   child.kill('SIGKILL');
-  throw new Error(`the app did not answer /health within ${BOOT_TIMEOUT_MS} ms:\n${output}`);
+  throw new Error(`the app did not answer /health within ${BOOT_TIMEOUT_MS} ms:\n${output()}`);
 }
 
 /** Sends SIGTERM and waits for the process to end (SIGKILL after 10 s). */
