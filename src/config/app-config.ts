@@ -4,6 +4,7 @@ import { ValidationError, validateSync } from 'class-validator';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { OFFLINE_ALIAS, OFFLINE_MODEL_ID } from './builtin-models';
 import { EnvironmentVariables } from './environment';
 import { FileConfig, ModelConfig, ProviderConfig, TierLimitConfig } from './file-config';
 
@@ -73,6 +74,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   file.providers = toMap(ProviderConfig, raw.providers);
   problems.push(...flatten(validateSync(file, { forbidUnknownValues: false })).map((p) => `${configPath}: ${p}`));
   problems.push(...registryProblems(file.models).map((p) => `${configPath}: ${p}`));
+  const defaultModel = vars.DEFAULT_MODEL ?? file.default_model ?? undefined;
+  if (defaultModel && !registryNames(file.models).has(defaultModel.toLowerCase())) {
+    problems.push(`DEFAULT_MODEL: "${defaultModel}" is not a model id or alias in ${configPath}`);
+  }
   if (!file.rate_limits.tiers.free) problems.push(`${configPath}: rate_limits.tiers must define the "free" tier`);
 
   const production = vars.NODE_ENV === 'production';
@@ -96,7 +101,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     dataDir: resolve(vars.DATA_DIR ?? 'data'),
     redisUrl: vars.REDIS_URL,
     jwtSecret: vars.JWT_SECRET,
-    defaultModel: vars.DEFAULT_MODEL ?? file.default_model ?? undefined,
+    defaultModel,
     admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,
     allowDbReset: vars.ALLOW_DB_RESET ?? false,
     limits: {
@@ -122,6 +127,12 @@ function fileExists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Every id and alias the registry answers to, lower-cased, the built-in offline model included. */
+function registryNames(models: ModelConfig[]): Set<string> {
+  const names = models.flatMap((m) => [m.id, ...(m.aliases ?? [])]);
+  return new Set([...names, OFFLINE_MODEL_ID, OFFLINE_ALIAS].map((n) => n.toLowerCase()));
 }
 
 function registryProblems(models: ModelConfig[]): string[] {

@@ -1,11 +1,9 @@
 import { HttpStatus, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { OFFLINE_ALIAS, OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 
-/** The provider name of the built-in offline model. */
-export const OFFLINE_PROVIDER = 'offline';
-/** Registry id of the built-in offline model. */
-export const OFFLINE_MODEL_ID = 'offline/echo';
+export { OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 
 /** A model as the registry knows it (from the YAML file's `models`, plus the built-in offline model). */
 export interface RegisteredModel {
@@ -71,7 +69,7 @@ export class ModelRegistry implements OnApplicationBootstrap {
         id: OFFLINE_MODEL_ID,
         provider: OFFLINE_PROVIDER,
         upstreamModel: 'echo',
-        aliases: ['offline'],
+        aliases: [OFFLINE_ALIAS],
         contextWindow: 32_768,
         maxOutputTokens: 4_096,
         pricing: { inputPer1m: 0, outputPer1m: 0 },
@@ -80,10 +78,8 @@ export class ModelRegistry implements OnApplicationBootstrap {
     ];
     for (const m of this.models) for (const name of [m.id, ...m.aliases]) this.byName.set(name.toLowerCase(), m);
 
+    // loadAppConfig has already refused a DEFAULT_MODEL the registry doesn't know.
     const requested = config.defaultModel ? this.byName.get(config.defaultModel.toLowerCase()) : undefined;
-    if (config.defaultModel && !requested) {
-      throw new ProblemException(HttpStatus.INTERNAL_SERVER_ERROR, `DEFAULT_MODEL "${config.defaultModel}" is not in the registry`);
-    }
     this.defaultId = (requested ?? this.models.find((m) => m.available && m.provider !== OFFLINE_PROVIDER) ?? this.offline).id;
   }
 

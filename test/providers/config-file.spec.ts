@@ -51,6 +51,15 @@ describe('configuration files', () => {
     expect(problems).toContain(`${file}: models.0.id: id must look like provider/model (got "gpt-4o")`);
   });
 
+  it('refuses a DEFAULT_MODEL the registry does not know, and accepts an alias or the offline model', () => {
+    expect(problemsOf({ CONFIG_FILE: SHIPPED, DEFAULT_MODEL: 'gpt-9' })).toEqual([
+      `DEFAULT_MODEL: "gpt-9" is not a model id or alias in ${SHIPPED}`,
+    ]);
+    expect(loadAppConfig({ CONFIG_FILE: SHIPPED, DEFAULT_MODEL: 'FAST' }).defaultModel).toBe('FAST');
+    const registry = new ModelRegistry(loadAppConfig({ CONFIG_FILE: SHIPPED, DEFAULT_MODEL: 'offline' }));
+    expect(registry.defaultModel().id).toBe('offline/echo');
+  });
+
   it('reports a missing CONFIG_FILE', () => {
     const missing = join(tmpdir(), 'no-such-dir', 'config.yaml');
 
