@@ -79,4 +79,14 @@ describe('migrations', () => {
       expect(Number(rows[0].count)).toBe(expected.length);
     }, url);
   }, 30_000);
+
+  it('leaves the schema exactly as the entities describe it (no migration is missing)', async () => {
+    const dataSource = await new DataSource(buildDataSourceOptions(url, 2)).initialize();
+    try {
+      const pending = await dataSource.driver.createSchemaBuilder().log();
+      expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
 });

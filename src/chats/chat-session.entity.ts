@@ -47,7 +47,7 @@ export class ChatSessionEntity {
   @Column({ type: 'text', nullable: true })
   summary: string | null;
 
-  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata: Record<string, unknown>;
 
   @Column({ name: 'message_count', type: 'integer', default: 0 })
