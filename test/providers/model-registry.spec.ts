@@ -87,7 +87,7 @@ describe('ModelRegistry', () => {
   });
 
   it('refuses to start with a DEFAULT_MODEL that is not in the registry', () => {
-    expect(() => registry({ DEFAULT_MODEL: 'nope/model' })).toThrow('DEFAULT_MODEL "nope/model" is not in the registry');
+    expect(() => registry({ DEFAULT_MODEL: 'nope/model' })).toThrow('DEFAULT_MODEL: "nope/model" is not a model id or alias');
   });
 });
 
