@@ -1,3 +1,4 @@
+import { PageMetaDto } from '../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
@@ -25,10 +26,7 @@ export class ApplicationDto {
 }
 
 /** One page of applications. */
-export class ApplicationPageDto {
-  @ApiProperty({ type: 'integer' }) total: number;
-  @ApiProperty({ type: 'integer' }) page: number;
-  @ApiProperty({ type: 'integer' }) page_size: number;
+export class ApplicationPageDto extends PageMetaDto {
   items: ApplicationDto[];
 }
 
@@ -74,9 +72,6 @@ export class CreatedApiKeyDto {
 }
 
 /** One page of API keys. */
-export class ApiKeyPageDto {
-  @ApiProperty({ type: 'integer' }) total: number;
-  @ApiProperty({ type: 'integer' }) page: number;
-  @ApiProperty({ type: 'integer' }) page_size: number;
+export class ApiKeyPageDto extends PageMetaDto {
   items: ApiKeyDto[];
 }

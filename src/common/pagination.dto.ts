@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
@@ -10,4 +11,13 @@ export class PageQueryDto {
   /** Items per page, 1..100. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
   page_size: number = 20;
+}
+
+/** The counts every page answer carries: `{ total, page, page_size }`, with the items beside them. */
+export abstract class PageMetaDto {
+  /** Items across all pages. */
+  @ApiProperty({ type: 'integer' }) total: number;
+  /** This page's number, from 1. */
+  @ApiProperty({ type: 'integer' }) page: number;
+  @ApiProperty({ type: 'integer' }) page_size: number;
 }

@@ -1,3 +1,4 @@
+import { PageMetaDto } from '../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsEmail, IsIn, IsOptional, IsString, MaxLength, MinLength, ValidateIf } from 'class-validator';
@@ -64,10 +65,7 @@ export class AdminUserDto extends UserProfileDto {
 }
 
 /** One page of users. */
-export class UserPageDto {
-  @ApiProperty({ type: 'integer' }) total: number;
-  @ApiProperty({ type: 'integer' }) page: number;
-  @ApiProperty({ type: 'integer' }) page_size: number;
+export class UserPageDto extends PageMetaDto {
   items: AdminUserDto[];
 }
 

@@ -1,3 +1,4 @@
+import { PageMetaDto } from '../../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { ChatSessionEntity } from '../chat-session.entity';
 
@@ -47,10 +48,7 @@ export class SessionDto {
 }
 
 /** A page of sessions, without their messages. */
-export class SessionPageDto {
-  @ApiProperty({ type: 'integer' }) total: number;
-  @ApiProperty({ type: 'integer' }) page: number;
-  @ApiProperty({ type: 'integer' }) page_size: number;
+export class SessionPageDto extends PageMetaDto {
   items: SessionDto[];
 }
 
@@ -74,10 +72,7 @@ export class HistorySessionDto {
 }
 
 /** Seed 004's history page: `{ total, page, page_size, sessions }`, newest `updated_at` first. */
-export class HistoryPageDto {
-  @ApiProperty({ type: 'integer' }) total: number;
-  @ApiProperty({ type: 'integer' }) page: number;
-  @ApiProperty({ type: 'integer' }) page_size: number;
+export class HistoryPageDto extends PageMetaDto {
   sessions: HistorySessionDto[];
 }
 
