@@ -127,14 +127,20 @@ describe('Auth security (e2e)', () => {
   });
 
   describe('API keys cannot act as the account owner', () => {
-    it('an API key cannot change the password, delete the account, or manage applications (403)', async () => {
-      const app = await t.http().post('/v1/applications').set('Authorization', `Bearer ${access}`).send({ name: 'bot' }).expect(201);
+    /** Creates an application and one key for it with the user's access token. */
+    const newApplicationKey = async (name: string) => {
+      const app = await t.http().post('/v1/applications').set('Authorization', `Bearer ${access}`).send({ name }).expect(201);
       const key = await t
         .http()
         .post(`/v1/applications/${app.body.id}/keys`)
         .set('Authorization', `Bearer ${access}`)
         .send({})
         .expect(201);
+      return { app, key };
+    };
+
+    it('an API key cannot change the password, delete the account, or manage applications (403)', async () => {
+      const { app, key } = await newApplicationKey('bot');
       const asKey = (req: ReturnType<ReturnType<TestApp['http']>['get']>) => req.set('Authorization', `Bearer ${key.body.key}`);
       await asKey(t.http().get('/v1/users/me')).expect(200);
       await asKey(t.http().patch('/v1/users/me')).send({ password: 'hijacked-pass', current_password: 'password123' }).expect(403);
@@ -145,13 +151,7 @@ describe('Auth security (e2e)', () => {
     });
 
     it('an API key in the query string does not authenticate', async () => {
-      const app = await t.http().post('/v1/applications').set('Authorization', `Bearer ${access}`).send({ name: 'q' }).expect(201);
-      const key = await t
-        .http()
-        .post(`/v1/applications/${app.body.id}/keys`)
-        .set('Authorization', `Bearer ${access}`)
-        .send({})
-        .expect(201);
+      const { key } = await newApplicationKey('q');
       await t.http().get(`/v1/users/me?access_token=${key.body.key}`).expect(401);
     });
   });
