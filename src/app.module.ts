@@ -13,6 +13,7 @@ import { AppConfig, appConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
+import { PromptsModule } from './prompts/prompts.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
@@ -53,6 +54,7 @@ import { randomUUID } from 'node:crypto';
     ProvidersModule,
     ChatsModule,
     MessagesModule,
+    PromptsModule,
     HealthModule,
     AdminModule,
   ],

@@ -28,7 +28,7 @@ export class AdminService {
         'Database reset is disabled: it needs ALLOW_DB_RESET=true and is never allowed when NODE_ENV=production.',
       );
     }
-    const tables = await this.admin.truncateAllExceptMigrations();
+    const tables = await this.admin.resetToFreshInstall();
     this.logger.warn(`Database reset by user ${callerId}: emptied ${tables.join(', ')}.`);
     await this.users.ensureConfiguredAdmin();
     return { message: 'Database reset' };

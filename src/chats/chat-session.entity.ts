@@ -10,6 +10,7 @@ import {
 } from 'typeorm';
 import { ApplicationEntity } from '../applications/application.entity';
 import { numericTransformer } from '../common/numeric.transformer';
+import { PromptEntity } from '../prompts/prompt.entity';
 import { UserEntity } from '../users/user.entity';
 
 /** A chat session (seed 004's "chat session"): its model, title, system prompt and running usage totals. */
@@ -70,4 +71,17 @@ export class ChatSessionEntity {
 
   @Column({ name: 'archived_at', type: 'timestamptz', nullable: true })
   archivedAt: Date | null;
+
+  /** The prompt whose rendering became the system prompt (issue 6); null once that prompt is deleted. */
+  @Index('IDX_chat_sessions_prompt_id')
+  @Column({ name: 'prompt_id', type: 'integer', nullable: true })
+  promptId: number | null;
+
+  @ManyToOne(() => PromptEntity, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'prompt_id' })
+  prompt?: PromptEntity;
+
+  /** The prompt's version at the time, kept even when the prompt is deleted. */
+  @Column({ name: 'prompt_version', type: 'integer', nullable: true })
+  promptVersion: number | null;
 }

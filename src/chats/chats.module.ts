@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { MessageEntity } from '../messages/message.entity';
+import { PromptsModule } from '../prompts/prompts.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { ChatSessionEntity } from './chat-session.entity';
 import { ChatSessionsRepository } from './chat-sessions.repository';
@@ -9,7 +10,7 @@ import { ChatsService } from './chats.service';
 
 /** Chat sessions. Reads messages for history answers; writing them is the messages module's job. */
 @Module({
-  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule],
+  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule],
   controllers: [ChatsController],
   providers: [ChatsService, ChatSessionsRepository],
   exports: [ChatsService],

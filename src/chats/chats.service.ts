@@ -2,6 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
 import { ModelProviderFactory } from '../providers/model-provider.factory';
+import { PromptsService } from '../prompts/prompts.service';
 import { ModelRegistry } from '../providers/model-registry';
 import { ChatSessionEntity } from './chat-session.entity';
 import { ChatSessionsRepository } from './chat-sessions.repository';
@@ -30,20 +31,33 @@ export class ChatsService {
     private readonly sessions: ChatSessionsRepository,
     private readonly registry: ModelRegistry,
     private readonly providers: ModelProviderFactory,
+    private readonly prompts: PromptsService,
   ) {}
 
   /**
-   * Creates a session. The model defaults to the server's default model.
-   * @throws 400 unknown model, 503 model's provider not configured
+   * Creates a session. The model defaults to the server's default model. With `prompt_id`, the prompt rendered
+   * with `variables` becomes the system prompt, the session records the prompt and its version, and the prompt's
+   * use is counted (issue 6).
+   * @throws 400 unknown model, or `system_prompt` together with `prompt_id`; 404 prompt; 422 missing variables;
+   *         503 model's provider not configured
    */
   async create(user: AuthenticatedUser, dto: CreateSessionDto): Promise<SessionDto> {
+    if (dto.prompt_id !== undefined && dto.system_prompt !== undefined) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'Give system_prompt or prompt_id, not both: the prompt becomes the system prompt.');
+    }
+    if (dto.prompt_id === undefined && dto.variables !== undefined) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, 'variables fill the placeholders of a prompt: give prompt_id too.');
+    }
+    const prompt = dto.prompt_id !== undefined ? await this.prompts.renderForSession(user, dto.prompt_id, dto.variables) : undefined;
     const fields = this.newSessionFields(user, {
       model: dto.model,
       title: dto.title,
-      systemPrompt: dto.system_prompt,
+      systemPrompt: prompt?.text ?? dto.system_prompt,
       metadata: dto.metadata,
     });
-    return SessionDto.from(await this.sessions.create(fields));
+    const session = await this.sessions.create({ ...fields, promptId: prompt?.promptId ?? null, promptVersion: prompt?.promptVersion ?? null });
+    if (prompt) await this.prompts.recordUse(prompt.promptId);
+    return SessionDto.from(session);
   }
 
   /**

@@ -58,6 +58,18 @@ export class ContextManagementConfig {
   @IsInt() @Min(1) summary_update_interval = 5;
 }
 
+/** Prompt templates (issue 6): size limits checked on create, update, preview and sessions started from a prompt. */
+export class PromptsConfig {
+  /** Characters in a prompt's content (and in a preview's ad-hoc `content`). */
+  @IsInt() @Min(1) @Max(1_000_000) max_content_length = 20_000;
+  /** Characters in one variable's value. */
+  @IsInt() @Min(1) @Max(1_000_000) max_variable_length = 10_000;
+  /** Variables in one request, and distinct placeholders in one prompt's content. */
+  @IsInt() @Min(1) @Max(1000) max_variables = 50;
+  /** Most output tokens a preview asks the model for. */
+  @IsInt() @Min(1) preview_max_tokens = 1024;
+}
+
 export class OfflineConfig {
   @IsInt() @Min(0) @Max(10_000) piece_delay_ms = 15;
 }
@@ -92,6 +104,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => RateLimitsConfig) rate_limits = new RateLimitsConfig();
   @ValidateNested() @Type(() => ContextManagementConfig) context_management = new ContextManagementConfig();
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
+  @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @IsObject() @ValidateNested({ each: true }) providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
 }

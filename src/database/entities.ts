@@ -3,6 +3,8 @@ import { ApplicationEntity } from '../applications/application.entity';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { MessageEntity } from '../messages/message.entity';
+import { PromptVersionEntity } from '../prompts/prompt-version.entity';
+import { PromptEntity } from '../prompts/prompt.entity';
 import { UserEntity } from '../users/user.entity';
 
 /** Every entity of the schema; the app, `ormconfig.ts` and the tests all read this one list. */
@@ -13,4 +15,6 @@ export const ENTITIES = [
   ApiKeyEntity,
   ChatSessionEntity,
   MessageEntity,
+  PromptEntity,
+  PromptVersionEntity,
 ];

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { insertSystemPromptTemplates } from '../../migrations/1795600200000-PromptTemplates';
 
 /**
  * The PostgreSQL server the e2e tests use: `TEST_DATABASE_URL` (an admin connection, default the machine's local
@@ -26,7 +27,10 @@ export async function withAdmin<T>(fn: (client: Client) => Promise<T>, url = ADM
   }
 }
 
-/** Creates this worker's database from the template (once per worker) and empties every table. */
+/**
+ * Creates this worker's database from the template (once per worker) and empties every table, then puts back the
+ * rows the migrations ship (the system prompt templates, ids 1..n as on a fresh install).
+ */
 export async function prepareWorkerDatabase(): Promise<string> {
   const name = `${DB_PREFIX}_w${process.env.JEST_WORKER_ID ?? '1'}`;
   await withAdmin(async (admin) => {
@@ -47,11 +51,12 @@ export async function prepareWorkerDatabase(): Promise<string> {
   const url = databaseUrl(name);
   await withAdmin(async (db) => {
     const { rows } = await db.query<{ tablename: string }>(
-      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'",
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('migrations', 'typeorm_metadata')",
     );
     if (rows.length) {
       await db.query(`TRUNCATE ${rows.map((r) => `"${r.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);
     }
+    await insertSystemPromptTemplates((sql, params) => db.query(sql, params));
   }, url);
   return url;
 }

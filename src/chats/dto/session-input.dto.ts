@@ -15,6 +15,7 @@ import {
 import { MAX_ID } from '../../common/parse-id.pipe';
 import { PageQueryDto } from '../../common/pagination.dto';
 import { MaxJsonSize } from '../../common/max-json-size.validator';
+import { TemplateVariables } from '../../prompts/dto/prompt-input.dto';
 
 const toBool = ({ value }: { value: unknown }) =>
   value === 'true' || value === true ? true : value === 'false' || value === false ? false : value;
@@ -29,9 +30,20 @@ export class CreateSessionDto {
   @IsOptional() @IsString() @MaxLength(200)
   model?: string;
 
-  /** Instructions sent first on every call to the model. */
+  /** Instructions sent first on every call to the model. Not together with `prompt_id` (400). */
   @IsOptional() @IsString() @MaxLength(20_000)
   system_prompt?: string;
+
+  /**
+   * Start from a prompt (mine or a system template): its content rendered with `variables` becomes the session's
+   * system prompt; the session records `prompt_id` and `prompt_version`, and the prompt's `usage_count` rises.
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(MAX_ID)
+  prompt_id?: number;
+
+  /** Values for the prompt's `{placeholders}` (strings, numbers or booleans); only with `prompt_id`. */
+  @IsOptional() @IsObject()
+  variables?: TemplateVariables;
 
   /** Free-form JSON object (at most 16 KiB serialised) kept with the session. */
   @IsOptional() @IsObject() @MaxJsonSize(16_384)

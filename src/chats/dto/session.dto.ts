@@ -25,6 +25,10 @@ export class SessionDto {
   updated_at: string;
   /** Set when the session was soft-deleted (`DELETE ?soft=true`); restore with `POST …/restore`. */
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) archived_at: string | null;
+  /** The prompt the session was started from (its rendering is the system prompt); null when none or deleted. */
+  @ApiProperty({ type: 'integer', nullable: true }) prompt_id: number | null;
+  /** That prompt's version at the time. */
+  @ApiProperty({ type: 'integer', nullable: true }) prompt_version: number | null;
 
   static from(s: ChatSessionEntity): SessionDto {
     return {
@@ -43,6 +47,8 @@ export class SessionDto {
       created_at: s.createdAt.toISOString(),
       updated_at: s.updatedAt.toISOString(),
       archived_at: s.archivedAt?.toISOString() ?? null,
+      prompt_id: s.promptId,
+      prompt_version: s.promptVersion,
     };
   }
 }

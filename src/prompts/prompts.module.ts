@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ProvidersModule } from '../providers/providers.module';
+import { PromptVersionEntity } from './prompt-version.entity';
+import { PromptEntity } from './prompt.entity';
+import { PromptsController } from './prompts.controller';
+import { PromptsRepository } from './prompts.repository';
+import { PromptsService } from './prompts.service';
+
+/** Prompt templates (seed 004's prompt management). Exports the service so sessions can start from a prompt. */
+@Module({
+  imports: [TypeOrmModule.forFeature([PromptEntity, PromptVersionEntity]), ProvidersModule],
+  controllers: [PromptsController],
+  providers: [PromptsService, PromptsRepository],
+  exports: [PromptsService],
+})
+export class PromptsModule {}
