@@ -58,6 +58,8 @@ describe('Chat sessions (e2e)', () => {
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
         updated_at: expect.stringMatching(/Z$/),
         archived_at: null,
+        prompt_id: null,
+        prompt_version: null,
       });
       const again = await get(u, res.body.id).expect(200);
       expect(again.body).toEqual(res.body);
