@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   IsBoolean,
@@ -38,6 +39,7 @@ export class CreateSessionDto {
    * Start from a prompt (mine or a system template): its content rendered with `variables` becomes the session's
    * system prompt; the session records `prompt_id` and `prompt_version`, and the prompt's `usage_count` rises.
    */
+  @ApiProperty({ type: 'integer', required: false })
   @IsOptional() @IsInt() @Min(1) @Max(MAX_ID)
   prompt_id?: number;
 

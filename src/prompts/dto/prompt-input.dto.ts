@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -95,6 +96,7 @@ export class ListPromptsQueryDto extends PageQueryDto {
 /** Body of seed 004's `POST /api/chat/prompts/preview`: `prompt_id` or `content` (one of them), and `variables`. */
 export class PreviewPromptDto {
   /** A prompt of mine or a system template. */
+  @ApiProperty({ type: 'integer', required: false })
   @IsOptional() @IsInt() @Min(1) @Max(MAX_ID)
   prompt_id?: number;
 
