@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { SYSTEM_PROMPT_TEMPLATES } from '../migrations/1795600200000-PromptTemplates';
 import { startApp, TestApp } from './support/app';
 
 const ADMIN = { ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'root-password' };
@@ -52,7 +53,10 @@ describe('Admin (e2e): POST /v1/admin/reset-db', () => {
       const [migrationsBefore] = await db.query('SELECT COUNT(*)::int AS n FROM migrations');
       expect(migrationsBefore.n).toBeGreaterThan(0);
 
+      await t.http().post('/api/chat/prompts').set(auth(user)).send({ title: 'mine', content: 'doomed' }).expect(201);
+
       const admin = await login(t, ADMIN.ADMIN_EMAIL, ADMIN.ADMIN_PASSWORD);
+      await t.http().delete('/api/chat/prompts/2').set(auth(admin)).expect(200);
       const res = await t.http().post('/v1/admin/reset-db').set(auth(admin)).expect(200);
       expect(res.body).toEqual({ message: 'Database reset' });
 
@@ -60,6 +64,9 @@ describe('Admin (e2e): POST /v1/admin/reset-db', () => {
         const [row] = await db.query(`SELECT COUNT(*)::int AS n FROM ${table}`);
         expect({ table, n: row.n }).toEqual({ table, n: 0 });
       }
+      // The rows the migrations ship are back: the system prompt templates, ids 1..n.
+      const templates = await db.query('SELECT id, title FROM prompts ORDER BY id');
+      expect(templates).toEqual(SYSTEM_PROMPT_TEMPLATES.map((tpl, i) => ({ id: i + 1, title: tpl.title })));
       const users = await db.query('SELECT email, role, id FROM users');
       expect(users).toEqual([{ email: 'root@example.com', role: 'admin', id: 1 }]);
       const [migrationsAfter] = await db.query('SELECT COUNT(*)::int AS n FROM migrations');
