@@ -282,6 +282,13 @@ describe('Prompt templates (e2e)', () => {
       expect(ids(await list(carol.auth, { search: 'haiku OR triage' }).expect(200)).sort()).toEqual([inDescription, other].sort());
     });
 
+    it('plain words match as word prefixes, all of them required', async () => {
+      expect(ids(await list(carol.auth, { search: 'custom' }).expect(200))).toEqual([inTitle, inDescription, inContent]);
+      expect(ids(await list(carol.auth, { search: 'summ' }).expect(200))).toEqual([SUMMARIZER]);
+      expect(ids(await list(carol.auth, { search: 'transl TEXT' }).expect(200))).toEqual([2]);
+      expect((await list(carol.auth, { search: 'haiku customer' }).expect(200)).body.total).toBe(0);
+    });
+
     it('search combines with scenario and include_templates; templates are searchable', async () => {
       expect(ids(await list(carol.auth, { search: 'customer', scenario: 'support' }).expect(200))).toEqual([inDescription, inContent]);
       expect(ids(await list(carol.auth, { search: 'translate' }).expect(200))).toEqual([2]);

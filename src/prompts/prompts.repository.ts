@@ -9,8 +9,10 @@ import { PromptEntity } from './prompt.entity';
 export interface PromptFilter {
   scenario?: string;
   includeTemplates: boolean;
-  /** Words for full-text search (`websearch_to_tsquery` syntax). */
-  words?: string;
+  /** A full-text query in web-search syntax (`"phrase"`, `or`, `-word`), for `websearch_to_tsquery`. */
+  websearch?: string;
+  /** A full-text query in `to_tsquery` syntax (built by the service from plain words, e.g. `summ:* & text:*`). */
+  tsquery?: string;
   /** A substring of title, description or content (for terms too short to search by word). */
   substring?: string;
 }
@@ -57,9 +59,15 @@ export class PromptsRepository {
     const qb = this.prompts.createQueryBuilder('p');
     qb.where(filter.includeTemplates ? '(p.user_id = :userId OR p.is_template)' : 'p.user_id = :userId', { userId });
     if (filter.scenario !== undefined) qb.andWhere('p.scenario = :scenario', { scenario: filter.scenario });
-    if (filter.words !== undefined) {
-      qb.andWhere("p.search_vector @@ websearch_to_tsquery('simple', :words)", { words: filter.words });
-      qb.addSelect("ts_rank(p.search_vector, websearch_to_tsquery('simple', :words))", 'rank').orderBy('rank', 'DESC');
+    const query =
+      filter.websearch !== undefined
+        ? { sql: "websearch_to_tsquery('simple', :query)", text: filter.websearch }
+        : filter.tsquery !== undefined
+          ? { sql: "to_tsquery('simple', :query)", text: filter.tsquery }
+          : undefined;
+    if (query) {
+      qb.andWhere(`p.search_vector @@ ${query.sql}`, { query: query.text });
+      qb.addSelect(`ts_rank(p.search_vector, ${query.sql})`, 'rank').orderBy('rank', 'DESC');
     }
     if (filter.substring !== undefined) {
       const pattern = `%${filter.substring.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

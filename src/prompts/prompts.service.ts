@@ -25,7 +25,7 @@ import {
 } from './dto/prompt-input.dto';
 import { MissingVariablesError, renderTemplate, templateVariables } from './prompt-template';
 import { PromptEntity } from './prompt.entity';
-import { PromptChanges, PromptEditor, PromptsRepository } from './prompts.repository';
+import { PromptChanges, PromptEditor, PromptFilter, PromptsRepository } from './prompts.repository';
 
 /** Search terms shorter than this match as substrings: full-text search would need the whole word. */
 const MIN_WORD_SEARCH_LENGTH = 3;
@@ -75,19 +75,16 @@ export class PromptsService {
     return PromptDto.from(await this.findVisible(user, id));
   }
 
-  /** Seed 004's listing: my prompts and (by default) the system templates, filtered and searched. */
+  /**
+   * Seed 004's listing: my prompts and (by default) the system templates, filtered and searched. Plain words
+   * match as word prefixes (`summ` finds "Summarize"), all of them required; a term with search operators
+   * (`"phrase"`, `or`, `-word`) goes to `websearch_to_tsquery`; a term shorter than 3 characters, or one without
+   * letters or digits, matches as a substring.
+   */
   async list(user: AuthenticatedUser, q: ListPromptsQueryDto): Promise<PromptPageDto> {
-    const term = q.search?.trim();
-    // Punctuation-only or very short terms make no useful word query: match them as substrings instead.
-    const byWords = term !== undefined && term.length >= MIN_WORD_SEARCH_LENGTH && /[\p{L}\p{N}]/u.test(term);
     const [rows, total] = await this.prompts.findPage(
       user.id,
-      {
-        scenario: q.scenario,
-        includeTemplates: q.include_templates ?? true,
-        words: byWords ? term : undefined,
-        substring: term && !byWords ? term : undefined,
-      },
+      { scenario: q.scenario, includeTemplates: q.include_templates ?? true, ...searchFilter(q.search) },
       q.page,
       q.page_size,
     );
@@ -266,6 +263,19 @@ export class PromptsService {
       );
     }
   }
+}
+
+/** The search part of a listing's filter; see {@link PromptsService.list}. */
+function searchFilter(search: string | undefined): Pick<PromptFilter, 'websearch' | 'tsquery' | 'substring'> {
+  const term = search?.trim();
+  if (!term) return {};
+  if (term.length < MIN_WORD_SEARCH_LENGTH || !/[\p{L}\p{N}]/u.test(term)) return { substring: term };
+  const words = term.split(/\s+/);
+  // Only letters and digits, and no `or`: nothing either query syntax reads as an operator.
+  if (words.every((w) => /^[\p{L}\p{N}]+$/u.test(w) && w.toLowerCase() !== 'or')) {
+    return { tsquery: words.map((w) => `${w}:*`).join(' & ') };
+  }
+  return { websearch: term };
 }
 
 /** 422 with field errors; the detail sentence lists them. */
