@@ -1,5 +1,6 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { AuthenticatedUser } from '../common/authenticated-user';
+import { PageQueryDto } from '../common/pagination.dto';
 import { FieldError, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ModelProviderError } from '../providers/model-provider';
@@ -7,7 +8,6 @@ import { ModelProviderFactory } from '../providers/model-provider.factory';
 import { ModelRegistry } from '../providers/model-registry';
 import { providerProblem } from '../providers/provider-problem';
 import { countTokens } from '../providers/tokenizer';
-import { PageQueryDto } from '../common/pagination.dto';
 import {
   PromptDeletedDto,
   PromptDto,

@@ -86,8 +86,9 @@ export class ListPromptsQueryDto extends PageQueryDto {
   include_templates?: boolean;
 
   /**
-   * Words to find in title, description and content (full-text, best matches first; `"exact phrase"`, `or` and
-   * `-word` work as in web search engines). Terms shorter than 3 characters match as substrings.
+   * Search title, description and content (full-text, best matches first). Plain words match as word prefixes,
+   * all required; `"exact phrase"`, `or` and `-word` work as in web search engines; a term shorter than 3
+   * characters matches as a substring.
    */
   @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
   search?: string;
