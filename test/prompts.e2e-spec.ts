@@ -118,6 +118,7 @@ describe('Prompt templates (e2e)', () => {
         tokens_used: 150,
         model_used: 'openai/gpt-4o-mini',
       });
+      expect(Number(res.headers['ratelimit-limit-send'])).toBeGreaterThan(0);
       expect(fake.requests).toHaveLength(1);
       expect(fake.requests[0].body).toMatchObject({
         model: 'gpt-4o-mini',
@@ -364,6 +365,25 @@ describe('Prompt templates (e2e)', () => {
       fake.script({ failure: { status: 500 } });
       expectProblem(await preview(alice.auth, { prompt_id: p.id, variables: { x: '1' } }), 502);
       expect(await usageOf(p.id)).toBe(1);
+    });
+
+    it('a client that disconnects aborts the model call at once, and the preview counts nothing', async () => {
+      const p = await newPrompt(alice, { content: 'Slow {x}' });
+      fake.script({ pieces: ['a', 'b', 'c'], delayMs: 2000 });
+      const controller = new AbortController();
+      const pending = fetch(`${t.url}/api/chat/prompts/preview`, {
+        method: 'POST',
+        headers: { ...alice.auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ prompt_id: p.id, variables: { x: '1' } }),
+        signal: controller.signal,
+      }).catch((err: { name: string }) => err);
+      while (fake.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+      controller.abort();
+      expect(await pending).toMatchObject({ name: 'AbortError' });
+      const closedAt = await fake.requests[0].closed;
+      expect(closedAt - fake.requests[0].receivedAt).toBeLessThan(1500);
+      expect(fake.requests[0].closedEarly).toBe(true);
+      expect(await usageOf(p.id)).toBe(0);
     });
 
     it('N parallel previews raise usage_count by exactly N', async () => {

@@ -1,8 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { SendRateLimit } from '../rate-limit/rate-limit.decorators';
 import {
   PromptDeletedDto,
   PromptDto,
@@ -34,12 +36,21 @@ export class PromptsController {
     return this.prompts.list(user, query);
   }
 
-  /** Render a prompt with variables and run it through the chat model, or only render it with `dry_run` (seed 004). */
+  /**
+   * Render a prompt with variables and run it through the chat model, or only render it with `dry_run` (seed 004).
+   * Counts against the stricter `sends` rate limit, like every route that makes a model answer. A client that
+   * disconnects aborts the model call.
+   */
   @Post('preview')
   @HttpCode(200)
+  @SendRateLimit()
   @ApiOkResponse({ type: PromptPreviewDto })
-  preview(@CurrentUser() user: AuthenticatedUser, @Body() dto: PreviewPromptDto): Promise<PromptPreviewDto> {
-    return this.prompts.preview(user, dto);
+  preview(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() dto: PreviewPromptDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<PromptPreviewDto> {
+    return this.prompts.preview(user, dto, res);
   }
 
   /** One prompt of mine, or a system template. */

@@ -1,8 +1,11 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import type { Response } from 'express';
+import { abortOnClientClose } from '../common/abort-on-close';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { FieldError, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { isAbortError } from '../providers/abort';
 import { ModelProviderError } from '../providers/model-provider';
 import { ModelProviderFactory } from '../providers/model-provider.factory';
 import { ModelRegistry } from '../providers/model-registry';
@@ -26,6 +29,9 @@ import {
 import { MissingVariablesError, renderTemplate, templateVariables } from './prompt-template';
 import { PromptEntity } from './prompt.entity';
 import { PromptChanges, PromptEditor, PromptFilter, PromptsRepository } from './prompts.repository';
+
+/** Status logged for a request whose client left before the answer (nginx's convention). */
+const CLIENT_CLOSED_REQUEST = 499 as HttpStatus;
 
 /** Search terms shorter than this match as substrings: full-text search would need the whole word. */
 const MIN_WORD_SEARCH_LENGTH = 3;
@@ -130,11 +136,12 @@ export class PromptsService {
   /**
    * Seed 004's preview: renders `prompt_id`'s content (or the ad-hoc `content`) with `variables` and sends it to
    * the chat model as one user message. With `dry_run` it only renders. A preview of a stored prompt counts as
-   * one use once it succeeded.
+   * one use once it succeeded. The model call is aborted when the client disconnects (`res` closes early); the
+   * adapter bounds it by `limits.provider_timeout_ms`.
    * @throws 422 neither or both of prompt_id/content, missing variables, limits; 404 prompt; 400/503 model;
    *         502/504/429 the provider failed
    */
-  async preview(user: AuthenticatedUser, dto: PreviewPromptDto): Promise<PromptPreviewDto> {
+  async preview(user: AuthenticatedUser, dto: PreviewPromptDto, res: Response): Promise<PromptPreviewDto> {
     if ((dto.prompt_id === undefined) === (dto.content === undefined)) {
       throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, 'Give either prompt_id or content, not both.', {
         errors: [{ field: 'prompt_id', message: 'exactly one of prompt_id and content is required' }],
@@ -152,6 +159,7 @@ export class PromptsService {
       const { provider, model } = this.providers.forModel(
         dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel(),
       );
+      const clientGone = abortOnClientClose(res);
       try {
         const answer = await provider.complete(
           {
@@ -159,7 +167,7 @@ export class PromptsService {
             messages: [{ role: 'user', content: text }],
             maxTokens: Math.min(this.config.prompts.preview_max_tokens, model.maxOutputTokens),
           },
-          AbortSignal.timeout(this.config.limits.provider_timeout_ms),
+          clientGone.signal,
         );
         result = {
           preview: answer.text,
@@ -168,7 +176,13 @@ export class PromptsService {
         };
       } catch (err) {
         if (err instanceof ModelProviderError) throw providerProblem(err);
+        // Nobody is left to answer; 499 (as proxies log it), not a 500 worth an error log.
+        if (isAbortError(err) && clientGone.signal.aborted) {
+          throw new ProblemException(CLIENT_CLOSED_REQUEST, 'The client closed the connection.');
+        }
         throw err;
+      } finally {
+        clientGone.dispose();
       }
     }
     if (prompt) await this.prompts.incrementUsage(prompt.id);
