@@ -1,4 +1,5 @@
 import { InitialSchema1795404344451 } from './1795404344451-InitialSchema';
+import { UsageLedger1795600000000 } from './1795600000000-UsageLedger';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
-export const MIGRATIONS: Function[] = [InitialSchema1795404344451];
+export const MIGRATIONS: Function[] = [InitialSchema1795404344451, UsageLedger1795600000000];

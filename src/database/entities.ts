@@ -3,6 +3,7 @@ import { ApplicationEntity } from '../applications/application.entity';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { MessageEntity } from '../messages/message.entity';
+import { UsageDailyEntity } from '../usage/usage-daily.entity';
 import { UserEntity } from '../users/user.entity';
 
 /** Every entity of the schema; the app, `ormconfig.ts` and the tests all read this one list. */
@@ -13,4 +14,5 @@ export const ENTITIES = [
   ApiKeyEntity,
   ChatSessionEntity,
   MessageEntity,
+  UsageDailyEntity,
 ];
