@@ -16,6 +16,7 @@ import { MessagesModule } from './messages/messages.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
+import { UsageModule } from './usage/usage.module';
 import { UsersModule } from './users/users.module';
 import { randomUUID } from 'node:crypto';
 
@@ -53,6 +54,7 @@ import { randomUUID } from 'node:crypto';
     ProvidersModule,
     ChatsModule,
     MessagesModule,
+    UsageModule,
     HealthModule,
     AdminModule,
   ],

@@ -302,8 +302,6 @@ function usageDto(u: ModelUsage) {
     input_tokens: u.inputTokens,
     output_tokens: u.outputTokens,
     total_tokens: u.inputTokens + u.outputTokens,
-    cached_input_tokens: u.cachedInputTokens ?? 0,
-    reasoning_tokens: u.reasoningTokens ?? 0,
     estimated: u.estimated,
   };
 }

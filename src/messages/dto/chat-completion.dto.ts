@@ -6,10 +6,6 @@ export class UsageDto {
   @ApiProperty({ type: 'integer' }) input_tokens: number;
   @ApiProperty({ type: 'integer' }) output_tokens: number;
   @ApiProperty({ type: 'integer' }) total_tokens: number;
-  /** Of `input_tokens`, those served from the provider's prompt cache (0 when it reports none). */
-  @ApiProperty({ type: 'integer' }) cached_input_tokens: number;
-  /** Of `output_tokens`, those spent on hidden reasoning (0 when it reports none). */
-  @ApiProperty({ type: 'integer' }) reasoning_tokens: number;
   /** True when the provider reported no usage and a tokenizer counted instead. */
   estimated: boolean;
 }
