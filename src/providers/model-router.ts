@@ -137,14 +137,17 @@ export class ModelRoute {
       this.current = i;
       const attempt = this.begin(model);
       for (let calls = 1; ; calls++) {
-        let started = false;
+        let started = false; // an event reached the consumer: no retry, no fallback from here on
         try {
           for await (const event of this.guarded(provider, this.requestFor(model, request), signal)) {
-            if (event.type === 'delta') started = true;
+            if (!started) {
+              // This model answers: the failures that made it retry are history (the consumer may stop at `finish`).
+              attempt.error_kind = null;
+              attempt.upstream_status = null;
+            }
+            started = true;
             yield event;
           }
-          attempt.error_kind = null;
-          attempt.upstream_status = null;
           return;
         } catch (err) {
           const failure = this.classify(err, signal, attempt);
