@@ -8,7 +8,7 @@ import { ProblemDetailsFilter } from '../common/problem-details.filter';
 import { AppConfig, appConfig } from '../config/app-config';
 import { isAbortError } from '../providers/abort';
 import { ChatTurn, ModelProviderError, ModelUsage } from '../providers/model-provider';
-import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
+import { costOf, ModelRegistry } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { providerProblem } from '../providers/provider-problem';
 import { countTokens } from '../providers/tokenizer';
@@ -28,8 +28,6 @@ const TITLE_LENGTH = 60;
 interface PreparedSend {
   session: ChatSessionEntity;
   answerId: number;
-  /** The first model of the route, the one the context was fitted for. */
-  model: RegisteredModel;
   /** Calls the model, its retries and fallbacks; `route.model` is the one answering. */
   route: ModelRoute;
   request: { model: string; messages: ChatTurn[]; temperature: number; maxTokens?: number };
@@ -173,7 +171,7 @@ export class MessagesService {
     }
     const registered = existing ? this.registry.resolve(existing.model) : dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel();
     const route = this.router.route(registered);
-    const model = route.model;
+    const model = route.model; // the first model of the chain that can answer: the context is fitted for it
     if (dto.max_tokens !== undefined && dto.max_tokens > model.maxOutputTokens) {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
     }
@@ -199,7 +197,6 @@ export class MessagesService {
     return {
       session,
       answerId,
-      model,
       route,
       request: { model: model.upstreamModel, messages, temperature: dto.temperature, maxTokens: dto.max_tokens },
       title: session.title ? undefined : titleFrom(firstUser.content),
