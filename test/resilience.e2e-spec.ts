@@ -1,3 +1,4 @@
+import http from 'node:http';
 import request from 'supertest';
 import { startApp, TestApp } from './support/app';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
@@ -222,6 +223,27 @@ describe('resilience: timeouts, retries and fallbacks', () => {
         { model: 'openai/gpt-4o-mini', error_kind: 'unavailable', upstream_status: 500, retries: 1 },
         { model: 'groq/llama-3.3-70b-versatile', error_kind: 'rate_limited', upstream_status: 429, retries: 0 },
       ],
+    });
+  });
+
+  it('a client that leaves during a retry wait ends the answer: no further call, the row kept as incomplete', async () => {
+    openai.script({ failure: { status: 429, retryAfter: '2' } });
+    const req = http.request(`${t.url}/v1/chat/stream`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...alice.auth } });
+    req.on('error', () => undefined);
+    req.end(JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'Hello?' }] }));
+    while (!openai.requests.length) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 2500)); // past the 2 s the provider asked to wait
+    // Nothing reached the client, so the newest session (this one) has only the user's turn and the placeholder.
+    expect(openai.requests).toHaveLength(1);
+    const sessions = (await request(t.url).get('/v1/chat/sessions?page_size=100').set(alice.auth)).body.items;
+    const newest = sessions.reduce((a: { id: number }, b: { id: number }) => (a.id > b.id ? a : b));
+    const items = (await request(t.url).get(`/v1/chat/sessions/${newest.id}/messages`).set(alice.auth)).body.items;
+    expect(items[items.length - 1]).toMatchObject({
+      status: 'incomplete',
+      content: '',
+      attempts: [{ model: 'openai/gpt-4', error_kind: 'rate_limited', upstream_status: 429, retries: 1 }],
     });
   });
 
