@@ -243,7 +243,7 @@ describe('resilience: timeouts, retries and fallbacks', () => {
     expect(items[items.length - 1]).toMatchObject({
       status: 'incomplete',
       content: '',
-      attempts: [{ model: 'openai/gpt-4', error_kind: 'rate_limited', upstream_status: 429, retries: 1 }],
+      attempts: [{ model: 'openai/gpt-4', error_kind: 'rate_limited', upstream_status: 429, retries: 0 }],
     });
   });
 

@@ -218,14 +218,14 @@ export class ModelRoute {
   private async retried(err: ModelProviderError, calls: number, attempt: ModelAttempt, signal: AbortSignal): Promise<boolean> {
     const delay = retryDelayMs(err, calls, this.config.retries);
     if (delay === undefined) return false;
-    attempt.retries++;
     const status = err.upstreamStatus ? ` (HTTP ${err.upstreamStatus})` : '';
-    this.logger.warn(`Retrying ${attempt.model} in ${delay} ms after ${err.kind}${status}, retry ${attempt.retries}`);
+    this.logger.warn(`Retrying ${attempt.model} in ${delay} ms after ${err.kind}${status}, retry ${attempt.retries + 1}`);
     try {
       await sleep(delay, undefined, { signal });
     } catch (e) {
       throw isAbortError(e) ? abortError(signal) : e;
     }
+    attempt.retries++; // counted once the call is about to happen, not when the wait was cut short
     return true;
   }
 
