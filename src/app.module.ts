@@ -17,6 +17,7 @@ import { PromptsModule } from './prompts/prompts.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
+import { UsageModule } from './usage/usage.module';
 import { UsersModule } from './users/users.module';
 import { randomUUID } from 'node:crypto';
 
@@ -55,6 +56,7 @@ import { randomUUID } from 'node:crypto';
     ChatsModule,
     MessagesModule,
     PromptsModule,
+    UsageModule,
     HealthModule,
     AdminModule,
   ],

@@ -22,6 +22,7 @@ const ADMIN_ONLY = [
   'GET /v1/users',
   'GET /v1/users/:id',
   'GET /v1/users/:id/stats',
+  'GET /v1/users/:id/usage',
   'PATCH /v1/users/:id',
   'GET /v1/stats/global',
   'POST /v1/admin/reset-db',

@@ -1,9 +1,9 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
-import { ModelProviderFactory } from '../providers/model-provider.factory';
 import { PromptsService } from '../prompts/prompts.service';
 import { ModelRegistry } from '../providers/model-registry';
+import { ModelRouter } from '../providers/model-router';
 import { ChatSessionEntity } from './chat-session.entity';
 import { ChatSessionsRepository } from './chat-sessions.repository';
 import {
@@ -30,8 +30,8 @@ export class ChatsService {
   constructor(
     private readonly sessions: ChatSessionsRepository,
     private readonly registry: ModelRegistry,
-    private readonly providers: ModelProviderFactory,
     private readonly prompts: PromptsService,
+    private readonly router: ModelRouter,
   ) {}
 
   /**
@@ -172,10 +172,10 @@ export class ChatsService {
     return { session_id: session.id, model: session.model, messages: turns.get(session.id) ?? [], title: session.title };
   }
 
-  /** Resolves a model name and checks that something can answer for it. */
+  /** Resolves a model name and checks that something can answer for it: it, or one of its fallbacks. */
   private usableModelId(name?: string): string {
     const model = name ? this.registry.resolve(name) : this.registry.defaultModel();
-    this.providers.forModel(model);
+    this.router.route(model);
     return model.id;
   }
 

@@ -109,6 +109,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
       max_input_length: vars.MAX_INPUT_LENGTH ?? file.limits.max_input_length,
       max_upload_bytes: vars.MAX_UPLOAD_BYTES ?? file.limits.max_upload_bytes,
     },
+    retries: file.retries,
     auth: file.auth,
     rateLimits: file.rate_limits,
     contextManagement: file.context_management,
@@ -144,6 +145,15 @@ function registryProblems(models: ModelConfig[]): string[] {
       const owner = seen.get(name);
       if (owner) problems.push(`models: "${name}" names both ${owner} and ${m.id}`);
       seen.set(name, m.id);
+    }
+  }
+  const names = registryNames(models);
+  for (const m of models) {
+    const own = new Set([m.id, ...(m.aliases ?? [])].map((n) => n.toLowerCase()));
+    for (const fallback of Array.isArray(m.fallbacks) ? m.fallbacks : []) {
+      if (typeof fallback !== 'string') continue; // the type check has already said so
+      if (!names.has(fallback.toLowerCase())) problems.push(`models: ${m.id} falls back to "${fallback}", which is not a model id or alias`);
+      else if (own.has(fallback.toLowerCase())) problems.push(`models: ${m.id} lists itself ("${fallback}") as a fallback`);
     }
   }
   return problems;

@@ -24,8 +24,27 @@ export class LimitsConfig {
   @IsInt() @Min(1) max_upload_bytes = 10 * 1024 * 1024;
   @IsInt() @Min(1024) json_body_bytes = 1024 * 1024;
   @IsInt() @Min(100) provider_timeout_ms = 300_000;
+  /** Most time from sending a request to a model until its first piece (or whole answer) arrives. */
+  @IsInt() @Min(100) provider_first_token_timeout_ms = 60_000;
+  /** Most quiet time between two pieces of a streamed answer. */
+  @IsInt() @Min(100) provider_idle_timeout_ms = 60_000;
+  /** Widest range of days one `GET /v1/users/{id}/usage` may ask for. */
+  @IsInt() @Min(1) @Max(3660) usage_max_range_days = 366;
   /** Quiet time after which an open SSE stream gets a `: ping` comment; 0 disables. */
   @IsInt() @Min(0) sse_heartbeat_ms = 15_000;
+}
+
+/**
+ * Retries of a failed model call before its first piece reached the client (429, 5xx, connection failures,
+ * first-token timeouts): exponential backoff with jitter, or the provider's `Retry-After` when it sends one.
+ */
+export class RetriesConfig {
+  /** Calls to one model per answer, the first one included (1: never retry). */
+  @IsInt() @Min(1) @Max(10) max_attempts = 2;
+  /** Backoff before the first retry; it doubles with each retry. */
+  @IsInt() @Min(0) base_delay_ms = 500;
+  /** Longest wait before a retry; a longer `Retry-After` skips to the next fallback (or answers 429). */
+  @IsInt() @Min(0) max_delay_ms = 8_000;
 }
 
 export class AuthConfig {
@@ -85,6 +104,8 @@ export class ProviderConfig {
 export class PricingConfig {
   @IsNumber() @Min(0) input_per_1m: number;
   @IsNumber() @Min(0) output_per_1m: number;
+  /** Price of input tokens served from the provider's prompt cache; unset: the input price. */
+  @IsOptional() @IsNumber() @Min(0) cached_input_per_1m?: number;
 }
 
 /** One registry entry: `provider/model`, its aliases, its limits and its price per 1M tokens. */
@@ -94,12 +115,15 @@ export class ModelConfig {
   @IsInt() @Min(1) context_window: number;
   @IsInt() @Min(1) max_output_tokens: number;
   @ValidateNested() @Type(() => PricingConfig) pricing: PricingConfig;
+  /** Ids or aliases tried in order when this model fails before its first piece (after its retries). */
+  @IsOptional() @IsArray() @IsString({ each: true }) fallbacks: string[] = [];
 }
 
 /** The YAML file (`config.yaml` or `CONFIG_FILE`): model registry, pricing, tiers, context management. */
 export class FileConfig {
   @IsOptional() @IsString() default_model?: string | null;
   @ValidateNested() @Type(() => LimitsConfig) limits = new LimitsConfig();
+  @ValidateNested() @Type(() => RetriesConfig) retries = new RetriesConfig();
   @ValidateNested() @Type(() => AuthConfig) auth = new AuthConfig();
   @ValidateNested() @Type(() => RateLimitsConfig) rate_limits = new RateLimitsConfig();
   @ValidateNested() @Type(() => ContextManagementConfig) context_management = new ContextManagementConfig();

@@ -5,6 +5,7 @@ import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { MessageEntity } from '../messages/message.entity';
 import { PromptVersionEntity } from '../prompts/prompt-version.entity';
 import { PromptEntity } from '../prompts/prompt.entity';
+import { UsageDailyEntity } from '../usage/usage-daily.entity';
 import { UserEntity } from '../users/user.entity';
 
 /** Every entity of the schema; the app, `ormconfig.ts` and the tests all read this one list. */
@@ -17,4 +18,5 @@ export const ENTITIES = [
   MessageEntity,
   PromptEntity,
   PromptVersionEntity,
+  UsageDailyEntity,
 ];

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { numericTransformer } from '../common/numeric.transformer';
+import type { ModelAttempt } from '../providers/model-router';
 
 export const MESSAGE_ROLES = ['system', 'user', 'assistant'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
@@ -45,6 +46,14 @@ export class MessageEntity {
   @Column({ name: 'tokens_output', type: 'integer', default: 0 })
   tokensOutput: number;
 
+  /** Of `tokens_input`, those the provider served from its prompt cache. */
+  @Column({ name: 'tokens_cached', type: 'integer', default: 0 })
+  tokensCached: number;
+
+  /** Of `tokens_output`, those the model spent on hidden reasoning. */
+  @Column({ name: 'tokens_reasoning', type: 'integer', default: 0 })
+  tokensReasoning: number;
+
   /** True when the provider reported no usage and the counts come from a tokenizer. */
   @Column({ name: 'usage_estimated', type: 'boolean', default: false })
   usageEstimated: boolean;
@@ -55,6 +64,10 @@ export class MessageEntity {
   /** Why a `failed` message failed (a problem detail sentence); never a provider secret. */
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** For assistant messages: every model tried for this answer, in order (retries and fallbacks). */
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  attempts: ModelAttempt[];
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -2,8 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, MoreThan, Repository } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
+import type { ModelAttempt } from '../providers/model-router';
 import { UserEntity } from '../users/user.entity';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
+
+/** The `usage_daily` columns an answer adds to (see `UsageDailyEntity`). */
+const LEDGER_SUMS = ['requests', 'tokens_input', 'tokens_output', 'tokens_cached', 'tokens_reasoning', 'cost'];
 
 /** What `startTurn` stores: the session (existing or new), the new turn and the answer's placeholder row. */
 export interface NewTurn {
@@ -21,8 +25,16 @@ export interface AnswerOutcome {
   content: string;
   status: MessageStatus;
   finishReason: string | null;
+  /** Registry id of the model that answered (after a failure: the last one tried). */
+  model: string;
+  /** Every model tried, in order. */
+  attempts: ModelAttempt[];
   tokensInput: number;
   tokensOutput: number;
+  /** Of `tokensInput`, served from the provider's prompt cache. */
+  tokensCached: number;
+  /** Of `tokensOutput`, spent on reasoning. */
+  tokensReasoning: number;
   usageEstimated: boolean;
   /** USD */
   cost: number;
@@ -79,7 +91,8 @@ export class MessagesRepository {
   }
 
   /**
-   * Stores how an answer ended and adds its usage to the session's and the user's totals, atomically.
+   * Stores how an answer ended and adds its usage to the session's and the user's totals and to the user's
+   * `usage_daily` row for today (UTC) and the answering model, atomically.
    * @returns the session as it is afterwards
    */
   async finishAnswer(answerId: number, sessionId: number, userId: number, outcome: AnswerOutcome): Promise<ChatSessionEntity> {
@@ -88,8 +101,12 @@ export class MessagesRepository {
         content: outcome.content,
         status: outcome.status,
         finishReason: outcome.finishReason,
+        model: outcome.model,
+        attempts: outcome.attempts,
         tokensInput: outcome.tokensInput,
         tokensOutput: outcome.tokensOutput,
+        tokensCached: outcome.tokensCached,
+        tokensReasoning: outcome.tokensReasoning,
         usageEstimated: outcome.usageEstimated,
         cost: outcome.cost,
         error: outcome.error ?? null,
@@ -119,6 +136,13 @@ export class MessagesRepository {
         .where('id = :userId', { userId })
         .setParameters(usage)
         .execute();
+      // One statement, relative increments: concurrent answers of the same user, day and model add up.
+      await tx.query(
+        `INSERT INTO usage_daily (user_id, day, model, ${LEDGER_SUMS.join(', ')})
+         VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, 1, $3, $4, $5, $6, $7)
+         ON CONFLICT (user_id, day, model) DO UPDATE SET ${LEDGER_SUMS.map((c) => `${c} = usage_daily.${c} + EXCLUDED.${c}`).join(', ')}`,
+        [userId, outcome.model, outcome.tokensInput, outcome.tokensOutput, outcome.tokensCached, outcome.tokensReasoning, outcome.cost],
+      );
       return tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
     });
   }

@@ -7,9 +7,9 @@ import { invalidField, ProblemException } from '../common/problem';
 import { ProblemDetailsFilter } from '../common/problem-details.filter';
 import { AppConfig, appConfig } from '../config/app-config';
 import { isAbortError } from '../providers/abort';
-import { ChatTurn, ModelProvider, ModelProviderError, ModelUsage } from '../providers/model-provider';
-import { ModelProviderFactory } from '../providers/model-provider.factory';
-import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
+import { ChatTurn, ModelProviderError, ModelUsage } from '../providers/model-provider';
+import { costOf, ModelRegistry } from '../providers/model-registry';
+import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { providerProblem } from '../providers/provider-problem';
 import { countTokens } from '../providers/tokenizer';
 import { fitToContextWindow, PER_MESSAGE_OVERHEAD } from './context-window';
@@ -28,8 +28,8 @@ const TITLE_LENGTH = 60;
 interface PreparedSend {
   session: ChatSessionEntity;
   answerId: number;
-  model: RegisteredModel;
-  provider: ModelProvider;
+  /** Calls the model, its retries and fallbacks; `route.model` is the one answering. */
+  route: ModelRoute;
   request: { model: string; messages: ChatTurn[]; temperature: number; maxTokens?: number };
   title?: string;
 }
@@ -50,7 +50,7 @@ export class MessagesService {
     private readonly messages: MessagesRepository,
     private readonly chats: ChatsService,
     private readonly registry: ModelRegistry,
-    private readonly providers: ModelProviderFactory,
+    private readonly router: ModelRouter,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -69,25 +69,28 @@ export class MessagesService {
     const format: StreamFormat =
       dto.stream_format ?? (/profile\s*=\s*"?events/i.test(req.headers.accept ?? '') ? 'events' : 'data');
     const prepared = await this.prepare(user, dto);
-    const { session, answerId, model, provider } = prepared;
+    const { session, answerId, route } = prepared;
     res.setHeader('X-Session-Id', String(session.id));
     const sse = new SseWriter(res, format, this.config.limits.sse_heartbeat_ms);
     const abort = this.abortOnClientClose(res);
     let text = ''; // everything the provider produced; `sse.sentText` is what reached the client
     try {
-      for await (const event of provider.stream(prepared.request, abort.signal)) {
+      // Retries and fallbacks happen inside the route before the first piece, so `route.model` is settled here.
+      for await (const event of route.stream(prepared.request, abort.signal)) {
         if (event.type === 'delta') {
-          if (!sse.isOpen) sse.start({ session_id: session.id, message_id: answerId, model: model.id });
+          if (!sse.isOpen) sse.start({ session_id: session.id, message_id: answerId, model: route.model.id });
           sse.delta(event.text);
           text += event.text;
         } else {
-          const after = await this.finish(user, prepared, this.completeOutcome(prepared, text, event.finishReason, event.usage));
-          if (!sse.isOpen) sse.start({ session_id: session.id, message_id: answerId, model: model.id });
+          const outcome = this.completeOutcome(prepared, text, event.finishReason, event.usage);
+          const after = await this.finish(user, prepared, outcome);
+          if (!sse.isOpen) sse.start({ session_id: session.id, message_id: answerId, model: route.model.id });
           sse.done({
             message_id: answerId,
+            model: route.model.id,
             finish_reason: event.finishReason,
             usage: usageDto(event.usage),
-            cost: costOf(model, event.usage),
+            cost: outcome.cost,
             title: after.title,
           });
           return;
@@ -111,17 +114,17 @@ export class MessagesService {
    */
   private async complete(user: AuthenticatedUser, dto: SendMessageDto, res: Response): Promise<ChatCompletionDto | undefined> {
     const prepared = await this.prepare(user, dto);
-    const { session, answerId, model, provider } = prepared;
+    const { session, answerId, route } = prepared;
     res.setHeader('X-Session-Id', String(session.id));
     const abort = this.abortOnClientClose(res);
     try {
-      const result = await provider.complete(prepared.request, abort.signal);
+      const result = await route.complete(prepared.request, abort.signal);
       const outcome = this.completeOutcome(prepared, result.text, result.finishReason, result.usage);
       const after = await this.finish(user, prepared, outcome);
       return {
         id: answerId,
         session_id: session.id,
-        model: model.id,
+        model: route.model.id,
         output_text: result.text,
         message: { role: 'assistant', content: result.text },
         title: after.title,
@@ -167,7 +170,8 @@ export class MessagesService {
       if (dto.model) this.registry.resolve(dto.model); // an unknown name is still a 400
     }
     const registered = existing ? this.registry.resolve(existing.model) : dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel();
-    const { provider, model } = this.providers.forModel(registered);
+    const route = this.router.route(registered);
+    const model = route.model; // the first model of the chain that can answer: the context is fitted for it
     if (dto.max_tokens !== undefined && dto.max_tokens > model.maxOutputTokens) {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
     }
@@ -193,8 +197,7 @@ export class MessagesService {
     return {
       session,
       answerId,
-      model,
-      provider,
+      route,
       request: { model: model.upstreamModel, messages, temperature: dto.temperature, maxTokens: dto.max_tokens },
       title: session.title ? undefined : titleFrom(firstUser.content),
     };
@@ -215,15 +218,20 @@ export class MessagesService {
     }
   }
 
+  /** A complete answer, priced at the answering model's price now in force (later price changes leave it be). */
   private completeOutcome(p: PreparedSend, text: string, finishReason: string, usage: ModelUsage): AnswerOutcome {
     return {
       content: text,
       status: 'complete',
       finishReason,
+      model: p.route.model.id,
+      attempts: p.route.attempts,
       tokensInput: usage.inputTokens,
       tokensOutput: usage.outputTokens,
+      tokensCached: usage.cachedInputTokens ?? 0,
+      tokensReasoning: usage.reasoningTokens ?? 0,
       usageEstimated: usage.estimated,
-      cost: costOf(p.model, usage),
+      cost: costOf(p.route.model, usage),
       title: p.title,
     };
   }
@@ -254,10 +262,14 @@ export class MessagesService {
       content: text,
       status: left ? 'incomplete' : 'failed',
       finishReason: left ? null : 'error',
+      model: p.route.model.id,
+      attempts: p.route.attempts,
       tokensInput: usage.inputTokens,
       tokensOutput: usage.outputTokens,
+      tokensCached: 0,
+      tokensReasoning: 0,
       usageEstimated: true,
-      cost: costOf(p.model, usage),
+      cost: costOf(p.route.model, usage),
       error: problem?.message,
       title: p.title,
     });

@@ -7,8 +7,8 @@ import { FieldError, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { isAbortError } from '../providers/abort';
 import { ModelProviderError } from '../providers/model-provider';
-import { ModelProviderFactory } from '../providers/model-provider.factory';
 import { ModelRegistry } from '../providers/model-registry';
+import { ModelRouter } from '../providers/model-router';
 import { providerProblem } from '../providers/provider-problem';
 import { countTokens } from '../providers/tokenizer';
 import {
@@ -54,7 +54,7 @@ export class PromptsService {
   constructor(
     private readonly prompts: PromptsRepository,
     private readonly registry: ModelRegistry,
-    private readonly providers: ModelProviderFactory,
+    private readonly router: ModelRouter,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -135,9 +135,9 @@ export class PromptsService {
 
   /**
    * Seed 004's preview: renders `prompt_id`'s content (or the ad-hoc `content`) with `variables` and sends it to
-   * the chat model as one user message. With `dry_run` it only renders. A preview of a stored prompt counts as
-   * one use once it succeeded. The model call is aborted when the client disconnects (`res` closes early); the
-   * adapter bounds it by `limits.provider_timeout_ms`.
+   * the chat model as one user message, through the model router (retries, fallbacks). With `dry_run` it only
+   * renders. A preview of a stored prompt counts as one use once it succeeded. The model call is aborted when the
+   * client disconnects (`res` closes early); the adapter bounds it by `limits.provider_timeout_ms`.
    * @throws 422 neither or both of prompt_id/content, missing variables, limits; 404 prompt; 400/503 model;
    *         502/504/429 the provider failed
    */
@@ -156,23 +156,21 @@ export class PromptsService {
     if (dto.dry_run) {
       result = { preview: text, tokens_used: countTokens(text), model_used: null };
     } else {
-      const { provider, model } = this.providers.forModel(
-        dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel(),
-      );
+      const route = this.router.route(dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel());
       const clientGone = abortOnClientClose(res);
       try {
-        const answer = await provider.complete(
+        const answer = await route.complete(
           {
-            model: model.upstreamModel,
+            model: route.model.upstreamModel,
             messages: [{ role: 'user', content: text }],
-            maxTokens: Math.min(this.config.prompts.preview_max_tokens, model.maxOutputTokens),
+            maxTokens: this.config.prompts.preview_max_tokens, // the route caps it at each model's maximum
           },
           clientGone.signal,
         );
         result = {
           preview: answer.text,
           tokens_used: answer.usage.inputTokens + answer.usage.outputTokens,
-          model_used: model.id,
+          model_used: route.model.id,
         };
       } catch (err) {
         if (err instanceof ModelProviderError) throw providerProblem(err);

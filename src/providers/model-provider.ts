@@ -16,9 +16,15 @@ export interface ModelRequest {
 
 /** Token counts of one call. `estimated` is true when the provider reported none and a tokenizer counted. */
 export interface ModelUsage {
+  /** All input tokens, cached ones included. */
   inputTokens: number;
+  /** All output tokens, reasoning ones included. */
   outputTokens: number;
   estimated: boolean;
+  /** Of `inputTokens`, those served from the provider's prompt cache (billed at the cached price). */
+  cachedInputTokens?: number;
+  /** Of `outputTokens`, those spent on hidden reasoning (billed as output). */
+  reasoningTokens?: number;
 }
 
 /** Normalised finish reasons (issue 4): `stop`, `length`, `content_filter`, `tool_calls`, `error`. */

@@ -2,6 +2,7 @@ import { HttpStatus, Inject, Injectable, Logger, OnApplicationBootstrap } from '
 import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { OFFLINE_ALIAS, OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
+import { ModelUsage } from './model-provider';
 
 export { OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 
@@ -15,8 +16,10 @@ export interface RegisteredModel {
   aliases: string[];
   contextWindow: number;
   maxOutputTokens: number;
-  /** USD per 1M tokens. */
-  pricing: { inputPer1m: number; outputPer1m: number };
+  /** USD per 1M tokens; cached input tokens cost `cachedInputPer1m` when set, else the input price. */
+  pricing: { inputPer1m: number; outputPer1m: number; cachedInputPer1m?: number };
+  /** Registry ids to try, in order, when this model fails before its first piece (`fallbacks` in the YAML file). */
+  fallbacks: string[];
   /** Its provider has credentials (or needs none). */
   available: boolean;
 }
@@ -61,7 +64,12 @@ export class ModelRegistry implements OnApplicationBootstrap {
           aliases: m.aliases ?? [],
           contextWindow: m.context_window,
           maxOutputTokens: m.max_output_tokens,
-          pricing: { inputPer1m: m.pricing.input_per_1m, outputPer1m: m.pricing.output_per_1m },
+          pricing: {
+            inputPer1m: m.pricing.input_per_1m,
+            outputPer1m: m.pricing.output_per_1m,
+            ...(m.pricing.cached_input_per_1m !== undefined && { cachedInputPer1m: m.pricing.cached_input_per_1m }),
+          },
+          fallbacks: m.fallbacks ?? [],
           available: this.endpoints.has(provider),
         };
       }),
@@ -73,10 +81,13 @@ export class ModelRegistry implements OnApplicationBootstrap {
         contextWindow: 32_768,
         maxOutputTokens: 4_096,
         pricing: { inputPer1m: 0, outputPer1m: 0 },
+        fallbacks: [],
         available: true,
       },
     ];
     for (const m of this.models) for (const name of [m.id, ...m.aliases]) this.byName.set(name.toLowerCase(), m);
+    // loadAppConfig has already refused fallbacks the registry doesn't know: resolve aliases to ids once.
+    for (const m of this.models) m.fallbacks = m.fallbacks.map((name) => this.byName.get(name.toLowerCase())!.id);
 
     // loadAppConfig has already refused a DEFAULT_MODEL the registry doesn't know.
     const requested = config.defaultModel ? this.byName.get(config.defaultModel.toLowerCase()) : undefined;
@@ -139,10 +150,18 @@ export class ModelRegistry implements OnApplicationBootstrap {
 }
 
 /**
- * Cost of one call in USD: tokens × price per 1M tokens, rounded to 8 decimals (the column's scale).
- * @param usage input and output token counts
+ * Cost of one call in USD: tokens × price per 1M tokens, rounded to 8 decimals (the `numeric(18,8)` columns).
+ * Cached input tokens (part of `inputTokens`) are charged at `cachedInputPer1m` when the model has one, else at
+ * the input price; reasoning tokens are part of `outputTokens` and charged as output (how OpenAI, Anthropic and
+ * Google bill them).
+ * @param usage token counts; `cachedInputTokens` is clamped to `inputTokens`
  */
-export function costOf(model: RegisteredModel, usage: { inputTokens: number; outputTokens: number }): number {
-  const raw = (usage.inputTokens * model.pricing.inputPer1m + usage.outputTokens * model.pricing.outputPer1m) / 1_000_000;
+export function costOf(
+  model: RegisteredModel,
+  usage: Pick<ModelUsage, 'inputTokens' | 'outputTokens' | 'cachedInputTokens'>,
+): number {
+  const { inputPer1m, outputPer1m, cachedInputPer1m = inputPer1m } = model.pricing;
+  const cached = Math.min(usage.cachedInputTokens ?? 0, usage.inputTokens);
+  const raw = ((usage.inputTokens - cached) * inputPer1m + cached * cachedInputPer1m + usage.outputTokens * outputPer1m) / 1_000_000;
   return Math.round(raw * 1e8) / 1e8;
 }

@@ -9,13 +9,15 @@ export interface FakeScript {
   pieces?: string[];
   /** Pause before each piece, in ms (non-streamed: before the answer, once per piece). Default 0. */
   delayMs?: number;
+  /** Pause before piece i, in ms, for a stream that stalls at one point; overrides `delayMs` where given. */
+  delaysMs?: number[];
   /** `finish_reason` of the last choice. Default `'stop'`. */
   finishReason?: string;
   /**
    * Token counts to report; `null` sends none (no usage chunk, no `usage` field).
    * Default: `prompt_tokens` = ⌈characters of all message contents / 4⌉, `completion_tokens` = number of pieces.
    */
-  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  usage?: FakeUsage | null;
   /** Answer with this HTTP error and OpenAI's error body instead of a completion. */
   failure?: FakeFailure;
   /**
@@ -25,6 +27,14 @@ export interface FakeScript {
   cut?: { afterPieces: number; how?: 'destroy' | 'end' };
   /** End the stream after the finish (and usage) chunk without sending `data: [DONE]`. */
   omitDone?: boolean;
+}
+
+/** Usage as OpenAI reports it; the `*_details` objects are sent only when given. */
+export interface FakeUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number };
+  completion_tokens_details?: { reasoning_tokens: number };
 }
 
 /** An HTTP error answer, in OpenAI's format: `{"error":{"message","type","param":null,"code"}}`. */
@@ -183,7 +193,8 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     await send(chunk({ role: 'assistant', content: '', refusal: null }, null));
     for (const [i, content] of pieces.entries()) {
       if (script.cut && i === script.cut.afterPieces) return cut(res, script.cut.how);
-      if (script.delayMs) await delay(script.delayMs);
+      const pause = script.delaysMs?.[i] ?? script.delayMs;
+      if (pause) await delay(pause);
       await send(chunk({ content }, null));
     }
     if (script.cut && script.cut.afterPieces >= pieces.length) return cut(res, script.cut.how);

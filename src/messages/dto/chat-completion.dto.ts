@@ -22,7 +22,7 @@ export class ChatCompletionDto {
   /** Id of the stored assistant message. */
   @ApiProperty({ type: 'integer' }) id: number;
   @ApiProperty({ type: 'integer' }) session_id: number;
-  /** Registry id of the model that answered. */
+  /** Registry id of the model that answered (a fallback when the requested one failed). */
   model: string;
   output_text: string;
   message: AssistantMessageDto;
@@ -34,6 +34,24 @@ export class ChatCompletionDto {
   cost: number;
   /** `stop`, `length`, `content_filter`, `tool_calls` or `error`. */
   finish_reason: string;
+}
+
+/** One model tried for an answer. */
+export class ModelAttemptDto {
+  /** Registry id. */
+  model: string;
+  /** Why this model was given up (or failed mid-stream); null for the model that answered. */
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    enum: ['auth', 'rate_limited', 'bad_request', 'unavailable', 'timeout', 'not_configured'],
+    enumName: 'ModelErrorKind',
+  })
+  error_kind: string | null;
+  /** The provider's HTTP status for that error, when it sent one. */
+  @ApiProperty({ type: 'integer', nullable: true }) upstream_status: number | null;
+  /** Calls to this model after the first one. */
+  @ApiProperty({ type: 'integer' }) retries: number;
 }
 
 /** A stored message (`GET /v1/chat/sessions/{id}/messages`). */
@@ -48,9 +66,15 @@ export class MessageDto {
   @ApiProperty({ type: String, nullable: true }) finish_reason: string | null;
   @ApiProperty({ type: 'integer' }) tokens_input: number;
   @ApiProperty({ type: 'integer' }) tokens_output: number;
+  /** Of `tokens_input`, those served from the provider's prompt cache. */
+  @ApiProperty({ type: 'integer' }) tokens_cached: number;
+  /** Of `tokens_output`, those spent on hidden reasoning. */
+  @ApiProperty({ type: 'integer' }) tokens_reasoning: number;
   usage_estimated: boolean;
-  /** USD. */
+  /** USD, at the price in force when the answer was stored. */
   cost: number;
+  /** Assistant messages: every model tried for the answer, in order (retries and fallbacks); empty otherwise. */
+  attempts: ModelAttemptDto[];
   created_at: string;
 
   static from(m: MessageEntity): MessageDto {
@@ -63,8 +87,11 @@ export class MessageDto {
       finish_reason: m.finishReason,
       tokens_input: m.tokensInput,
       tokens_output: m.tokensOutput,
+      tokens_cached: m.tokensCached,
+      tokens_reasoning: m.tokensReasoning,
       usage_estimated: m.usageEstimated,
       cost: m.cost,
+      attempts: m.attempts,
       created_at: m.createdAt.toISOString(),
     };
   }

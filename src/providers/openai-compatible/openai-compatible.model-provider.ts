@@ -24,10 +24,12 @@ const FINISH_REASONS: Record<string, FinishReason> = {
   function_call: 'tool_calls',
 };
 
-/** Upstream usage as Chat Completions reports it. */
+/** Upstream usage as Chat Completions reports it; the details are absent on many compatible servers. */
 interface UpstreamUsage {
   prompt_tokens: number;
   completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
 
 /**
@@ -125,9 +127,17 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
   }
 
   private usage(request: ModelRequest, text: string, upstream: UpstreamUsage | undefined | null): ModelUsage {
-    return upstream
-      ? { inputTokens: upstream.prompt_tokens, outputTokens: upstream.completion_tokens, estimated: false }
-      : { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(text), estimated: true };
+    if (!upstream) return { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(text), estimated: true };
+    // prompt_tokens already includes the cached tokens, completion_tokens the reasoning ones (OpenAI "usage").
+    const cached = upstream.prompt_tokens_details?.cached_tokens;
+    const reasoning = upstream.completion_tokens_details?.reasoning_tokens;
+    return {
+      inputTokens: upstream.prompt_tokens,
+      outputTokens: upstream.completion_tokens,
+      estimated: false,
+      ...(cached && { cachedInputTokens: cached }),
+      ...(reasoning && { reasoningTokens: reasoning }),
+    };
   }
 
   /**

@@ -1,0 +1,265 @@
+import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig, appConfig } from '../config/app-config';
+import { abortError, isAbortError } from './abort';
+import { ModelCompletion, ModelProvider, ModelProviderError, ModelRequest, ModelStreamEvent } from './model-provider';
+import { ModelProviderFactory } from './model-provider.factory';
+import { ModelRegistry, RegisteredModel } from './model-registry';
+
+/** Error kinds worth calling the same model again for: they are usually gone a moment later. */
+const RETRYABLE = new Set<ModelProviderError['kind']>(['rate_limited', 'unavailable', 'timeout']);
+
+/** The retry settings the backoff is computed from (`retries` in the YAML file). */
+export interface RetryPolicy {
+  max_attempts: number;
+  base_delay_ms: number;
+  max_delay_ms: number;
+}
+
+/** One model tried for an answer, as stored on the message (`attempts`) and shown in its DTO. */
+export interface ModelAttempt {
+  /** Registry id of the model. */
+  model: string;
+  /** Why this model was given up (or failed mid-stream); null for the model that answered. */
+  error_kind: ModelProviderError['kind'] | null;
+  /** The provider's HTTP status for that error, when there was one. */
+  upstream_status: number | null;
+  /** Calls to this model after its first one. */
+  retries: number;
+}
+
+/**
+ * How long to wait before calling the same model again after `err`, or undefined when it should not be called
+ * again (the error is not transient, attempts are used up, or the provider asked for a longer wait than
+ * `max_delay_ms`). Backoff is exponential with "equal jitter" (AWS Architecture Blog, "Exponential Backoff And
+ * Jitter"): half of `min(max, base × 2^(attempt-1))` fixed, half random. A `Retry-After` is honoured as given.
+ * @param attempt calls made to this model so far (1 after the first call failed)
+ * @param random a number in [0, 1), `Math.random` unless a test fixes it
+ * @returns milliseconds to wait, or undefined
+ */
+export function retryDelayMs(
+  err: ModelProviderError,
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number | undefined {
+  if (!RETRYABLE.has(err.kind) || attempt >= policy.max_attempts) return undefined;
+  if (err.retryAfterSeconds !== undefined) {
+    const asked = err.retryAfterSeconds * 1000;
+    return asked > policy.max_delay_ms ? undefined : asked;
+  }
+  const ceiling = Math.min(policy.max_delay_ms, policy.base_delay_ms * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** One candidate of a route: the model and the adapter that answers for it. */
+interface Candidate {
+  model: RegisteredModel;
+  provider: ModelProvider;
+}
+
+/**
+ * Calls a model with timeouts, retries and fallbacks (see {@link ModelRoute}). One per application; call
+ * {@link route} once per answer.
+ */
+@Injectable()
+export class ModelRouter {
+  private readonly logger = new Logger(ModelRouter.name);
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly factory: ModelProviderFactory,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Plans an answer by `model`: the model, then its `fallbacks` in order. Models whose provider is not configured
+   * are skipped at once and recorded as `not_configured` attempts.
+   * @throws ProblemException 503 when no model of the chain is configured (the last one's problem)
+   */
+  route(model: RegisteredModel): ModelRoute {
+    const candidates: Candidate[] = [];
+    const skipped: ModelAttempt[] = [];
+    let unavailable: unknown;
+    for (const name of [model.id, ...model.fallbacks]) {
+      try {
+        const selection = this.factory.forModel(this.registry.resolve(name));
+        // In offline mode every model maps to the offline one: try it once.
+        if (!candidates.some((c) => c.model.id === selection.model.id)) candidates.push(selection);
+      } catch (err) {
+        if (!(err instanceof HttpException)) throw err;
+        unavailable = err;
+        skipped.push({ model: name, error_kind: 'not_configured', upstream_status: null, retries: 0 });
+      }
+    }
+    if (!candidates.length) throw unavailable;
+    if (skipped.length) this.logger.warn(`Answering with ${candidates[0].model.id}: ${skipped.map((s) => s.model).join(', ')} not configured`);
+    return new ModelRoute(candidates, skipped, this.config, this.logger);
+  }
+}
+
+/**
+ * One answer's way through a chain of models. Each model is called with a first-token timeout
+ * (`limits.provider_first_token_timeout_ms`) and, once streaming, an idle timeout between pieces
+ * (`limits.provider_idle_timeout_ms`); both abort the upstream request and count as a `timeout` failure.
+ * A failure before the first piece is retried on the same model ({@link retryDelayMs}), then the next model of
+ * the chain is tried; a failure after the first piece is final, since a retry would repeat text the client has
+ * seen. The caller's abort is never retried.
+ *
+ * `model` is the model answering (after a failure: the last one tried); `attempts` lists every model tried.
+ */
+export class ModelRoute {
+  private current = 0;
+  readonly attempts: ModelAttempt[];
+
+  constructor(
+    private readonly candidates: Candidate[],
+    skipped: ModelAttempt[],
+    private readonly config: AppConfig,
+    private readonly logger: Logger,
+  ) {
+    this.attempts = [...skipped];
+  }
+
+  /** The model answering now; after a failure, the last one tried. */
+  get model(): RegisteredModel {
+    return this.candidates[this.current].model;
+  }
+
+  /**
+   * Streams the answer of the first model that produces one; the events are the adapter's.
+   * @throws ModelProviderError the last failure when every model failed, or a failure after the first piece
+   * @throws an abort error (see `isAbortError`) when `signal` aborts
+   */
+  async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+    let lastError: ModelProviderError | undefined;
+    for (const [i, { model, provider }] of this.candidates.entries()) {
+      this.current = i;
+      const attempt = this.begin(model);
+      for (let calls = 1; ; calls++) {
+        let started = false; // an event reached the consumer: no retry, no fallback from here on
+        try {
+          for await (const event of this.guarded(provider, this.requestFor(model, request), signal)) {
+            if (!started) {
+              // This model answers: the failures that made it retry are history (the consumer may stop at `finish`).
+              attempt.error_kind = null;
+              attempt.upstream_status = null;
+            }
+            started = true;
+            yield event;
+          }
+          return;
+        } catch (err) {
+          const failure = this.classify(err, signal, attempt);
+          if (started) throw failure;
+          lastError = failure;
+          if (!(await this.retried(failure, calls, attempt, signal))) break;
+        }
+      }
+    }
+    throw lastError!;
+  }
+
+  /**
+   * Produces the whole answer of the first model that gives one. Bounded by the adapter's whole-call timeout
+   * (`limits.provider_timeout_ms`), not the first-token one: a whole answer takes as long as its last token.
+   * @throws ModelProviderError the last failure when every model failed
+   * @throws an abort error (see `isAbortError`) when `signal` aborts
+   */
+  async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion> {
+    let lastError: ModelProviderError | undefined;
+    for (const [i, { model, provider }] of this.candidates.entries()) {
+      this.current = i;
+      const attempt = this.begin(model);
+      for (let calls = 1; ; calls++) {
+        try {
+          const completion = await provider.complete(this.requestFor(model, request), signal);
+          attempt.error_kind = null;
+          attempt.upstream_status = null;
+          return completion;
+        } catch (err) {
+          lastError = this.classify(err, signal, attempt);
+          if (!(await this.retried(lastError, calls, attempt, signal))) break;
+        }
+      }
+    }
+    throw lastError!;
+  }
+
+  private begin(model: RegisteredModel): ModelAttempt {
+    if (this.current > 0) {
+      const previous = this.attempts[this.attempts.length - 1];
+      this.logger.warn(`Falling back from ${previous.model} (${previous.error_kind}) to ${model.id}`);
+    }
+    const attempt: ModelAttempt = { model: model.id, error_kind: null, upstream_status: null, retries: 0 };
+    this.attempts.push(attempt);
+    return attempt;
+  }
+
+  /** The request as this model expects it: its upstream name, and no more output than it can give. */
+  private requestFor(model: RegisteredModel, request: ModelRequest): ModelRequest {
+    const maxTokens = request.maxTokens === undefined ? undefined : Math.min(request.maxTokens, model.maxOutputTokens);
+    return { ...request, model: model.upstreamModel, maxTokens };
+  }
+
+  /**
+   * Records a failure on the attempt and returns it as a ModelProviderError.
+   * @throws the caller's abort as it is: never retried, never recorded as a provider failure
+   */
+  private classify(err: unknown, signal: AbortSignal, attempt: ModelAttempt): ModelProviderError {
+    if (signal.aborted) throw isAbortError(err) ? err : abortError(signal);
+    if (!(err instanceof ModelProviderError)) throw err;
+    attempt.error_kind = err.kind;
+    attempt.upstream_status = err.upstreamStatus ?? null;
+    return err;
+  }
+
+  /** Waits before calling the same model again. @returns false when it should not be called again */
+  private async retried(err: ModelProviderError, calls: number, attempt: ModelAttempt, signal: AbortSignal): Promise<boolean> {
+    const delay = retryDelayMs(err, calls, this.config.retries);
+    if (delay === undefined) return false;
+    const status = err.upstreamStatus ? ` (HTTP ${err.upstreamStatus})` : '';
+    this.logger.warn(`Retrying ${attempt.model} in ${delay} ms after ${err.kind}${status}, retry ${attempt.retries + 1}`);
+    try {
+      await sleep(delay, undefined, { signal });
+    } catch (e) {
+      throw isAbortError(e) ? abortError(signal) : e;
+    }
+    attempt.retries++; // counted once the call is about to happen, not when the wait was cut short
+    return true;
+  }
+
+  /**
+   * The adapter's stream under the first-token and idle timeouts. When one fires, the upstream request is
+   * aborted and a `timeout` ModelProviderError is thrown.
+   */
+  private async *guarded(provider: ModelProvider, request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+    const { provider_first_token_timeout_ms: firstMs, provider_idle_timeout_ms: idleMs } = this.config.limits;
+    const upstream = new AbortController();
+    const onAbort = () => upstream.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let timedOut: ModelProviderError | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (ms: number, message: string) => {
+      timer = setTimeout(() => {
+        timedOut = new ModelProviderError('timeout', message);
+        upstream.abort(timedOut);
+      }, ms);
+    };
+    arm(firstMs, `The model provider sent nothing within ${firstMs} ms.`);
+    try {
+      for await (const event of provider.stream(request, upstream.signal)) {
+        // The clock stops while the consumer handles the event (writing to the client, storing the answer).
+        clearTimeout(timer);
+        yield event;
+        arm(idleMs, `The model provider stopped sending for ${idleMs} ms.`);
+      }
+    } catch (err) {
+      if (timedOut && !signal.aborted) throw timedOut;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}

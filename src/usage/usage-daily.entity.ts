@@ -1,0 +1,46 @@
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { numericTransformer } from '../common/numeric.transformer';
+import { UserEntity } from '../users/user.entity';
+
+/**
+ * The usage ledger: one row per user, UTC day and answering model, added to (never rewritten) in the same
+ * transaction that stores each answer. It keeps the cost at the price in force when the answer was stored, and
+ * outlives deleted sessions; it goes with its user.
+ */
+@Entity('usage_daily')
+export class UsageDailyEntity {
+  @PrimaryColumn({ name: 'user_id', type: 'integer' })
+  userId: number;
+
+  @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: UserEntity;
+
+  /** UTC date, `YYYY-MM-DD`. */
+  @PrimaryColumn({ type: 'date' })
+  day: string;
+
+  /** Registry id of the model that answered (or, for a failed answer, the last one tried). */
+  @PrimaryColumn({ type: 'varchar', length: 200 })
+  model: string;
+
+  /** Answers stored (complete, incomplete and failed alike). */
+  @Column({ type: 'integer', default: 0 })
+  requests: number;
+
+  @Column({ name: 'tokens_input', type: 'bigint', default: 0, transformer: numericTransformer })
+  tokensInput: number;
+
+  @Column({ name: 'tokens_output', type: 'bigint', default: 0, transformer: numericTransformer })
+  tokensOutput: number;
+
+  @Column({ name: 'tokens_cached', type: 'bigint', default: 0, transformer: numericTransformer })
+  tokensCached: number;
+
+  @Column({ name: 'tokens_reasoning', type: 'bigint', default: 0, transformer: numericTransformer })
+  tokensReasoning: number;
+
+  /** USD. */
+  @Column({ type: 'numeric', precision: 18, scale: 8, default: 0, transformer: numericTransformer })
+  cost: number;
+}

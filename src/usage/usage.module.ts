@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { UsersModule } from '../users/users.module';
+import { UsageDailyEntity } from './usage-daily.entity';
+import { UsageController } from './usage.controller';
+import { UsageRepository } from './usage.repository';
+import { UsageService } from './usage.service';
+
+/** The usage ledger's reports (`GET /v1/users/me/usage`, `GET /v1/users/{id}/usage`). */
+@Module({
+  imports: [TypeOrmModule.forFeature([UsageDailyEntity]), UsersModule],
+  controllers: [UsageController],
+  providers: [UsageRepository, UsageService],
+})
+export class UsageModule {}

@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { invalidField, notFound } from '../common/problem';
+import { AppConfig, appConfig } from '../config/app-config';
+import { UsersRepository } from '../users/users.repository';
+import { UsageDayDto, UsageQueryDto, UsageReportDto, UsageTotalsDto } from './usage.dto';
+import { UsageDayRow, UsageRepository } from './usage.repository';
+
+const DAY_MS = 86_400_000;
+/** Days reported when the query names no `from` (today included). */
+const DEFAULT_RANGE_DAYS = 30;
+
+/** `YYYY-MM-DD` of a UTC instant. */
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** Reports from the usage ledger (`usage_daily`): per UTC day and model, with totals. */
+@Injectable()
+export class UsageService {
+  constructor(
+    private readonly usage: UsageRepository,
+    private readonly users: UsersRepository,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * A user's usage over `query.from`..`query.to` (UTC days, inclusive; default the last 30 days).
+   * @throws 404 when the user does not exist; 422 when `from` is after `to` or the range is wider than
+   *         `limits.usage_max_range_days`
+   */
+  async report(userId: number, query: UsageQueryDto): Promise<UsageReportDto> {
+    const { from, to } = this.range(query);
+    if (!(await this.users.findById(userId))) throw notFound('User');
+    const rows = await this.usage.daysOf(userId, from, to);
+    return { from, to, totals: sum(rows), days: rows.map(toDayDto) };
+  }
+
+  private range(query: UsageQueryDto): { from: string; to: string } {
+    const to = query.to ?? utcDay(Date.now());
+    const from = query.from ?? utcDay(Date.parse(to) - (DEFAULT_RANGE_DAYS - 1) * DAY_MS);
+    if (from > to) throw invalidField('from', 'must not be after to');
+    const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
+    const max = this.config.limits.usage_max_range_days;
+    if (days > max) throw invalidField('from', `the range covers ${days} days; at most ${max} are allowed (limits.usage_max_range_days)`);
+    return { from, to };
+  }
+}
+
+function toDayDto(r: UsageDayRow): UsageDayDto {
+  return {
+    day: r.day,
+    model: r.model,
+    requests: r.requests,
+    tokens_input: r.tokensInput,
+    tokens_output: r.tokensOutput,
+    tokens_cached: r.tokensCached,
+    tokens_reasoning: r.tokensReasoning,
+    cost: r.cost,
+  };
+}
+
+/** Sums the rows; the cost is rounded to the ledger's 8 decimals so float addition adds no noise. */
+function sum(rows: UsageDayRow[]): UsageTotalsDto {
+  const totals = { requests: 0, tokens_input: 0, tokens_output: 0, tokens_cached: 0, tokens_reasoning: 0, cost: 0 };
+  for (const r of rows) {
+    totals.requests += r.requests;
+    totals.tokens_input += r.tokensInput;
+    totals.tokens_output += r.tokensOutput;
+    totals.tokens_cached += r.tokensCached;
+    totals.tokens_reasoning += r.tokensReasoning;
+    totals.cost += r.cost;
+  }
+  totals.cost = Math.round(totals.cost * 1e8) / 1e8;
+  return totals;
+}
