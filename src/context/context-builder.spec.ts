@@ -125,11 +125,13 @@ describe('buildContext', () => {
     }
   });
 
-  it('gives the documents what is left after the mandatory parts, never the newest message\'s room', () => {
+  it('gives the documents their budget, but at most half of what the mandatory parts leave', () => {
     const docs = [{ name: 'big.txt', text: 'd'.repeat(500) }];
-    const r = buildContext(input({ messages: history, documents: docs, documentsBudget: 10_000, contextWindow: 300 }));
-    expect(r.turns[r.turns.length - 1].content).toBe('cccc');
-    expect(r.accounting.tokens.total).toBeLessThanOrEqual(300);
+    const small = buildContext(input({ messages: history, documents: docs, documentsBudget: 200, contextWindow: 1000 }));
+    expect(small.accounting.tokens.documents).toBe(200);
+    const r = buildContext(input({ messages: history, documents: docs, documentsBudget: 10_000, contextWindow: 400 }));
+    expect(r.accounting.tokens.documents).toBe(Math.floor((400 - each) / 2));
+    expect(contents(r).slice(1)).toEqual(['aaaa', 'bbbb', 'cccc']);
     expect(r.accounting.documents).toEqual([{ name: 'big.txt', tokens: expect.any(Number), truncated: true }]);
   });
 });

@@ -110,8 +110,9 @@ export function summaryContent(summary: string): string {
  * content must not gain instruction authority), then the newest messages that fit. Pure: no I/O.
  *
  * Budget: context window − reserved output − safety margin. The system prompt, the summary and (for a send) the
- * newest message must fit; the documents get at most `documentsBudget` of what is left; the history then fills
- * the rest newest-first with whole messages, stopping at the first that does not fit (never cut in half).
+ * newest message must fit; the documents get `documentsBudget`, but never more than half of what is left (so an
+ * 8k-token model still gets a conversation); the history then fills the rest newest-first with whole messages,
+ * stopping at the first that does not fit (never cut in half).
  * @returns the turns oldest first, with tokens per part and what was dropped
  * @throws ProblemException 422 when the reserved output leaves no room, or the newest user message (with the
  *         system prompt and summary) alone does not fit; thrown before anything is stored
@@ -143,9 +144,9 @@ export function buildContext(input: ContextInput): BuiltContext {
   }
   const headTokens = sum(head);
 
-  const candidates = input.messages.map((m) => ({ ...m, tokens: costOf(m.content) }));
+  const candidates = input.messages;
   const newest = input.requireNewest ? candidates[candidates.length - 1] : undefined;
-  const mandatory = headTokens + (newest?.tokens ?? 0);
+  const mandatory = headTokens + (newest ? costOf(newest.content) : 0);
   if (mandatory > budget.available) {
     throw new ProblemException(
       HttpStatus.UNPROCESSABLE_ENTITY,
@@ -156,16 +157,20 @@ export function buildContext(input: ContextInput): BuiltContext {
     );
   }
 
-  const docs = renderDocuments(input.documents, Math.min(input.documentsBudget, budget.available - mandatory), counter);
+  // Documents never take more than half of what is left, so a small window still holds a conversation.
+  const docsBudget = Math.min(input.documentsBudget, Math.floor((budget.available - mandatory) / 2));
+  const docs = renderDocuments(input.documents, docsBudget, counter);
   if (docs.content) head.push({ role: 'user', content: docs.content, part: 'documents', messageId: null, tokens: docs.tokens });
 
   let room = budget.available - sum(head);
   const kept: ContextTurn[] = [];
+  // Counted newest first and only until the budget is spent: the older ones are never tokenized.
   for (let i = candidates.length - 1; i >= 0; i--) {
     const m = candidates[i];
-    if (m.tokens > room) break;
-    room -= m.tokens;
-    kept.push({ role: m.role, content: m.content, part: 'message', messageId: m.id, tokens: m.tokens });
+    const tokens = costOf(m.content);
+    if (tokens > room) break;
+    room -= tokens;
+    kept.push({ role: m.role, content: m.content, part: 'message', messageId: m.id, tokens });
   }
   kept.reverse();
 
