@@ -353,3 +353,28 @@ describe('Context management, summary_window mode (e2e)', () => {
     ]);
   });
 });
+
+describe('Background work at shutdown (e2e)', () => {
+  it('closing the app aborts a title still being made instead of leaving it running', async () => {
+    const fake = await startFakeOpenAi({ apiKey: KEY });
+    fake.script((r) => (isTitle(r) ? { pieces: ['Slow', ' title'], delayMs: 5000 } : { pieces: ['An answer.'] }));
+    const t = await startApp({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: KEY, CONFIG_FILE: testConfigWith({ mode: 'full' }) });
+    try {
+      const alice = await registerUser(t.url);
+      const res = await request(t.url)
+        .post('/v1/chat/stream')
+        .set(alice.auth)
+        .send({ model: 'gpt-4o-mini', stream: false, messages: [{ role: 'user', content: 'Hello' }] });
+      expect(res.status).toBe(200);
+      for (let i = 0; i < 100 && !fake.requests.some(isTitle); i++) await new Promise((r) => setTimeout(r, 10));
+      const titleRequest = fake.requests.find(isTitle)!;
+      expect(titleRequest).toBeDefined();
+    } finally {
+      await t.close();
+    }
+    const titleRequest = fake.requests.find(isTitle)!;
+    await titleRequest.closed;
+    expect(titleRequest.closedEarly).toBe(true); // the upstream call was aborted, not left running
+    await fake.close();
+  });
+});

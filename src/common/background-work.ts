@@ -19,7 +19,11 @@ export class BackgroundWork {
   start(key: string, what: string, task: (signal: AbortSignal) => Promise<void>): boolean {
     if (this.running.has(key) || this.stopping.signal.aborted) return false;
     const run = task(this.stopping.signal)
-      .catch((err: unknown) => this.logger.warn(`${what} failed: ${(err as Error)?.message ?? err}`))
+      .catch((err: unknown) =>
+        this.stopping.signal.aborted
+          ? this.logger.log(`${what} stopped by shutdown; it is redone after the next answer`)
+          : this.logger.warn(`${what} failed: ${(err as Error)?.message ?? err}`),
+      )
       .finally(() => this.running.delete(key));
     this.running.set(key, run);
     return true;
