@@ -217,16 +217,18 @@ describe('Context management, full mode, model titles (e2e)', () => {
       expect(used).toBeLessThanOrEqual(available);
       expect(sent[sent.length - 1]).toEqual({ role: 'user', content: 'Still there?' });
       expect(sent[sent.length - 2].content).toMatch(/^Message number 1000: /);
-      // Contiguous newest messages, and the next older one would not have fit.
+      // Contiguous newest messages from a question on; the older pair (answer and its question) would not have fit.
       expect(sent[0]).toEqual({ role: 'system', content: DEFAULT_PROMPT });
       const numbers = sent.slice(1, -1).map((m) => Number(/^Message number (\d+):/.exec(m.content)![1]));
       expect(numbers).toEqual(numbers.map((_, i) => 1000 - numbers.length + 1 + i));
-      const older = `Message number ${numbers[0] - 1}: ${'lorem ipsum '.repeat(5)}`;
-      expect(used + cost({ role: 'user', content: older })).toBeGreaterThan(available);
+      expect(sent[1].role).toBe('user');
+      const older = (n: number) => cost({ role: 'user', content: `Message number ${n}: ${'lorem ipsum '.repeat(5)}` });
+      expect(used + older(numbers[0] - 1) + older(numbers[0] - 2)).toBeGreaterThan(available);
       expect(sent.length).toBeGreaterThan(100);
 
       // The preview (before the new message) kept the same tail, one message longer at most.
       expect(preview.dropped.messages).toBe(1000 - (preview.messages.length - 1));
+      expect(preview.messages[1]).toMatchObject({ part: 'message', role: 'user' });
       expect(preview.messages[preview.messages.length - 1].content).toMatch(/^Message number 1000: /);
       expect(preview.tokens.total).toBeLessThanOrEqual(available);
     });
@@ -351,6 +353,30 @@ describe('Context management, summary_window mode (e2e)', () => {
       ...pair(5),
       { role: 'user', content: 'Q6' },
     ]);
+  });
+});
+
+describe('summary_window mode with the offline model (e2e)', () => {
+  it('writes no summary, and sends every message that fits instead', async () => {
+    const t = await startApp({ CONFIG_FILE: testConfigWith({ mode: 'summary_window', window_size: 1, summarize_after_messages: 2, summary_update_interval: 1 }) });
+    try {
+      const alice = await registerUser(t.url);
+      let id: number | undefined;
+      for (let i = 1; i <= 4; i++) {
+        const res = await request(t.url)
+          .post('/v1/chat/stream')
+          .set(alice.auth)
+          .send({ stream: false, session_id: id, messages: [{ role: 'user', content: `Q${i}` }] });
+        id = res.body.session_id;
+        await settle(t);
+      }
+      expect((await request(t.url).get(`/v1/chat/sessions/${id}`).set(alice.auth)).body.summary).toBeNull();
+      const preview = (await request(t.url).get(`/v1/chat/sessions/${id}/context`).set(alice.auth)).body;
+      expect(preview).toMatchObject({ model: 'offline/echo', mode: 'summary_window', summary: null });
+      expect(preview.messages).toHaveLength(8);
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -52,11 +52,12 @@ describe('buildContext', () => {
   });
 
   it('budget = context window − reserved output − safety margin, exactly', () => {
+    const questions = [msg(1, 'user', 'aaaa'), msg(2, 'user', 'bbbb'), msg(3, 'user', 'cccc')];
     // Room for exactly two messages: 2 * each.
-    const fits = buildContext(input({ messages: history, contextWindow: 2 * each + 30, reservedOutput: 20, safetyMargin: 10 }));
+    const fits = buildContext(input({ messages: questions, contextWindow: 2 * each + 30, reservedOutput: 20, safetyMargin: 10 }));
     expect(contents(fits)).toEqual(['bbbb', 'cccc']);
     expect(fits.accounting.dropped.messages).toBe(1);
-    const oneShort = buildContext(input({ messages: history, contextWindow: 2 * each + 29, reservedOutput: 20, safetyMargin: 10 }));
+    const oneShort = buildContext(input({ messages: questions, contextWindow: 2 * each + 29, reservedOutput: 20, safetyMargin: 10 }));
     expect(contents(oneShort)).toEqual(['cccc']);
   });
 
@@ -65,6 +66,15 @@ describe('buildContext', () => {
     const r = buildContext(input({ messages: msgs, contextWindow: each + 10 }));
     expect(contents(r)).toEqual(['zzzz']);
     expect(r.accounting.dropped.messages).toBe(2);
+  });
+
+  it('leaves out an answer whose question was cut, but only then', () => {
+    const msgs = [msg(1, 'user', 'aaaa'), msg(2, 'assistant', 'bbbb'), msg(3, 'user', 'cccc'), msg(4, 'assistant', 'dddd'), msg(5, 'user', 'eeee')];
+    const cut = buildContext(input({ messages: msgs, contextWindow: 4 * each }));
+    expect(contents(cut)).toEqual(['cccc', 'dddd', 'eeee']);
+    expect(cut.accounting.dropped.messages).toBe(2);
+    const whole = buildContext(input({ messages: msgs.slice(1), contextWindow: 4 * each }));
+    expect(contents(whole)).toEqual(['bbbb', 'cccc', 'dddd', 'eeee']);
   });
 
   it('fits a 1,000-message session and keeps the newest ones', () => {

@@ -112,7 +112,8 @@ export function summaryContent(summary: string): string {
  * Budget: context window − reserved output − safety margin. The system prompt, the summary and (for a send) the
  * newest message must fit; the documents get `documentsBudget`, but never more than half of what is left (so an
  * 8k-token model still gets a conversation); the history then fills the rest newest-first with whole messages,
- * stopping at the first that does not fit (never cut in half).
+ * stopping at the first that does not fit (never cut in half). When that cut leaves an answer without its
+ * question at the start, the answer goes too.
  * @returns the turns oldest first, with tokens per part and what was dropped
  * @throws ProblemException 422 when the reserved output leaves no room, or the newest user message (with the
  *         system prompt and summary) alone does not fit; thrown before anything is stored
@@ -172,6 +173,8 @@ export function buildContext(input: ContextInput): BuiltContext {
     room -= tokens;
     kept.push({ role: m.role, content: m.content, part: 'message', messageId: m.id, tokens });
   }
+  // An answer whose question did not fit means nothing alone, and some providers want a user turn first.
+  if (kept.length < candidates.length && kept[kept.length - 1]?.role === 'assistant') kept.pop();
   kept.reverse();
 
   const turns = [...head, ...kept];

@@ -3,7 +3,7 @@ import { BackgroundWork } from '../common/background-work';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelProviderFactory } from '../providers/model-provider.factory';
-import { ModelRegistry } from '../providers/model-registry';
+import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
 import { CandidateMessage } from './context-builder';
 import { ContextRepository } from './context.repository';
 import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
@@ -23,7 +23,8 @@ export const SUMMARY_INSTRUCTION =
  * `window_size` pairs are folded into the summary; after that, each time another `summary_update_interval`
  * messages have left the window. The summary records the last message it covers (`summary_message_id`); every
  * later message is sent verbatim, so nothing is lost between updates. A failed summary keeps the previous one and
- * is logged; the next answer tries again.
+ * is logged; the next answer tries again. The offline model writes no summaries (it only echoes), so its sessions
+ * are sent as in `full` mode.
  */
 @Injectable()
 export class SummariesService implements OnModuleDestroy {
@@ -65,6 +66,8 @@ export class SummariesService implements OnModuleDestroy {
     if (outside.length < (state.summary ? cm.summary_update_interval : 1)) return;
 
     const { provider, model } = this.providers.forModel(this.registry.resolve(cm.summary_model ?? state.model));
+    // The offline model only echoes: its "summary" would replace real messages with noise.
+    if (model.provider === OFFLINE_PROVIDER) return;
     const counter = tokenCounterFor(model, cm.token_estimate_factor);
     const request = (fold: CandidateMessage[]): ChatTurn[] => [
       { role: 'system', content: SUMMARY_INSTRUCTION },
@@ -81,7 +84,7 @@ export class SummariesService implements OnModuleDestroy {
     }
 
     const result = await provider.complete(
-      { model: model.upstreamModel, messages: request(fold), maxTokens: cm.summary_max_tokens },
+      { model: model.upstreamModel, messages: request(fold), maxTokens: Math.min(cm.summary_max_tokens, model.maxOutputTokens) },
       signal,
     );
     const summary = result.text.trim();
