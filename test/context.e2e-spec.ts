@@ -139,6 +139,11 @@ describe('Context management, full mode, model titles (e2e)', () => {
         { role: 'user', content: 'Hello' },
       ]);
       expect((await session(res.body.session_id)).system_prompt).toBe('Be terse.');
+
+      // On an existing session a system message replaces the prompt from this turn on.
+      await send({ session_id: res.body.session_id, messages: [{ role: 'system', content: 'Be verbose.' }, { role: 'user', content: 'Again' }] });
+      expect(turns(fake.requests.filter(isAnswer)[1])[0]).toEqual({ role: 'system', content: 'Be verbose.' });
+      expect((await session(res.body.session_id)).system_prompt).toBe('Be verbose.');
     });
   });
 
