@@ -218,7 +218,11 @@ export function renderDocuments(documents: ContextDocument[], budget: number, co
   const omitted: string[] = [];
   for (const [i, doc] of documents.entries()) {
     const open = `<document name="${escapeXml(doc.name)}">\n`;
-    const text = doc.text.replace(/<\/document>/gi, '&lt;/document>');
+    const escaped = doc.text.replace(/<\/document>/gi, '&lt;/document>');
+    // A long text is tokenized only as far as the budget can reach (a token rarely spans 8 characters); if that
+    // prefix already holds more tokens than the budget, the cut lies inside it.
+    const probe = escaped.slice(0, limit * 8);
+    const text = probe.length < escaped.length && counter.count(probe) > limit ? probe : escaped;
     elements.push({ name: doc.name, open, text, truncated: false });
     let over = counter.count(render()) - limit;
     if (over <= 0) continue;
