@@ -13,11 +13,11 @@ export class BackgroundWork {
 
   /**
    * Starts `task` unless one with the same `key` is still running (then does nothing: the next trigger catches up).
+   * @param what names the work in log lines
    * @param task gets a signal that aborts when the application shuts down
-   * @returns false when skipped
    */
-  start(key: string, what: string, task: (signal: AbortSignal) => Promise<void>): boolean {
-    if (this.running.has(key) || this.stopping.signal.aborted) return false;
+  start(key: string, what: string, task: (signal: AbortSignal) => Promise<void>): void {
+    if (this.running.has(key) || this.stopping.signal.aborted) return;
     const run = task(this.stopping.signal)
       .catch((err: unknown) =>
         this.stopping.signal.aborted
@@ -26,7 +26,6 @@ export class BackgroundWork {
       )
       .finally(() => this.running.delete(key));
     this.running.set(key, run);
-    return true;
   }
 
   /** Resolves once nothing is running (work started meanwhile is waited for too). */
