@@ -1,6 +1,12 @@
 import { InitialSchema1795404344451 } from './1795404344451-InitialSchema';
 import { UsageLedger1795600000000 } from './1795600000000-UsageLedger';
+import { ContextSummaries1795600100000 } from './1795600100000-ContextSummaries';
 import { PromptTemplates1795600200000 } from './1795600200000-PromptTemplates';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
-export const MIGRATIONS: Function[] = [InitialSchema1795404344451, UsageLedger1795600000000, PromptTemplates1795600200000];
+export const MIGRATIONS: Function[] = [
+  InitialSchema1795404344451,
+  UsageLedger1795600000000,
+  ContextSummaries1795600100000,
+  PromptTemplates1795600200000,
+];

@@ -45,8 +45,16 @@ export class ChatSessionEntity {
   @Column({ name: 'system_prompt', type: 'text', nullable: true })
   systemPrompt: string | null;
 
+  /** Rolling summary of the messages up to `summaryMessageId` (summary_window mode). */
   @Column({ type: 'text', nullable: true })
   summary: string | null;
+
+  /** Id of the last message the summary covers; later messages are sent verbatim. */
+  @Column({ name: 'summary_message_id', type: 'integer', nullable: true })
+  summaryMessageId: number | null;
+
+  @Column({ name: 'summary_updated_at', type: 'timestamptz', nullable: true })
+  summaryUpdatedAt: Date | null;
 
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata: Record<string, unknown>;

@@ -88,6 +88,19 @@ export class ChatSessionsRepository {
     return result.affected ? this.findOwned(userId, id) : null;
   }
 
+  /**
+   * Gives a still untitled session a title, atomically: a title set meanwhile (by the user) is never replaced.
+   * Leaves `updated_at` alone: a generated title is not activity in the session.
+   * @returns whether the title was stored
+   */
+  async setTitleIfUntitled(id: number, title: string): Promise<boolean> {
+    const [, affected]: [unknown, number] = await this.sessions.query(
+      'UPDATE chat_sessions SET title = $2 WHERE id = $1 AND title IS NULL',
+      [id, title],
+    );
+    return affected > 0;
+  }
+
   /** Sets or clears `archived_at`; only acts on a session in the other state. @returns the session, or null. */
   async setArchived(userId: number, id: number, archived: boolean): Promise<ChatSessionEntity | null> {
     await this.sessions.update(

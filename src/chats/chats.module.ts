@@ -7,12 +7,13 @@ import { ChatSessionEntity } from './chat-session.entity';
 import { ChatSessionsRepository } from './chat-sessions.repository';
 import { ChatsController } from './chats.controller';
 import { ChatsService } from './chats.service';
+import { SessionTitlesService } from './session-titles.service';
 
-/** Chat sessions. Reads messages for history answers; writing them is the messages module's job. */
+/** Chat sessions and their titles. Reads messages for history answers; writing them is the messages module's job. */
 @Module({
   imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule],
   controllers: [ChatsController],
-  providers: [ChatsService, ChatSessionsRepository],
-  exports: [ChatsService],
+  providers: [ChatsService, ChatSessionsRepository, SessionTitlesService],
+  exports: [ChatsService, SessionTitlesService],
 })
 export class ChatsModule {}

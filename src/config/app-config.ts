@@ -78,6 +78,12 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   if (defaultModel && !registryNames(file.models).has(defaultModel.toLowerCase())) {
     problems.push(`DEFAULT_MODEL: "${defaultModel}" is not a model id or alias in ${configPath}`);
   }
+  for (const key of ['summary_model', 'title_model'] as const) {
+    const name = file.context_management[key];
+    if (name && !registryNames(file.models).has(name.toLowerCase())) {
+      problems.push(`${configPath}: context_management.${key}: "${name}" is not a model id or alias`);
+    }
+  }
   if (!file.rate_limits.tiers.free) problems.push(`${configPath}: rate_limits.tiers must define the "free" tier`);
 
   const production = vars.NODE_ENV === 'production';

@@ -70,11 +70,33 @@ export class RateLimitsConfig {
   };
 }
 
+/** What a model is sent and what is kept for it (seed 003's modes; README "Context management"). */
 export class ContextManagementConfig {
+  /** `full`: every stored message that fits; `summary_window`: a rolling summary plus the newest messages. */
   @IsIn(CONTEXT_MODES) mode: ContextMode = 'full';
+  /** summary_window: message pairs (user + assistant) kept verbatim after the summary. */
   @IsInt() @Min(1) window_size = 5;
+  /** summary_window: stored messages before the first summary is made. */
   @IsInt() @Min(1) summarize_after_messages = 10;
+  /** summary_window: messages that must leave the window before the summary is updated again. */
   @IsInt() @Min(1) summary_update_interval = 5;
+  /** Model that writes summaries (registry id or alias); null: the session's own model. */
+  @IsOptional() @IsString() summary_model: string | null = null;
+  /** Most tokens a summary may have (the summary model's `max_tokens`). */
+  @IsInt() @Min(16) summary_max_tokens = 512;
+  /** Model that titles untitled sessions after their first exchange; null: the session's own model. */
+  @IsOptional() @IsString() title_model: string | null = null;
+  /** System prompt of sessions that have none; null: no system prompt. Not copied into sessions. */
+  @IsOptional() @IsString() default_system_prompt: string | null = null;
+  /** Tokens the session's documents may take in the context, as one block. */
+  @IsInt() @Min(0) documents_budget_tokens = 8000;
+  /** Tokens kept free beyond the reserved output, for framing the tokenizer can't see. */
+  @IsInt() @Min(0) safety_margin_tokens = 256;
+  /**
+   * Multiplier on o200k counts for model families whose tokenizer we don't ship (Llama, Mistral, DeepSeek, Claude,
+   * Gemini): their tokenizers use up to ~25% more tokens for the same text.
+   */
+  @IsNumber() @Min(1) @Max(4) token_estimate_factor = 1.25;
 }
 
 /** Prompt templates (issue 6): size limits checked on create, update, preview and sessions started from a prompt. */

@@ -148,20 +148,6 @@ export class MessagesRepository {
   }
 
   /**
-   * The session's messages to build a model's context from, oldest first. Answers without text (failed before
-   * the first piece, or still being produced) are left out.
-   */
-  async contextOf(sessionId: number): Promise<Pick<MessageEntity, 'role' | 'content'>[]> {
-    return this.messages
-      .createQueryBuilder('m')
-      .select(['m.role', 'm.content'])
-      .where('m.session_id = :sessionId', { sessionId })
-      .andWhere("m.content <> ''")
-      .orderBy('m.id', 'ASC')
-      .getMany();
-  }
-
-  /**
    * One page of a session's messages after `afterId`, oldest first, by keyset on (session_id, id).
    * @returns up to `limit` messages and whether more follow
    */

@@ -2,27 +2,25 @@ import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { ChatsService } from '../chats/chats.service';
+import { SessionTitlesService } from '../chats/session-titles.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { invalidField, ProblemException } from '../common/problem';
 import { ProblemDetailsFilter } from '../common/problem-details.filter';
 import { AppConfig, appConfig } from '../config/app-config';
+import { ContextService } from '../context/context.service';
+import { SummariesService } from '../context/summaries.service';
+import { PER_MESSAGE_OVERHEAD } from '../context/token-counter';
 import { isAbortError } from '../providers/abort';
 import { ChatTurn, ModelProviderError, ModelUsage } from '../providers/model-provider';
 import { costOf, ModelRegistry } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { providerProblem } from '../providers/provider-problem';
 import { countTokens } from '../providers/tokenizer';
-import { fitToContextWindow, PER_MESSAGE_OVERHEAD } from './context-window';
 import { ChatCompletionDto, MessageDto, MessagePageDto } from './dto/chat-completion.dto';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { SendMessageDto, StreamFormat } from './dto/send-message.dto';
 import { AnswerOutcome, MessagesRepository } from './messages.repository';
 import { SseWriter } from './sse-writer';
-
-/** Tokens kept free between the prompt and the reserved output, for protocol framing the tokenizer can't see. */
-const SAFETY_MARGIN_TOKENS = 256;
-/** A title made from the first user message keeps this many characters at most. */
-const TITLE_LENGTH = 60;
 
 /** Everything needed to call the model once the user's turn is committed. */
 interface PreparedSend {
@@ -31,7 +29,10 @@ interface PreparedSend {
   /** Calls the model, its retries and fallbacks; `route.model` is the one answering. */
   route: ModelRoute;
   request: { model: string; messages: ChatTurn[]; temperature: number; maxTokens?: number };
+  /** A title stored with the answer (the offline model's first words); a real model titles after the answer. */
   title?: string;
+  /** The turn's first user message, for the title. */
+  userText: string;
 }
 
 /**
@@ -51,6 +52,9 @@ export class MessagesService {
     private readonly chats: ChatsService,
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
+    private readonly context: ContextService,
+    private readonly summaries: SummariesService,
+    private readonly titles: SessionTitlesService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -176,16 +180,8 @@ export class MessagesService {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
     }
 
-    // Fit the context before storing anything, so a turn that can't be answered leaves no trace.
-    const reserve = dto.max_tokens ?? Math.min(model.maxOutputTokens, Math.floor(model.contextWindow / 4));
-    const budget = model.contextWindow - reserve - SAFETY_MARGIN_TOKENS;
-    const history: ChatTurn[] = existing ? ((await this.messages.contextOf(existing.id)) as ChatTurn[]) : [];
-    const messages = fitToContextWindow(
-      systemPrompt ?? existing?.systemPrompt ?? null,
-      [...history, ...(turns as ChatTurn[])],
-      budget,
-      countTokens,
-    );
+    // Build the context before storing anything, so a turn that can't be answered leaves no trace.
+    const context = await this.context.forSend(existing ?? null, model, systemPrompt, turns as ChatTurn[], dto.max_tokens);
 
     const { session, answerId } = await this.messages.startTurn({
       session: existing?.id ?? this.chats.newSessionFields(user, { model: registered.id, systemPrompt }),
@@ -198,8 +194,14 @@ export class MessagesService {
       session,
       answerId,
       route,
-      request: { model: model.upstreamModel, messages, temperature: dto.temperature, maxTokens: dto.max_tokens },
-      title: session.title ? undefined : titleFrom(firstUser.content),
+      request: {
+        model: model.upstreamModel,
+        messages: context.turns.map(({ role, content }) => ({ role, content })),
+        temperature: dto.temperature,
+        maxTokens: dto.max_tokens,
+      },
+      title: session.title ? undefined : this.titles.immediateTitle(session.model, firstUser.content),
+      userText: firstUser.content,
     };
   }
 
@@ -236,8 +238,12 @@ export class MessagesService {
     };
   }
 
-  private finish(user: AuthenticatedUser, p: PreparedSend, outcome: AnswerOutcome): Promise<ChatSessionEntity> {
-    return this.messages.finishAnswer(p.answerId, p.session.id, user.id, outcome);
+  /** Stores a whole answer, then starts the session's title and summary in the background (no stream waits). */
+  private async finish(user: AuthenticatedUser, p: PreparedSend, outcome: AnswerOutcome): Promise<ChatSessionEntity> {
+    const session = await this.messages.finishAnswer(p.answerId, p.session.id, user.id, outcome);
+    this.titles.afterAnswer(session, p.userText, outcome.content);
+    this.summaries.afterAnswer(session);
+    return session;
   }
 
   /**
@@ -301,13 +307,4 @@ function usageDto(u: ModelUsage) {
     total_tokens: u.inputTokens + u.outputTokens,
     estimated: u.estimated,
   };
-}
-
-/** The first words of the first user message, on one line, at most TITLE_LENGTH characters. */
-export function titleFrom(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  if (line.length <= TITLE_LENGTH) return line;
-  const cut = line.slice(0, TITLE_LENGTH);
-  const space = cut.lastIndexOf(' ');
-  return `${(space > TITLE_LENGTH / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }

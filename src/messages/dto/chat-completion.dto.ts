@@ -26,6 +26,7 @@ export class ChatCompletionDto {
   model: string;
   output_text: string;
   message: AssistantMessageDto;
+  /** The session's title; null while a model is still titling the session in the background. */
   @ApiProperty({ type: String, nullable: true }) title: string | null;
   /** Messages now stored in the session. */
   @ApiProperty({ type: 'integer' }) message_count: number;

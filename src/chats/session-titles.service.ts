@@ -1,0 +1,127 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { BackgroundWork } from '../common/background-work';
+import { AppConfig, appConfig } from '../config/app-config';
+import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
+import { ModelRoute, ModelRouter } from '../providers/model-router';
+import { ChatSessionsRepository } from './chat-sessions.repository';
+
+/** A title made from the first user message keeps this many characters at most. */
+const TITLE_LENGTH = 60;
+/** Characters of the first exchange shown to the title model: enough for a topic, cheap to send. */
+const EXCERPT_LENGTH = 2000;
+/** Output tokens a title may take. */
+const TITLE_MAX_TOKENS = 24;
+
+export const TITLE_INSTRUCTION =
+  'Write a short title (at most 6 words) for the conversation below, in its language. ' +
+  'Answer with the title only: no quotes, no final period.';
+
+/**
+ * Titles for untitled sessions, from their first exchange (seed 003 "Auto Title Generation"), by the title model
+ * (`context_management.title_model`, default the session's own model).
+ *
+ * - The offline model (also every model in offline mode) titles at once with the first words of the user's
+ *   message: the title is stored with the answer and the `done` event carries it.
+ * - A real model titles in the background after the answer is stored; until then the session's title is null
+ *   (and so is `title` in the answer). If the model fails, the first words are used instead.
+ *
+ * Either way the title is written only while the session is still untitled (`WHERE title IS NULL`, atomically),
+ * so a title the user set — at creation or by a PATCH racing the model — is never overwritten.
+ */
+@Injectable()
+export class SessionTitlesService implements OnModuleDestroy {
+  private readonly logger = new Logger(SessionTitlesService.name);
+  private readonly work = new BackgroundWork(this.logger);
+
+  constructor(
+    private readonly sessions: ChatSessionsRepository,
+    private readonly registry: ModelRegistry,
+    private readonly router: ModelRouter,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * The title to store with the first answer, when it needs no model call.
+   * @param sessionModel registry id of the session's model
+   * @returns the first words of `userText` when titles come from the offline model (or the title model can't be
+   *          reached), else undefined: a model titles the session after the answer
+   */
+  immediateTitle(sessionModel: string, userText: string): string | undefined {
+    return this.titleModel(sessionModel) ? undefined : titleFrom(userText);
+  }
+
+  /**
+   * Called once an answer is stored: titles a still untitled session with the title model, in the background.
+   * Does nothing for a titled session or when the title was made at once ({@link immediateTitle}).
+   */
+  afterAnswer(session: { id: number; model: string; title: string | null }, userText: string, answerText: string): void {
+    if (session.title !== null) return;
+    const titler = this.titleModel(session.model);
+    if (!titler) return;
+    this.work.start(`title:${session.id}`, `Title of session ${session.id}`, async (signal) => {
+      let title: string;
+      try {
+        const result = await titler.complete(
+          {
+            model: titler.model.upstreamModel,
+            messages: [
+              { role: 'system', content: TITLE_INSTRUCTION },
+              { role: 'user', content: `User: ${excerpt(userText)}\n\nAssistant: ${excerpt(answerText)}` },
+            ],
+            maxTokens: TITLE_MAX_TOKENS,
+          },
+          signal,
+        );
+        title = cleanTitle(result.text) || titleFrom(userText);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        this.logger.warn(`Title of session ${session.id} from ${titler.model.id} failed (${(err as Error).message}); using its first words`);
+        title = titleFrom(userText);
+      }
+      await this.sessions.setTitleIfUntitled(session.id, title);
+    });
+  }
+
+  /** Resolves when no title is being made (shutdown waits for this; so can a caller that needs the result). */
+  whenIdle(): Promise<void> {
+    return this.work.idle();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.work.stop();
+  }
+
+  /** The model that titles sessions of `sessionModel`; undefined when that is the offline one or unreachable. */
+  private titleModel(sessionModel: string): ModelRoute | undefined {
+    try {
+      const route = this.router.route(this.registry.resolve(this.config.contextManagement.title_model ?? sessionModel));
+      return route.model.provider === OFFLINE_PROVIDER ? undefined : route;
+    } catch {
+      return undefined; // its provider is not configured: first words instead
+    }
+  }
+}
+
+/** The first words of the first user message, on one line, at most TITLE_LENGTH characters. */
+export function titleFrom(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  if (line.length <= TITLE_LENGTH) return line;
+  const cut = line.slice(0, TITLE_LENGTH);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > TITLE_LENGTH / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+/** A model's title on one line: the first non-empty line, without a `Title:` label, quotes or final period. */
+export function cleanTitle(text: string): string {
+  const line = text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+  const bare = line
+    .replace(/^title\s*:\s*/i, '')
+    .replace(/^["'“”«*]+|["'“”»*]+$/g, '')
+    .replace(/\.$/, '')
+    .trim();
+  return titleFrom(bare);
+}
+
+function excerpt(text: string): string {
+  return text.length > EXCERPT_LENGTH ? `${text.slice(0, EXCERPT_LENGTH)}…` : text;
+}

@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { ChatsModule } from '../chats/chats.module';
+import { ProvidersModule } from '../providers/providers.module';
+import { ContextController } from './context.controller';
+import { ContextRepository } from './context.repository';
+import { ContextService } from './context.service';
+import { NoSessionDocuments, SessionDocuments } from './session-documents';
+import { SummariesService } from './summaries.service';
+
+/**
+ * What a model is sent: the context builder and its budget, seed 003's rolling summaries, and the context
+ * preview route. The messages module asks it for every send.
+ */
+@Module({
+  imports: [ChatsModule, ProvidersModule],
+  controllers: [ContextController],
+  providers: [
+    ContextService,
+    ContextRepository,
+    SummariesService,
+    // The files module replaces this with its FilesService (which has documentsForContext).
+    { provide: SessionDocuments, useClass: NoSessionDocuments },
+  ],
+  exports: [ContextService, SummariesService],
+})
+export class ContextModule {}

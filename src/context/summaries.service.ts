@@ -1,0 +1,104 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { BackgroundWork } from '../common/background-work';
+import { AppConfig, appConfig } from '../config/app-config';
+import { ChatTurn } from '../providers/model-provider';
+import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
+import { ModelRouter } from '../providers/model-router';
+import { CandidateMessage } from './context-builder';
+import { ContextRepository } from './context.repository';
+import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
+
+/** The summary model's instruction. */
+export const SUMMARY_INSTRUCTION =
+  'You maintain a running summary of a conversation between a user and an assistant. Rewrite the previous ' +
+  'summary so that it also covers the new messages. Keep names, facts, numbers, decisions, preferences and open ' +
+  'questions; drop small talk. Write plain prose in the conversation\'s language. Answer with the summary only.';
+
+/**
+ * Seed 003's `summary_window` mode: a rolling summary of the messages older than the verbatim window, written by
+ * the summary model (`context_management.summary_model`, default the session's own) in the background after an
+ * answer has been stored, so no stream waits for it.
+ *
+ * Schedule: once a session holds `summarize_after_messages` messages, the messages outside the newest
+ * `window_size` pairs are folded into the summary; after that, each time another `summary_update_interval`
+ * messages have left the window. The summary records the last message it covers (`summary_message_id`); every
+ * later message is sent verbatim, so nothing is lost between updates. A failed summary keeps the previous one and
+ * is logged; the next answer tries again. The offline model writes no summaries (it only echoes), so its sessions
+ * are sent as in `full` mode.
+ */
+@Injectable()
+export class SummariesService implements OnModuleDestroy {
+  private readonly logger = new Logger(SummariesService.name);
+  private readonly work = new BackgroundWork(this.logger);
+
+  constructor(
+    private readonly repository: ContextRepository,
+    private readonly registry: ModelRegistry,
+    private readonly router: ModelRouter,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Called once an answer is stored: starts a summary update in the background when one is due.
+   * @param session the session after the answer (its `messageCount` counts every stored message)
+   */
+  afterAnswer(session: { id: number; messageCount: number }): void {
+    const cm = this.config.contextManagement;
+    if (cm.mode !== 'summary_window' || session.messageCount < cm.summarize_after_messages) return;
+    this.work.start(`summary:${session.id}`, `Summary of session ${session.id}`, (signal) => this.update(session.id, signal));
+  }
+
+  /** Resolves when no summary is being written (shutdown waits for this; so can a caller that needs the result). */
+  whenIdle(): Promise<void> {
+    return this.work.idle();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.work.stop();
+  }
+
+  /** Folds the messages that left the window into the summary, when enough have. */
+  private async update(sessionId: number, signal: AbortSignal): Promise<void> {
+    const cm = this.config.contextManagement;
+    const state = await this.repository.summaryState(sessionId);
+    if (!state) return; // deleted meanwhile
+    const outside = await this.repository.messagesOutsideWindow(sessionId, state.summaryMessageId ?? 0, 2 * cm.window_size);
+    if (outside.length < (state.summary ? cm.summary_update_interval : 1)) return;
+
+    const route = this.router.route(this.registry.resolve(cm.summary_model ?? state.model));
+    const { model } = route;
+    // The offline model only echoes: its "summary" would replace real messages with noise.
+    if (model.provider === OFFLINE_PROVIDER) return;
+    const counter = tokenCounterFor(model, cm.token_estimate_factor);
+    const request = (fold: CandidateMessage[]): ChatTurn[] => [
+      { role: 'system', content: SUMMARY_INSTRUCTION },
+      { role: 'user', content: summaryRequest(state.summary, fold) },
+    ];
+    // Fold as many of the oldest messages as the summary model's window takes; the rest wait for the next update.
+    const room = model.contextWindow - cm.summary_max_tokens - cm.safety_margin_tokens;
+    const size = (turns: ChatTurn[]) => turns.reduce((n, t) => n + counter.count(t.content) + PER_MESSAGE_OVERHEAD, 0);
+    let fold = outside;
+    while (fold.length > 1 && size(request(fold)) > room) fold = fold.slice(0, Math.max(1, Math.floor(fold.length / 2)));
+    if (size(request(fold)) > room) {
+      const over = size(request(fold)) - room;
+      fold = [{ ...fold[0], content: counter.truncate(fold[0].content, counter.count(fold[0].content) - over) }];
+    }
+
+    const result = await route.complete(
+      { model: model.upstreamModel, messages: request(fold), maxTokens: Math.min(cm.summary_max_tokens, model.maxOutputTokens) },
+      signal,
+    );
+    const summary = result.text.trim();
+    if (!summary) throw new Error(`${model.id} returned an empty summary; the previous one is kept`);
+    const coversMessageId = fold[fold.length - 1].id!;
+    if (!(await this.repository.saveSummary(sessionId, summary, coversMessageId, state.summaryMessageId))) {
+      this.logger.debug(`Summary of session ${sessionId} not stored: a newer one was stored meanwhile`);
+    }
+  }
+}
+
+/** The summary request: the previous summary and the messages to fold in, each clearly delimited. */
+function summaryRequest(previous: string | null, fold: CandidateMessage[]): string {
+  const messages = fold.map((m) => `<message role="${m.role}">\n${m.content}\n</message>`).join('\n');
+  return `Previous summary:\n<summary>\n${previous ?? '(none yet)'}\n</summary>\n\nNew messages:\n${messages}`;
+}
