@@ -4,10 +4,16 @@ import request from 'supertest';
 import { SessionTitlesService, TITLE_INSTRUCTION } from '../src/chats/session-titles.service';
 import { SUMMARY_INSTRUCTION, SummariesService } from '../src/context/summaries.service';
 import { startApp, TestApp } from './support/app';
-import { testConfigWith } from './support/config-file';
+import { writeTestConfig } from './support/test-config';
 import { FakeOpenAi, RecordedRequest, startFakeOpenAi } from './support/fake-openai-server';
 import { parseSse } from './support/sse';
 import { registerUser, TestUser } from './support/users';
+
+/** The test configuration with its `context_management` block replaced (model titles on unless the block says). */
+const testConfigWith = (contextManagement: Record<string, unknown>) =>
+  writeTestConfig((config) => {
+    config.context_management = contextManagement;
+  });
 
 type Turn = { role: string; content: string };
 const KEY = 'sk-context-test';
