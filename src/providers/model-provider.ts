@@ -14,11 +14,20 @@ export interface ModelRequest {
   maxTokens?: number;
 }
 
-/** Token counts of one call. `estimated` is true when the provider reported none and a tokenizer counted. */
+/**
+ * Token counts of one call, normalised across providers. `estimated` is true when the provider reported none and a
+ * tokenizer counted.
+ */
 export interface ModelUsage {
+  /** Every input token, cached ones included (Anthropic: input + cache read + cache creation tokens). */
   inputTokens: number;
+  /** Every output token, reasoning ones included (Gemini: candidates + thoughts tokens). */
   outputTokens: number;
   estimated: boolean;
+  /** The part of `inputTokens` served from the provider's prompt cache, when the provider says. */
+  cachedInputTokens?: number;
+  /** The part of `outputTokens` spent on reasoning ("thinking"), when the provider says. */
+  reasoningTokens?: number;
 }
 
 /** Normalised finish reasons (issue 4): `stop`, `length`, `content_filter`, `tool_calls`, `error`. */

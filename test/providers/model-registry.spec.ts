@@ -44,7 +44,7 @@ describe('ModelRegistry', () => {
     });
 
     it('knows the endpoint, the environment base URL winning over the file', () => {
-      expect(online.endpoint('openai')).toEqual({ name: 'openai', baseUrl: 'http://127.0.0.1:1234/v1', apiKey: 'sk-test' });
+      expect(online.endpoint('openai')).toEqual({ name: 'openai', protocol: 'openai', baseUrl: 'http://127.0.0.1:1234/v1', apiKey: 'sk-test' });
       expect(online.endpoint('groq')).toBeUndefined();
       expect(online.resolve('groq/llama-3.3-70b-versatile').available).toBe(false);
     });
@@ -131,7 +131,7 @@ describe('costOf', () => {
   });
 
   it('rounds to 8 decimals', () => {
-    const model: RegisteredModel = { ...online.resolve('gpt-4'), pricing: { inputPer1m: 0.333, outputPer1m: 0 } };
+    const model: RegisteredModel = { ...online.resolve('gpt-4'), pricing: { inputPer1m: 0.333, outputPer1m: 0, pricedAt: null } };
 
     expect(costOf(model, { inputTokens: 1, outputTokens: 0 })).toBe(0.00000033);
     expect(costOf(model, { inputTokens: 3, outputTokens: 0 })).toBe(0.000001);

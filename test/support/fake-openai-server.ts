@@ -9,13 +9,15 @@ export interface FakeScript {
   pieces?: string[];
   /** Pause before each piece, in ms (non-streamed: before the answer, once per piece). Default 0. */
   delayMs?: number;
+  /** Pause before the response headers are sent, in ms (a provider slow to accept the request). Default 0. */
+  headersDelayMs?: number;
   /** `finish_reason` of the last choice. Default `'stop'`. */
   finishReason?: string;
   /**
    * Token counts to report; `null` sends none (no usage chunk, no `usage` field).
    * Default: `prompt_tokens` = ⌈characters of all message contents / 4⌉, `completion_tokens` = number of pieces.
    */
-  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  usage?: FakeUsage | null;
   /** Answer with this HTTP error and OpenAI's error body instead of a completion. */
   failure?: FakeFailure;
   /**
@@ -25,6 +27,14 @@ export interface FakeScript {
   cut?: { afterPieces: number; how?: 'destroy' | 'end' };
   /** End the stream after the finish (and usage) chunk without sending `data: [DONE]`. */
   omitDone?: boolean;
+}
+
+/** Usage as Chat Completions reports it; the details objects are sent only when set. */
+export interface FakeUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number };
+  completion_tokens_details?: { reasoning_tokens: number };
 }
 
 /** An HTTP error answer, in OpenAI's format: `{"error":{"message","type","param":null,"code"}}`. */
@@ -149,6 +159,7 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
       system_fingerprint: 'fp_fake',
     };
     const delay = (ms: number) => sleep(ms, undefined, { signal: stop.signal });
+    if (script.headersDelayMs) await delay(script.headersDelayMs);
 
     if (!body.stream) {
       await delay((script.delayMs ?? 0) * pieces.length);

@@ -1,0 +1,130 @@
+import { abortError } from './abort';
+import { ModelProviderError } from './model-provider';
+
+/** Longest provider error text passed on in a `bad_request` message, in characters. */
+const MAX_PROVIDER_MESSAGE = 300;
+
+/** Limits every adapter takes: the whole-call deadline and the wait for response headers, both in ms. */
+export interface AdapterTimeouts {
+  /** A whole call, first byte sent to last byte received (`limits.provider_timeout_ms`). */
+  timeoutMs: number;
+  /** Until the response headers of a streamed call arrive (`limits.provider_connect_timeout_ms`). */
+  connectTimeoutMs: number;
+}
+
+/**
+ * Maps an HTTP error status of any provider to a {@link ModelProviderError} whose message is safe to show a
+ * client: 401/403 → `auth` (never the key or the upstream text), 429 → `rate_limited`, 408 → `timeout`, other
+ * 4xx → `bad_request` quoting the provider's own message (key masked, shortened), 5xx and Anthropic's 529
+ * "overloaded" → `unavailable`.
+ * @param providerMessage the provider's error text, if any
+ * @param retryAfterSeconds from the `retry-after` header (or the provider's equivalent), in seconds
+ * @param apiKey masked should the provider echo it
+ */
+export function errorForStatus(
+  status: number,
+  providerMessage: string | undefined,
+  retryAfterSeconds: number | undefined,
+  apiKey: string | undefined,
+): ModelProviderError {
+  if (status === 401 || status === 403) {
+    return new ModelProviderError('auth', "The model provider rejected this server's credentials.", status);
+  }
+  if (status === 429) {
+    return new ModelProviderError('rate_limited', 'The model provider is rate limiting this server.', status, retryAfterSeconds);
+  }
+  if (status === 408) return new ModelProviderError('timeout', 'The model provider timed out.', status);
+  if (status >= 400 && status < 500) {
+    return new ModelProviderError(
+      'bad_request',
+      `The model provider refused the request: ${clientSafe(providerMessage, status, apiKey)}`,
+      status,
+    );
+  }
+  return new ModelProviderError('unavailable', `The model provider failed (HTTP ${status}).`, status);
+}
+
+/** The provider's error text, shortened, with the API key masked should it echo it; `HTTP <status>` when empty. */
+function clientSafe(raw: string | undefined, status: number, apiKey: string | undefined): string {
+  let message = raw?.trim() ? raw.trim() : `HTTP ${status}`;
+  if (apiKey) message = message.replaceAll(apiKey, '[redacted]');
+  return message.length > MAX_PROVIDER_MESSAGE ? `${message.slice(0, MAX_PROVIDER_MESSAGE)}…` : message;
+}
+
+/** Reads `Retry-After` (seconds or an HTTP date, RFC 9110 §10.2.3) as whole seconds; undefined when absent. */
+export function retryAfterSeconds(value: string | null | undefined): number | undefined {
+  const trimmed = value?.trim();
+  if (!trimmed) return undefined;
+  const seconds = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : (Date.parse(trimmed) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : undefined;
+}
+
+/** The error for a call that passed its whole-call deadline. */
+export function deadlineError(timeoutMs: number): ModelProviderError {
+  return new ModelProviderError('timeout', `The model provider did not answer within ${timeoutMs} ms.`);
+}
+
+/** The error for a streamed call whose response headers did not arrive in time. */
+export function connectTimeoutError(connectTimeoutMs: number): ModelProviderError {
+  return new ModelProviderError('timeout', `The model provider did not start answering within ${connectTimeoutMs} ms.`);
+}
+
+/** The error for a refused or dropped connection before any answer. */
+export function unreachableError(): ModelProviderError {
+  return new ModelProviderError('unavailable', 'The model provider could not be reached.');
+}
+
+/** The error for a stream that failed or ended before its finish event. */
+export function brokenStreamError(): ModelProviderError {
+  return new ModelProviderError('unavailable', 'The model provider failed while answering.');
+}
+
+/** The error for a stream that ended cleanly but without saying why it finished. */
+export function truncatedStreamError(): ModelProviderError {
+  return new ModelProviderError('unavailable', 'The model provider ended the answer before it was complete.');
+}
+
+/**
+ * The limits of one upstream call as one `signal` for the SDK: the caller's abort, the whole-call deadline
+ * (`timeoutMs`), and for a streamed call the wait for response headers (`connectTimeoutMs`, ended by
+ * {@link headersReceived}). A non-streamed answer's headers come with the whole answer, so there only the
+ * deadline applies. Kept outside the SDKs so every adapter measures the same thing the same way.
+ */
+export class CallLimits {
+  readonly signal: AbortSignal;
+  private readonly deadline: AbortSignal;
+  private readonly headers = new AbortController();
+  private readonly timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly caller: AbortSignal,
+    private readonly timeouts: AdapterTimeouts,
+    streamed: boolean,
+  ) {
+    this.deadline = AbortSignal.timeout(timeouts.timeoutMs);
+    this.signal = AbortSignal.any([caller, this.deadline, this.headers.signal]);
+    if (streamed) this.timer = setTimeout(() => this.headers.abort(), timeouts.connectTimeoutMs);
+  }
+
+  /** The response headers arrived: from now on only the caller and the deadline end the call. */
+  headersReceived(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** True once the caller aborted or a limit passed; the SDKs end a stream quietly then. */
+  get ended(): boolean {
+    return this.signal.aborted;
+  }
+
+  /**
+   * @returns the error for a call ended by the caller (an abort error, see `isAbortError`) or by a limit (a
+   *          `timeout` ModelProviderError); undefined when neither ended it
+   */
+  endError(): Error | undefined {
+    clearTimeout(this.timer);
+    if (this.caller.aborted) return abortError(this.caller);
+    if (this.deadline.aborted) return deadlineError(this.timeouts.timeoutMs);
+    if (this.headers.signal.aborted) return connectTimeoutError(this.timeouts.connectTimeoutMs);
+    return undefined;
+  }
+}
