@@ -126,7 +126,7 @@ export class AnthropicModelProvider extends ModelProvider {
         } else if (event.type === 'message_delta') {
           stopReason = event.delta.stop_reason;
           // Counts here are cumulative; input fields are null when unchanged since message_start.
-          usage = { ...usage, ...withoutNulls(event.usage) };
+          usage = { ...usage, ...withoutNulls(event.usage ?? {}) };
         } else if (event.type === 'message_stop') {
           stopped = true;
         }

@@ -177,6 +177,8 @@ export class GeminiModelProvider extends ModelProvider {
   private failure(err: unknown, state: CallState): Error {
     if (err instanceof ApiError) {
       const body = parseErrorBody(err.message);
+      // Google answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID: a credentials problem all the same.
+      if (body.keyInvalid) return new ModelProviderError('auth', "The model provider rejected this server's credentials.", err.status);
       const retryAfter = retryAfterSeconds(state.retryAfter) ?? body.retryDelaySeconds;
       return errorForStatus(err.status, body.message, retryAfter, this.endpoint.apiKey);
     }
@@ -224,15 +226,17 @@ function recordingFetch(state: CallState): typeof fetch {
 }
 
 /** Google's error body (`{"error":{"code","message","status","details"}}`) as the SDK puts it in `ApiError.message`. */
-function parseErrorBody(raw: string): { message?: string; retryDelaySeconds?: number } {
+function parseErrorBody(raw: string): { message?: string; retryDelaySeconds?: number; keyInvalid?: boolean } {
   try {
-    const error = (JSON.parse(raw) as { error?: { message?: unknown; details?: { retryDelay?: unknown }[] } }).error;
+    const error = (JSON.parse(raw) as { error?: { message?: unknown; details?: { retryDelay?: unknown; reason?: unknown }[] } })
+      .error;
     // google.rpc.RetryInfo says when to retry a 429, as a duration like "7s".
     const delay = error?.details?.find((d) => typeof d.retryDelay === 'string')?.retryDelay as string | undefined;
     const seconds = delay ? Number.parseFloat(delay) : undefined;
     return {
       message: typeof error?.message === 'string' ? error.message : undefined,
       retryDelaySeconds: seconds !== undefined && Number.isFinite(seconds) ? Math.ceil(seconds) : undefined,
+      keyInvalid: error?.details?.some((d) => d.reason === 'API_KEY_INVALID') ?? false,
     };
   } catch {
     return {};
