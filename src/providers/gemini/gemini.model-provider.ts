@@ -46,6 +46,8 @@ const FINISH_REASONS: Record<string, FinishReason> = {
 /** What one call saw of its HTTP response, for the parts the SDK's `ApiError` leaves out. */
 interface CallState {
   retryAfter?: string | null;
+  /** fetch failed before any response: refused, reset, DNS. */
+  unreachable?: boolean;
 }
 
 /**
@@ -182,8 +184,7 @@ export class GeminiModelProvider extends ModelProvider {
       const retryAfter = retryAfterSeconds(state.retryAfter) ?? body.retryDelaySeconds;
       return errorForStatus(err.status, body.message, retryAfter, this.endpoint.apiKey);
     }
-    // fetch rejects with a TypeError ("fetch failed") when the connection is refused or dropped before headers.
-    if (isAbortError(err) || (err instanceof TypeError && err.message === 'fetch failed')) return unreachableError();
+    if (state.unreachable || isAbortError(err)) return unreachableError();
     return brokenStreamError();
   }
 }
@@ -216,12 +217,20 @@ function textOf(content: Content | undefined): string {
   return (content?.parts ?? []).map((p) => (p.thought ? '' : (p.text ?? ''))).join('');
 }
 
-/** A fetch that notes the `retry-after` header, which the SDK's `ApiError` leaves out (it keeps status and body). */
+/**
+ * A fetch that notes the `retry-after` header, which the SDK's `ApiError` leaves out (it keeps status and body),
+ * and whether the request failed before any response (the SDK passes fetch's error on as it is).
+ */
 function recordingFetch(state: CallState): typeof fetch {
   return async (input, init) => {
-    const response = await fetch(input, init);
-    state.retryAfter = response.headers.get('retry-after');
-    return response;
+    try {
+      const response = await fetch(input, init);
+      state.retryAfter = response.headers.get('retry-after');
+      return response;
+    } catch (err) {
+      state.unreachable = true;
+      throw err;
+    }
   };
 }
 
