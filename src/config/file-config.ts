@@ -98,6 +98,11 @@ export class ModelConfig {
   @IsInt() @Min(1) context_window: number;
   @IsInt() @Min(1) max_output_tokens: number;
   @ValidateNested() @Type(() => PricingConfig) pricing: PricingConfig;
+  /**
+   * False for models that refuse any temperature but their default (reasoning models such as OpenAI's GPT-5
+   * family and Anthropic's Claude 5 family answer 400): the request's temperature is then left out.
+   */
+  @IsOptional() @IsBoolean() supports_temperature?: boolean;
 }
 
 /** The YAML file (`config.yaml` or `CONFIG_FILE`): model registry, pricing, tiers, context management. */

@@ -53,20 +53,18 @@ export class ModelProviderFactory {
   }
 
   private create(endpoint: ProviderEndpoint): ModelProvider {
-    const timeouts = {
+    const options = {
       timeoutMs: this.config.limits.provider_timeout_ms,
       connectTimeoutMs: this.config.limits.provider_connect_timeout_ms,
+      models: (upstream: string) => this.registry.find(`${endpoint.name}/${upstream}`),
     };
     switch (endpoint.protocol) {
       case 'anthropic':
-        return new AnthropicModelProvider(endpoint, {
-          ...timeouts,
-          maxOutputTokens: (upstream) => this.registry.find(`${endpoint.name}/${upstream}`)?.maxOutputTokens,
-        });
+        return new AnthropicModelProvider(endpoint, options);
       case 'gemini':
-        return new GeminiModelProvider(endpoint, timeouts);
+        return new GeminiModelProvider(endpoint, options);
       case 'openai':
-        return new OpenAiCompatibleModelProvider(endpoint, timeouts);
+        return new OpenAiCompatibleModelProvider(endpoint, options);
     }
   }
 }

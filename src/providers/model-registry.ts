@@ -21,6 +21,8 @@ export interface RegisteredModel {
    * no such price), `pricedAt` the ISO date the prices were taken (null when the registry entry doesn't say).
    */
   pricing: { inputPer1m: number; outputPer1m: number; cachedInputPer1m?: number; pricedAt: string | null };
+  /** False when the model refuses any temperature but its default: adapters then leave `temperature` out. */
+  supportsTemperature: boolean;
   /** Its provider has credentials (or needs none). */
   available: boolean;
 }
@@ -73,6 +75,7 @@ export class ModelRegistry implements OnApplicationBootstrap {
             ...(m.pricing.cached_input_per_1m !== undefined && { cachedInputPer1m: m.pricing.cached_input_per_1m }),
             pricedAt: m.pricing.priced_at ?? null,
           },
+          supportsTemperature: m.supports_temperature ?? true,
           available: this.endpoints.has(provider),
         };
       }),
@@ -84,6 +87,7 @@ export class ModelRegistry implements OnApplicationBootstrap {
         contextWindow: 32_768,
         maxOutputTokens: 4_096,
         pricing: { inputPer1m: 0, outputPer1m: 0, pricedAt: null },
+        supportsTemperature: true,
         available: true,
       },
     ];

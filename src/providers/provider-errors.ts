@@ -1,5 +1,6 @@
 import { abortError } from './abort';
 import { ModelProviderError } from './model-provider';
+import type { RegisteredModel } from './model-registry';
 
 /** Longest provider error text passed on in a `bad_request` message, in characters. */
 const MAX_PROVIDER_MESSAGE = 300;
@@ -10,6 +11,20 @@ export interface AdapterTimeouts {
   timeoutMs: number;
   /** Until the response headers of a streamed call arrive (`limits.provider_connect_timeout_ms`). */
   connectTimeoutMs: number;
+}
+
+/** What an adapter may learn from the registry about one of its provider's models, by upstream name. */
+export type ModelLookup = (upstreamModel: string) => Pick<RegisteredModel, 'maxOutputTokens' | 'supportsTemperature'> | undefined;
+
+/** Options every adapter takes: its timeouts, and the registry's knowledge of its models. */
+export interface AdapterOptions extends AdapterTimeouts {
+  /** Unset, or unknown model: the request is sent as it is (max tokens only when asked for). */
+  models?: ModelLookup;
+}
+
+/** True unless the registry says the model refuses a temperature other than its default. */
+export function acceptsTemperature(options: AdapterOptions, upstreamModel: string): boolean {
+  return options.models?.(upstreamModel)?.supportsTemperature !== false;
 }
 
 /**

@@ -7,6 +7,12 @@ import { collect, deltas, finish, rejection, unusedPort } from '../support/strea
 
 const API_KEY = 'sk-ant-test-0123456789SECRET';
 
+/** The registry as the factory hands it over: Haiku takes no temperature, unknown models are sent as asked. */
+const registry = (upstream: string) =>
+  ({ 'claude-sonnet-5-5': { maxOutputTokens: 128_000, supportsTemperature: true }, 'claude-haiku-5-5': { maxOutputTokens: 64_000, supportsTemperature: false } })[
+    upstream
+  ];
+
 const request: ModelRequest = {
   model: 'claude-sonnet-5-5',
   messages: [
@@ -28,7 +34,7 @@ describe('AnthropicModelProvider against a Messages API server', () => {
   const make = (options: Partial<ConstructorParameters<typeof AnthropicModelProvider>[1]> = {}, baseUrl = fake.url) =>
     new AnthropicModelProvider(
       { name: 'anthropic', protocol: 'anthropic', baseUrl, apiKey: API_KEY },
-      { timeoutMs: 5000, connectTimeoutMs: 5000, maxOutputTokens: () => 128_000, ...options },
+      { timeoutMs: 5000, connectTimeoutMs: 5000, models: registry, ...options },
     );
 
   beforeAll(async () => {
@@ -75,11 +81,19 @@ describe('AnthropicModelProvider against a Messages API server', () => {
 
     it("falls back to the model's max output for max_tokens, caps temperature at 1, and leaves out what is unset", async () => {
       await collect(provider.stream({ ...request, maxTokens: undefined, temperature: 1.7 }, new AbortController().signal));
-      await collect(provider.stream({ model: 'claude-haiku-5-5', messages: [{ role: 'user', content: 'Hi' }] }, new AbortController().signal));
+      await collect(provider.stream({ model: 'claude-unlisted', messages: [{ role: 'user', content: 'Hi' }] }, new AbortController().signal));
 
       expect(fake.requests[0].body).toMatchObject({ max_tokens: 128_000, temperature: 1 });
+      expect(fake.requests[1].body).toMatchObject({ max_tokens: 4096 });
       expect(fake.requests[1].body).not.toHaveProperty('temperature');
       expect(fake.requests[1].body).not.toHaveProperty('system');
+    });
+
+    it('leaves temperature out for a model the registry marks as refusing it', async () => {
+      await collect(provider.stream({ ...request, model: 'claude-haiku-5-5', maxTokens: undefined }, new AbortController().signal));
+
+      expect(fake.requests[0].body).toMatchObject({ model: 'claude-haiku-5-5', max_tokens: 64_000 });
+      expect(fake.requests[0].body).not.toHaveProperty('temperature');
     });
 
     it('reports usage from message_start and message_delta, cache reads and writes counted as input', async () => {

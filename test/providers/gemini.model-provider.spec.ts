@@ -71,6 +71,17 @@ describe('GeminiModelProvider against a Gemini API server', () => {
       expect(fake.requests[0].body).toEqual({ contents: [{ role: 'user', parts: [{ text: 'Hi' }] }], generationConfig: {} });
     });
 
+    it('leaves temperature out for a model the registry marks as refusing it', async () => {
+      provider = new GeminiModelProvider(
+        { name: 'google', protocol: 'gemini', baseUrl: fake.url, apiKey: API_KEY },
+        { timeoutMs: 5000, connectTimeoutMs: 5000, models: () => ({ maxOutputTokens: 65_536, supportsTemperature: false }) },
+      );
+
+      await collect(provider.stream(request, new AbortController().signal));
+
+      expect(fake.requests[0].body.generationConfig).toEqual({ maxOutputTokens: 50 });
+    });
+
     it('reports usageMetadata, thoughts counted as output and cached content as input', async () => {
       fake.script({
         pieces: ['Salut.'],

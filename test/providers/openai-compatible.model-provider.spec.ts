@@ -125,6 +125,20 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
       });
     });
 
+    it('leaves out temperature for a model the registry marks as refusing it', async () => {
+      provider = new OpenAiCompatibleModelProvider(
+        { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY },
+        { timeoutMs: 5000, connectTimeoutMs: 5000, models: (m) => (m === 'gpt-5.5' ? { maxOutputTokens: 128_000, supportsTemperature: false } : undefined) },
+      );
+
+      await collect(provider.stream({ ...request, model: 'gpt-5.5' }, new AbortController().signal));
+      await collect(provider.stream(request, new AbortController().signal));
+
+      expect(fake.requests[0].body).not.toHaveProperty('temperature');
+      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-5.5', max_tokens: 50 });
+      expect(fake.requests[1].body).toMatchObject({ model: 'gpt-4o-mini', temperature: 0.3 });
+    });
+
     it('leaves out temperature and max_tokens when the request has none', async () => {
       await collect(provider.stream({ model: 'gpt-4o-mini', messages: request.messages }, new AbortController().signal));
 

@@ -4,7 +4,8 @@ import { isAbortError } from '../abort';
 import { ChatTurn, FinishReason, ModelCompletion, ModelProvider, ModelRequest, ModelStreamEvent, ModelUsage } from '../model-provider';
 import { ProviderEndpoint } from '../model-registry';
 import {
-  AdapterTimeouts,
+  acceptsTemperature,
+  AdapterOptions,
   brokenStreamError,
   CallLimits,
   errorForStatus,
@@ -57,12 +58,6 @@ interface UpstreamUsage {
   output_tokens_details?: { thinking_tokens?: number | null } | null;
 }
 
-/** Options of {@link AnthropicModelProvider}: the timeouts, and where a model's max output comes from. */
-export interface AnthropicOptions extends AdapterTimeouts {
-  /** Most output tokens of an upstream model (the registry's `max_output_tokens`), sent when a request has none. */
-  maxOutputTokens?: (upstreamModel: string) => number | undefined;
-}
-
 /**
  * An adapter for Anthropic's Messages API (`POST /v1/messages`), built on the official `@anthropic-ai/sdk` with
  * retries off: the caller decides.
@@ -84,7 +79,7 @@ export class AnthropicModelProvider extends ModelProvider {
 
   constructor(
     private readonly endpoint: ProviderEndpoint,
-    private readonly options: AnthropicOptions,
+    private readonly options: AdapterOptions,
   ) {
     super();
     this.name = endpoint.name;
@@ -159,10 +154,11 @@ export class AnthropicModelProvider extends ModelProvider {
     const { system, messages } = toAnthropicTurns(request.messages);
     return {
       model: request.model,
-      max_tokens: request.maxTokens ?? this.options.maxOutputTokens?.(request.model) ?? FALLBACK_MAX_TOKENS,
+      max_tokens: request.maxTokens ?? this.options.models?.(request.model)?.maxOutputTokens ?? FALLBACK_MAX_TOKENS,
       messages,
       ...(system && { system }),
-      ...(request.temperature !== undefined && { temperature: Math.min(request.temperature, MAX_TEMPERATURE) }),
+      ...(request.temperature !== undefined &&
+        acceptsTemperature(this.options, request.model) && { temperature: Math.min(request.temperature, MAX_TEMPERATURE) }),
     };
   }
 

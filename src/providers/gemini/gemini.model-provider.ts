@@ -12,7 +12,8 @@ import {
 } from '../model-provider';
 import { ProviderEndpoint } from '../model-registry';
 import {
-  AdapterTimeouts,
+  acceptsTemperature,
+  AdapterOptions,
   brokenStreamError,
   CallLimits,
   errorForStatus,
@@ -70,7 +71,7 @@ export class GeminiModelProvider extends ModelProvider {
 
   constructor(
     private readonly endpoint: ProviderEndpoint,
-    private readonly options: AdapterTimeouts,
+    private readonly options: AdapterOptions,
   ) {
     super();
     this.name = endpoint.name;
@@ -149,7 +150,7 @@ export class GeminiModelProvider extends ModelProvider {
       contents,
       config: {
         ...(systemInstruction && { systemInstruction }),
-        ...(request.temperature !== undefined && { temperature: request.temperature }),
+        ...(request.temperature !== undefined && acceptsTemperature(this.options, request.model) && { temperature: request.temperature }),
         ...(request.maxTokens !== undefined && { maxOutputTokens: request.maxTokens }),
         abortSignal: signal,
         httpOptions: { fetch: recordingFetch(state) },

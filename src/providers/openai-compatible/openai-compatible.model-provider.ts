@@ -11,7 +11,8 @@ import {
 } from '../model-provider';
 import { ProviderEndpoint } from '../model-registry';
 import {
-  AdapterTimeouts,
+  acceptsTemperature,
+  AdapterOptions,
   brokenStreamError,
   CallLimits,
   errorForStatus,
@@ -56,7 +57,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
 
   constructor(
     private readonly endpoint: ProviderEndpoint,
-    private readonly options: AdapterTimeouts,
+    private readonly options: AdapterOptions,
   ) {
     super();
     this.name = endpoint.name;
@@ -127,7 +128,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
     return {
       model: request.model,
       messages: request.messages.map(({ role, content }) => ({ role, content }) as ChatCompletionMessageParam),
-      temperature: request.temperature,
+      temperature: acceptsTemperature(this.options, request.model) ? request.temperature : undefined,
       max_tokens: request.maxTokens,
     };
   }
