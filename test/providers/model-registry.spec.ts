@@ -29,6 +29,8 @@ describe('ModelRegistry', () => {
         'openai/gpt-4',
         'openai/gpt-3.5-turbo',
         'groq/llama-3.3-70b-versatile',
+        'anthropic/claude-sonnet-5-5',
+        'google/gemini-2.5-flash',
         OFFLINE_MODEL_ID,
       ]);
       expect(models.filter((m) => m.available).map((m) => m.id)).toEqual([OFFLINE_MODEL_ID]);
@@ -109,7 +111,7 @@ describe('ModelsService (GET /v1/models)', () => {
       provider: 'openai',
       context_window: 128000,
       max_output_tokens: 16384,
-      pricing: { input_per_1m: 0.15, output_per_1m: 0.6 },
+      pricing: { input_per_1m: 0.15, output_per_1m: 0.6, cached_input_per_1m: null, priced_at: null },
       aliases: ['gpt-4o-mini', 'fast'],
       available: true,
       answered_by: 'openai/gpt-4o-mini',
