@@ -70,8 +70,10 @@ interface UpstreamUsage {
  * Usage is normalised: `inputTokens` = `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`
  * (Anthropic counts them apart), `cachedInputTokens` = `cache_read_input_tokens`, `reasoningTokens` =
  * `output_tokens_details.thinking_tokens`. A stream reports input in `message_start` and cumulative output in
- * `message_delta`. Timeouts as in `CallLimits`. Errors, including an `error` event inside a 200 stream, are thrown as `ModelProviderError`
- * (never carrying the key); the caller's abort throws an abort error and closes the upstream socket.
+ * `message_delta`. Timeouts as in `CallLimits`. Errors, including an `error` event inside a 200 stream, are thrown
+ * as `ModelProviderError` (never carrying the key); the caller's abort throws an abort error and closes the upstream
+ * socket. The SDK sends the key as `Authorization: Bearer` (its `apiKey` option), which the API accepts besides
+ * `x-api-key`.
  */
 export class AnthropicModelProvider extends ModelProvider {
   readonly name: string;
