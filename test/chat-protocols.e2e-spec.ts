@@ -201,6 +201,21 @@ describe('POST /v1/chat/stream through the three provider protocols', () => {
     for (const key of Object.values(KEYS)) expect(JSON.stringify(res.body)).not.toContain(key);
   });
 
+  it.each([
+    ['claude-sonnet', () => anthropic.script({ pieces: ['Partial', ' answer', ' lost'], errorEvent: { afterPieces: 2, type: 'overloaded_error' } })],
+    ['gemini-flash', () => gemini.script({ pieces: ['Partial', ' answer', ' lost'], errorChunk: { afterPieces: 2, status: 503 } })],
+  ])('%s: an error inside the 200 stream sends the error event and keeps the partial answer as failed', async (model, fail) => {
+    fail();
+
+    const res = await send({ model, messages: [{ role: 'user', content: 'Hello?' }], stream_format: 'events' });
+
+    expect(res.status).toBe(200);
+    const events = parseSse(res.text);
+    expect(JSON.parse(events.find((e) => e.event === 'error')!.data)).toMatchObject({ status: 502 });
+    const [, answer] = await messagesOf(Number(res.headers['x-session-id']));
+    expect(answer).toMatchObject({ status: 'failed', content: 'Partial answer', finish_reason: 'error' });
+  });
+
   it('lists the models of every configured protocol as available, with cached-input price and price date', async () => {
     const res = await request(t.url).get('/v1/models').set(alice.auth);
 
