@@ -199,6 +199,23 @@ describe('GeminiModelProvider against a Gemini API server', () => {
       expect(err).toMatchObject({ kind: 'timeout', message: 'The model provider did not start answering within 200 ms.' });
     });
 
+    it('throws timeout and closes the socket when a stalled stream passes timeoutMs, after relaying what came', async () => {
+      provider = make({ timeoutMs: 400 });
+      fake.script({ pieces: ['one', ' two', ' three'], stall: { afterPieces: 1 } });
+      const seen: string[] = [];
+
+      const err = await rejection(
+        (async () => {
+          for await (const e of provider.stream(request, new AbortController().signal)) if (e.type === 'delta') seen.push(e.text);
+        })(),
+      );
+
+      expect(seen).toEqual(['one']);
+      expect(err).toMatchObject({ kind: 'timeout', message: 'The model provider did not answer within 400 ms.' });
+      await fake.requests[0].closed;
+      expect(fake.requests[0].closedEarly).toBe(true);
+    });
+
     it('throws timeout when the whole answer takes longer than timeoutMs', async () => {
       provider = make({ timeoutMs: 300 });
       fake.script({ pieces: ['slow', ' slower', ' slowest'], delayMs: 200 });

@@ -35,6 +35,8 @@ export interface AnthropicScript {
   errorEvent?: { afterPieces: number; type: string; message?: string };
   /** Cut the stream after this many pieces: `destroy` kills the socket (default), `end` ends it cleanly. */
   cut?: { afterPieces: number; how?: 'destroy' | 'end' };
+  /** Go quiet after this many pieces, the connection left open until the client closes it. */
+  stall?: { afterPieces: number };
 }
 
 /** An HTTP error answer: `{"type":"error","error":{"type","message"},"request_id"}`. */
@@ -137,6 +139,7 @@ export async function startFakeAnthropic(options: { apiKey?: string } = {}): Pro
     for (const [i, text] of pieces.entries()) {
       if (script.cut && i === script.cut.afterPieces) return cut(res, script.cut.how);
       if (script.errorEvent && i === script.errorEvent.afterPieces) return errorEvent(res, script.errorEvent);
+      if (script.stall && i === script.stall.afterPieces) return stallUntilClosed(stop.signal);
       if (script.delayMs) await delay(script.delayMs);
       await send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } });
     }
@@ -176,6 +179,11 @@ export async function startFakeAnthropic(options: { apiKey?: string } = {}): Pro
       return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/** Resolves once the client has closed the connection. */
+function stallUntilClosed(closed: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (closed.aborted ? resolve() : closed.addEventListener('abort', () => resolve(), { once: true })));
 }
 
 function defaultUsage(body: { system?: string; messages?: { content: string }[] }, pieces: string[]): AnthropicUsage {

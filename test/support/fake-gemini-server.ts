@@ -36,6 +36,8 @@ export interface GeminiScript {
   errorChunk?: { afterPieces: number; status: number };
   /** Cut the stream after this many pieces: `destroy` kills the socket (default), `end` ends it cleanly. */
   cut?: { afterPieces: number; how?: 'destroy' | 'end' };
+  /** Go quiet after this many pieces, the connection left open until the client closes it. */
+  stall?: { afterPieces: number };
 }
 
 /** An HTTP error answer: `{"error":{"code","message","status","details"}}`. */
@@ -152,6 +154,7 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
     for (const [i, text] of pieces.entries()) {
       if (script.cut && i === script.cut.afterPieces) return cut(res, script.cut.how);
       if (script.errorChunk && i === script.errorChunk.afterPieces) return errorChunk(res, script.errorChunk.status);
+      if (script.stall && i === script.stall.afterPieces) return stallUntilClosed(stop.signal);
       if (script.delayMs) await delay(script.delayMs);
       await send({ ...candidate([{ text }]), ...meta });
     }
@@ -186,6 +189,11 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
       return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/** Resolves once the client has closed the connection. */
+function stallUntilClosed(closed: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (closed.aborted ? resolve() : closed.addEventListener('abort', () => resolve(), { once: true })));
 }
 
 function defaultUsage(
