@@ -14,7 +14,9 @@ export interface AdapterTimeouts {
 }
 
 /** What an adapter may learn from the registry about one of its provider's models, by upstream name. */
-export type ModelLookup = (upstreamModel: string) => Pick<RegisteredModel, 'maxOutputTokens' | 'supportsTemperature'> | undefined;
+export type ModelLookup = (
+  upstreamModel: string,
+) => Pick<RegisteredModel, 'maxOutputTokens' | 'supportsTemperature'> | undefined;
 
 /** Options every adapter takes: its timeouts, and the registry's knowledge of its models. */
 export interface AdapterOptions extends AdapterTimeouts {
@@ -42,11 +44,10 @@ export function errorForStatus(
   retryAfterSeconds: number | undefined,
   apiKey: string | undefined,
 ): ModelProviderError {
-  if (status === 401 || status === 403) {
-    return new ModelProviderError('auth', "The model provider rejected this server's credentials.", status);
-  }
+  if (status === 401 || status === 403) return credentialsRejected(status);
   if (status === 429) {
-    return new ModelProviderError('rate_limited', 'The model provider is rate limiting this server.', status, retryAfterSeconds);
+    const message = 'The model provider is rate limiting this server.';
+    return new ModelProviderError('rate_limited', message, status, retryAfterSeconds);
   }
   if (status === 408) return new ModelProviderError('timeout', 'The model provider timed out.', status);
   if (status >= 400 && status < 500) {
@@ -57,6 +58,11 @@ export function errorForStatus(
     );
   }
   return new ModelProviderError('unavailable', `The model provider failed (HTTP ${status}).`, status);
+}
+
+/** The error for credentials the provider refused; never says more, so the key can't leak through it. */
+export function credentialsRejected(upstreamStatus: number): ModelProviderError {
+  return new ModelProviderError('auth', "The model provider rejected this server's credentials.", upstreamStatus);
 }
 
 /** The provider's error text, shortened, with the API key masked should it echo it; `HTTP <status>` when empty. */

@@ -1,7 +1,15 @@
 import Anthropic, { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages/messages';
 import { isAbortError } from '../abort';
-import { ChatTurn, FinishReason, ModelCompletion, ModelProvider, ModelRequest, ModelStreamEvent, ModelUsage } from '../model-provider';
+import {
+  ChatTurn,
+  FinishReason,
+  ModelCompletion,
+  ModelProvider,
+  ModelRequest,
+  ModelStreamEvent,
+  ModelUsage,
+} from '../model-provider';
 import { ProviderEndpoint } from '../model-registry';
 import {
   acceptsTemperature,
@@ -144,7 +152,10 @@ export class AnthropicModelProvider extends ModelProvider {
   async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion> {
     const limits = new CallLimits(signal, this.options, false);
     try {
-      const message = await this.client.messages.create({ ...this.params(request), stream: false }, { signal: limits.signal });
+      const message = await this.client.messages.create(
+        { ...this.params(request), stream: false },
+        { signal: limits.signal },
+      );
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
       return { text, finishReason: finishReasonOf(message.stop_reason), usage: this.usage(request, text, message.usage) };
     } catch (err) {
@@ -189,7 +200,8 @@ export class AnthropicModelProvider extends ModelProvider {
     // An `error` event inside a 200 stream has no status of its own: its `type` says which it would have had.
     const status = err.status ?? (err.type ? STATUS_BY_ERROR_TYPE[err.type] : undefined);
     if (status === undefined) return brokenStreamError();
-    return errorForStatus(status, err.apiMessage ?? undefined, retryAfterSeconds(err.headers?.get('retry-after')), this.endpoint.apiKey);
+    const retryAfter = retryAfterSeconds(err.headers?.get('retry-after'));
+    return errorForStatus(status, err.apiMessage ?? undefined, retryAfter, this.endpoint.apiKey);
   }
 }
 

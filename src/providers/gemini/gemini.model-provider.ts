@@ -5,7 +5,6 @@ import {
   FinishReason,
   ModelCompletion,
   ModelProvider,
-  ModelProviderError,
   ModelRequest,
   ModelStreamEvent,
   ModelUsage,
@@ -16,6 +15,7 @@ import {
   AdapterOptions,
   brokenStreamError,
   CallLimits,
+  credentialsRejected,
   errorForStatus,
   retryAfterSeconds,
   truncatedStreamError,
@@ -150,7 +150,8 @@ export class GeminiModelProvider extends ModelProvider {
       contents,
       config: {
         ...(systemInstruction && { systemInstruction }),
-        ...(request.temperature !== undefined && acceptsTemperature(this.options, request.model) && { temperature: request.temperature }),
+        ...(request.temperature !== undefined &&
+          acceptsTemperature(this.options, request.model) && { temperature: request.temperature }),
         ...(request.maxTokens !== undefined && { maxOutputTokens: request.maxTokens }),
         abortSignal: signal,
         httpOptions: { fetch: recordingFetch(state) },
@@ -174,14 +175,14 @@ export class GeminiModelProvider extends ModelProvider {
   }
 
   /**
-   * Normalises a failure the call's limits did not cause into a {@link ModelProviderError} whose message is safe
+   * Normalises a failure the call's limits did not cause into a `ModelProviderError` whose message is safe
    * to show a client.
    */
   private failure(err: unknown, state: CallState): Error {
     if (err instanceof ApiError) {
       const body = parseErrorBody(err.message);
       // Google answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID: a credentials problem all the same.
-      if (body.keyInvalid) return new ModelProviderError('auth', "The model provider rejected this server's credentials.", err.status);
+      if (body.keyInvalid) return credentialsRejected(err.status);
       const retryAfter = retryAfterSeconds(state.retryAfter) ?? body.retryDelaySeconds;
       return errorForStatus(err.status, body.message, retryAfter, this.endpoint.apiKey);
     }

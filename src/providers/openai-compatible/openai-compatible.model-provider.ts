@@ -48,7 +48,7 @@ interface UpstreamUsage {
  * `options.connectTimeoutMs` bounds the wait for a streamed call's response headers (see `CallLimits`). Usage
  * is the provider's own when it reports it (`stream_options.include_usage`, with cached input and reasoning
  * tokens from `prompt_tokens_details` / `completion_tokens_details`), else a tokenizer estimate. Errors are
- * thrown as {@link ModelProviderError}, never carrying the API key or the raw upstream body; when the caller's
+ * thrown as `ModelProviderError`, never carrying the API key or the raw upstream body; when the caller's
  * signal aborts, an abort error (see `isAbortError`) is thrown instead and the upstream socket is closed.
  */
 export class OpenAiCompatibleModelProvider extends ModelProvider {
@@ -147,7 +147,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
   }
 
   /**
-   * Normalises a failure the call's limits did not cause into a {@link ModelProviderError} whose message is safe
+   * Normalises a failure the call's limits did not cause into a `ModelProviderError` whose message is safe
    * to show a client.
    */
   private failure(err: unknown): Error {
