@@ -10,11 +10,9 @@ import {
   ModelUsage,
 } from '../model-provider';
 import { ProviderEndpoint } from '../model-registry';
+import { acceptsTemperature, AdapterOptions, CallLimits } from '../adapter-options';
 import {
-  acceptsTemperature,
-  AdapterOptions,
   brokenStreamError,
-  CallLimits,
   errorForStatus,
   retryAfterSeconds,
   truncatedStreamError,
