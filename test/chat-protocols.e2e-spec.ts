@@ -124,6 +124,16 @@ describe('POST /v1/chat/stream through the three provider protocols', () => {
     });
   });
 
+  it("sends each protocol the registry's limits: Anthropic's required max_tokens, temperature only where accepted", async () => {
+    await send({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'Hi' }], stream: false, temperature: 0.4 });
+    await send({ model: 'gemini-flash', messages: [{ role: 'user', content: 'Hi' }], stream: false, temperature: 0.4, max_tokens: 77 });
+
+    // The registry marks claude-sonnet-5-5 as refusing temperature, and the request named no max_tokens.
+    expect(anthropic.requests[0].body).toMatchObject({ model: 'claude-sonnet-5-5', max_tokens: 128000 });
+    expect(anthropic.requests[0].body).not.toHaveProperty('temperature');
+    expect(gemini.requests[0].body.generationConfig).toEqual({ temperature: 0.4, maxOutputTokens: 77 });
+  });
+
   it('switch-model moves a session across the three protocols, each receiving the whole history in its own shape', async () => {
     openai.script({ pieces: ['Answer one'] });
     const first = await send({
