@@ -73,6 +73,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   file.rate_limits.tiers = raw.rate_limits ? toMap(TierLimitConfig, (raw.rate_limits as any).tiers) : file.rate_limits.tiers;
   file.providers = toMap(ProviderConfig, raw.providers);
   problems.push(...flatten(validateSync(file, { forbidUnknownValues: false })).map((p) => `${configPath}: ${p}`));
+  // Map values are not reached by @ValidateNested: each provider is checked on its own.
+  for (const [name, provider] of Object.entries(file.providers)) {
+    problems.push(...flatten(validateSync(provider), `providers.${name}`).map((p) => `${configPath}: ${p}`));
+  }
   problems.push(...registryProblems(file.models).map((p) => `${configPath}: ${p}`));
   const defaultModel = vars.DEFAULT_MODEL ?? file.default_model ?? undefined;
   if (defaultModel && !registryNames(file.models).has(defaultModel.toLowerCase())) {

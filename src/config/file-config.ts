@@ -4,6 +4,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsISO8601,
   IsNumber,
   IsObject,
   IsOptional,
@@ -23,6 +24,7 @@ export class LimitsConfig {
   @IsInt() @Min(1) @Max(1000) max_messages_per_request = 50;
   @IsInt() @Min(1) max_upload_bytes = 10 * 1024 * 1024;
   @IsInt() @Min(1024) json_body_bytes = 1024 * 1024;
+  /** A whole upstream call, first byte sent to last byte received. */
   @IsInt() @Min(100) provider_timeout_ms = 300_000;
   /** Most time from sending a request to a model until its first piece (or whole answer) arrives. */
   @IsInt() @Min(100) provider_first_token_timeout_ms = 60_000;
@@ -30,6 +32,8 @@ export class LimitsConfig {
   @IsInt() @Min(100) provider_idle_timeout_ms = 60_000;
   /** Widest range of days one `GET /v1/users/{id}/usage` may ask for. */
   @IsInt() @Min(1) @Max(3660) usage_max_range_days = 366;
+  /** Until a provider's response headers arrive (connection, TLS, request accepted); streamed calls only. */
+  @IsInt() @Min(100) provider_connect_timeout_ms = 10_000;
   /** Quiet time after which an open SSE stream gets a `: ping` comment; 0 disables. */
   @IsInt() @Min(0) sse_heartbeat_ms = 15_000;
 }
@@ -115,19 +119,29 @@ export class OfflineConfig {
   @IsInt() @Min(0) @Max(10_000) piece_delay_ms = 15;
 }
 
-/** One OpenAI-compatible provider: where it lives and which variables hold its URL and key. */
+/** Wire protocols the adapters speak: OpenAI Chat Completions, Anthropic Messages, Gemini generateContent. */
+export const PROVIDER_PROTOCOLS = ['openai', 'anthropic', 'gemini'] as const;
+export type ProviderProtocol = (typeof PROVIDER_PROTOCOLS)[number];
+
+/** One provider: the protocol it speaks, where it lives, and which variables hold its URL and key. */
 export class ProviderConfig {
+  @IsOptional() @IsIn(PROVIDER_PROTOCOLS) protocol?: ProviderProtocol;
   @IsOptional() @IsString() base_url?: string;
   @IsOptional() @IsString() base_url_env?: string;
-  @IsOptional() @IsString() api_key_env?: string;
+  /** Variable holding the key, or several tried in order (`[GOOGLE_API_KEY, GEMINI_API_KEY]`). */
+  @IsOptional() @IsString({ each: true }) api_key_env?: string | string[];
   @IsOptional() @IsBoolean() requires_api_key?: boolean;
 }
 
+/** USD per 1M tokens, as the provider publishes it, and the day the price was read. */
 export class PricingConfig {
   @IsNumber() @Min(0) input_per_1m: number;
   @IsNumber() @Min(0) output_per_1m: number;
   /** Price of input tokens served from the provider's prompt cache; unset: the input price. */
   @IsOptional() @IsNumber() @Min(0) cached_input_per_1m?: number;
+  /** ISO date (`2026-11-01`) the price was taken from the provider's price list; every shipped model has one. */
+  @IsOptional() @IsISO8601({ strict: true }) @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'priced_at must be a date like 2026-11-01' })
+  priced_at?: string;
 }
 
 /** One registry entry: `provider/model`, its aliases, its limits and its price per 1M tokens. */
@@ -139,6 +153,11 @@ export class ModelConfig {
   @ValidateNested() @Type(() => PricingConfig) pricing: PricingConfig;
   /** Ids or aliases tried in order when this model fails before its first piece (after its retries). */
   @IsOptional() @IsArray() @IsString({ each: true }) fallbacks: string[] = [];
+  /**
+   * False for models that refuse any temperature but their default (reasoning models such as OpenAI's GPT-5
+   * family and Anthropic's Claude 5 family answer 400): the request's temperature is then left out.
+   */
+  @IsOptional() @IsBoolean() supports_temperature?: boolean;
 }
 
 /** The YAML file (`config.yaml` or `CONFIG_FILE`): model registry, pricing, tiers, context management. */

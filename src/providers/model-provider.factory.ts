@@ -1,8 +1,10 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { AnthropicModelProvider } from './anthropic/anthropic.model-provider';
+import { GeminiModelProvider } from './gemini/gemini.model-provider';
 import { ModelProvider } from './model-provider';
-import { ModelRegistry, OFFLINE_PROVIDER, RegisteredModel } from './model-registry';
+import { ModelRegistry, OFFLINE_PROVIDER, ProviderEndpoint, RegisteredModel } from './model-registry';
 import { OfflineModelProvider } from './offline/offline.model-provider';
 import { OpenAiCompatibleModelProvider } from './openai-compatible/openai-compatible.model-provider';
 
@@ -14,8 +16,9 @@ export interface ProviderSelection {
 
 /**
  * Picks the adapter for a registry model: the offline model for `offline/*` (and for every model in offline
- * mode), an OpenAI-compatible adapter for providers configured with a base URL and key. Adapters are created
- * once per provider and reused.
+ * mode), else the adapter for its provider's `protocol` (`openai` → Chat Completions, `anthropic` → Messages API,
+ * `gemini` → Gemini API) once the provider has a base URL and key. Adapters are created once per provider and
+ * reused.
  */
 @Injectable()
 export class ModelProviderFactory {
@@ -43,9 +46,25 @@ export class ModelProviderFactory {
     }
     let adapter = this.adapters.get(endpoint.name);
     if (!adapter) {
-      adapter = new OpenAiCompatibleModelProvider(endpoint, { timeoutMs: this.config.limits.provider_timeout_ms });
+      adapter = this.create(endpoint);
       this.adapters.set(endpoint.name, adapter);
     }
     return { provider: adapter, model };
+  }
+
+  private create(endpoint: ProviderEndpoint): ModelProvider {
+    const options = {
+      timeoutMs: this.config.limits.provider_timeout_ms,
+      connectTimeoutMs: this.config.limits.provider_connect_timeout_ms,
+      models: (upstream: string) => this.registry.find(`${endpoint.name}/${upstream}`),
+    };
+    switch (endpoint.protocol) {
+      case 'anthropic':
+        return new AnthropicModelProvider(endpoint, options);
+      case 'gemini':
+        return new GeminiModelProvider(endpoint, options);
+      case 'openai':
+        return new OpenAiCompatibleModelProvider(endpoint, options);
+    }
   }
 }

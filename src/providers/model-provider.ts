@@ -14,16 +14,19 @@ export interface ModelRequest {
   maxTokens?: number;
 }
 
-/** Token counts of one call. `estimated` is true when the provider reported none and a tokenizer counted. */
+/**
+ * Token counts of one call, normalised across providers. `estimated` is true when the provider reported none and a
+ * tokenizer counted.
+ */
 export interface ModelUsage {
-  /** All input tokens, cached ones included. */
+  /** Every input token, cached ones included (Anthropic: input + cache read + cache creation tokens). */
   inputTokens: number;
-  /** All output tokens, reasoning ones included. */
+  /** Every output token, reasoning ones included (Gemini: candidates + thoughts tokens). */
   outputTokens: number;
   estimated: boolean;
-  /** Of `inputTokens`, those served from the provider's prompt cache (billed at the cached price). */
+  /** The part of `inputTokens` served from the provider's prompt cache, when the provider says. */
   cachedInputTokens?: number;
-  /** Of `outputTokens`, those spent on hidden reasoning (billed as output). */
+  /** The part of `outputTokens` spent on reasoning ("thinking"), when the provider says. */
   reasoningTokens?: number;
 }
 

@@ -3,6 +3,7 @@ import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { OFFLINE_ALIAS, OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 import { ModelUsage } from './model-provider';
+import { ProviderConfig, ProviderProtocol } from '../config/file-config';
 
 export { OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 
@@ -16,17 +17,24 @@ export interface RegisteredModel {
   aliases: string[];
   contextWindow: number;
   maxOutputTokens: number;
-  /** USD per 1M tokens; cached input tokens cost `cachedInputPer1m` when set, else the input price. */
-  pricing: { inputPer1m: number; outputPer1m: number; cachedInputPer1m?: number };
+  /**
+   * USD per 1M tokens; `cachedInputPer1m` for input tokens served from the prompt cache (unset: they cost the
+   * input price), `pricedAt` the ISO date the prices were taken (null when the registry entry doesn't say).
+   */
+  pricing: { inputPer1m: number; outputPer1m: number; cachedInputPer1m?: number; pricedAt: string | null };
   /** Registry ids to try, in order, when this model fails before its first piece (`fallbacks` in the YAML file). */
   fallbacks: string[];
+  /** False when the model refuses any temperature but its default: adapters then leave `temperature` out. */
+  supportsTemperature: boolean;
   /** Its provider has credentials (or needs none). */
   available: boolean;
 }
 
-/** Where and how to reach one OpenAI-compatible provider. */
+/** Where and how to reach one provider, and the wire protocol it speaks. */
 export interface ProviderEndpoint {
   name: string;
+  /** `openai` (Chat Completions, the default), `anthropic` (Messages API) or `gemini` (generateContent). */
+  protocol: ProviderProtocol;
   baseUrl: string;
   apiKey?: string;
 }
@@ -48,10 +56,10 @@ export class ModelRegistry implements OnApplicationBootstrap {
   constructor(@Inject(appConfig.KEY) config: AppConfig) {
     for (const [name, p] of Object.entries(config.providers)) {
       const baseUrl = (p.base_url_env && config.env[p.base_url_env]) || p.base_url;
-      const apiKey = p.api_key_env ? config.env[p.api_key_env] || undefined : undefined;
+      const apiKey = apiKeyOf(p, config.env);
       const requiresKey = p.requires_api_key ?? true;
       const configured = Boolean(baseUrl) && (requiresKey ? Boolean(apiKey) : Boolean(p.base_url_env && config.env[p.base_url_env]));
-      if (configured) this.endpoints.set(name, { name, baseUrl: baseUrl!, apiKey });
+      if (configured) this.endpoints.set(name, { name, protocol: p.protocol ?? 'openai', baseUrl: baseUrl!, apiKey });
     }
     this.models = [
       ...config.models.map((m) => {
@@ -68,8 +76,10 @@ export class ModelRegistry implements OnApplicationBootstrap {
             inputPer1m: m.pricing.input_per_1m,
             outputPer1m: m.pricing.output_per_1m,
             ...(m.pricing.cached_input_per_1m !== undefined && { cachedInputPer1m: m.pricing.cached_input_per_1m }),
+            pricedAt: m.pricing.priced_at ?? null,
           },
           fallbacks: m.fallbacks ?? [],
+          supportsTemperature: m.supports_temperature ?? true,
           available: this.endpoints.has(provider),
         };
       }),
@@ -80,8 +90,9 @@ export class ModelRegistry implements OnApplicationBootstrap {
         aliases: [OFFLINE_ALIAS],
         contextWindow: 32_768,
         maxOutputTokens: 4_096,
-        pricing: { inputPer1m: 0, outputPer1m: 0 },
+        pricing: { inputPer1m: 0, outputPer1m: 0, pricedAt: null },
         fallbacks: [],
+        supportsTemperature: true,
         available: true,
       },
     ];
@@ -147,6 +158,12 @@ export class ModelRegistry implements OnApplicationBootstrap {
   endpoint(provider: string): ProviderEndpoint | undefined {
     return this.endpoints.get(provider);
   }
+}
+
+/** The first non-empty variable named by `api_key_env` (one name, or several tried in order). */
+function apiKeyOf(p: ProviderConfig, env: Record<string, string | undefined>): string | undefined {
+  const names = p.api_key_env === undefined ? [] : [p.api_key_env].flat();
+  return names.map((n) => env[n]).find((v) => Boolean(v));
 }
 
 /**

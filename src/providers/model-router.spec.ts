@@ -40,15 +40,16 @@ describe('retryDelayMs (backoff with equal jitter)', () => {
 });
 
 describe('costOf', () => {
-  const model = (pricing: RegisteredModel['pricing']): RegisteredModel => ({
+  const model = (pricing: Omit<RegisteredModel['pricing'], 'pricedAt'>): RegisteredModel => ({
     id: 'openai/gpt-4o',
     provider: 'openai',
     upstreamModel: 'gpt-4o',
     aliases: [],
     contextWindow: 128_000,
     maxOutputTokens: 16_384,
-    pricing,
+    pricing: { ...pricing, pricedAt: null },
     fallbacks: [],
+    supportsTemperature: true,
     available: true,
   });
 

@@ -43,8 +43,8 @@ describe('model fallbacks, retries and cached prices in the configuration', () =
     const registry = new ModelRegistry(loadAppConfig({ CONFIG_FILE: configWith(['LLAMA', 'offline']) }));
     expect(registry.resolve('balanced').fallbacks).toEqual(['groq/llama-3.3-70b-versatile', 'offline/echo']);
     expect(registry.resolve('llama').fallbacks).toEqual([]);
-    expect(registry.resolve('balanced').pricing).toEqual({ inputPer1m: 2.5, outputPer1m: 10, cachedInputPer1m: 1.25 });
-    expect(registry.resolve('llama').pricing).toEqual({ inputPer1m: 1, outputPer1m: 2 });
+    expect(registry.resolve('balanced').pricing).toEqual({ inputPer1m: 2.5, outputPer1m: 10, cachedInputPer1m: 1.25, pricedAt: null });
+    expect(registry.resolve('llama').pricing).toEqual({ inputPer1m: 1, outputPer1m: 2, pricedAt: null });
   });
 
   it('refuses an unknown fallback and a model falling back to itself, one line each', () => {

@@ -29,6 +29,8 @@ describe('ModelRegistry', () => {
         'openai/gpt-4',
         'openai/gpt-3.5-turbo',
         'groq/llama-3.3-70b-versatile',
+        'anthropic/claude-sonnet-5-5',
+        'google/gemini-2.5-flash',
         OFFLINE_MODEL_ID,
       ]);
       expect(models.filter((m) => m.available).map((m) => m.id)).toEqual([OFFLINE_MODEL_ID]);
@@ -44,7 +46,7 @@ describe('ModelRegistry', () => {
     });
 
     it('knows the endpoint, the environment base URL winning over the file', () => {
-      expect(online.endpoint('openai')).toEqual({ name: 'openai', baseUrl: 'http://127.0.0.1:1234/v1', apiKey: 'sk-test' });
+      expect(online.endpoint('openai')).toEqual({ name: 'openai', protocol: 'openai', baseUrl: 'http://127.0.0.1:1234/v1', apiKey: 'sk-test' });
       expect(online.endpoint('groq')).toBeUndefined();
       expect(online.resolve('groq/llama-3.3-70b-versatile').available).toBe(false);
     });
@@ -109,7 +111,7 @@ describe('ModelsService (GET /v1/models)', () => {
       provider: 'openai',
       context_window: 128000,
       max_output_tokens: 16384,
-      pricing: { input_per_1m: 0.15, output_per_1m: 0.6 },
+      pricing: { input_per_1m: 0.15, output_per_1m: 0.6, cached_input_per_1m: null, priced_at: null },
       aliases: ['gpt-4o-mini', 'fast'],
       available: true,
       answered_by: 'openai/gpt-4o-mini',
@@ -131,7 +133,7 @@ describe('costOf', () => {
   });
 
   it('rounds to 8 decimals', () => {
-    const model: RegisteredModel = { ...online.resolve('gpt-4'), pricing: { inputPer1m: 0.333, outputPer1m: 0 } };
+    const model: RegisteredModel = { ...online.resolve('gpt-4'), pricing: { inputPer1m: 0.333, outputPer1m: 0, pricedAt: null } };
 
     expect(costOf(model, { inputTokens: 1, outputTokens: 0 })).toBe(0.00000033);
     expect(costOf(model, { inputTokens: 3, outputTokens: 0 })).toBe(0.000001);

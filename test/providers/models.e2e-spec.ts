@@ -30,6 +30,8 @@ describe('GET /v1/models', () => {
         'openai/gpt-4',
         'openai/gpt-3.5-turbo',
         'groq/llama-3.3-70b-versatile',
+        'anthropic/claude-sonnet-5-5',
+        'google/gemini-2.5-flash',
         'offline/echo',
       ]);
       expect(res.body[1]).toEqual({
@@ -37,7 +39,7 @@ describe('GET /v1/models', () => {
         provider: 'openai',
         context_window: 8192,
         max_output_tokens: 8192,
-        pricing: { input_per_1m: 30, output_per_1m: 60 },
+        pricing: { input_per_1m: 30, output_per_1m: 60, cached_input_per_1m: null, priced_at: null },
         aliases: ['gpt-4'],
         available: false,
         answered_by: 'offline/echo',
@@ -57,6 +59,10 @@ describe('GET /v1/models', () => {
       expect(schema.properties.context_window.type).toBe('integer');
       expect(schema.properties.answered_by).toMatchObject({ type: 'string', nullable: true });
       expect(schema.properties.answered_by.description).toMatch(/really answers/);
+      const pricing = doc.components.schemas.ModelPricingDto;
+      expect(pricing.required).toEqual(expect.arrayContaining(['input_per_1m', 'output_per_1m', 'cached_input_per_1m', 'priced_at']));
+      expect(pricing.properties.priced_at).toMatchObject({ type: 'string', format: 'date', nullable: true });
+      expect(pricing.properties.cached_input_per_1m).toMatchObject({ type: 'number', nullable: true });
     });
   });
 

@@ -48,7 +48,7 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
   afterAll(() => fake.close());
   beforeEach(() => {
     fake.reset();
-    provider = new OpenAiCompatibleModelProvider({ name: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 5000 });
+    provider = new OpenAiCompatibleModelProvider({ name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 5000, connectTimeoutMs: 5000 });
   });
 
   describe('stream', () => {
@@ -75,6 +75,38 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
       });
     });
 
+    it('reports cached input and reasoning tokens from the usage details, included in the totals', async () => {
+      fake.script({
+        usage: {
+          prompt_tokens: 2006,
+          completion_tokens: 300,
+          prompt_tokens_details: { cached_tokens: 1920 },
+          completion_tokens_details: { reasoning_tokens: 256 },
+        },
+      });
+
+      const events = await collect(provider.stream(request, new AbortController().signal));
+      const answer = await provider.complete(request, new AbortController().signal);
+
+      const usage = { inputTokens: 2006, outputTokens: 300, estimated: false, cachedInputTokens: 1920, reasoningTokens: 256 };
+      expect(finish(events)).toMatchObject({ usage });
+      expect(answer.usage).toEqual(usage);
+    });
+
+    it('throws timeout when the response headers take longer than connectTimeoutMs', async () => {
+      provider = new OpenAiCompatibleModelProvider(
+        { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY },
+        { timeoutMs: 5000, connectTimeoutMs: 200 },
+      );
+      fake.script({ headersDelayMs: 1000 });
+
+      const err = await rejection(collect(provider.stream(request, new AbortController().signal)));
+
+      expect(err).toMatchObject({ kind: 'timeout', message: 'The model provider did not start answering within 200 ms.' });
+      await fake.requests[0].closed;
+      expect(fake.requests[0].closedEarly).toBe(true);
+    });
+
     it('sends the upstream model name, the turns, sampling options, usage request and the bearer key', async () => {
       await collect(provider.stream(request, new AbortController().signal));
 
@@ -91,6 +123,20 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
         stream: true,
         stream_options: { include_usage: true },
       });
+    });
+
+    it('leaves out temperature for a model the registry marks as refusing it', async () => {
+      provider = new OpenAiCompatibleModelProvider(
+        { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY },
+        { timeoutMs: 5000, connectTimeoutMs: 5000, models: (m) => (m === 'gpt-5.5' ? { maxOutputTokens: 128_000, supportsTemperature: false } : undefined) },
+      );
+
+      await collect(provider.stream({ ...request, model: 'gpt-5.5' }, new AbortController().signal));
+      await collect(provider.stream(request, new AbortController().signal));
+
+      expect(fake.requests[0].body).not.toHaveProperty('temperature');
+      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-5.5', max_tokens: 50 });
+      expect(fake.requests[1].body).toMatchObject({ model: 'gpt-4o-mini', temperature: 0.3 });
     });
 
     it('leaves out temperature and max_tokens when the request has none', async () => {
@@ -193,7 +239,7 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
     });
 
     it('throws timeout when the whole answer takes longer than timeoutMs', async () => {
-      provider = new OpenAiCompatibleModelProvider({ name: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 300 });
+      provider = new OpenAiCompatibleModelProvider({ name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 300, connectTimeoutMs: 5000 });
       fake.script({ pieces: ['slow', ' slower', ' slowest'], delayMs: 200 });
 
       const err = await rejection(collect(provider.stream(request, new AbortController().signal)));
@@ -239,7 +285,7 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
     });
 
     it('throws timeout when the server does not answer within timeoutMs', async () => {
-      provider = new OpenAiCompatibleModelProvider({ name: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 200 });
+      provider = new OpenAiCompatibleModelProvider({ name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 200, connectTimeoutMs: 5000 });
       fake.script({ pieces: ['late'], delayMs: 2000 });
 
       const err = await rejection(provider.complete(request, new AbortController().signal));
@@ -294,8 +340,8 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
       it('maps a refused connection to unavailable', async () => {
         const closedPort = await unusedPort();
         const offline = new OpenAiCompatibleModelProvider(
-          { name: 'openai', baseUrl: `http://127.0.0.1:${closedPort}/v1`, apiKey: API_KEY },
-          { timeoutMs: 5000 },
+          { name: 'openai', protocol: 'openai', baseUrl: `http://127.0.0.1:${closedPort}/v1`, apiKey: API_KEY },
+          { timeoutMs: 5000, connectTimeoutMs: 5000 },
         );
 
         const err = await rejection(run(offline));

@@ -11,6 +11,8 @@ export interface FakeScript {
   delayMs?: number;
   /** Pause before piece i, in ms, for a stream that stalls at one point; overrides `delayMs` where given. */
   delaysMs?: number[];
+  /** Pause before the response headers are sent, in ms (a provider slow to accept the request). Default 0. */
+  headersDelayMs?: number;
   /** `finish_reason` of the last choice. Default `'stop'`. */
   finishReason?: string;
   /**
@@ -29,7 +31,7 @@ export interface FakeScript {
   omitDone?: boolean;
 }
 
-/** Usage as OpenAI reports it; the `*_details` objects are sent only when given. */
+/** Usage as Chat Completions reports it; the details objects are sent only when set. */
 export interface FakeUsage {
   prompt_tokens: number;
   completion_tokens: number;
@@ -159,6 +161,7 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
       system_fingerprint: 'fp_fake',
     };
     const delay = (ms: number) => sleep(ms, undefined, { signal: stop.signal });
+    if (script.headersDelayMs) await delay(script.headersDelayMs);
 
     if (!body.stream) {
       await delay((script.delayMs ?? 0) * pieces.length);

@@ -5,8 +5,12 @@ import { RegisteredModel } from '../model-registry';
 export class ModelPricingDto {
   /** USD per 1M input (prompt) tokens. */
   input_per_1m: number;
-  /** USD per 1M output (completion) tokens. */
+  /** USD per 1M output (completion) tokens, reasoning tokens included. */
   output_per_1m: number;
+  /** USD per 1M input tokens served from the provider's prompt cache; null when the registry has no such price. */
+  @ApiProperty({ type: Number, nullable: true }) cached_input_per_1m: number | null;
+  /** ISO date (`YYYY-MM-DD`) the prices were taken from the provider's price list; null when unknown. */
+  @ApiProperty({ type: String, format: 'date', nullable: true }) priced_at: string | null;
 }
 
 /** A model of the registry as `GET /v1/models` lists it (API.md "The rest of the system"). */
@@ -36,7 +40,12 @@ export class ModelDto {
       provider: m.provider,
       context_window: m.contextWindow,
       max_output_tokens: m.maxOutputTokens,
-      pricing: { input_per_1m: m.pricing.inputPer1m, output_per_1m: m.pricing.outputPer1m },
+      pricing: {
+        input_per_1m: m.pricing.inputPer1m,
+        output_per_1m: m.pricing.outputPer1m,
+        cached_input_per_1m: m.pricing.cachedInputPer1m ?? null,
+        priced_at: m.pricing.pricedAt,
+      },
       aliases: m.aliases,
       available: m.available,
       answered_by: answeredBy,

@@ -1,20 +1,24 @@
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import OpenAI, { APIConnectionError, APIError } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { abortError, isAbortError } from '../abort';
+import { isAbortError } from '../abort';
 import {
   FinishReason,
   ModelCompletion,
   ModelProvider,
-  ModelProviderError,
   ModelRequest,
   ModelStreamEvent,
   ModelUsage,
 } from '../model-provider';
 import { ProviderEndpoint } from '../model-registry';
+import { acceptsTemperature, AdapterOptions, CallLimits } from '../adapter-options';
+import {
+  brokenStreamError,
+  errorForStatus,
+  retryAfterSeconds,
+  truncatedStreamError,
+  unreachableError,
+} from '../provider-errors';
 import { countChatTokens, countTokens } from '../tokenizer';
-
-/** Longest provider error text passed on in a `bad_request` message, in characters. */
-const MAX_PROVIDER_MESSAGE = 300;
 
 const FINISH_REASONS: Record<string, FinishReason> = {
   stop: 'stop',
@@ -24,9 +28,11 @@ const FINISH_REASONS: Record<string, FinishReason> = {
   function_call: 'tool_calls',
 };
 
-/** Upstream usage as Chat Completions reports it; the details are absent on many compatible servers. */
+/** Upstream usage as Chat Completions reports it (API reference, "The chat completion object" → `usage`). */
 interface UpstreamUsage {
+  /** All input tokens, cached ones included. */
   prompt_tokens: number;
+  /** All output tokens, reasoning ones included. */
   completion_tokens: number;
   prompt_tokens_details?: { cached_tokens?: number } | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
@@ -36,9 +42,11 @@ interface UpstreamUsage {
  * An adapter for every server speaking OpenAI's Chat Completions protocol (OpenAI, Groq, Mistral, DeepSeek,
  * OpenRouter, Ollama, vLLM…), built on the official `openai` SDK with retries off: the caller decides.
  *
- * `options.timeoutMs` bounds a whole call, first byte to last (`limits.provider_timeout_ms`). Usage is the
- * provider's own when it reports it (`stream_options.include_usage`), else a tokenizer estimate. Errors are
- * thrown as {@link ModelProviderError}, never carrying the API key or the raw upstream body; when the caller's
+ * `options.timeoutMs` bounds a whole call, first byte to last (`limits.provider_timeout_ms`);
+ * `options.connectTimeoutMs` bounds the wait for a streamed call's response headers (see `CallLimits`). Usage
+ * is the provider's own when it reports it (`stream_options.include_usage`, with cached input and reasoning
+ * tokens from `prompt_tokens_details` / `completion_tokens_details`), else a tokenizer estimate. Errors are
+ * thrown as `ModelProviderError`, never carrying the API key or the raw upstream body; when the caller's
  * signal aborts, an abort error (see `isAbortError`) is thrown instead and the upstream socket is closed.
  */
 export class OpenAiCompatibleModelProvider extends ModelProvider {
@@ -47,7 +55,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
 
   constructor(
     private readonly endpoint: ProviderEndpoint,
-    private readonly options: { timeoutMs: number },
+    private readonly options: AdapterOptions,
   ) {
     super();
     this.name = endpoint.name;
@@ -55,6 +63,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
       baseURL: endpoint.baseUrl,
       apiKey: endpoint.apiKey ?? 'not-needed',
       maxRetries: 0,
+      // The SDK's own timer is only a backstop: CallLimits bounds each call (see there).
       timeout: options.timeoutMs,
     });
   }
@@ -64,15 +73,16 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
    * @throws ModelProviderError when the provider fails, including a stream that ends before its finish reason
    */
   async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
-    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    const limits = new CallLimits(signal, this.options, true);
     let text = '';
     let finishReason: FinishReason | undefined;
     let upstreamUsage: UpstreamUsage | undefined;
     try {
       const chunks = await this.client.chat.completions.create(
         { ...this.params(request), stream: true, stream_options: { include_usage: true } },
-        { signal: AbortSignal.any([signal, deadline]) },
+        { signal: limits.signal },
       );
+      limits.headersReceived();
       for await (const chunk of chunks) {
         if (chunk.usage) upstreamUsage = chunk.usage;
         const choice = chunk.choices[0];
@@ -84,13 +94,11 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
         if (choice.finish_reason) finishReason = FINISH_REASONS[choice.finish_reason] ?? 'stop';
       }
     } catch (err) {
-      throw this.failure(err, signal, deadline);
+      throw limits.endError() ?? this.failure(err);
     }
     // The SDK ends the iteration quietly when the request was aborted: tell "aborted" from "finished" here.
-    if (signal.aborted || deadline.aborted) throw this.failure(undefined, signal, deadline);
-    if (!finishReason) {
-      throw new ModelProviderError('unavailable', 'The model provider ended the answer before it was complete.');
-    }
+    if (limits.ended) throw limits.endError()!;
+    if (!finishReason) throw truncatedStreamError();
     yield { type: 'finish', finishReason, usage: this.usage(request, text, upstreamUsage) };
   }
 
@@ -99,12 +107,9 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
    * @throws ModelProviderError when the provider fails
    */
   async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion> {
-    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    const limits = new CallLimits(signal, this.options, false);
     try {
-      const completion = await this.client.chat.completions.create(
-        { ...this.params(request), stream: false },
-        { signal: AbortSignal.any([signal, deadline]) },
-      );
+      const completion = await this.client.chat.completions.create({ ...this.params(request), stream: false }, { signal: limits.signal });
       const choice = completion.choices[0];
       const text = choice?.message.content ?? '';
       return {
@@ -113,7 +118,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
         usage: this.usage(request, text, completion.usage),
       };
     } catch (err) {
-      throw this.failure(err, signal, deadline);
+      throw limits.endError() ?? this.failure(err);
     }
   }
 
@@ -121,7 +126,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
     return {
       model: request.model,
       messages: request.messages.map(({ role, content }) => ({ role, content }) as ChatCompletionMessageParam),
-      temperature: request.temperature,
+      temperature: acceptsTemperature(this.options, request.model) ? request.temperature : undefined,
       max_tokens: request.maxTokens,
     };
   }
@@ -135,57 +140,26 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
       inputTokens: upstream.prompt_tokens,
       outputTokens: upstream.completion_tokens,
       estimated: false,
-      ...(cached && { cachedInputTokens: cached }),
-      ...(reasoning && { reasoningTokens: reasoning }),
+      ...(cached !== undefined && { cachedInputTokens: cached }),
+      ...(reasoning !== undefined && { reasoningTokens: reasoning }),
     };
   }
 
   /**
-   * Normalises a failure: the caller's abort stays an abort error; everything else becomes a
-   * {@link ModelProviderError} whose message is safe to show a client.
+   * Normalises a failure the call's limits did not cause into a `ModelProviderError` whose message is safe
+   * to show a client.
    */
-  private failure(err: unknown, signal: AbortSignal, deadline: AbortSignal): Error {
-    if (signal.aborted) return abortError(signal);
-    if (deadline.aborted || err instanceof APIConnectionTimeoutError) {
-      return new ModelProviderError('timeout', `The model provider did not answer within ${this.options.timeoutMs} ms.`);
-    }
-    // An abort neither signal asked for is the transport giving up.
-    if (err instanceof APIConnectionError || isAbortError(err)) {
-      return new ModelProviderError('unavailable', 'The model provider could not be reached.');
-    }
+  private failure(err: unknown): Error {
+    // An abort no limit asked for is the transport giving up.
+    if (err instanceof APIConnectionError || isAbortError(err)) return unreachableError();
     // A cut stream, malformed JSON, or an error event in the middle of a stream.
-    if (!(err instanceof APIError) || err.status === undefined) {
-      return new ModelProviderError('unavailable', 'The model provider failed while answering.');
-    }
-    const status = err.status;
-    if (status === 401 || status === 403) {
-      return new ModelProviderError('auth', "The model provider rejected this server's credentials.", status);
-    }
-    if (status === 429) {
-      return new ModelProviderError('rate_limited', 'The model provider is rate limiting this server.', status, retryAfterSeconds(err.headers));
-    }
-    if (status === 408) {
-      return new ModelProviderError('timeout', 'The model provider timed out.', status);
-    }
-    if (status >= 400 && status < 500) {
-      return new ModelProviderError('bad_request', `The model provider refused the request: ${this.providerMessage(err)}`, status);
-    }
-    return new ModelProviderError('unavailable', `The model provider failed (HTTP ${status}).`, status);
-  }
-
-  /** The provider's own error text, shortened, with the API key masked should it echo it. */
-  private providerMessage(err: APIError): string {
+    if (!(err instanceof APIError) || err.status === undefined) return brokenStreamError();
     const raw = (err.error as { message?: unknown } | undefined)?.message;
-    let message = typeof raw === 'string' && raw.trim() ? raw.trim() : `HTTP ${err.status}`;
-    if (this.endpoint.apiKey) message = message.replaceAll(this.endpoint.apiKey, '[redacted]');
-    return message.length > MAX_PROVIDER_MESSAGE ? `${message.slice(0, MAX_PROVIDER_MESSAGE)}…` : message;
+    return errorForStatus(
+      err.status,
+      typeof raw === 'string' ? raw : undefined,
+      retryAfterSeconds(err.headers?.get('retry-after')),
+      this.endpoint.apiKey,
+    );
   }
-}
-
-/** Reads `Retry-After` (seconds or an HTTP date, RFC 9110 §10.2.3) as whole seconds; undefined when absent. */
-function retryAfterSeconds(headers: Headers | undefined): number | undefined {
-  const value = headers?.get('retry-after')?.trim();
-  if (!value) return undefined;
-  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
-  return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : undefined;
 }

@@ -1,0 +1,233 @@
+import Anthropic, { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import type { MessageParam } from '@anthropic-ai/sdk/resources/messages/messages';
+import { isAbortError } from '../abort';
+import {
+  ChatTurn,
+  FinishReason,
+  ModelCompletion,
+  ModelProvider,
+  ModelRequest,
+  ModelStreamEvent,
+  ModelUsage,
+} from '../model-provider';
+import { ProviderEndpoint } from '../model-registry';
+import { acceptsTemperature, AdapterOptions, CallLimits } from '../adapter-options';
+import {
+  brokenStreamError,
+  errorForStatus,
+  retryAfterSeconds,
+  truncatedStreamError,
+  unreachableError,
+} from '../provider-errors';
+import { countChatTokens, countTokens } from '../tokenizer';
+
+/** Messages API `stop_reason` → our finish reason (API reference, "Messages" → `stop_reason`). */
+const FINISH_REASONS: Record<string, FinishReason> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  pause_turn: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  refusal: 'content_filter',
+  tool_use: 'tool_calls',
+};
+
+/**
+ * The HTTP status each error `type` comes with (API reference, "Errors"), so that an `error` event inside a 200
+ * stream is classified like the same error before the stream.
+ */
+const STATUS_BY_ERROR_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/** Anthropic's `temperature` ranges from 0 to 1 (API reference, "Messages" → `temperature`); ours up to 2. */
+const MAX_TEMPERATURE = 1;
+
+/** Max output tokens when neither the request nor the registry names any (Anthropic requires `max_tokens`). */
+const FALLBACK_MAX_TOKENS = 4096;
+
+/** Usage fields of `message_start.message.usage`, `message_delta.usage` and a whole message's `usage`. */
+interface UpstreamUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  output_tokens_details?: { thinking_tokens?: number | null } | null;
+}
+
+/**
+ * An adapter for Anthropic's Messages API (`POST /v1/messages`), built on the official `@anthropic-ai/sdk` with
+ * retries off: the caller decides.
+ *
+ * Turns are translated to the API's shape: system turns become the top-level `system` text; only `user` and
+ * `assistant` turns remain, consecutive turns of one role are merged (blank line between), empty ones dropped, and
+ * leading assistant turns dropped because the first turn must be the user's. `max_tokens` is required: the
+ * request's, else the model's max output. `temperature` is capped at 1, Anthropic's maximum.
+ *
+ * Usage is normalised: `inputTokens` = `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`
+ * (Anthropic counts them apart), `cachedInputTokens` = `cache_read_input_tokens`, `reasoningTokens` =
+ * `output_tokens_details.thinking_tokens`. A stream reports input in `message_start` and cumulative output in
+ * `message_delta`. Timeouts as in `CallLimits`. Errors, including an `error` event inside a 200 stream, are thrown
+ * as `ModelProviderError` (never carrying the key); the caller's abort throws an abort error and closes the upstream
+ * socket. The SDK sends the key as `Authorization: Bearer` (its `apiKey` option), which the API accepts besides
+ * `x-api-key`.
+ */
+export class AnthropicModelProvider extends ModelProvider {
+  readonly name: string;
+  private readonly client: Anthropic;
+
+  constructor(
+    private readonly endpoint: ProviderEndpoint,
+    private readonly options: AdapterOptions,
+  ) {
+    super();
+    this.name = endpoint.name;
+    this.client = new Anthropic({
+      apiKey: endpoint.apiKey ?? null,
+      // Only the configured key authenticates: never a bearer token picked up from ANTHROPIC_AUTH_TOKEN.
+      authToken: null,
+      baseURL: endpoint.baseUrl,
+      maxRetries: 0,
+      // The SDK's own timer is only a backstop (CallLimits bounds each call); an explicit one also keeps the SDK
+      // from refusing non-streamed calls with a large max_tokens.
+      timeout: options.timeoutMs,
+    });
+  }
+
+  /**
+   * Streams the text deltas, then `finish` with the stop reason and usage.
+   * @throws ModelProviderError when the provider fails, including an `error` event or a stream that ends before
+   *         `message_stop`
+   */
+  async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+    const limits = new CallLimits(signal, this.options, true);
+    let text = '';
+    let stopReason: string | null | undefined;
+    let stopped = false;
+    let usage: UpstreamUsage | undefined;
+    try {
+      const events = await this.client.messages.create(
+        { ...this.params(request), stream: true },
+        { signal: limits.signal },
+      );
+      limits.headersReceived();
+      for await (const event of events) {
+        if (event.type === 'message_start') {
+          usage = { ...event.message.usage };
+        } else if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') {
+          text += event.delta.text;
+          yield { type: 'delta', text: event.delta.text };
+        } else if (event.type === 'message_delta') {
+          stopReason = event.delta.stop_reason;
+          // Counts here are cumulative; input fields are null when unchanged since message_start.
+          usage = { ...usage, ...withoutNulls(event.usage ?? {}) };
+        } else if (event.type === 'message_stop') {
+          stopped = true;
+        }
+      }
+    } catch (err) {
+      throw limits.endError() ?? this.failure(err);
+    }
+    // The SDK ends the iteration quietly when the request was aborted: tell "aborted" from "finished" here.
+    if (limits.ended) throw limits.endError()!;
+    if (!stopped) throw truncatedStreamError();
+    yield { type: 'finish', finishReason: finishReasonOf(stopReason), usage: this.usage(request, text, usage) };
+  }
+
+  /**
+   * @returns the whole answer of a non-streamed call (the text blocks joined)
+   * @throws ModelProviderError when the provider fails
+   */
+  async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion> {
+    const limits = new CallLimits(signal, this.options, false);
+    try {
+      const message = await this.client.messages.create(
+        { ...this.params(request), stream: false },
+        { signal: limits.signal },
+      );
+      const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+      return { text, finishReason: finishReasonOf(message.stop_reason), usage: this.usage(request, text, message.usage) };
+    } catch (err) {
+      throw limits.endError() ?? this.failure(err);
+    }
+  }
+
+  private params(request: ModelRequest) {
+    const { system, messages } = toAnthropicTurns(request.messages);
+    return {
+      model: request.model,
+      max_tokens: request.maxTokens ?? this.options.models?.(request.model)?.maxOutputTokens ?? FALLBACK_MAX_TOKENS,
+      messages,
+      ...(system && { system }),
+      ...(request.temperature !== undefined &&
+        acceptsTemperature(this.options, request.model) && { temperature: Math.min(request.temperature, MAX_TEMPERATURE) }),
+    };
+  }
+
+  private usage(request: ModelRequest, text: string, upstream: UpstreamUsage | undefined): ModelUsage {
+    if (typeof upstream?.input_tokens !== 'number' || typeof upstream.output_tokens !== 'number') {
+      return { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(text), estimated: true };
+    }
+    const cacheRead = upstream.cache_read_input_tokens ?? undefined;
+    const thinking = upstream.output_tokens_details?.thinking_tokens ?? undefined;
+    return {
+      inputTokens: upstream.input_tokens + (cacheRead ?? 0) + (upstream.cache_creation_input_tokens ?? 0),
+      outputTokens: upstream.output_tokens,
+      estimated: false,
+      ...(cacheRead !== undefined && { cachedInputTokens: cacheRead }),
+      ...(thinking !== undefined && { reasoningTokens: thinking }),
+    };
+  }
+
+  /**
+   * Normalises a failure the call's limits did not cause into a `ModelProviderError` whose message is safe to
+   * show a client.
+   */
+  private failure(err: unknown): Error {
+    if (err instanceof APIConnectionError || isAbortError(err)) return unreachableError();
+    if (!(err instanceof APIError)) return brokenStreamError();
+    // An `error` event inside a 200 stream has no status of its own: its `type` says which it would have had.
+    const status = err.status ?? (err.type ? STATUS_BY_ERROR_TYPE[err.type] : undefined);
+    if (status === undefined) return brokenStreamError();
+    const retryAfter = retryAfterSeconds(err.headers?.get('retry-after'));
+    return errorForStatus(status, err.apiMessage ?? undefined, retryAfter, this.endpoint.apiKey);
+  }
+}
+
+/**
+ * Translates our turns to the Messages API's: system turns joined into `system`; user and assistant turns with
+ * consecutive same-role turns merged, empty turns dropped, and the conversation starting at the first user turn.
+ */
+export function toAnthropicTurns(turns: readonly ChatTurn[]): { system?: string; messages: MessageParam[] } {
+  const system = turns
+    .filter((t) => t.role === 'system' && t.content)
+    .map((t) => t.content)
+    .join('\n\n');
+  const messages: MessageParam[] = [];
+  for (const turn of turns) {
+    if (turn.role === 'system' || !turn.content) continue;
+    if (messages.length === 0 && turn.role === 'assistant') continue;
+    const last = messages.at(-1);
+    if (last?.role === turn.role) last.content = `${last.content as string}\n\n${turn.content}`;
+    else messages.push({ role: turn.role, content: turn.content });
+  }
+  return { ...(system && { system }), messages };
+}
+
+function finishReasonOf(stopReason: string | null | undefined): FinishReason {
+  return (stopReason && FINISH_REASONS[stopReason]) || 'stop';
+}
+
+/** The fields of `usage` that carry a value (`message_delta` sends null for counts it does not update). */
+function withoutNulls(usage: object): UpstreamUsage {
+  return Object.fromEntries(Object.entries(usage).filter(([, v]) => v !== null && v !== undefined));
+}

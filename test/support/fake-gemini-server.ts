@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readBody, RecordedRequest, recordRequest, sendJson, writeEvent } from './fake-http';
+
+export type { RecordedRequest } from './fake-http';
+
+/** `usageMetadata` as the Gemini API reports it; optional counts are sent only when set. */
+export interface GeminiUsage {
+  promptTokenCount: number;
+  candidatesTokenCount: number;
+  thoughtsTokenCount?: number;
+  cachedContentTokenCount?: number;
+}
+
+/** What the fake server answers to one `generateContent` / `streamGenerateContent`. Every field is optional. */
+export interface GeminiScript {
+  /** Text parts, one chunk each; the non-streamed answer is one part of their concatenation. */
+  pieces?: string[];
+  /** Thought-summary parts (`thought: true`) sent before the text. */
+  thoughts?: string[];
+  /** Pause before each piece, in ms (non-streamed: before the answer, once per piece). Default 0. */
+  delayMs?: number;
+  /** Pause before the response headers, in ms. Default 0. */
+  headersDelayMs?: number;
+  /** `finishReason` of the last chunk. Default `STOP`. */
+  finishReason?: string;
+  /** `promptFeedback.blockReason`: the prompt was blocked, no candidates. */
+  blockReason?: string;
+  /** Usage to report on the last chunk; `null` sends none. Default: ⌈characters / 4⌉ prompt, pieces candidates. */
+  usage?: GeminiUsage | null;
+  /** Answer with this HTTP error and Google's error body. */
+  failure?: GeminiFailure;
+  /** Send an error chunk (`data: {"error":…}`) inside the 200 stream after this many pieces, then end. */
+  errorChunk?: { afterPieces: number; status: number };
+  /** Cut the stream after this many pieces: `destroy` kills the socket (default), `end` ends it cleanly. */
+  cut?: { afterPieces: number; how?: 'destroy' | 'end' };
+  /** Go quiet after this many pieces, the connection left open until the client closes it. */
+  stall?: { afterPieces: number };
+}
+
+/** An HTTP error answer: `{"error":{"code","message","status","details"}}`. */
+export interface GeminiFailure {
+  status: number;
+  message?: string;
+  /** Value of the `retry-after` header. */
+  retryAfter?: string;
+  /** A `google.rpc.RetryInfo` detail with this `retryDelay` (e.g. `"7s"`), as Google sends with a 429. */
+  retryDelay?: string;
+}
+
+/** A running fake server; see {@link startFakeGemini}. */
+export interface FakeGemini {
+  /** Base URL to give the Gemini SDK (no version), e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  requests: RecordedRequest[];
+  script(script: GeminiScript | ((request: RecordedRequest, index: number) => GeminiScript)): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_PIECES = ['Hello', ' from', ' Gemini'];
+
+/** Google's canonical status name and a typical message per HTTP status (Gemini API "Troubleshooting"). */
+const STATUSES: Record<number, { status: string; message: string }> = {
+  400: { status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument.' },
+  403: { status: 'PERMISSION_DENIED', message: 'The caller does not have permission' },
+  404: { status: 'NOT_FOUND', message: 'models/gemini-nope is not found for API version v1beta' },
+  429: { status: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted (e.g. check quota).' },
+  500: { status: 'INTERNAL', message: 'An internal error has occurred.' },
+  503: { status: 'UNAVAILABLE', message: 'The model is overloaded. Please try again later.' },
+};
+
+const PATH = /^\/v1beta\/models\/([^/:?]+):(generateContent|streamGenerateContent)(\?alt=sse)?$/;
+
+/**
+ * Starts a local stand-in for the Gemini API on a random loopback port, speaking its wire protocol (API reference
+ * "Generating content"):
+ *
+ * - `POST /v1beta/models/{model}:streamGenerateContent?alt=sse`: `data: <GenerateContentResponse>` events, one per
+ *   piece (`candidates[0].content.parts[0].text`, role `model`), the last with `finishReason` and `usageMetadata`.
+ * - `POST /v1beta/models/{model}:generateContent`: one `GenerateContentResponse`.
+ * - a wrong or missing `x-goog-api-key` (when `options.apiKey` is set): 400 `API_KEY_INVALID`, as Google answers.
+ * - errors: `{"error":{"code","message","status"}}`.
+ */
+export async function startFakeGemini(options: { apiKey?: string } = {}): Promise<FakeGemini> {
+  const requests: RecordedRequest[] = [];
+  let chooseScript: (request: RecordedRequest, index: number) => GeminiScript = () => ({});
+  let count = 0;
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch(() => res.destroy());
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const recorded = recordRequest(req, res, await readBody(req));
+    requests.push(recorded);
+    const match = PATH.exec(recorded.path);
+    if (req.method !== 'POST' || !match) return sendError(res, { status: 404, message: `Not found: ${recorded.path}` });
+    if (options.apiKey !== undefined && req.headers['x-goog-api-key'] !== options.apiKey) {
+      return sendJson(res, 400, {
+        error: {
+          code: 400,
+          message: 'API key not valid. Please pass a valid API key.',
+          status: 'INVALID_ARGUMENT',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' }],
+        },
+      });
+    }
+    const [, model, method] = match;
+    const streamed = method === 'streamGenerateContent';
+    if (streamed && !match[3]) return sendError(res, { status: 400, message: 'This fake speaks only alt=sse.' });
+    const body = recorded.body as { contents?: { parts?: { text?: string }[] }[]; systemInstruction?: { parts?: { text?: string }[] } };
+    const script = chooseScript(recorded, count++);
+    if (script.failure) return sendError(res, script.failure);
+
+    const stop = new AbortController();
+    res.on('close', () => stop.abort());
+    const delay = (ms: number) => sleep(ms, undefined, { signal: stop.signal });
+    if (script.headersDelayMs) await delay(script.headersDelayMs);
+    const pieces = script.pieces ?? DEFAULT_PIECES;
+    const usage = script.usage === undefined ? defaultUsage(body, pieces) : script.usage;
+    const meta = { modelVersion: model, responseId: randomBytes(8).toString('hex') };
+    const usageMetadata = usage && {
+      usageMetadata: {
+        ...usage,
+        totalTokenCount: usage.promptTokenCount + usage.candidatesTokenCount + (usage.thoughtsTokenCount ?? 0),
+      },
+    };
+    const thoughtParts = (script.thoughts ?? []).map((text) => ({ text, thought: true }));
+    const candidate = (parts: object[], finishReason?: string) => ({
+      candidates: [{ content: { parts, role: 'model' }, ...(finishReason && { finishReason }), index: 0 }],
+    });
+
+    if (!streamed) {
+      await delay((script.delayMs ?? 0) * pieces.length);
+      if (script.blockReason) return sendJson(res, 200, { promptFeedback: { blockReason: script.blockReason }, ...usageMetadata, ...meta });
+      return sendJson(res, 200, {
+        ...candidate([...thoughtParts, { text: pieces.join('') }], script.finishReason ?? 'STOP'),
+        ...usageMetadata,
+        ...meta,
+      });
+    }
+
+    // Google separates events with CRLF pairs.
+    const send = (data: object) => writeEvent(res, `data: ${JSON.stringify(data)}\r\n\r\n`);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    if (script.blockReason) {
+      await send({ promptFeedback: { blockReason: script.blockReason }, ...usageMetadata, ...meta });
+      return void res.end();
+    }
+    if (thoughtParts.length) await send({ ...candidate(thoughtParts), ...meta });
+    for (const [i, text] of pieces.entries()) {
+      if (script.cut && i === script.cut.afterPieces) return cut(res, script.cut.how);
+      if (script.errorChunk && i === script.errorChunk.afterPieces) return errorChunk(res, script.errorChunk.status);
+      if (script.stall && i === script.stall.afterPieces) return stallUntilClosed(stop.signal);
+      if (script.delayMs) await delay(script.delayMs);
+      await send({ ...candidate([{ text }]), ...meta });
+    }
+    if (script.cut && script.cut.afterPieces >= pieces.length) return cut(res, script.cut.how);
+    if (script.errorChunk) return errorChunk(res, script.errorChunk.status);
+    await send({ ...candidate([{ text: '' }], script.finishReason ?? 'STOP'), ...usageMetadata, ...meta });
+    res.end();
+  }
+
+  async function errorChunk(res: ServerResponse, status: number): Promise<void> {
+    const known = STATUSES[status] ?? STATUSES[500];
+    await writeEvent(res, `data: ${JSON.stringify({ error: { code: status, message: known.message, status: known.status } })}\r\n\r\n`);
+    res.end();
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    script(script) {
+      chooseScript = typeof script === 'function' ? script : () => script;
+    },
+    reset() {
+      requests.length = 0;
+      count = 0;
+      chooseScript = () => ({});
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}
+
+/** Resolves once the client has closed the connection. */
+function stallUntilClosed(closed: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (closed.aborted ? resolve() : closed.addEventListener('abort', () => resolve(), { once: true })));
+}
+
+function defaultUsage(
+  body: { contents?: { parts?: { text?: string }[] }[]; systemInstruction?: { parts?: { text?: string }[] } },
+  pieces: string[],
+): GeminiUsage {
+  const texts = [...(body.contents ?? []), body.systemInstruction ?? {}].flatMap((c) => (c.parts ?? []).map((p) => p.text ?? ''));
+  return { promptTokenCount: Math.ceil(texts.join('').length / 4), candidatesTokenCount: pieces.length };
+}
+
+function sendError(res: ServerResponse, failure: GeminiFailure): void {
+  const known = STATUSES[failure.status] ?? STATUSES[failure.status >= 500 ? 500 : 400];
+  const details = failure.retryDelay
+    ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: failure.retryDelay }]
+    : undefined;
+  sendJson(
+    res,
+    failure.status,
+    { error: { code: failure.status, message: failure.message ?? known.message, status: known.status, ...(details && { details }) } },
+    failure.retryAfter !== undefined ? { 'retry-after': failure.retryAfter } : {},
+  );
+}
+
+function cut(res: ServerResponse, how: 'destroy' | 'end' = 'destroy'): void {
+  if (how === 'end') res.end();
+  else res.destroy();
+}
