@@ -113,6 +113,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     rateLimits: file.rate_limits,
     contextManagement: file.context_management,
     offline: file.offline,
+    files: file.files,
     providers: file.providers,
     models: file.models,
     /** The raw environment, for provider credentials named in the YAML file (`api_key_env`, `base_url_env`). */

@@ -56,6 +56,24 @@ export class ContextManagementConfig {
   @IsInt() @Min(1) window_size = 5;
   @IsInt() @Min(1) summarize_after_messages = 10;
   @IsInt() @Min(1) summary_update_interval = 5;
+  /** Tokens of the session's document text (PDF uploads) sent with each request; longer text is cut. */
+  @IsInt() @Min(0) documents_budget_tokens = 8000;
+}
+
+/** PDF uploads (README "Files (PDF upload)"); the upload size limit is `limits.max_upload_bytes`. */
+export class FilesConfig {
+  /** Files with more pages are refused (422) before any text is extracted. */
+  @IsInt() @Min(1) max_pages = 500;
+  /** Wall-clock budget of one extraction child process; it is killed beyond (422). */
+  @IsInt() @Min(100) extraction_timeout_ms = 15_000;
+  /** Resident memory budget (MiB) of one extraction child process; it is killed beyond (422). */
+  @IsInt() @Min(64) extraction_memory_mb = 512;
+  /** Characters of extracted text kept per file; the answer says `text_truncated` when cut. */
+  @IsInt() @Min(1) max_text_chars = 200_000;
+  /** Extractions running at once in this instance; 429 beyond. */
+  @IsInt() @Min(1) max_concurrent_extractions = 2;
+  /** Extractions running at once for one user in this instance; 429 beyond. */
+  @IsInt() @Min(1) max_concurrent_extractions_per_user = 1;
 }
 
 export class OfflineConfig {
@@ -92,6 +110,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => RateLimitsConfig) rate_limits = new RateLimitsConfig();
   @ValidateNested() @Type(() => ContextManagementConfig) context_management = new ContextManagementConfig();
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
+  @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @IsObject() @ValidateNested({ each: true }) providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
 }

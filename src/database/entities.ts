@@ -2,6 +2,8 @@ import { ApiKeyEntity } from '../applications/api-key.entity';
 import { ApplicationEntity } from '../applications/application.entity';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
+import { FileContentEntity } from '../files/file-content.entity';
+import { FileEntity } from '../files/file.entity';
 import { MessageEntity } from '../messages/message.entity';
 import { UserEntity } from '../users/user.entity';
 
@@ -13,4 +15,6 @@ export const ENTITIES = [
   ApiKeyEntity,
   ChatSessionEntity,
   MessageEntity,
+  FileEntity,
+  FileContentEntity,
 ];
