@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ChatsModule } from '../chats/chats.module';
+import { FilesModule } from '../files/files.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { MessageEntity } from './message.entity';
 import { MessagesController } from './messages.controller';
@@ -9,7 +10,7 @@ import { MessagesService } from './messages.service';
 
 /** Sending turns to models (SSE and JSON) and reading a session's messages. */
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, FilesModule, ProvidersModule],
   controllers: [MessagesController],
   providers: [MessagesService, MessagesRepository],
 })

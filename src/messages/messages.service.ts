@@ -6,6 +6,8 @@ import { AuthenticatedUser } from '../common/authenticated-user';
 import { invalidField, ProblemException } from '../common/problem';
 import { ProblemDetailsFilter } from '../common/problem-details.filter';
 import { AppConfig, appConfig } from '../config/app-config';
+import { renderDocumentsBlock } from '../files/documents-block';
+import { FilesService } from '../files/files.service';
 import { isAbortError } from '../providers/abort';
 import { ChatTurn, ModelProvider, ModelProviderError, ModelUsage } from '../providers/model-provider';
 import { ModelProviderFactory } from '../providers/model-provider.factory';
@@ -52,6 +54,7 @@ export class MessagesService {
     private readonly registry: ModelRegistry,
     private readonly providers: ModelProviderFactory,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly files: FilesService,
   ) {}
 
   /** Answers on `res`: SSE when `dto.stream` (the default), else one JSON object. */
@@ -176,12 +179,17 @@ export class MessagesService {
     const reserve = dto.max_tokens ?? Math.min(model.maxOutputTokens, Math.floor(model.contextWindow / 4));
     const budget = model.contextWindow - reserve - SAFETY_MARGIN_TOKENS;
     const history: ChatTurn[] = existing ? ((await this.messages.contextOf(existing.id)) as ChatTurn[]) : [];
+    // The session's PDF text: one user-role block right after the system prompt, never in it (OWASP LLM01).
+    const documents = existing ? await this.files.documentsForContext(existing.id) : [];
+    const documentsBlock = renderDocumentsBlock(documents, this.config.contextManagement.documents_budget_tokens, countTokens);
+    const documentsCost = documentsBlock ? countTokens(documentsBlock) + PER_MESSAGE_OVERHEAD : 0;
     const messages = fitToContextWindow(
       systemPrompt ?? existing?.systemPrompt ?? null,
       [...history, ...(turns as ChatTurn[])],
-      budget,
+      budget - documentsCost,
       countTokens,
     );
+    if (documentsBlock) messages.splice(messages[0]?.role === 'system' ? 1 : 0, 0, { role: 'user', content: documentsBlock });
 
     const { session, answerId } = await this.messages.startTurn({
       session: existing?.id ?? this.chats.newSessionFields(user, { model: registered.id, systemPrompt }),
