@@ -51,11 +51,14 @@ function stream(data: Buffer, dict = ''): Buffer {
   ]);
 }
 
-/** `pages` pages that all share one small content stream saying `text`. */
-export function manyPagesPdf(pages: number, text = 'page'): Buffer {
+/**
+ * `pages` pages that all share one content stream showing `text` `repeat` times: many pages make a big page
+ * tree, many repeats make every page slow to read, while the file stays small.
+ */
+export function manyPagesPdf(pages: number, text = 'page', repeat = 1): Buffer {
   const firstPage = 5;
   const kids = Array.from({ length: pages }, (_, i) => `${firstPage + i} 0 R`).join(' ');
-  const content = Buffer.from(`BT /F1 12 Tf 72 720 Td (${text}) Tj ET`, 'latin1');
+  const content = Buffer.from(`BT /F1 12 Tf 72 720 Td ${`(${text}) Tj `.repeat(repeat)}ET`, 'latin1');
   return handWrittenPdf([
     '<< /Type /Catalog /Pages 2 0 R >>',
     `<< /Type /Pages /Kids [${kids}] /Count ${pages} >>`,
