@@ -74,6 +74,8 @@ export class FilesConfig {
   @IsInt() @Min(1) max_concurrent_extractions = 2;
   /** Extractions running at once for one user in this instance; 429 beyond. */
   @IsInt() @Min(1) max_concurrent_extractions_per_user = 1;
+  /** With S3 storage: how often objects of deleted files (sessions, users) are removed from the bucket. */
+  @IsInt() @Min(100) storage_cleanup_interval_ms = 10_000;
 }
 
 export class OfflineConfig {

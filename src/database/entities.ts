@@ -3,6 +3,7 @@ import { ApplicationEntity } from '../applications/application.entity';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { FileContentEntity } from '../files/file-content.entity';
+import { FileObjectDeletionEntity } from '../files/file-object-deletion.entity';
 import { FileEntity } from '../files/file.entity';
 import { MessageEntity } from '../messages/message.entity';
 import { UserEntity } from '../users/user.entity';
@@ -17,4 +18,5 @@ export const ENTITIES = [
   MessageEntity,
   FileEntity,
   FileContentEntity,
+  FileObjectDeletionEntity,
 ];

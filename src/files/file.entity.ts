@@ -9,6 +9,9 @@ import {
 } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 
+/** Where a file's bytes are kept. */
+export type StorageKind = 'postgres' | 's3';
+
 /**
  * An uploaded PDF of a chat session (seed 004's upload): its name as the client gave it, size, SHA-256 and the
  * extracted text. The bytes live apart ({@link FileContentEntity}), so listings never load them. Deleting the
@@ -45,6 +48,10 @@ export class FileEntity {
   /** Generated name of the stored bytes (a UUID), never derived from the client's file name. */
   @Column({ name: 'storage_name', type: 'varchar', length: 64 })
   storageName: string;
+
+  /** Where the bytes are: `postgres` (table `file_contents`) or `s3` (object `storageName` in the bucket). */
+  @Column({ type: 'varchar', length: 16, default: 'postgres' })
+  storage: StorageKind;
 
   @Column({ name: 'page_count', type: 'integer' })
   pageCount: number;

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import { FileContentEntity } from './file-content.entity';
 import { FileEntity } from './file.entity';
+import { FileStorage } from './storage/file-storage';
 
 /** The columns of a listing: everything but the text (and never the bytes, which live in another table). */
 const SUMMARY_COLUMNS = {
@@ -13,6 +13,7 @@ const SUMMARY_COLUMNS = {
   fileSize: true,
   sha256: true,
   storageName: true,
+  storage: true,
   pageCount: true,
   textTruncated: true,
   createdAt: true,
@@ -29,13 +30,26 @@ export class FilesRepository {
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
-  /** Stores the file row and its bytes in one transaction: both or neither. */
-  createWithContent(file: Omit<FileEntity, 'id' | 'createdAt' | 'session'>, bytes: Buffer): Promise<FileEntity> {
-    return this.dataSource.transaction(async (tx) => {
-      const saved = await tx.save(tx.create(FileEntity, file));
-      await tx.insert(FileContentEntity, { fileId: saved.id, data: bytes });
-      return saved;
-    });
+  /**
+   * Inserts the file row and has `storage` store its bytes within the same transaction: both or neither (bytes
+   * stored outside the database are discarded again when the transaction fails).
+   */
+  async createWithContent(
+    file: Omit<FileEntity, 'id' | 'createdAt' | 'session' | 'storage'>,
+    bytes: Buffer,
+    storage: FileStorage,
+  ): Promise<FileEntity> {
+    let saved: FileEntity | undefined;
+    try {
+      return await this.dataSource.transaction(async (tx) => {
+        saved = await tx.save(tx.create(FileEntity, { ...file, storage: storage.kind }));
+        await storage.save(tx, saved, bytes);
+        return saved;
+      });
+    } catch (err) {
+      if (saved) await storage.discard(saved).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The session's file with these bytes, if any (the session is already known to be the caller's). */
@@ -62,14 +76,6 @@ export class FilesRepository {
   /** Names and texts of a session's files, oldest first, for the model's context. */
   textsOfSession(sessionId: number): Promise<Pick<FileEntity, 'filename' | 'extractedText'>[]> {
     return this.files.find({ select: { id: true, filename: true, extractedText: true }, where: { sessionId }, order: { id: 'ASC' } });
-  }
-
-  /** The original bytes of an owned file; null when missing or not the caller's. */
-  async contentOwned(userId: number, id: number): Promise<{ file: FileEntity; data: Buffer } | null> {
-    const file = await this.findOwned(userId, id);
-    if (!file) return null;
-    const content = await this.dataSource.getRepository(FileContentEntity).findOneBy({ fileId: id });
-    return content ? { file, data: content.data } : null;
   }
 
   /** Deletes an owned file with its bytes (FK cascade). @returns whether it existed. */

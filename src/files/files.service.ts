@@ -13,6 +13,7 @@ import { FileDeletedDto, FileDto, FilePageDto, FileSummaryDto, UploadResultDto }
 import { FileEntity } from './file.entity';
 import { FilesRepository } from './files.repository';
 import { PdfExtractionService } from './pdf-extraction.service';
+import { FileStorage } from './storage/file-storage';
 import { receivePdf } from './multipart-upload';
 
 /** The multipart field seed 004's upload reads (`curl -F "file=@document.pdf"`). */
@@ -31,6 +32,7 @@ export class FilesService {
     private readonly files: FilesRepository,
     private readonly chats: ChatsService,
     private readonly extraction: PdfExtractionService,
+    private readonly storage: FileStorage,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -65,6 +67,7 @@ export class FilesService {
           textTruncated: pdf.truncated,
         },
         received.bytes,
+        this.storage,
       );
       return { created: true, result: uploaded(file) };
     } catch (err) {
@@ -99,18 +102,20 @@ export class FilesService {
    * @throws 404 missing or not the caller's
    */
   async content(user: AuthenticatedUser, id: number): Promise<StreamableFile> {
-    const found = await this.files.contentOwned(user.id, id);
-    if (!found) throw notFound('File');
-    return new StreamableFile(found.data, {
-      type: 'application/pdf',
-      length: found.data.length,
-      disposition: contentDisposition(found.file.filename),
-    });
+    const file = await this.files.findOwned(user.id, id);
+    if (!file) throw notFound('File');
+    const data = file.storage === this.storage.kind ? await this.storage.read(file) : null;
+    if (!data) {
+      // Bytes in a store this instance is not configured for (S3_* changed), or lost from the bucket.
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, "The file's content is not available from this server's storage.");
+    }
+    return new StreamableFile(data, { type: 'application/pdf', length: data.length, disposition: contentDisposition(file.filename) });
   }
 
   /** Deletes a file and its bytes. @throws 404 missing or not the caller's */
   async remove(user: AuthenticatedUser, id: number): Promise<FileDeletedDto> {
     if (!(await this.files.deleteOwned(user.id, id))) throw notFound('File');
+    await this.storage.afterDelete();
     return { message: 'File deleted successfully' };
   }
 
