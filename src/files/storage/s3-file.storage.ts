@@ -1,7 +1,8 @@
 import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ProblemException } from '../../common/problem';
 import { AppConfig, appConfig } from '../../config/app-config';
 import { FileEntity } from '../file.entity';
 import { FileStorage } from './file-storage';
@@ -56,10 +57,16 @@ export class S3FileStorage extends FileStorage implements OnModuleInit, OnModule
     this.client.destroy();
   }
 
+  /** @throws 503 when the store refuses or does not answer (the file row is then rolled back) */
   async save(_tx: unknown, file: FileEntity, bytes: Buffer): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: file.storageName, Body: bytes, ContentType: 'application/pdf' }),
-    );
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: file.storageName, Body: bytes, ContentType: 'application/pdf' }),
+      );
+    } catch (err) {
+      this.logger.error(`Storing ${file.storageName} in bucket ${this.bucket} failed: ${(err as Error).message}`);
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'The file store is not answering; try again shortly.');
+    }
   }
 
   async discard(file: FileEntity): Promise<void> {
