@@ -138,6 +138,24 @@ describe('Files (PDF upload) (e2e)', () => {
     );
   });
 
+  it('text beyond files.max_text_chars (5000 in the test configuration) is cut, and the answer says so', async () => {
+    const line = 'All work and no play makes Jack a dull boy. '.repeat(2);
+    const page = Array.from({ length: 40 }, () => line).join('\n');
+    const res = await upload(alice, await newSession(alice), await textPdf([page, page, page])).expect(201);
+    expect(res.body.file.text_truncated).toBe(true);
+    expect(res.body.file.extracted_text.length).toBeLessThanOrEqual(5000);
+    expect(res.body.file.extracted_text.length).toBeGreaterThan(4950); // cut at the cap, then trimmed
+    expect(res.body.file.metadata.page_count).toBe(3);
+  });
+
+  it('an archived session takes no uploads (409) until it is restored', async () => {
+    const sessionId = await newSession(alice);
+    await request(t.url).delete(`/v1/chat/sessions/${sessionId}?soft=true`).set(alice.auth).expect(200);
+    expectProblem(await upload(alice, sessionId, threePages), 409, /archived/);
+    await request(t.url).post(`/v1/chat/sessions/${sessionId}/restore`).set(alice.auth).expect(200);
+    await upload(alice, sessionId, threePages).expect(201);
+  });
+
   it("another user's session or file is a 404 like a missing one, and nothing changes", async () => {
     const sessionId = await newSession(alice);
     const file = (await upload(alice, sessionId, threePages).expect(201)).body.file;
