@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { countTokens } from '../src/providers/tokenizer';
 import { startApp, TestApp } from './support/app';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
 import { blankPdf, encryptedPdf, manyPagesPdf, textPdf } from './support/pdfs';
@@ -312,6 +313,26 @@ describe('Files (PDF upload) (e2e)', () => {
         .send({ session_id: withPdf, messages: [{ role: 'user', content: 'And now?' }] }).expect(200);
       expect(JSON.stringify(fake.requests[0].body.messages)).not.toMatch(/pineapple|<document/);
     });
+  });
+
+  it('a small-context model still answers: the documents get at most half of its prompt budget', async () => {
+    // gpt-4 has 8192 tokens: 8192 − 2048 reserved output − 256 margin = 5888 for the prompt, so ~2944 for documents,
+    // less than the 8000-token documents budget and than these eight files hold (5000 characters each, ~20k tokens).
+    const sessionId = await newSession(alice, { model: 'gpt-4' });
+    for (let i = 0; i < 8; i++) {
+      // Three pages of 40 lines of 8 words (text off the page is not extracted, so lines stay short).
+      const pages = [0, 1, 2].map((p) =>
+        Array.from({ length: 40 }, (_, l) => Array.from({ length: 8 }, (_, w) => `w${i}p${p}l${l}w${w}`).join(' ')).join('\n'),
+      );
+      await upload(alice, sessionId, await textPdf(pages)).expect(201);
+    }
+    fake.reset();
+    await request(t.url).post('/v1/chat/stream').set(alice.auth)
+      .send({ session_id: sessionId, stream: false, messages: [{ role: 'user', content: 'Summarise.' }] }).expect(200);
+    const [block, question] = fake.requests[0].body.messages as { role: string; content: string }[];
+    expect(block.content).toContain('\n[truncated]\n</document>');
+    expect(countTokens(block.content)).toBeLessThan(3100);
+    expect(question).toEqual({ role: 'user', content: 'Summarise.' });
   });
 
   it('deleting the session, or the user, removes the file rows and bytes', async () => {

@@ -179,9 +179,11 @@ export class MessagesService {
     const reserve = dto.max_tokens ?? Math.min(model.maxOutputTokens, Math.floor(model.contextWindow / 4));
     const budget = model.contextWindow - reserve - SAFETY_MARGIN_TOKENS;
     const history: ChatTurn[] = existing ? ((await this.messages.contextOf(existing.id)) as ChatTurn[]) : [];
-    // The session's PDF text: one user-role block right after the system prompt, never in it (OWASP LLM01).
+    // The session's PDF text: one user-role block right after the system prompt, never in it (OWASP LLM01), given
+    // at most half the prompt budget so a small-context model still has room for the conversation.
     const documents = existing ? await this.files.documentsForContext(existing.id) : [];
-    const documentsBlock = renderDocumentsBlock(documents, this.config.contextManagement.documents_budget_tokens, countTokens);
+    const documentsBudget = Math.min(this.config.contextManagement.documents_budget_tokens, Math.floor(budget / 2));
+    const documentsBlock = renderDocumentsBlock(documents, documentsBudget, countTokens);
     const documentsCost = documentsBlock ? countTokens(documentsBlock) + PER_MESSAGE_OVERHEAD : 0;
     const messages = fitToContextWindow(
       systemPrompt ?? existing?.systemPrompt ?? null,
