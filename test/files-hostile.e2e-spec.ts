@@ -86,7 +86,8 @@ describe('Files: hostile PDFs (e2e)', () => {
   });
 
   it('a slow file is stopped at the time budget; meanwhile extractions beyond the per-user and per-instance caps are 429', async () => {
-    const slow = manyPagesPdf(400, 'ab', 50_000); // ~460 KB, 20M text runs: far more than 4 s of work
+    // ~360 KB: 400 pages of 50,000 empty text runs each, so no text cap ends it early; far more than 4 s of work.
+    const slow = manyPagesPdf(400, '', 50_000);
     const small = await textPdf(['small and quick']);
     const [a, b, c] = users;
 
