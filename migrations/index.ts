@@ -2,6 +2,7 @@ import { InitialSchema1795404344451 } from './1795404344451-InitialSchema';
 import { UsageLedger1795600000000 } from './1795600000000-UsageLedger';
 import { ContextSummaries1795600100000 } from './1795600100000-ContextSummaries';
 import { PromptTemplates1795600200000 } from './1795600200000-PromptTemplates';
+import { Files1795600300000 } from './1795600300000-Files';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: Function[] = [
@@ -9,4 +10,5 @@ export const MIGRATIONS: Function[] = [
   UsageLedger1795600000000,
   ContextSummaries1795600100000,
   PromptTemplates1795600200000,
+  Files1795600300000,
 ];

@@ -11,6 +11,7 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { createValidationPipe } from './common/validation.pipe';
 import { AppConfig, appConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
+import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
 import { PromptsModule } from './prompts/prompts.module';
@@ -57,6 +58,7 @@ import { randomUUID } from 'node:crypto';
     MessagesModule,
     PromptsModule,
     UsageModule,
+    FilesModule,
     HealthModule,
     AdminModule,
   ],

@@ -96,6 +96,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   if ((vars.ADMIN_EMAIL === undefined) !== (vars.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');
   }
+  const s3Vars = [vars.S3_ENDPOINT, vars.S3_BUCKET, vars.S3_ACCESS_KEY_ID, vars.S3_SECRET_ACCESS_KEY];
+  if (s3Vars.some((v) => v !== undefined) && s3Vars.some((v) => v === undefined)) {
+    problems.push('S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set all four or none');
+  }
   if (problems.length) throw new ConfigValidationError(problems);
 
   return {
@@ -125,6 +129,17 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     contextManagement: file.context_management,
     offline: file.offline,
     prompts: file.prompts,
+    files: file.files,
+    /** Where uploaded files' bytes go when set (README "Files (PDF upload)"); unset: PostgreSQL. */
+    s3: vars.S3_BUCKET
+      ? {
+          endpoint: vars.S3_ENDPOINT!,
+          bucket: vars.S3_BUCKET,
+          accessKeyId: vars.S3_ACCESS_KEY_ID!,
+          secretAccessKey: vars.S3_SECRET_ACCESS_KEY!,
+          region: vars.S3_REGION ?? 'us-east-1',
+        }
+      : undefined,
     providers: file.providers,
     models: file.models,
     /** The raw environment, for provider credentials named in the YAML file (`api_key_env`, `base_url_env`). */

@@ -30,4 +30,10 @@ export class EnvironmentVariables {
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL?: string;
   @IsOptional() @IsIn(['json', 'pretty']) LOG_FORMAT?: string;
   @IsOptional() @Transform(toBool) @IsBoolean() TRUST_PROXY?: boolean;
+  /** An S3-compatible object store for uploaded files (path-style URLs); unset: the bytes stay in PostgreSQL. */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() S3_ENDPOINT?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() S3_BUCKET?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() S3_ACCESS_KEY_ID?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() S3_SECRET_ACCESS_KEY?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() S3_REGION?: string;
 }

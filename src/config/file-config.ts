@@ -115,6 +115,24 @@ export class PromptsConfig {
   @IsInt() @Min(1) preview_max_tokens = 1024;
 }
 
+/** PDF uploads (README "Files (PDF upload)"); the upload size limit is `limits.max_upload_bytes`. */
+export class FilesConfig {
+  /** Files with more pages are refused (422) before any text is extracted. */
+  @IsInt() @Min(1) max_pages = 500;
+  /** Wall-clock budget of one extraction child process; it is killed beyond (422). */
+  @IsInt() @Min(100) extraction_timeout_ms = 15_000;
+  /** Resident memory budget (MiB) of one extraction child process; it is killed beyond (422). */
+  @IsInt() @Min(64) extraction_memory_mb = 512;
+  /** Characters of extracted text kept per file; the answer says `text_truncated` when cut. */
+  @IsInt() @Min(1) max_text_chars = 200_000;
+  /** Extractions running at once in this instance; 429 beyond. */
+  @IsInt() @Min(1) max_concurrent_extractions = 2;
+  /** Extractions running at once for one user in this instance; 429 beyond. */
+  @IsInt() @Min(1) max_concurrent_extractions_per_user = 1;
+  /** With S3 storage: how often objects of deleted files (sessions, users) are removed from the bucket. */
+  @IsInt() @Min(100) storage_cleanup_interval_ms = 10_000;
+}
+
 export class OfflineConfig {
   @IsInt() @Min(0) @Max(10_000) piece_delay_ms = 15;
 }
@@ -170,6 +188,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => ContextManagementConfig) context_management = new ContextManagementConfig();
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
+  @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @IsObject() @ValidateNested({ each: true }) providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
 }

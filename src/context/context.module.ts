@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
 import { ChatsModule } from '../chats/chats.module';
+import { FilesModule } from '../files/files.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { ContextController } from './context.controller';
 import { ContextRepository } from './context.repository';
 import { ContextService } from './context.service';
-import { NoSessionDocuments, SessionDocuments } from './session-documents';
 import { SummariesService } from './summaries.service';
 
 /**
@@ -12,14 +12,12 @@ import { SummariesService } from './summaries.service';
  * preview route. The messages module asks it for every send.
  */
 @Module({
-  imports: [ChatsModule, ProvidersModule],
+  imports: [ChatsModule, FilesModule, ProvidersModule],
   controllers: [ContextController],
   providers: [
     ContextService,
     ContextRepository,
     SummariesService,
-    // The files module replaces this with its FilesService (which has documentsForContext).
-    { provide: SessionDocuments, useClass: NoSessionDocuments },
   ],
   exports: [ContextService, SummariesService],
 })

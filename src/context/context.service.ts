@@ -4,13 +4,13 @@ import { ChatsService } from '../chats/chats.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { invalidField } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { FilesService } from '../files/files.service';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
 import { BuiltContext, buildContext, CandidateMessage } from './context-builder';
 import { ContextRepository } from './context.repository';
 import { ContextPreviewDto } from './dto/context-preview.dto';
-import { SessionDocuments } from './session-documents';
 import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
 
 /** A built context plus what the preview reports beyond it. */
@@ -32,7 +32,7 @@ export class ContextService {
     private readonly chats: ChatsService,
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
-    private readonly documents: SessionDocuments,
+    private readonly files: FilesService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -121,8 +121,7 @@ export class ContextService {
       ? await this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit)
       : { messages: [], total: 0 };
     const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
-    // The files module's documents, once it is wired in (see SessionDocuments).
-    const documents = session ? await this.documents.documentsForContext(session.id) : [];
+    const documents = session ? await this.files.documentsForContext(session.id) : [];
 
     const built = buildContext({
       systemPrompt: systemPrompt ?? session?.systemPrompt ?? cm.default_system_prompt,

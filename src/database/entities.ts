@@ -2,6 +2,9 @@ import { ApiKeyEntity } from '../applications/api-key.entity';
 import { ApplicationEntity } from '../applications/application.entity';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
+import { FileContentEntity } from '../files/file-content.entity';
+import { FileObjectDeletionEntity } from '../files/file-object-deletion.entity';
+import { FileEntity } from '../files/file.entity';
 import { MessageEntity } from '../messages/message.entity';
 import { PromptVersionEntity } from '../prompts/prompt-version.entity';
 import { PromptEntity } from '../prompts/prompt.entity';
@@ -19,4 +22,7 @@ export const ENTITIES = [
   PromptEntity,
   PromptVersionEntity,
   UsageDailyEntity,
+  FileEntity,
+  FileContentEntity,
+  FileObjectDeletionEntity,
 ];

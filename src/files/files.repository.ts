@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { FileEntity } from './file.entity';
+import { FileStorage } from './storage/file-storage';
+
+/** The columns of a listing: everything but the text (and never the bytes, which live in another table). */
+const SUMMARY_COLUMNS = {
+  id: true,
+  sessionId: true,
+  filename: true,
+  mimeType: true,
+  fileSize: true,
+  sha256: true,
+  storageName: true,
+  storage: true,
+  pageCount: true,
+  textTruncated: true,
+  createdAt: true,
+} as const;
+
+/**
+ * Uploaded files and their bytes in PostgreSQL. Reads by file id take the owner's user id and join the session,
+ * so another user's file is simply not found.
+ */
+@Injectable()
+export class FilesRepository {
+  constructor(
+    @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Inserts the file row and has `storage` store its bytes within the same transaction: both or neither (bytes
+   * stored outside the database are discarded again when the transaction fails).
+   */
+  async createWithContent(
+    file: Omit<FileEntity, 'id' | 'createdAt' | 'session' | 'storage'>,
+    bytes: Buffer,
+    storage: FileStorage,
+  ): Promise<FileEntity> {
+    let saved: FileEntity | undefined;
+    try {
+      return await this.dataSource.transaction(async (tx) => {
+        saved = await tx.save(tx.create(FileEntity, { ...file, storage: storage.kind }));
+        await storage.save(tx, saved, bytes);
+        return saved;
+      });
+    } catch (err) {
+      if (saved) await storage.discard(saved).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The session's file with these bytes, if any (the session is already known to be the caller's). */
+  findInSessionBySha256(sessionId: number, sha256: string): Promise<FileEntity | null> {
+    return this.files.findOneBy({ sessionId, sha256 });
+  }
+
+  /** @returns the file (with its text) if its session belongs to `userId`, else null. */
+  findOwned(userId: number, id: number): Promise<FileEntity | null> {
+    return this.owned(userId).andWhere('f.id = :id', { id }).getOne();
+  }
+
+  /** A page of a session's files without their text, oldest first. */
+  findPageInSession(sessionId: number, page: number, pageSize: number): Promise<[FileEntity[], number]> {
+    return this.files.findAndCount({
+      select: SUMMARY_COLUMNS,
+      where: { sessionId },
+      order: { id: 'ASC' },
+      skip: (page - 1) * pageSize,
+      take: pageSize,
+    });
+  }
+
+  /** Names and texts of a session's files, oldest first, for the model's context. */
+  textsOfSession(sessionId: number): Promise<Pick<FileEntity, 'filename' | 'extractedText'>[]> {
+    return this.files.find({ select: { id: true, filename: true, extractedText: true }, where: { sessionId }, order: { id: 'ASC' } });
+  }
+
+  /** Deletes an owned file with its bytes (FK cascade). @returns whether it existed. */
+  async deleteOwned(userId: number, id: number): Promise<boolean> {
+    const result = await this.dataSource.query(
+      'DELETE FROM files f USING chat_sessions s WHERE f.id = $1 AND s.id = f.session_id AND s.user_id = $2',
+      [id, userId],
+    );
+    return Number(result[1]) > 0;
+  }
+
+  private owned(userId: number) {
+    return this.files
+      .createQueryBuilder('f')
+      .innerJoin('f.session', 's')
+      .where('s.user_id = :userId', { userId });
+  }
+}

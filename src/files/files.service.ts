@@ -1,0 +1,133 @@
+import { HttpStatus, Inject, Injectable, StreamableFile } from '@nestjs/common';
+import { create as contentDisposition } from 'content-disposition';
+import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import { QueryFailedError } from 'typeorm';
+import { ChatsService } from '../chats/chats.service';
+import { AuthenticatedUser } from '../common/authenticated-user';
+import { PageQueryDto } from '../common/pagination.dto';
+import { notFound, ProblemException } from '../common/problem';
+import { AppConfig, appConfig } from '../config/app-config';
+import { FileDeletedDto, FileDto, FilePageDto, FileSummaryDto, UploadResultDto } from './dto/file.dto';
+import { FileEntity } from './file.entity';
+import { FilesRepository } from './files.repository';
+import { PdfExtractionService } from './pdf-extraction.service';
+import { FileStorage } from './storage/file-storage';
+import { receivePdf } from './multipart-upload';
+
+/** The multipart field seed 004's upload reads (`curl -F "file=@document.pdf"`). */
+const UPLOAD_FIELD = 'file';
+
+const pgCode = (err: unknown) => (err instanceof QueryFailedError ? (err.driverError as { code?: string }).code : undefined);
+
+/**
+ * PDF files of chat sessions (seed 004's upload): receive under the size limit, check the bytes are a PDF,
+ * extract the text in a budgeted child process, store bytes and text together, and hand the text to the
+ * model as document context. Another user's session or file is a 404 identical to a missing one.
+ */
+@Injectable()
+export class FilesService {
+  constructor(
+    private readonly files: FilesRepository,
+    private readonly chats: ChatsService,
+    private readonly extraction: PdfExtractionService,
+    private readonly storage: FileStorage,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Seed 004's upload. The same bytes uploaded to the same session again return the stored file (`created:
+   * false`, answered 200) without extracting anything; a new file is `created: true` (201).
+   * @throws 404 session missing or not the caller's; 409 session archived; 413 too large; 415 not multipart or
+   *         not a PDF; 422 no file, encrypted, corrupt, too many pages, no text, or an extraction budget passed;
+   *         429 too many extractions running
+   */
+  async upload(user: AuthenticatedUser, sessionId: number, req: Request): Promise<{ created: boolean; result: UploadResultDto }> {
+    const session = await this.chats.findOwned(user.id, sessionId);
+    if (session.archivedAt) {
+      throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before uploading to it.');
+    }
+    const received = await receivePdf(req, UPLOAD_FIELD, this.config.limits.max_upload_bytes);
+    const existing = await this.files.findInSessionBySha256(session.id, received.sha256);
+    if (existing) return { created: false, result: uploaded(existing) };
+
+    const pdf = await this.extraction.extract(user.id, received.bytes);
+    try {
+      const file = await this.files.createWithContent(
+        {
+          sessionId: session.id,
+          filename: received.filename,
+          mimeType: 'application/pdf',
+          fileSize: received.bytes.length,
+          sha256: received.sha256,
+          storageName: randomUUID(),
+          pageCount: pdf.pageCount,
+          extractedText: pdf.text,
+          textTruncated: pdf.truncated,
+        },
+        received.bytes,
+        this.storage,
+      );
+      return { created: true, result: uploaded(file) };
+    } catch (err) {
+      // The same bytes arrived twice at once: the other upload stored them first.
+      if (pgCode(err) === '23505') {
+        const winner = await this.files.findInSessionBySha256(session.id, received.sha256);
+        if (winner) return { created: false, result: uploaded(winner) };
+      }
+      // The session was deleted while the text was being extracted.
+      if (pgCode(err) === '23503') throw notFound('Chat session');
+      throw err;
+    }
+  }
+
+  /** A session's files without their text, oldest first. @throws 404 session missing or not the caller's */
+  async listForSession(user: AuthenticatedUser, sessionId: number, q: PageQueryDto): Promise<FilePageDto> {
+    const session = await this.chats.findOwned(user.id, sessionId);
+    const [rows, total] = await this.files.findPageInSession(session.id, q.page, q.page_size);
+    return { total, page: q.page, page_size: q.page_size, items: rows.map(FileSummaryDto.from) };
+  }
+
+  /** One file with its text. @throws 404 missing or not the caller's */
+  async get(user: AuthenticatedUser, id: number): Promise<FileDto> {
+    const file = await this.files.findOwned(user.id, id);
+    if (!file) throw notFound('File');
+    return FileDto.from(file);
+  }
+
+  /**
+   * The original bytes as `application/pdf`, to be saved rather than shown (`Content-Disposition: attachment`
+   * with an ASCII `filename` and an RFC 5987 `filename*`, RFC 6266).
+   * @throws 404 missing or not the caller's
+   */
+  async content(user: AuthenticatedUser, id: number): Promise<StreamableFile> {
+    const file = await this.files.findOwned(user.id, id);
+    if (!file) throw notFound('File');
+    const data = file.storage === this.storage.kind ? await this.storage.read(file) : null;
+    if (!data) {
+      // Bytes in a store this instance is not configured for (S3_* changed), or lost from the bucket.
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, "The file's content is not available from this server's storage.");
+    }
+    return new StreamableFile(data, { type: 'application/pdf', length: data.length, disposition: contentDisposition(file.filename) });
+  }
+
+  /** Deletes a file and its bytes. @throws 404 missing or not the caller's */
+  async remove(user: AuthenticatedUser, id: number): Promise<FileDeletedDto> {
+    if (!(await this.files.deleteOwned(user.id, id))) throw notFound('File');
+    await this.storage.afterDelete();
+    return { message: 'File deleted successfully' };
+  }
+
+  /**
+   * The session's documents for the model's context: each file's name and text, oldest first. The caller has
+   * already checked that the session is the user's.
+   */
+  async documentsForContext(sessionId: number): Promise<{ name: string; text: string }[]> {
+    const rows = await this.files.textsOfSession(sessionId);
+    return rows.map((f) => ({ name: f.filename, text: f.extractedText }));
+  }
+}
+
+function uploaded(file: FileEntity): UploadResultDto {
+  return { file: FileDto.from(file), message: 'File uploaded successfully' };
+}

@@ -1,0 +1,80 @@
+import { createServer, IncomingHttpHeaders } from 'node:http';
+import { AddressInfo } from 'node:net';
+
+/** One request the fake store received. */
+export interface S3Request {
+  method: string;
+  /** Path, e.g. `/bucket/key`. */
+  path: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** A running fake store; see {@link startFakeS3}. */
+export interface FakeS3 {
+  /** Endpoint to configure (`S3_ENDPOINT`), e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  /** Objects by `bucket/key`. */
+  objects: Map<string, Buffer>;
+  requests: S3Request[];
+  /** While true, PUT answers 500 InternalError. */
+  failPuts: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * A local stand-in for an S3-compatible object store speaking the path-style object API (Amazon S3 API
+ * reference "PutObject", "GetObject", "DeleteObject"): `PUT /{bucket}/{key}` stores the body (200 with an ETag),
+ * `GET` returns it or a 404 `NoSuchKey` XML error, `DELETE` removes it (204, also for a missing key). Signatures
+ * are not checked; every request is recorded.
+ */
+export async function startFakeS3(): Promise<FakeS3> {
+  const objects = new Map<string, Buffer>();
+  const requests: S3Request[] = [];
+  let failPuts = false;
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    requests.push({ method: req.method ?? '', path, headers: req.headers });
+    const key = path.slice(1);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'PUT' && failPuts) {
+        res.writeHead(500, { 'Content-Type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>');
+      } else if (req.method === 'PUT') {
+        objects.set(key, Buffer.concat(chunks));
+        res.writeHead(200, { ETag: '"fake"' }).end();
+      } else if (req.method === 'GET') {
+        const body = objects.get(key);
+        if (!body) {
+          res.writeHead(404, { 'Content-Type': 'application/xml' });
+          res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length, ETag: '"fake"' }).end(body);
+      } else if (req.method === 'DELETE') {
+        objects.delete(key);
+        res.writeHead(204).end();
+      } else {
+        res.writeHead(405).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    objects,
+    requests,
+    get failPuts() {
+      return failPuts;
+    },
+    set failPuts(value: boolean) {
+      failPuts = value;
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}
