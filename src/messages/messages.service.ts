@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { ChatsService } from '../chats/chats.service';
 import { SessionTitlesService } from '../chats/session-titles.service';
+import { abortOnClientClose } from '../common/abort-on-close';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { invalidField, ProblemException } from '../common/problem';
 import { ProblemDetailsFilter } from '../common/problem-details.filter';
@@ -76,7 +77,7 @@ export class MessagesService {
     const { session, answerId, route } = prepared;
     res.setHeader('X-Session-Id', String(session.id));
     const sse = new SseWriter(res, format, this.config.limits.sse_heartbeat_ms);
-    const abort = this.abortOnClientClose(res);
+    const abort = abortOnClientClose(res);
     let text = ''; // everything the provider produced; `sse.sentText` is what reached the client
     try {
       // Retries and fallbacks happen inside the route before the first piece, so `route.model` is settled here.
@@ -120,7 +121,7 @@ export class MessagesService {
     const prepared = await this.prepare(user, dto);
     const { session, answerId, route } = prepared;
     res.setHeader('X-Session-Id', String(session.id));
-    const abort = this.abortOnClientClose(res);
+    const abort = abortOnClientClose(res);
     try {
       const result = await route.complete(prepared.request, abort.signal);
       const outcome = this.completeOutcome(prepared, result.text, result.finishReason, result.usage);
@@ -287,16 +288,6 @@ export class MessagesService {
     if (err instanceof ProblemException) return err;
     this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? err}`);
     return new ProblemException(HttpStatus.INTERNAL_SERVER_ERROR, 'The answer failed unexpectedly. It has been logged.');
-  }
-
-  /** An AbortController aborted when the client closes the connection before the response has finished. */
-  private abortOnClientClose(res: Response): { signal: AbortSignal; dispose: () => void } {
-    const controller = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) controller.abort(new DOMException('The client closed the connection.', 'AbortError'));
-    };
-    res.on('close', onClose);
-    return { signal: controller.signal, dispose: () => res.off('close', onClose) };
   }
 }
 
