@@ -1,9 +1,9 @@
-import { createServer } from 'node:net';
 import { isAbortError } from '../../src/providers/abort';
 import { ModelProviderError, ModelRequest, ModelStreamEvent } from '../../src/providers/model-provider';
 import { OpenAiCompatibleModelProvider } from '../../src/providers/openai-compatible/openai-compatible.model-provider';
 import { countChatTokens, countTokens } from '../../src/providers/tokenizer';
 import { FakeOpenAi, startFakeOpenAi } from '../support/fake-openai-server';
+import { collect, deltas, finish, rejection, unusedPort } from '../support/streams';
 
 const API_KEY = 'sk-test-0123456789abcdefSECRET';
 
@@ -18,25 +18,6 @@ const request: ModelRequest = {
   temperature: 0.3,
   maxTokens: 50,
 };
-
-async function collect(events: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
-  const all: ModelStreamEvent[] = [];
-  for await (const event of events) all.push(event);
-  return all;
-}
-
-const deltas = (events: ModelStreamEvent[]) => events.flatMap((e) => (e.type === 'delta' ? [e.text] : []));
-const finish = (events: ModelStreamEvent[]) => events.find((e) => e.type === 'finish');
-
-/** Resolves with what `promise` rejected with; fails the test when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-}
 
 describe('OpenAiCompatibleModelProvider against a Chat Completions server', () => {
   let fake: FakeOpenAi;
@@ -351,15 +332,3 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
     });
   });
 });
-
-/** A loopback port nothing listens on (bound, then released). */
-function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

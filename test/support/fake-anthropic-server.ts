@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { readBody, RecordedRequest, recordRequest, sendJson, writeEvent } from './fake-http';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { cut, FakeProvider, listen, retryAfter, scriptControl, sendJson, stallUntilClosed, untilClosed, writeEvent } from './fake-http';
 
 export type { RecordedRequest } from './fake-http';
 
@@ -50,14 +48,9 @@ export interface AnthropicFailure {
 }
 
 /** A running fake server; see {@link startFakeAnthropic}. */
-export interface FakeAnthropic {
+export interface FakeAnthropic extends FakeProvider<AnthropicScript> {
   /** Base URL to give the Anthropic SDK (no `/v1`), e.g. `http://127.0.0.1:41234`. */
   url: string;
-  requests: RecordedRequest[];
-  /** Sets how the following `/v1/messages` requests are answered: one script, or one per request. */
-  script(script: AnthropicScript | ((request: RecordedRequest, index: number) => AnthropicScript)): void;
-  reset(): void;
-  close(): Promise<void>;
 }
 
 const DEFAULT_PIECES = ['Hello', ' from', ' Claude'];
@@ -87,17 +80,11 @@ const ERRORS: Record<number, { type: string; message: string }> = {
  * - errors: `{"type":"error","error":{"type","message"}}` with the status's error type and `retry-after` if set.
  */
 export async function startFakeAnthropic(options: { apiKey?: string } = {}): Promise<FakeAnthropic> {
-  const requests: RecordedRequest[] = [];
-  let chooseScript: (request: RecordedRequest, index: number) => AnthropicScript = () => ({});
-  let count = 0;
-
-  const server = createServer((req, res) => {
-    void handle(req, res).catch(() => res.destroy());
-  });
+  const control = scriptControl<AnthropicScript>();
+  const server = await listen(handle);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const recorded = recordRequest(req, res, await readBody(req));
-    requests.push(recorded);
+    const recorded = await control.receive(req, res);
     if (req.method !== 'POST' || recorded.path !== '/v1/messages') {
       return sendError(res, { status: 404, message: `Not Found: ${req.method} ${recorded.path}` });
     }
@@ -108,12 +95,10 @@ export async function startFakeAnthropic(options: { apiKey?: string } = {}): Pro
     }
     const body = recorded.body as { model?: string; max_tokens?: number; stream?: boolean; system?: string; messages?: { content: string }[] };
     if (typeof body?.max_tokens !== 'number') return sendError(res, { status: 400, message: 'max_tokens: Field required' });
-    const script = chooseScript(recorded, count++);
+    const script = control.next(recorded);
     if (script.failure) return sendError(res, script.failure);
 
-    const stop = new AbortController();
-    res.on('close', () => stop.abort());
-    const delay = (ms: number) => sleep(ms, undefined, { signal: stop.signal });
+    const { signal, delay } = untilClosed(res);
     if (script.headersDelayMs) await delay(script.headersDelayMs);
     const pieces = script.pieces ?? DEFAULT_PIECES;
     const usage = script.usage === undefined ? defaultUsage(body, pieces) : script.usage;
@@ -139,7 +124,7 @@ export async function startFakeAnthropic(options: { apiKey?: string } = {}): Pro
     for (const [i, text] of pieces.entries()) {
       if (script.cut && i === script.cut.afterPieces) return cut(res, script.cut.how);
       if (script.errorEvent && i === script.errorEvent.afterPieces) return errorEvent(res, script.errorEvent);
-      if (script.stall && i === script.stall.afterPieces) return stallUntilClosed(stop.signal);
+      if (script.stall && i === script.stall.afterPieces) return stallUntilClosed(signal);
       if (script.delayMs) await delay(script.delayMs);
       await send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } });
     }
@@ -160,30 +145,8 @@ export async function startFakeAnthropic(options: { apiKey?: string } = {}): Pro
     res.end();
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    script(script) {
-      chooseScript = typeof script === 'function' ? script : () => script;
-    },
-    reset() {
-      requests.length = 0;
-      count = 0;
-      chooseScript = () => ({});
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-    },
-  };
-}
-
-/** Resolves once the client has closed the connection. */
-function stallUntilClosed(closed: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (closed.aborted ? resolve() : closed.addEventListener('abort', () => resolve(), { once: true })));
+  const { requests, script, reset } = control;
+  return { url: `http://127.0.0.1:${server.port}`, requests, script, reset, close: server.close };
 }
 
 function defaultUsage(body: { system?: string; messages?: { content: string }[] }, pieces: string[]): AnthropicUsage {
@@ -197,11 +160,6 @@ function sendError(res: ServerResponse, failure: Partial<AnthropicFailure> & { s
     res,
     failure.status,
     { type: 'error', error: { type: failure.type ?? known.type, message: failure.message ?? known.message }, request_id: `req_${randomBytes(8).toString('hex')}` },
-    failure.retryAfter !== undefined ? { 'retry-after': failure.retryAfter } : {},
+    retryAfter(failure.retryAfter),
   );
-}
-
-function cut(res: ServerResponse, how: 'destroy' | 'end' = 'destroy'): void {
-  if (how === 'end') res.end();
-  else res.destroy();
 }

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { readBody, RecordedRequest, recordRequest, sendJson, writeEvent } from './fake-http';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { cut, FakeProvider, listen, retryAfter, scriptControl, sendJson, stallUntilClosed, untilClosed, writeEvent } from './fake-http';
 
 export type { RecordedRequest } from './fake-http';
 
@@ -51,13 +49,9 @@ export interface GeminiFailure {
 }
 
 /** A running fake server; see {@link startFakeGemini}. */
-export interface FakeGemini {
+export interface FakeGemini extends FakeProvider<GeminiScript> {
   /** Base URL to give the Gemini SDK (no version), e.g. `http://127.0.0.1:41234`. */
   url: string;
-  requests: RecordedRequest[];
-  script(script: GeminiScript | ((request: RecordedRequest, index: number) => GeminiScript)): void;
-  reset(): void;
-  close(): Promise<void>;
 }
 
 const DEFAULT_PIECES = ['Hello', ' from', ' Gemini'];
@@ -85,17 +79,11 @@ const PATH = /^\/v1beta\/models\/([^/:?]+):(generateContent|streamGenerateConten
  * - errors: `{"error":{"code","message","status"}}`.
  */
 export async function startFakeGemini(options: { apiKey?: string } = {}): Promise<FakeGemini> {
-  const requests: RecordedRequest[] = [];
-  let chooseScript: (request: RecordedRequest, index: number) => GeminiScript = () => ({});
-  let count = 0;
-
-  const server = createServer((req, res) => {
-    void handle(req, res).catch(() => res.destroy());
-  });
+  const control = scriptControl<GeminiScript>();
+  const server = await listen(handle);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const recorded = recordRequest(req, res, await readBody(req));
-    requests.push(recorded);
+    const recorded = await control.receive(req, res);
     const match = PATH.exec(recorded.path);
     if (req.method !== 'POST' || !match) return sendError(res, { status: 404, message: `Not found: ${recorded.path}` });
     if (options.apiKey !== undefined && req.headers['x-goog-api-key'] !== options.apiKey) {
@@ -112,12 +100,10 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
     const streamed = method === 'streamGenerateContent';
     if (streamed && !match[3]) return sendError(res, { status: 400, message: 'This fake speaks only alt=sse.' });
     const body = recorded.body as { contents?: { parts?: { text?: string }[] }[]; systemInstruction?: { parts?: { text?: string }[] } };
-    const script = chooseScript(recorded, count++);
+    const script = control.next(recorded);
     if (script.failure) return sendError(res, script.failure);
 
-    const stop = new AbortController();
-    res.on('close', () => stop.abort());
-    const delay = (ms: number) => sleep(ms, undefined, { signal: stop.signal });
+    const { signal, delay } = untilClosed(res);
     if (script.headersDelayMs) await delay(script.headersDelayMs);
     const pieces = script.pieces ?? DEFAULT_PIECES;
     const usage = script.usage === undefined ? defaultUsage(body, pieces) : script.usage;
@@ -154,7 +140,7 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
     for (const [i, text] of pieces.entries()) {
       if (script.cut && i === script.cut.afterPieces) return cut(res, script.cut.how);
       if (script.errorChunk && i === script.errorChunk.afterPieces) return errorChunk(res, script.errorChunk.status);
-      if (script.stall && i === script.stall.afterPieces) return stallUntilClosed(stop.signal);
+      if (script.stall && i === script.stall.afterPieces) return stallUntilClosed(signal);
       if (script.delayMs) await delay(script.delayMs);
       await send({ ...candidate([{ text }]), ...meta });
     }
@@ -170,30 +156,8 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
     res.end();
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    script(script) {
-      chooseScript = typeof script === 'function' ? script : () => script;
-    },
-    reset() {
-      requests.length = 0;
-      count = 0;
-      chooseScript = () => ({});
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-    },
-  };
-}
-
-/** Resolves once the client has closed the connection. */
-function stallUntilClosed(closed: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (closed.aborted ? resolve() : closed.addEventListener('abort', () => resolve(), { once: true })));
+  const { requests, script, reset } = control;
+  return { url: `http://127.0.0.1:${server.port}`, requests, script, reset, close: server.close };
 }
 
 function defaultUsage(
@@ -213,11 +177,6 @@ function sendError(res: ServerResponse, failure: GeminiFailure): void {
     res,
     failure.status,
     { error: { code: failure.status, message: failure.message ?? known.message, status: known.status, ...(details && { details }) } },
-    failure.retryAfter !== undefined ? { 'retry-after': failure.retryAfter } : {},
+    retryAfter(failure.retryAfter),
   );
-}
-
-function cut(res: ServerResponse, how: 'destroy' | 'end' = 'destroy'): void {
-  if (how === 'end') res.end();
-  else res.destroy();
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { cut, FakeProvider, listen, retryAfter, scriptControl, sendJson, untilClosed, writeEvent } from './fake-http';
+
+export type { RecordedRequest } from './fake-http';
 
 /** What the fake server answers to one `POST /v1/chat/completions`. Every field is optional. */
 export interface FakeScript {
@@ -50,40 +51,10 @@ export interface FakeFailure {
   retryAfter?: string;
 }
 
-/** One request the fake server received. */
-export interface RecordedRequest {
-  method: string;
-  /** Path and query, e.g. `/v1/chat/completions`. */
-  path: string;
-  /** Lower-case header names, as Node parses them. */
-  headers: IncomingHttpHeaders;
-  /** Parsed JSON body; undefined when the body was empty or not JSON. */
-  body: any;
-  /** `Date.now()` when the request arrived. */
-  receivedAt: number;
-  /** `Date.now()` when the response closed (finished, or its connection went away); undefined while open. */
-  closedAt?: number;
-  /** True when the response closed before the server finished it: the client left, or a `cut: destroy` script. */
-  closedEarly?: boolean;
-  /** Resolves with `closedAt` once the response has closed. */
-  closed: Promise<number>;
-}
-
 /** A running fake server; see {@link startFakeOpenAi}. */
-export interface FakeOpenAi {
+export interface FakeOpenAi extends FakeProvider<FakeScript> {
   /** Base URL to give an OpenAI client, ending in `/v1`, e.g. `http://127.0.0.1:41234/v1`. */
   url: string;
-  /** Every request received, oldest first. */
-  requests: RecordedRequest[];
-  /**
-   * Sets how the following chat completion requests are answered: one script for all of them, or a function
-   * choosing a script per request (it sees the request, and how many chat completion requests came before it).
-   */
-  script(script: FakeScript | ((request: RecordedRequest, index: number) => FakeScript)): void;
-  /** Forgets the recorded requests and restores the default script. */
-  reset(): void;
-  /** Closes every connection and stops the server. */
-  close(): Promise<void>;
 }
 
 const DEFAULT_PIECES = ['Hello', ' world!'];
@@ -126,17 +97,11 @@ const OPENAI_ERRORS: Record<number, { type: string; code: string | null; message
  * @param options.apiKey when set, requests without `Authorization: Bearer <apiKey>` get OpenAI's 401
  */
 export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promise<FakeOpenAi> {
-  const requests: RecordedRequest[] = [];
-  let chooseScript: (request: RecordedRequest, index: number) => FakeScript = () => ({});
-  let completions = 0;
-
-  const server = createServer((req, res) => {
-    void handle(req, res).catch(() => res.destroy());
-  });
+  const control = scriptControl<FakeScript>();
+  const server = await listen(handle);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
-    const recorded = record(req, res, raw);
+    const recorded = await control.receive(req, res);
     if (req.method !== 'POST' || recorded.path !== '/v1/chat/completions') {
       return sendError(res, { status: 404, message: `Invalid URL (${req.method} ${recorded.path})`, code: null });
     }
@@ -146,11 +111,10 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     if (typeof recorded.body !== 'object' || recorded.body === null) {
       return sendError(res, { status: 400, message: 'We could not parse the JSON body of your request.' });
     }
-    const script = chooseScript(recorded, completions++);
+    const script = control.next(recorded);
     if (script.failure) return sendError(res, script.failure);
 
-    const stop = new AbortController();
-    res.on('close', () => stop.abort());
+    const { delay } = untilClosed(res);
     const body = recorded.body as ChatCompletionBody;
     const pieces = script.pieces ?? DEFAULT_PIECES;
     const usage = script.usage === undefined ? defaultUsage(body, pieces) : script.usage;
@@ -160,7 +124,6 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
       model: body.model ?? 'unknown',
       system_fingerprint: 'fp_fake',
     };
-    const delay = (ms: number) => sleep(ms, undefined, { signal: stop.signal });
     if (script.headersDelayMs) await delay(script.headersDelayMs);
 
     if (!body.stream) {
@@ -188,9 +151,7 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
       ...(includeUsage && { usage: null }),
     });
-    // Resolves once the event is handed to the socket, so a cut that follows does not discard it.
-    const send = (data: object | string) =>
-      new Promise<void>((resolve) => res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`, () => resolve()));
+    const send = (data: object | string) => writeEvent(res, `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
 
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     await send(chunk({ role: 'assistant', content: '', refusal: null }, null));
@@ -209,69 +170,13 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     res.end();
   }
 
-  function record(req: IncomingMessage, res: ServerResponse, raw: string): RecordedRequest {
-    let body: unknown;
-    try {
-      body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      body = undefined;
-    }
-    let onClosed!: (at: number) => void;
-    const recorded: RecordedRequest = {
-      method: req.method ?? '',
-      path: req.url ?? '',
-      headers: req.headers,
-      body,
-      receivedAt: Date.now(),
-      closed: new Promise<number>((resolve) => (onClosed = resolve)),
-    };
-    res.on('close', () => {
-      recorded.closedAt = Date.now();
-      recorded.closedEarly = !res.writableFinished;
-      onClosed(recorded.closedAt);
-    });
-    requests.push(recorded);
-    return recorded;
-  }
-
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    script(script) {
-      chooseScript = typeof script === 'function' ? script : () => script;
-    },
-    reset() {
-      requests.length = 0;
-      completions = 0;
-      chooseScript = () => ({});
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-    },
-  };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+  const { requests, script, reset } = control;
+  return { url: `http://127.0.0.1:${server.port}/v1`, requests, script, reset, close: server.close };
 }
 
 function defaultUsage(body: ChatCompletionBody, pieces: string[]) {
   const chars = (body.messages ?? []).reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : 0), 0);
   return { prompt_tokens: Math.ceil(chars / 4), completion_tokens: pieces.length };
-}
-
-function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
 }
 
 function sendError(res: ServerResponse, failure: Partial<FakeFailure> & { status: number }): void {
@@ -282,10 +187,5 @@ function sendError(res: ServerResponse, failure: Partial<FakeFailure> & { status
     param: null,
     code: failure.code !== undefined ? failure.code : known.code,
   };
-  sendJson(res, failure.status, { error }, failure.retryAfter !== undefined ? { 'retry-after': failure.retryAfter } : {});
-}
-
-function cut(res: ServerResponse, how: 'destroy' | 'end' = 'destroy'): void {
-  if (how === 'end') res.end();
-  else res.destroy();
+  sendJson(res, failure.status, { error }, retryAfter(failure.retryAfter));
 }

@@ -1,5 +1,5 @@
-import { createServer, IncomingHttpHeaders } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { IncomingHttpHeaders } from 'node:http';
+import { listen, readBytes } from './fake-http';
 
 /** One request the fake store received. */
 export interface S3Request {
@@ -31,39 +31,34 @@ export async function startFakeS3(): Promise<FakeS3> {
   const objects = new Map<string, Buffer>();
   const requests: S3Request[] = [];
   let failPuts = false;
-  const server = createServer((req, res) => {
+  const server = await listen(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push({ method: req.method ?? '', path, headers: req.headers });
     const key = path.slice(1);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method === 'PUT' && failPuts) {
-        res.writeHead(500, { 'Content-Type': 'application/xml' });
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>');
-      } else if (req.method === 'PUT') {
-        objects.set(key, Buffer.concat(chunks));
-        res.writeHead(200, { ETag: '"fake"' }).end();
-      } else if (req.method === 'GET') {
-        const body = objects.get(key);
-        if (!body) {
-          res.writeHead(404, { 'Content-Type': 'application/xml' });
-          res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
-          return;
-        }
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length, ETag: '"fake"' }).end(body);
-      } else if (req.method === 'DELETE') {
-        objects.delete(key);
-        res.writeHead(204).end();
-      } else {
-        res.writeHead(405).end();
+    const body = await readBytes(req);
+    if (req.method === 'PUT' && failPuts) {
+      res.writeHead(500, { 'Content-Type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>');
+    } else if (req.method === 'PUT') {
+      objects.set(key, body);
+      res.writeHead(200, { ETag: '"fake"' }).end();
+    } else if (req.method === 'GET') {
+      const stored = objects.get(key);
+      if (!stored) {
+        res.writeHead(404, { 'Content-Type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
+        return;
       }
-    });
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': stored.length, ETag: '"fake"' }).end(stored);
+    } else if (req.method === 'DELETE') {
+      objects.delete(key);
+      res.writeHead(204).end();
+    } else {
+      res.writeHead(405).end();
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${server.port}`,
     objects,
     requests,
     get failPuts() {
@@ -72,9 +67,6 @@ export async function startFakeS3(): Promise<FakeS3> {
     set failPuts(value: boolean) {
       failPuts = value;
     },
-    close() {
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-    },
+    close: server.close,
   };
 }
