@@ -62,8 +62,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (bodyError?.type === 'entity.parse.failed') {
       return this.problem(400, 'The request body is not valid JSON.', instance);
     }
-    if (exception instanceof QueryFailedError && (exception.driverError as { code?: string })?.code === '23505') {
-      return this.problem(409, 'A resource with these unique values already exists.', instance);
+    const pgCode = exception instanceof QueryFailedError ? (exception.driverError as { code?: string })?.code : undefined;
+    if (pgCode === '23505') return this.problem(409, 'A resource with these unique values already exists.', instance);
+    // 22021/22P05: text PostgreSQL cannot store (U+0000); the pipe refuses it in bodies, this catches the rest.
+    if (pgCode === '22021' || pgCode === '22P05') {
+      return this.problem(422, 'The request holds characters that cannot be stored (U+0000).', instance);
     }
     if (isDatabaseUnavailable(exception)) {
       this.logger.error(`Database unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);

@@ -137,6 +137,10 @@ export class OfflineConfig {
   @IsInt() @Min(0) @Max(10_000) piece_delay_ms = 15;
 }
 
+/** Chat Completions fields that bound the output: the original one, and the one OpenAI's API now expects. */
+export const MAX_TOKENS_FIELDS = ['max_tokens', 'max_completion_tokens'] as const;
+export type MaxTokensField = (typeof MAX_TOKENS_FIELDS)[number];
+
 /** Wire protocols the adapters speak: OpenAI Chat Completions, Anthropic Messages, Gemini generateContent. */
 export const PROVIDER_PROTOCOLS = ['openai', 'anthropic', 'gemini'] as const;
 export type ProviderProtocol = (typeof PROVIDER_PROTOCOLS)[number];
@@ -149,6 +153,11 @@ export class ProviderConfig {
   /** Variable holding the key, or several tried in order (`[GOOGLE_API_KEY, GEMINI_API_KEY]`). */
   @IsOptional() @IsString({ each: true }) api_key_env?: string | string[];
   @IsOptional() @IsBoolean() requires_api_key?: boolean;
+  /**
+   * `openai` protocol only: the request field for the output limit. OpenAI's own API wants
+   * `max_completion_tokens` (its reasoning models refuse `max_tokens`); most compatible servers read `max_tokens`.
+   */
+  @IsOptional() @IsIn(MAX_TOKENS_FIELDS) max_tokens_field?: MaxTokensField;
 }
 
 /** USD per 1M tokens, as the provider publishes it, and the day the price was read. */

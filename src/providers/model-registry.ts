@@ -3,7 +3,7 @@ import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { OFFLINE_ALIAS, OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 import { ModelUsage } from './model-provider';
-import { ProviderConfig, ProviderProtocol } from '../config/file-config';
+import { MaxTokensField, ProviderConfig, ProviderProtocol } from '../config/file-config';
 
 export { OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 
@@ -37,6 +37,8 @@ export interface ProviderEndpoint {
   protocol: ProviderProtocol;
   baseUrl: string;
   apiKey?: string;
+  /** `openai` protocol: the field carrying the output limit when it isn't `max_tokens`. */
+  maxTokensField?: MaxTokensField;
 }
 
 /**
@@ -59,7 +61,15 @@ export class ModelRegistry implements OnApplicationBootstrap {
       const apiKey = apiKeyOf(p, config.env);
       const requiresKey = p.requires_api_key ?? true;
       const configured = Boolean(baseUrl) && (requiresKey ? Boolean(apiKey) : Boolean(p.base_url_env && config.env[p.base_url_env]));
-      if (configured) this.endpoints.set(name, { name, protocol: p.protocol ?? 'openai', baseUrl: baseUrl!, apiKey });
+      if (configured) {
+        this.endpoints.set(name, {
+          name,
+          protocol: p.protocol ?? 'openai',
+          baseUrl: baseUrl!,
+          apiKey,
+          ...(p.max_tokens_field && p.max_tokens_field !== 'max_tokens' && { maxTokensField: p.max_tokens_field }),
+        });
+      }
     }
     this.models = [
       ...config.models.map((m) => {

@@ -27,6 +27,9 @@ describe('configuration files', () => {
     );
     expect(config.providers.anthropic.protocol).toBe('anthropic');
     expect(config.providers.google.protocol).toBe('gemini');
+    expect(config.providers.openai.max_tokens_field).toBe('max_completion_tokens');
+    expect(new ModelRegistry(loadAppConfig({ CONFIG_FILE: SHIPPED, OPENAI_API_KEY: 'sk-x', GROQ_API_KEY: 'gsk-x' })).endpoint('openai'))
+      .toMatchObject({ maxTokensField: 'max_completion_tokens' });
     expect(registry.resolve('gpt-4').id).toBe('openai/gpt-4');
     expect(registry.offlineMode).toBe(true);
   });

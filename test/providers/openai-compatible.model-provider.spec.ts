@@ -106,9 +106,26 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
       });
     });
 
+    it('sends the output limit as max_completion_tokens where the provider is configured so (OpenAI reasoning models)', async () => {
+      const reasoning = { ...request, model: 'gpt-5.4-mini' };
+      // The fake refuses max_tokens for gpt-5* as OpenAI does.
+      const refused = await rejection(collect(provider.stream(reasoning, new AbortController().signal)));
+      expect(refused).toMatchObject({ kind: 'bad_request', upstreamStatus: 400 });
+
+      provider = new OpenAiCompatibleModelProvider(
+        { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY, maxTokensField: 'max_completion_tokens' },
+        { timeoutMs: 5000, connectTimeoutMs: 5000 },
+      );
+      const events = await collect(provider.stream(reasoning, new AbortController().signal));
+      expect(deltas(events).join('')).toBe('Hello world!');
+      const received = fake.requests[fake.requests.length - 1].body;
+      expect(received.max_completion_tokens).toBe(50);
+      expect(received).not.toHaveProperty('max_tokens');
+    });
+
     it('leaves out temperature for a model the registry marks as refusing it', async () => {
       provider = new OpenAiCompatibleModelProvider(
-        { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY },
+        { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY, maxTokensField: 'max_completion_tokens' },
         { timeoutMs: 5000, connectTimeoutMs: 5000, models: (m) => (m === 'gpt-5.5' ? { maxOutputTokens: 128_000, supportsTemperature: false } : undefined) },
       );
 
@@ -116,7 +133,7 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
       await collect(provider.stream(request, new AbortController().signal));
 
       expect(fake.requests[0].body).not.toHaveProperty('temperature');
-      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-5.5', max_tokens: 50 });
+      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-5.5', max_completion_tokens: 50 });
       expect(fake.requests[1].body).toMatchObject({ model: 'gpt-4o-mini', temperature: 0.3 });
     });
 

@@ -62,10 +62,14 @@ const DEFAULT_PIECES = ['Hello', ' world!'];
 /** The request fields the fake server reads. */
 interface ChatCompletionBody {
   model?: string;
+  max_tokens?: number;
   messages?: { role?: string; content?: unknown }[];
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
 }
+
+/** Models that, like OpenAI's reasoning models, refuse `max_tokens` (they take `max_completion_tokens`). */
+const REASONING_MODEL = /^(gpt-5|o\d)/;
 
 /** What OpenAI says for each error status (type, code, message), from its API reference "Error codes". */
 const OPENAI_ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
@@ -113,6 +117,14 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     }
     const script = control.next(recorded);
     if (script.failure) return sendError(res, script.failure);
+    const asked = recorded.body as ChatCompletionBody;
+    if (asked.max_tokens !== undefined && REASONING_MODEL.test(asked.model ?? '')) {
+      return sendError(res, {
+        status: 400,
+        message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        code: 'unsupported_parameter',
+      });
+    }
 
     const { delay } = untilClosed(res);
     const body = recorded.body as ChatCompletionBody;

@@ -127,7 +127,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
       model: request.model,
       messages: request.messages.map(({ role, content }) => ({ role, content }) as ChatCompletionMessageParam),
       temperature: acceptsTemperature(this.options, request.model) ? request.temperature : undefined,
-      max_tokens: request.maxTokens,
+      [this.endpoint.maxTokensField ?? 'max_tokens']: request.maxTokens,
     };
   }
 
