@@ -4,11 +4,20 @@ import { MigrationInterface, QueryRunner } from "typeorm";
 const SEARCH_DOCUMENT = "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || setweight(to_tsvector('simple', coalesce(description, '')), 'B') || setweight(to_tsvector('simple', coalesce(content, '')), 'C')";
 
 /**
- * The system templates every user sees (issue 6): no owner, `is_template` true, changed only by admins. The first
- * one is seed 004's summariser, so its preview example (`"prompt_id": 1` with a `text` variable) works as printed.
+ * Largest id a user's prompt can get (the `prompts_id_seq` sequence's MAXVALUE). System templates have fixed ids
+ * above it, so user prompts are numbered from 1 as seed 004's examples show (a fresh install's first prompt is
+ * id 1, and its PUT/DELETE on id 1 act on that prompt), and the two ranges never meet.
+ */
+export const MAX_USER_PROMPT_ID = 1_000_000_000;
+
+/**
+ * The system templates every user sees (issue 6): no owner, `is_template` true, changed only by admins. Their ids
+ * are fixed (above {@link MAX_USER_PROMPT_ID}, below the `integer` maximum): a later migration adds a template
+ * with the next free id, never renumbering these.
  */
 export const SYSTEM_PROMPT_TEMPLATES = [
     {
+        id: 1_000_000_001,
         title: 'Text Summarizer',
         scenario: 'summarization',
         description: 'Generates concise summaries that keep the key facts.',
@@ -16,6 +25,7 @@ export const SYSTEM_PROMPT_TEMPLATES = [
         tags: ['summary', 'concise'],
     },
     {
+        id: 1_000_000_002,
         title: 'Translator',
         scenario: 'translation',
         description: 'Translates text into another language, keeping meaning and tone.',
@@ -23,6 +33,7 @@ export const SYSTEM_PROMPT_TEMPLATES = [
         tags: ['translation', 'language'],
     },
     {
+        id: 1_000_000_003,
         title: 'Code Explainer',
         scenario: 'coding',
         description: 'Explains what a piece of code does, step by step.',
@@ -30,6 +41,7 @@ export const SYSTEM_PROMPT_TEMPLATES = [
         tags: ['code', 'explanation'],
     },
     {
+        id: 1_000_000_004,
         title: 'Grammar Fixer',
         scenario: 'writing',
         description: 'Corrects grammar, spelling and punctuation without changing the meaning.',
@@ -37,6 +49,7 @@ export const SYSTEM_PROMPT_TEMPLATES = [
         tags: ['grammar', 'proofreading'],
     },
     {
+        id: 1_000_000_005,
         title: 'Email Writer',
         scenario: 'email',
         description: 'Drafts a clear email from a few key points.',
@@ -44,6 +57,7 @@ export const SYSTEM_PROMPT_TEMPLATES = [
         tags: ['email', 'writing'],
     },
     {
+        id: 1_000_000_006,
         title: 'Helpful Assistant',
         scenario: 'general',
         description: 'A plain system prompt for everyday questions.',
@@ -53,14 +67,14 @@ export const SYSTEM_PROMPT_TEMPLATES = [
 ];
 
 /**
- * Inserts the system templates, in order (ids 1..6 on a fresh database).
+ * Inserts the system templates with their fixed ids (which leave the id sequence alone).
  * @param query runs one parameterised statement (a QueryRunner's, or a pg client's in the test support)
  */
 export async function insertSystemPromptTemplates(query: (sql: string, params: unknown[]) => Promise<unknown>): Promise<void> {
     for (const t of SYSTEM_PROMPT_TEMPLATES) {
         await query(
-            `INSERT INTO "prompts" ("user_id", "title", "content", "scenario", "description", "metadata", "is_template") VALUES (NULL, $1, $2, $3, $4, $5, true)`,
-            [t.title, t.content, t.scenario, t.description, JSON.stringify({ tags: t.tags })],
+            `INSERT INTO "prompts" ("id", "user_id", "title", "content", "scenario", "description", "metadata", "is_template") VALUES ($1, NULL, $2, $3, $4, $5, $6, true)`,
+            [t.id, t.title, t.content, t.scenario, t.description, JSON.stringify({ tags: t.tags })],
         );
     }
 }
@@ -73,6 +87,7 @@ export class PromptTemplates1795600200000 implements MigrationInterface {
         // right in databases cloned from this one.
         await queryRunner.query(`INSERT INTO "typeorm_metadata"("database", "schema", "table", "type", "name", "value") VALUES (current_database(), current_schema(), 'prompts', 'GENERATED_COLUMN', 'search_vector', $1)`, [SEARCH_DOCUMENT]);
         await queryRunner.query(`CREATE TABLE "prompts" ("id" SERIAL NOT NULL, "user_id" integer, "title" character varying(200) NOT NULL, "content" text NOT NULL, "scenario" character varying(100), "description" text, "metadata" jsonb NOT NULL DEFAULT '{}', "is_template" boolean NOT NULL DEFAULT false, "usage_count" integer NOT NULL DEFAULT '0', "version" integer NOT NULL DEFAULT '1', "search_vector" tsvector GENERATED ALWAYS AS (setweight(to_tsvector('simple', coalesce(title, '')), 'A') || setweight(to_tsvector('simple', coalesce(description, '')), 'B') || setweight(to_tsvector('simple', coalesce(content, '')), 'C')) STORED NOT NULL, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "CHK_prompts_template_owner" CHECK ((is_template AND user_id IS NULL) OR (NOT is_template AND user_id IS NOT NULL)), CONSTRAINT "PK_21f33798862975179e40b216a1d" PRIMARY KEY ("id"))`);
+        await queryRunner.query(`ALTER SEQUENCE "prompts_id_seq" MAXVALUE ${MAX_USER_PROMPT_ID}`);
         await queryRunner.query(`CREATE INDEX "IDX_prompts_scenario" ON "prompts"  ("scenario") `);
         await queryRunner.query(`CREATE INDEX "IDX_prompts_is_template" ON "prompts"  ("is_template") `);
         await queryRunner.query(`CREATE INDEX "IDX_prompts_user_updated" ON "prompts"  ("user_id", "updated_at") `);

@@ -53,10 +53,11 @@ describe('Admin (e2e): POST /v1/admin/reset-db', () => {
       const [migrationsBefore] = await db.query('SELECT COUNT(*)::int AS n FROM migrations');
       expect(migrationsBefore.n).toBeGreaterThan(0);
 
-      await t.http().post('/api/chat/prompts').set(auth(user)).send({ title: 'mine', content: 'doomed' }).expect(201);
+      const doomed = await t.http().post('/api/chat/prompts').set(auth(user)).send({ title: 'mine', content: 'doomed' }).expect(201);
+      expect(doomed.body.id).toBe(1);
 
       const admin = await login(t, ADMIN.ADMIN_EMAIL, ADMIN.ADMIN_PASSWORD);
-      await t.http().delete('/api/chat/prompts/2').set(auth(admin)).expect(200);
+      await t.http().delete(`/api/chat/prompts/${SYSTEM_PROMPT_TEMPLATES[1].id}`).set(auth(admin)).expect(200);
       const res = await t.http().post('/v1/admin/reset-db').set(auth(admin)).expect(200);
       expect(res.body).toEqual({ message: 'Database reset' });
 
@@ -64,16 +65,19 @@ describe('Admin (e2e): POST /v1/admin/reset-db', () => {
         const [row] = await db.query(`SELECT COUNT(*)::int AS n FROM ${table}`);
         expect({ table, n: row.n }).toEqual({ table, n: 0 });
       }
-      // The rows the migrations ship are back: the system prompt templates, ids 1..n.
+      // The rows the migrations ship are back: the system prompt templates (the deleted one too), with their ids.
       const templates = await db.query('SELECT id, title FROM prompts ORDER BY id');
-      expect(templates).toEqual(SYSTEM_PROMPT_TEMPLATES.map((tpl, i) => ({ id: i + 1, title: tpl.title })));
+      expect(templates).toEqual(SYSTEM_PROMPT_TEMPLATES.map((tpl) => ({ id: tpl.id, title: tpl.title })));
       const users = await db.query('SELECT email, role, id FROM users');
       expect(users).toEqual([{ email: 'root@example.com', role: 'admin', id: 1 }]);
       const [migrationsAfter] = await db.query('SELECT COUNT(*)::int AS n FROM migrations');
       expect(migrationsAfter.n).toBe(migrationsBefore.n);
 
       await t.http().get('/v1/users/me').set(auth(user)).expect(401);
-      await login(t, ADMIN.ADMIN_EMAIL, ADMIN.ADMIN_PASSWORD);
+      const adminAgain = await login(t, ADMIN.ADMIN_EMAIL, ADMIN.ADMIN_PASSWORD);
+      // As on a fresh install, the first prompt made after the reset is id 1 again.
+      const first = await t.http().post('/api/chat/prompts').set(auth(adminAgain)).send({ title: 'first', content: 'again' }).expect(201);
+      expect(first.body.id).toBe(1);
     });
   });
 

@@ -1,15 +1,17 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { SYSTEM_PROMPT_TEMPLATES } from '../migrations/1795600200000-PromptTemplates';
+import { MAX_USER_PROMPT_ID, SYSTEM_PROMPT_TEMPLATES } from '../migrations/1795600200000-PromptTemplates';
+import { MAX_ID } from '../src/common/parse-id.pipe';
 import { countTokens } from '../src/providers/tokenizer';
 import { startApp, TestApp } from './support/app';
+import { withAdmin } from './support/database';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
 import { registerUser, TestUser } from './support/users';
 
 const ADMIN = { ADMIN_EMAIL: 'prompt-admin@example.com', ADMIN_PASSWORD: 'prompt-admin-password' };
 const KEY = 'sk-prompts-test';
-/** The first system template: seed 004's summariser. */
-const SUMMARIZER = 1;
+/** The system templates' fixed ids. */
+const [SUMMARIZER, TRANSLATOR, CODE_EXPLAINER, GRAMMAR_FIXER, EMAIL_WRITER, ASSISTANT] = SYSTEM_PROMPT_TEMPLATES.map((tpl) => tpl.id);
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
 /**
@@ -58,11 +60,15 @@ describe('Prompt templates (e2e)', () => {
   };
   const fieldsOf = (res: request.Response) => (res.body.errors ?? []).map((e: { field: string }) => e.field);
 
-  describe("seed 004's examples, as printed", () => {
-    let id: number;
-
-    it('POST /api/chat/prompts (the cURL body) answers the documented prompt', async () => {
-      const res = await create(alice.auth, {
+  /**
+   * Seed 004's cURL examples in the seed's order, with its literal ids. This file's database is fresh and the
+   * block runs first, so the prompt created is id 1, as the seed shows, and `prompt_id: 1`, `PUT …/1` and
+   * `DELETE …/1` act on it (the system templates' ids lie far above).
+   */
+  describe("seed 004's examples, as printed, in order, on a fresh database", () => {
+    it('POST /api/chat/prompts (the cURL body) answers the documented prompt, with id 1', async () => {
+      expect((await db.query('SELECT count(*)::int AS n FROM prompts WHERE NOT is_template'))[0].n).toBe(0);
+      const res = await request(t.url).post('/api/chat/prompts').set(alice.auth).send({
         title: 'Text Summarizer',
         content: 'Summarize the following text: {text}',
         scenario: 'summarization',
@@ -70,7 +76,7 @@ describe('Prompt templates (e2e)', () => {
       });
       expect(res.status).toBe(201);
       expect(res.body).toEqual({
-        id: expect.any(Number),
+        id: 1,
         user_id: alice.id,
         title: 'Text Summarizer',
         content: 'Summarize the following text: {text}',
@@ -84,34 +90,25 @@ describe('Prompt templates (e2e)', () => {
         created_at: expect.stringMatching(ISO),
         updated_at: expect.stringMatching(ISO),
       });
-      id = res.body.id;
-      expect((await get(alice.auth, id).expect(200)).body).toEqual(res.body);
+      expect((await request(t.url).get('/api/chat/prompts/1').set(alice.auth).expect(200)).body).toEqual(res.body);
     });
 
-    it('POST /api/chat/prompts (the request body with metadata) keeps the metadata', async () => {
-      const res = await create(alice.auth, {
-        title: 'Text Summarizer',
-        content: 'Summarize the following text: {text}',
-        scenario: 'summarization',
-        description: 'Generates concise summaries',
-        metadata: { tags: ['summary', 'concise'] },
-      }).expect(201);
-      expect(res.body).toMatchObject({ metadata: { tags: ['summary', 'concise'] }, is_template: false, usage_count: 0 });
-      await del(alice.auth, res.body.id).expect(200);
-    });
-
-    it('GET /api/chat/prompts?scenario=summarization&page=1&page_size=20 lists mine and the summariser template', async () => {
+    it('GET /api/chat/prompts?scenario=summarization&page=1&page_size=20 lists prompt 1 (and the summariser template)', async () => {
       const res = await request(t.url).get('/api/chat/prompts?scenario=summarization&page=1&page_size=20').set(alice.auth);
       expect(res.status).toBe(200);
       expect(Object.keys(res.body).sort()).toEqual(['items', 'page', 'page_size', 'total']);
       expect(res.body).toMatchObject({ total: 2, page: 1, page_size: 20 });
-      expect(res.body.items.map((p: { id: number }) => p.id)).toEqual([id, SUMMARIZER]);
+      expect(res.body.items.map((p: { id: number }) => p.id)).toEqual([1, SUMMARIZER]);
+      expect(res.body.items[0]).toMatchObject({ id: 1, title: 'Text Summarizer', is_template: false, usage_count: 0 });
       expect(res.body.items[1]).toMatchObject({ id: SUMMARIZER, user_id: null, is_template: true, scenario: 'summarization' });
     });
 
-    it('POST /api/chat/prompts/preview with prompt_id 1 runs the rendered template through the model', async () => {
+    it('POST /api/chat/prompts/preview with prompt_id 1 runs prompt 1, rendered, through the model', async () => {
       fake.script({ pieces: ['Generated summary', ' of the sample text...'], usage: { prompt_tokens: 120, completion_tokens: 30 } });
-      const res = await preview(alice.auth, { prompt_id: 1, variables: { text: 'Sample text to summarize' } });
+      const res = await request(t.url)
+        .post('/api/chat/prompts/preview')
+        .set(alice.auth)
+        .send({ prompt_id: 1, variables: { text: 'Sample text to summarize' } });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         preview: 'Generated summary of the sample text...',
@@ -123,8 +120,9 @@ describe('Prompt templates (e2e)', () => {
       expect(fake.requests[0].body).toMatchObject({
         model: 'gpt-4o-mini',
         max_tokens: 64,
-        messages: [{ role: 'user', content: SYSTEM_PROMPT_TEMPLATES[0].content.replace('{text}', 'Sample text to summarize') }],
+        messages: [{ role: 'user', content: 'Summarize the following text: Sample text to summarize' }],
       });
+      expect([await usageOf(1), await usageOf(SUMMARIZER)]).toEqual([1, 0]);
     });
 
     it('POST /api/chat/prompts/preview with content sends exactly the rendered text', async () => {
@@ -135,63 +133,87 @@ describe('Prompt templates (e2e)', () => {
       expect(fake.requests[0].body.messages).toEqual([{ role: 'user', content: 'Summarize this text: Sample text to summarize' }]);
     });
 
-    it('PUT /api/chat/prompts/{id} (the cURL body) answers the prompt as created, updated', async () => {
-      const res = await put(alice.auth, id, { title: 'Updated Title', content: 'Updated content' });
+    it('PUT /api/chat/prompts/1 (the cURL body, then the request body) answers prompt 1, updated', async () => {
+      const res = await request(t.url).put('/api/chat/prompts/1').set(alice.auth).send({ title: 'Updated Title', content: 'Updated content' });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
-        id,
+        id: 1,
+        user_id: alice.id,
         title: 'Updated Title',
         content: 'Updated content',
         scenario: 'summarization',
         description: 'Generates concise summaries',
         is_template: false,
+        usage_count: 1,
         variables: [],
         version: 2,
       });
-      const full = await put(alice.auth, id, {
+      const full = await put(alice.auth, 1, {
         title: 'Updated Title',
         content: 'Updated content with {variable}',
         scenario: 'new_scenario',
         description: 'Updated description',
       }).expect(200);
-      expect(full.body).toMatchObject({ scenario: 'new_scenario', description: 'Updated description', variables: ['variable'], version: 3 });
+      expect(full.body).toMatchObject({ id: 1, scenario: 'new_scenario', description: 'Updated description', variables: ['variable'], version: 3 });
     });
 
-    it('DELETE /api/chat/prompts/{id} answers the documented message, and the prompt is gone', async () => {
-      const res = await del(alice.auth, id);
+    it('DELETE /api/chat/prompts/1 answers the documented message, and prompt 1 is gone', async () => {
+      const res = await request(t.url).delete('/api/chat/prompts/1').set(alice.auth);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ message: 'Prompt deleted successfully' });
-      expectProblem(await get(alice.auth, id), 404);
-      expectProblem(await del(alice.auth, id), 404);
+      expectProblem(await get(alice.auth, 1), 404);
+      expectProblem(await del(alice.auth, 1), 404);
+      expect((await get(alice.auth, SUMMARIZER).expect(200)).body.title).toBe(SYSTEM_PROMPT_TEMPLATES[0].title);
+    });
+
+    it('POST /api/chat/prompts (the request body with metadata) keeps the metadata', async () => {
+      const res = await create(alice.auth, {
+        title: 'Text Summarizer',
+        content: 'Summarize the following text: {text}',
+        scenario: 'summarization',
+        description: 'Generates concise summaries',
+        metadata: { tags: ['summary', 'concise'] },
+      }).expect(201);
+      expect(res.body).toMatchObject({ id: 2, metadata: { tags: ['summary', 'concise'] }, is_template: false, usage_count: 0 });
+      await del(alice.auth, res.body.id).expect(200);
     });
   });
 
   describe('system templates', () => {
     it('ship with the migration, visible to every user, with their variables', async () => {
-      for (const [i, template] of SYSTEM_PROMPT_TEMPLATES.entries()) {
-        const res = await get(bob.auth, i + 1).expect(200);
-        expect(res.body).toMatchObject({ id: i + 1, user_id: null, is_template: true, title: template.title, content: template.content, version: 1 });
+      for (const template of SYSTEM_PROMPT_TEMPLATES) {
+        const res = await get(bob.auth, template.id).expect(200);
+        expect(res.body).toMatchObject({ id: template.id, user_id: null, is_template: true, title: template.title, content: template.content, version: 1 });
       }
-      expect((await get(bob.auth, 2).expect(200)).body.variables).toEqual(['language', 'text']);
+      expect((await get(bob.auth, TRANSLATOR).expect(200)).body.variables).toEqual(['language', 'text']);
       const mine = await list(bob.auth, { page_size: 100 }).expect(200);
       expect(mine.body.total).toBe(SYSTEM_PROMPT_TEMPLATES.length);
     });
 
+    it('have fixed ids above every id the sequence can give a user prompt, valid as path ids', async () => {
+      const [seq] = await db.query("SELECT max_value FROM pg_sequences WHERE sequencename = 'prompts_id_seq'");
+      expect(Number(seq.max_value)).toBe(MAX_USER_PROMPT_ID);
+      for (const id of SYSTEM_PROMPT_TEMPLATES.map((tpl) => tpl.id)) {
+        expect(id > MAX_USER_PROMPT_ID && id <= MAX_ID).toBe(true);
+      }
+      expect(new Set(SYSTEM_PROMPT_TEMPLATES.map((tpl) => tpl.id)).size).toBe(SYSTEM_PROMPT_TEMPLATES.length);
+    });
+
     it('a non-admin cannot change or delete one (403), and it stays as it was', async () => {
-      const before = (await get(alice.auth, 3).expect(200)).body;
-      expectProblem(await put(alice.auth, 3, { title: 'Hijacked' }), 403);
-      expectProblem(await put(alice.auth, 3, {}), 403);
-      expectProblem(await del(alice.auth, 3), 403);
-      expect((await get(alice.auth, 3).expect(200)).body).toEqual(before);
+      const before = (await get(alice.auth, CODE_EXPLAINER).expect(200)).body;
+      expectProblem(await put(alice.auth, CODE_EXPLAINER, { title: 'Hijacked' }), 403);
+      expectProblem(await put(alice.auth, CODE_EXPLAINER, {}), 403);
+      expectProblem(await del(alice.auth, CODE_EXPLAINER), 403);
+      expect((await get(alice.auth, CODE_EXPLAINER).expect(200)).body).toEqual(before);
     });
 
     it('an admin can change one (a new version) and everyone sees the change', async () => {
-      const res = await put(admin, 4, { content: 'Proofread this, keep the meaning:\n\n{text}', description: 'Proofreading' }).expect(200);
-      expect(res.body).toMatchObject({ id: 4, is_template: true, user_id: null, version: 2, description: 'Proofreading' });
-      expect((await get(bob.auth, 4).expect(200)).body.content).toBe('Proofread this, keep the meaning:\n\n{text}');
-      const v = await versions(bob.auth, 4).expect(200);
+      const res = await put(admin, GRAMMAR_FIXER, { content: 'Proofread this, keep the meaning:\n\n{text}', description: 'Proofreading' }).expect(200);
+      expect(res.body).toMatchObject({ id: GRAMMAR_FIXER, is_template: true, user_id: null, version: 2, description: 'Proofreading' });
+      expect((await get(bob.auth, GRAMMAR_FIXER).expect(200)).body.content).toBe('Proofread this, keep the meaning:\n\n{text}');
+      const v = await versions(bob.auth, GRAMMAR_FIXER).expect(200);
       expect(v.body.items).toEqual([
-        { prompt_id: 4, version: 1, title: SYSTEM_PROMPT_TEMPLATES[3].title, content: SYSTEM_PROMPT_TEMPLATES[3].content, created_at: expect.stringMatching(ISO) },
+        { prompt_id: GRAMMAR_FIXER, version: 1, title: SYSTEM_PROMPT_TEMPLATES[3].title, content: SYSTEM_PROMPT_TEMPLATES[3].content, created_at: expect.stringMatching(ISO) },
       ]);
     });
 
@@ -269,7 +291,7 @@ describe('Prompt templates (e2e)', () => {
 
     it('filters by scenario, alone and with include_templates', async () => {
       expect(ids(await list(carol.auth, { scenario: 'support' }).expect(200)).sort()).toEqual([inContent, inDescription].sort());
-      expect(ids(await list(carol.auth, { scenario: 'translation' }).expect(200))).toEqual([2]);
+      expect(ids(await list(carol.auth, { scenario: 'translation' }).expect(200))).toEqual([TRANSLATOR]);
       expect((await list(carol.auth, { scenario: 'translation', include_templates: false }).expect(200)).body.total).toBe(0);
     });
 
@@ -286,13 +308,13 @@ describe('Prompt templates (e2e)', () => {
     it('plain words match as word prefixes, all of them required', async () => {
       expect(ids(await list(carol.auth, { search: 'custom' }).expect(200))).toEqual([inTitle, inDescription, inContent]);
       expect(ids(await list(carol.auth, { search: 'summ' }).expect(200))).toEqual([SUMMARIZER]);
-      expect(ids(await list(carol.auth, { search: 'transl TEXT' }).expect(200))).toEqual([2]);
+      expect(ids(await list(carol.auth, { search: 'transl TEXT' }).expect(200))).toEqual([TRANSLATOR]);
       expect((await list(carol.auth, { search: 'haiku customer' }).expect(200)).body.total).toBe(0);
     });
 
     it('search combines with scenario and include_templates; templates are searchable', async () => {
       expect(ids(await list(carol.auth, { search: 'customer', scenario: 'support' }).expect(200))).toEqual([inDescription, inContent]);
-      expect(ids(await list(carol.auth, { search: 'translate' }).expect(200))).toEqual([2]);
+      expect(ids(await list(carol.auth, { search: 'translate' }).expect(200))).toEqual([TRANSLATOR]);
       expect((await list(carol.auth, { search: 'translate', include_templates: false }).expect(200)).body.total).toBe(0);
     });
 
@@ -300,6 +322,18 @@ describe('Prompt templates (e2e)', () => {
       expect(ids(await list(carol.auth, { search: '5-', include_templates: false }).expect(200))).toEqual([other]);
       expect(ids(await list(carol.auth, { search: 'Ha', include_templates: false }).expect(200))).toEqual([other]);
       expect((await list(carol.auth, { search: '%', include_templates: false }).expect(200)).body.total).toBe(0);
+    });
+
+    it('an empty or blank search (a cleared search box) is no filter', async () => {
+      const all = await list(carol.auth, { page_size: 100 }).expect(200);
+      expect(all.body.total).toBe(4 + SYSTEM_PROMPT_TEMPLATES.length);
+      for (const query of ['search=', 'search=%20%20', 'search=%09&include_templates=true']) {
+        const res = await request(t.url).get(`/api/chat/prompts?${query}&page_size=100`).set(carol.auth);
+        expect({ query, status: res.status, body: res.body }).toEqual({ query, status: 200, body: all.body });
+      }
+      const mine = await request(t.url).get('/api/chat/prompts?search=&include_templates=false').set(carol.auth).expect(200);
+      expect(ids(mine).sort()).toEqual([inContent, inDescription, inTitle, other].sort());
+      expectProblem(await list(carol.auth, { search: 'x'.repeat(201) }), 422);
     });
 
     it('paginates; page_size above 100 or a bad flag is 422', async () => {
@@ -475,10 +509,35 @@ describe('Prompt templates (e2e)', () => {
     });
 
     it('works from a system template, for any user', async () => {
-      const before = await usageOf(6);
-      const res = await createSession(bob, { prompt_id: 6 }).expect(201);
-      expect(res.body).toMatchObject({ system_prompt: SYSTEM_PROMPT_TEMPLATES[5].content, prompt_id: 6, prompt_version: 1 });
-      expect(await usageOf(6)).toBe(before + 1);
+      const before = await usageOf(ASSISTANT);
+      const res = await createSession(bob, { prompt_id: ASSISTANT }).expect(201);
+      expect(res.body).toMatchObject({ system_prompt: SYSTEM_PROMPT_TEMPLATES[5].content, prompt_id: ASSISTANT, prompt_version: 1 });
+      expect(await usageOf(ASSISTANT)).toBe(before + 1);
+    });
+
+    it('a prompt deleted between rendering and the insert is a 404, and nothing is written', async () => {
+      const p = await newPrompt(alice, { content: 'Hello {who}' });
+      const missingDetail = (await createSession(alice, { prompt_id: 999_999 })).body.detail;
+      const before = await sessionCount();
+      const res = await withAdmin(async (deleter) => {
+        // An uncommitted delete: the request still reads and renders the prompt, then waits on its row.
+        await deleter.query('BEGIN');
+        await deleter.query('DELETE FROM prompts WHERE id = $1', [p.id]);
+        const pending = createSession(alice, { prompt_id: p.id, variables: { who: 'x' } }).then((r) => r);
+        for (let waited = 0; ; waited += 20) {
+          const { rows } = await deleter.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+          );
+          if (rows[0].n > 0) break;
+          if (waited > 10_000) throw new Error('the request never waited on the deleted prompt');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await deleter.query('COMMIT');
+        return pending;
+      }, (db.options as { url: string }).url);
+      expectProblem(res, 404);
+      expect(res.body.detail).toBe(missingDetail);
+      expect(await sessionCount()).toBe(before);
     });
 
     it('refuses system_prompt with prompt_id (400), variables alone (400), missing variables (422), writing nothing', async () => {
@@ -498,8 +557,8 @@ describe('Prompt templates (e2e)', () => {
 
   describe('an admin deleting a template', () => {
     it('removes it for everyone', async () => {
-      await del(admin, 5).expect(200);
-      expectProblem(await get(bob.auth, 5), 404);
+      await del(admin, EMAIL_WRITER).expect(200);
+      expectProblem(await get(bob.auth, EMAIL_WRITER), 404);
     });
   });
 });

@@ -34,6 +34,25 @@ export class ChatSessionsRepository {
     return this.sessions.save(this.sessions.create(data));
   }
 
+  /**
+   * Inserts a session started from a prompt and counts the prompt's use, in one transaction: both or neither.
+   * The count comes first because its UPDATE locks the prompt's row: a concurrent delete then waits for this
+   * commit (the session's `prompt_id` becomes null), or it committed first and the UPDATE finds no row.
+   * Raw SQL for the count, as in the prompts repository: it is atomic and leaves `updated_at` alone.
+   * @returns the session, or null when the prompt no longer exists (nothing written)
+   */
+  createFromPrompt(data: Partial<ChatSessionEntity> & { promptId: number }): Promise<ChatSessionEntity | null> {
+    return this.sessions.manager.transaction(async (em) => {
+      // TypeORM answers an UPDATE with [rows, affected].
+      const [, counted]: [unknown, number] = await em.query('UPDATE prompts SET usage_count = usage_count + 1 WHERE id = $1', [
+        data.promptId,
+      ]);
+      if (!counted) return null;
+      const sessions = em.getRepository(ChatSessionEntity);
+      return sessions.save(sessions.create(data));
+    });
+  }
+
   /** @returns the session if it exists and belongs to `userId`, else null. */
   findOwned(userId: number, id: number): Promise<ChatSessionEntity | null> {
     return this.sessions.findOneBy({ id, userId });

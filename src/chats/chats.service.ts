@@ -37,7 +37,7 @@ export class ChatsService {
   /**
    * Creates a session. The model defaults to the server's default model. With `prompt_id`, the prompt rendered
    * with `variables` becomes the system prompt, the session records the prompt and its version, and the prompt's
-   * use is counted (issue 6).
+   * use is counted in the same transaction as the insert (issue 6).
    * @throws 400 unknown model, or `system_prompt` together with `prompt_id`; 404 prompt; 422 missing variables;
    *         503 model's provider not configured
    */
@@ -55,8 +55,10 @@ export class ChatsService {
       systemPrompt: prompt?.text ?? dto.system_prompt,
       metadata: dto.metadata,
     });
-    const session = await this.sessions.create({ ...fields, promptId: prompt?.promptId ?? null, promptVersion: prompt?.promptVersion ?? null });
-    if (prompt) await this.prompts.recordUse(prompt.promptId);
+    if (!prompt) return SessionDto.from(await this.sessions.create(fields));
+    const session = await this.sessions.createFromPrompt({ ...fields, promptId: prompt.promptId, promptVersion: prompt.promptVersion });
+    // Deleted since it was rendered: as if it had been missing from the start.
+    if (!session) throw notFound('Prompt');
     return SessionDto.from(session);
   }
 

@@ -188,19 +188,14 @@ export class PromptsService {
   }
 
   /**
-   * Renders a visible prompt for a new session (`POST /v1/chat/sessions` with `prompt_id`); the caller records
-   * the use with {@link recordUse} once the session exists.
+   * Renders a visible prompt for a new session (`POST /v1/chat/sessions` with `prompt_id`); the session's insert
+   * counts the use.
    * @throws 404 missing or another user's, 422 missing variables or limits
    */
   async renderForSession(user: AuthenticatedUser, id: number, variables: TemplateVariables | undefined): Promise<RenderedPrompt> {
     const checked = this.checkVariables(variables);
     const prompt = await this.findVisible(user, id);
     return { promptId: prompt.id, promptVersion: prompt.version, text: this.render(prompt.content, checked) };
-  }
-
-  /** Counts one use of a prompt (atomic in SQL). */
-  recordUse(promptId: number): Promise<void> {
-    return this.prompts.incrementUsage(promptId);
   }
 
   private async findVisible(user: AuthenticatedUser, id: number): Promise<PromptEntity> {

@@ -29,7 +29,7 @@ export async function withAdmin<T>(fn: (client: Client) => Promise<T>, url = ADM
 
 /**
  * Creates this worker's database from the template (once per worker) and empties every table, then puts back the
- * rows the migrations ship (the system prompt templates, ids 1..n as on a fresh install).
+ * rows the migrations ship (the system prompt templates, with their fixed ids as on a fresh install).
  */
 export async function prepareWorkerDatabase(): Promise<string> {
   const name = `${DB_PREFIX}_w${process.env.JEST_WORKER_ID ?? '1'}`;

@@ -88,9 +88,9 @@ export class ListPromptsQueryDto extends PageQueryDto {
   /**
    * Search title, description and content (full-text, best matches first). Plain words match as word prefixes,
    * all required; `"exact phrase"`, `or` and `-word` work as in web search engines; a term shorter than 3
-   * characters matches as a substring.
+   * characters matches as a substring. Empty or blank (a cleared search box): no filter.
    */
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
+  @IsOptional() @IsString() @MaxLength(200)
   search?: string;
 }
 
