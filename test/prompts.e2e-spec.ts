@@ -122,7 +122,7 @@ describe('Prompt templates (e2e)', () => {
       expect(fake.requests).toHaveLength(1);
       expect(fake.requests[0].body).toMatchObject({
         model: 'gpt-4o-mini',
-        max_tokens: 64,
+        max_completion_tokens: 64,
         messages: [{ role: 'user', content: SYSTEM_PROMPT_TEMPLATES[0].content.replace('{text}', 'Sample text to summarize') }],
       });
     });

@@ -100,7 +100,7 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
         model: 'gpt-4o-mini',
         messages: request.messages,
         temperature: 0.3,
-        max_tokens: 50,
+        max_completion_tokens: 50,
         stream: true,
         stream_options: { include_usage: true },
       });
@@ -116,15 +116,25 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
       await collect(provider.stream(request, new AbortController().signal));
 
       expect(fake.requests[0].body).not.toHaveProperty('temperature');
-      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-5.5', max_tokens: 50 });
+      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-5.5', max_completion_tokens: 50 });
       expect(fake.requests[1].body).toMatchObject({ model: 'gpt-4o-mini', temperature: 0.3 });
     });
 
-    it('leaves out temperature and max_tokens when the request has none', async () => {
+    it('leaves out temperature and the output limit when the request has none', async () => {
       await collect(provider.stream({ model: 'gpt-4o-mini', messages: request.messages }, new AbortController().signal));
 
       expect(fake.requests[0].body).not.toHaveProperty('temperature');
+      expect(fake.requests[0].body).not.toHaveProperty('max_completion_tokens');
       expect(fake.requests[0].body).not.toHaveProperty('max_tokens');
+    });
+
+    it('sends the output limit as max_tokens to any provider but OpenAI itself', async () => {
+      provider = new OpenAiCompatibleModelProvider({ name: 'groq', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 5000, connectTimeoutMs: 5000 });
+
+      await collect(provider.stream(request, new AbortController().signal));
+
+      expect(fake.requests[0].body).toMatchObject({ max_tokens: 50 });
+      expect(fake.requests[0].body).not.toHaveProperty('max_completion_tokens');
     });
 
     it.each([
@@ -241,7 +251,7 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
         finishReason: 'length',
         usage: { inputTokens: 9, outputTokens: 4, estimated: false },
       });
-      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-4o-mini', stream: false, temperature: 0.3, max_tokens: 50 });
+      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-4o-mini', stream: false, temperature: 0.3, max_completion_tokens: 50 });
       expect(fake.requests[0].body).not.toHaveProperty('stream_options');
     });
 

@@ -20,6 +20,13 @@ import {
 } from '../provider-errors';
 import { countChatTokens, countTokens } from '../tokenizer';
 
+/**
+ * The provider that is OpenAI itself. Its API takes `max_completion_tokens`: `max_tokens` is deprecated there and
+ * refused by its reasoning models (o-series, gpt-5.x). Other servers of the protocol are sent `max_tokens`, the
+ * field they all know.
+ */
+const OPENAI_PROVIDER = 'openai';
+
 const FINISH_REASONS: Record<string, FinishReason> = {
   stop: 'stop',
   length: 'length',
@@ -41,6 +48,7 @@ interface UpstreamUsage {
 /**
  * An adapter for every server speaking OpenAI's Chat Completions protocol (OpenAI, Groq, Mistral, DeepSeek,
  * OpenRouter, Ollama, vLLM…), built on the official `openai` SDK with retries off: the caller decides.
+ * The output limit goes out as `max_completion_tokens` to the `openai` provider, else as `max_tokens`.
  *
  * `options.timeoutMs` bounds a whole call, first byte to last (`limits.provider_timeout_ms`);
  * `options.connectTimeoutMs` bounds the wait for a streamed call's response headers (see `CallLimits`). Usage
@@ -127,7 +135,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
       model: request.model,
       messages: request.messages.map(({ role, content }) => ({ role, content }) as ChatCompletionMessageParam),
       temperature: acceptsTemperature(this.options, request.model) ? request.temperature : undefined,
-      max_tokens: request.maxTokens,
+      ...(this.name === OPENAI_PROVIDER ? { max_completion_tokens: request.maxTokens } : { max_tokens: request.maxTokens }),
     };
   }
 
