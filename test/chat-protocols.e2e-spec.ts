@@ -4,11 +4,13 @@ import { FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic-serv
 import { FakeGemini, startFakeGemini } from './support/fake-gemini-server';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
 import { parseSse, textOf } from './support/sse';
+import { writeTestConfig } from './support/test-config';
 import { registerUser, TestUser } from './support/users';
 
 /**
  * `POST /v1/chat/stream` through each wire protocol (OpenAI Chat Completions, Anthropic Messages, Gemini
- * generateContent), each provider a local server speaking it, and one session moving across all three.
+ * generateContent), each provider a local server speaking it, one session moving across all three, and an
+ * OpenAI model (`gpt-4.1`) falling back to an Anthropic one (`claude-sonnet-4.6`).
  */
 describe('POST /v1/chat/stream through the three provider protocols', () => {
   let t: TestApp;
@@ -24,7 +26,27 @@ describe('POST /v1/chat/stream through the three provider protocols', () => {
       startFakeAnthropic({ apiKey: KEYS.anthropic }),
       startFakeGemini({ apiKey: KEYS.gemini }),
     ]);
+    const configFile = writeTestConfig((c) => {
+      c.models.push(
+        {
+          id: 'openai/gpt-4.1',
+          aliases: ['gpt-4.1'],
+          context_window: 1047576,
+          max_output_tokens: 32768,
+          pricing: { input_per_1m: 2, output_per_1m: 8 },
+          fallbacks: ['claude-sonnet-4.6'],
+        },
+        {
+          id: 'anthropic/claude-sonnet-4-6',
+          aliases: ['claude-sonnet-4.6'],
+          context_window: 200000,
+          max_output_tokens: 64000,
+          pricing: { input_per_1m: 3, output_per_1m: 15 },
+        },
+      );
+    });
     t = await startApp({
+      CONFIG_FILE: configFile,
       OPENAI_BASE_URL: openai.url,
       OPENAI_API_KEY: KEYS.openai,
       ANTHROPIC_BASE_URL: anthropic.url,
@@ -128,10 +150,60 @@ describe('POST /v1/chat/stream through the three provider protocols', () => {
     await send({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'Hi' }], stream: false, temperature: 0.4 });
     await send({ model: 'gemini-flash', messages: [{ role: 'user', content: 'Hi' }], stream: false, temperature: 0.4, max_tokens: 77 });
 
-    // The registry marks claude-sonnet-5-5 as refusing temperature, and the request named no max_tokens.
+    // The registry marks claude-sonnet-5-5 as refusing temperature; the request named no max_tokens, so the
+    // output the context reserved is sent: min(128000, 1000000 / 4).
     expect(anthropic.requests[0].body).toMatchObject({ model: 'claude-sonnet-5-5', max_tokens: 128000 });
     expect(anthropic.requests[0].body).not.toHaveProperty('temperature');
     expect(gemini.requests[0].body.generationConfig).toEqual({ temperature: 0.4, maxOutputTokens: 77 });
+  });
+
+  it('falls back from an OpenAI model to an Anthropic one: one clean stream, the request in Anthropic\'s shape', async () => {
+    openai.script({ failure: { status: 500 } });
+    anthropic.script({ pieces: ['Claude', ' steps in'], usage: { input_tokens: 40, output_tokens: 3 } });
+
+    const res = await send({
+      model: 'gpt-4.1',
+      stream_format: 'events',
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        { role: 'user', content: 'First part.' },
+        { role: 'user', content: 'Second part.' },
+      ],
+    });
+
+    expect(res.status).toBe(200);
+    const events = parseSse(res.text);
+    expect(events.map((e) => e.event ?? e.data)).toEqual(['start', 'delta', 'delta', 'done', '[DONE]']);
+    expect(JSON.parse(events[0].data).model).toBe('anthropic/claude-sonnet-4-6');
+    expect(events.filter((e) => e.event === 'delta').map((e) => JSON.parse(e.data).text).join('')).toBe('Claude steps in');
+    expect(openai.requests).toHaveLength(2); // the first call and its retry
+    expect(anthropic.requests).toHaveLength(1);
+    const upstream = anthropic.requests[0];
+    expect(upstream.headers.authorization).toBe(`Bearer ${KEYS.anthropic}`);
+    expect(JSON.stringify(upstream.headers)).not.toContain(KEYS.openai);
+    // The context refitted for claude-sonnet-4-6: its own output reservation, min(64000, 200000 / 4), not
+    // its whole max output nor what the OpenAI model had reserved (32768).
+    expect(openai.requests[0].body.max_completion_tokens).toBe(32768);
+    expect(upstream.body).toEqual({
+      model: 'claude-sonnet-4-6',
+      system: 'You are terse.',
+      messages: [{ role: 'user', content: 'First part.\n\nSecond part.' }],
+      max_tokens: 50000,
+      temperature: 0.7,
+      stream: true,
+    });
+
+    const answer = (await messagesOf(Number(res.headers['x-session-id']))).at(-1);
+    expect(answer).toMatchObject({
+      status: 'complete',
+      content: 'Claude steps in',
+      model: 'anthropic/claude-sonnet-4-6',
+      tokens_input: 40,
+      attempts: [
+        { model: 'openai/gpt-4.1', error_kind: 'unavailable', upstream_status: 500, retries: 1 },
+        { model: 'anthropic/claude-sonnet-4-6', error_kind: null, upstream_status: null, retries: 0 },
+      ],
+    });
   });
 
   it('switch-model moves a session across the three protocols, each receiving the whole history in its own shape', async () => {

@@ -45,7 +45,7 @@ describe('POST /v1/chat/stream through an OpenAI-compatible provider', () => {
       stream: true,
       stream_options: { include_usage: true },
       temperature: 0.3,
-      max_tokens: 99,
+      max_completion_tokens: 99,
       messages: [{ role: 'user', content: 'Hello?' }],
     });
 

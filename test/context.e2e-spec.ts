@@ -73,7 +73,7 @@ describe('Context management, full mode, model titles (e2e)', () => {
       const titleRequests = fake.requests.filter(isTitle);
       expect(titleRequests).toHaveLength(1);
       expect(titleRequests[0].body.messages[1].content).toBe('User: Plan my week in Lisbon\n\nAssistant: An answer.');
-      expect(titleRequests[0].body.max_tokens).toBe(24);
+      expect(titleRequests[0].body.max_completion_tokens).toBe(24);
 
       // The second exchange asks for no title.
       await send({ session_id: sessionId, messages: [{ role: 'user', content: 'And the week after?' }] });
@@ -181,6 +181,8 @@ describe('Context management, full mode, model titles (e2e)', () => {
       await send({ session_id: id, messages: [{ role: 'user', content: 'Third question' }] });
       const sent = turns(fake.requests[0]);
       expect(sent).toEqual([...p.messages.map(({ role, content }: Turn) => ({ role, content })), { role: 'user', content: 'Third question' }]);
+      // The output the preview reserves is the limit the send asks for, though the request named none.
+      expect(fake.requests[0].body.max_completion_tokens).toBe(p.budget.reserved_output);
     });
 
     it('reserves max_tokens when asked, refuses more than the model allows, and hides other users\' sessions', async () => {

@@ -119,7 +119,7 @@ describe('Prompt templates (e2e)', () => {
       expect(fake.requests).toHaveLength(1);
       expect(fake.requests[0].body).toMatchObject({
         model: 'gpt-4o-mini',
-        max_tokens: 64,
+        max_completion_tokens: 64,
         messages: [{ role: 'user', content: 'Summarize the following text: Sample text to summarize' }],
       });
       expect([await usageOf(1), await usageOf(SUMMARIZER)]).toEqual([1, 0]);

@@ -1,4 +1,6 @@
+import { countTokens } from 'gpt-tokenizer';
 import http from 'node:http';
+import { Client } from 'pg';
 import request from 'supertest';
 import { startApp, TestApp } from './support/app';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
@@ -9,7 +11,8 @@ import { registerUser, TestUser } from './support/users';
 /**
  * Timeouts, retries and fallbacks, against two local servers speaking OpenAI's Chat Completions protocol:
  * `openai` (the primary) and `groq` (the fallback). `gpt-4` has no fallback; `gpt-4o-mini` falls back to
- * `llama-3.3-70b` (groq); `mistral-small` has no configured provider and falls back to `gpt-4`.
+ * `llama-3.3-70b` (groq), whose 131k-token window falls back to `gpt-4`'s 8k; `mistral-small` has no configured
+ * provider and falls back to `gpt-4`.
  */
 describe('resilience: timeouts, retries and fallbacks', () => {
   const FIRST_TOKEN_MS = 1000;
@@ -29,6 +32,7 @@ describe('resilience: timeouts, retries and fallbacks', () => {
       c.limits.provider_idle_timeout_ms = IDLE_MS;
       c.retries = { max_attempts: 2, base_delay_ms: 50, max_delay_ms: 3000 };
       modelIn(c, 'openai/gpt-4o-mini').fallbacks = ['llama-3.3-70b'];
+      modelIn(c, 'groq/llama-3.3-70b-versatile').fallbacks = ['gpt-4'];
       c.models.push({
         id: 'mistral/mistral-small-latest',
         aliases: ['mistral-small'],
@@ -257,5 +261,87 @@ describe('resilience: timeouts, retries and fallbacks', () => {
       { model: 'mistral/mistral-small-latest', error_kind: 'not_configured', upstream_status: null, retries: 0 },
       { model: 'openai/gpt-4', error_kind: null, upstream_status: null, retries: 0 },
     ]);
+  });
+
+  describe('a large-window model falling back to a small-window one', () => {
+    const OVERHEAD = 4;
+    const GPT4_AVAILABLE = 8192 - 8192 / 4 - 256; // gpt-4: window 8192, output reserved 2048, safety margin 256
+    const cost = (m: { content: string }) => countTokens(m.content) + OVERHEAD;
+
+    /** A llama-3.3-70b session holding `n` stored messages (inserted directly: no model call). */
+    const longSession = async (n: number) => {
+      const created = await request(t.url).post('/v1/chat/sessions').set(alice.auth).send({ title: 'Long', model: 'llama-3.3-70b' });
+      const db = new Client({ connectionString: process.env.DATABASE_URL });
+      await db.connect();
+      try {
+        await db.query(
+          `INSERT INTO messages (session_id, role, content)
+           SELECT $1, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END, 'Message number ' || g || ': ' || repeat('lorem ipsum ', 5)
+             FROM generate_series(1, $2::int) g`,
+          [created.body.id, n],
+        );
+        await db.query('UPDATE chat_sessions SET message_count = $2 WHERE id = $1', [created.body.id, n]);
+      } finally {
+        await db.end();
+      }
+      return created.body.id as number;
+    };
+
+    it("refits the context to the fallback's window and tokenizer, keeping the newest messages", async () => {
+      const id = await longSession(1000);
+      groq.script({ failure: { status: 500 } });
+      openai.script({ pieces: ['Small', ' window'] });
+
+      const res = await send('llama-3.3-70b', { session_id: id, messages: [{ role: 'user', content: 'Still there?' }] });
+
+      expect(res.status).toBe(200);
+      const events = parseSse(res.text);
+      expect(eventData(events, 'start').model).toBe('openai/gpt-4');
+      // The primary had room for the whole session…
+      expect(groq.requests).toHaveLength(2);
+      expect(groq.requests[0].body.messages).toHaveLength(1001);
+      expect(groq.requests[0].body.max_tokens).toBe(32768); // min(32768, 131072 / 4)
+      // …the fallback gets what fits its own window, counted with its own (exact) tokenizer, and its own reservation.
+      const sent: { role: string; content: string }[] = openai.requests[0].body.messages;
+      expect(openai.requests[0].body).toMatchObject({ model: 'gpt-4', max_completion_tokens: 2048 });
+      const used = sent.reduce((n, m) => n + cost(m), 0);
+      expect(used).toBeLessThanOrEqual(GPT4_AVAILABLE);
+      expect(sent.at(-1)).toEqual({ role: 'user', content: 'Still there?' });
+      const numbers = sent.slice(0, -1).map((m) => Number(/^Message number (\d+):/.exec(m.content)![1]));
+      expect(numbers.at(-1)).toBe(1000);
+      expect(numbers).toEqual(numbers.map((_, i) => 1000 - numbers.length + 1 + i)); // contiguous, newest kept
+      expect(sent[0].role).toBe('user');
+      const older = (k: number) => cost({ content: `Message number ${k}: ${'lorem ipsum '.repeat(5)}` });
+      expect(used + older(numbers[0] - 1) + older(numbers[0] - 2)).toBeGreaterThan(GPT4_AVAILABLE);
+      const answerId = eventData(events, 'done').message_id;
+      const page = await request(t.url).get(`/v1/chat/sessions/${id}/messages`).query({ after_id: answerId - 1 }).set(alice.auth);
+      expect(page.body.items[0]).toMatchObject({
+        status: 'complete',
+        model: 'openai/gpt-4',
+        attempts: [
+          { model: 'groq/llama-3.3-70b-versatile', error_kind: 'unavailable', upstream_status: 500, retries: 1 },
+          { model: 'openai/gpt-4', error_kind: null, upstream_status: null, retries: 0 },
+        ],
+      });
+    });
+
+    it('skips a fallback the new message does not fit, and the client gets the primary\'s failure', async () => {
+      groq.script({ failure: { status: 500 } });
+      // 2000 tokens fit llama-3.3-70b, but not gpt-4 once 6000 are reserved for the answer (8192 − 6000 − 256).
+      const res = await send('llama-3.3-70b', { max_tokens: 6000, messages: [{ role: 'user', content: 'word '.repeat(2000) }] });
+
+      expect(res.status).toBe(502);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(groq.requests).toHaveLength(2);
+      expect(openai.requests).toHaveLength(0);
+      expect(await answerOf(res)).toMatchObject({
+        status: 'failed',
+        model: 'groq/llama-3.3-70b-versatile',
+        attempts: [
+          { model: 'groq/llama-3.3-70b-versatile', error_kind: 'unavailable', upstream_status: 500, retries: 1 },
+          { model: 'openai/gpt-4', error_kind: 'context_too_small', upstream_status: null, retries: 0 },
+        ],
+      });
+    });
   });
 });

@@ -8,7 +8,7 @@ import { FilesService } from '../files/files.service';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
-import { BuiltContext, buildContext, CandidateMessage } from './context-builder';
+import { BuiltContext, buildContext, CandidateMessage, ContextDocument } from './context-builder';
 import { ContextRepository } from './context.repository';
 import { ContextPreviewDto } from './dto/context-preview.dto';
 import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
@@ -18,6 +18,37 @@ export interface SessionContext extends BuiltContext {
   tokenizer: string;
   /** The summary used (summary_window mode), with the last message it covers. */
   summary: { text: string; coversMessageId: number; updatedAt: Date | null } | null;
+}
+
+/** A send's context, built for the first model of its route, and the same parts fitted to any other. */
+export interface SendContext extends SessionContext {
+  /**
+   * The same parts (system prompt, summary, documents, messages: nothing is reloaded) fitted to `model`'s window,
+   * tokenizer and output reservation, for a fallback. Pure.
+   * @throws ProblemException 422 when the new user message does not fit that model
+   */
+  refit(model: RegisteredModel): SessionContext;
+}
+
+/** What a context is made of, loaded once and fitted to a model by {@link ContextService.fit}. */
+interface ContextParts {
+  systemPrompt: string | null;
+  summary: SessionContext['summary'];
+  documents: ContextDocument[];
+  messages: CandidateMessage[];
+  olderNotLoaded: number;
+  /** A send: the newest message (the user's) must fit. */
+  requireNewest: boolean;
+}
+
+/**
+ * The output reserved for `model`'s answer, which is also the `max_tokens` sent: the request's (capped at the
+ * model's maximum, for a fallback that can give less), else min(max output, context window / 4).
+ */
+export function reservedOutputFor(model: RegisteredModel, maxTokens: number | undefined): number {
+  return maxTokens !== undefined
+    ? Math.min(maxTokens, model.maxOutputTokens)
+    : Math.min(model.maxOutputTokens, Math.floor(model.contextWindow / 4));
 }
 
 /**
@@ -39,20 +70,24 @@ export class ContextService {
   /**
    * The context of a send: the session's (or a new session's) context followed by the new turn.
    * @param session the existing session, or null for a new one
-   * @param model the model that will answer (after offline substitution)
+   * @param models the route's models (after offline substitution): the context is built for the first, and as
+   *        much history is loaded as the largest of them could take, for {@link SendContext.refit}
    * @param systemPrompt a `system` message of the request, replacing the session's prompt
    * @param turn the new turn, oldest first; its last message is the user's and is always kept
    * @param maxTokens the request's `max_tokens`
-   * @throws ProblemException 422 when the new user message does not fit (nothing has been stored yet)
+   * @throws ProblemException 422 when the new user message does not fit the first model (nothing is stored yet)
    */
-  forSend(
+  async forSend(
     session: ChatSessionEntity | null,
-    model: RegisteredModel,
+    models: readonly RegisteredModel[],
     systemPrompt: string | undefined,
     turn: ChatTurn[],
     maxTokens?: number,
-  ): Promise<SessionContext> {
-    return this.assemble(session, model, systemPrompt, turn, maxTokens);
+  ): Promise<SendContext> {
+    const parts = await this.load(session, models, systemPrompt, turn, maxTokens);
+    const [first] = models;
+    const built = this.fit(parts, first, maxTokens);
+    return { ...built, refit: (model) => (model.id === first.id ? built : this.fit(parts, model, maxTokens)) };
   }
 
   /**
@@ -65,7 +100,7 @@ export class ContextService {
     if (maxTokens !== undefined && maxTokens > model.maxOutputTokens) {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
     }
-    const built = await this.assemble(session, model, undefined, [], maxTokens);
+    const built = this.fit(await this.load(session, [model], undefined, [], maxTokens), model, maxTokens);
     const summarized = built.summary ? await this.repository.countMessagesUpTo(session.id, built.summary.coversMessageId) : 0;
     const { budget, tokens, documents, dropped } = built.accounting;
     const summaryTurn = built.turns.find((t) => t.part === 'summary');
@@ -99,43 +134,56 @@ export class ContextService {
     };
   }
 
-  private async assemble(
+  /** Reads the parts of a context: as many of the newest messages as the largest of `models` could take. */
+  private async load(
     session: ChatSessionEntity | null,
-    model: RegisteredModel,
+    models: readonly RegisteredModel[],
     systemPrompt: string | undefined,
     turn: ChatTurn[],
     maxTokens: number | undefined,
-  ): Promise<SessionContext> {
+  ): Promise<ContextParts> {
     const cm = this.config.contextManagement;
-    const counter = tokenCounterFor(model, cm.token_estimate_factor);
-    const reservedOutput = maxTokens ?? Math.min(model.maxOutputTokens, Math.floor(model.contextWindow / 4));
-    const available = model.contextWindow - reservedOutput - cm.safety_margin_tokens;
     const useSummary = cm.mode === 'summary_window' && session?.summary && session.summaryMessageId !== null;
     const summary = useSummary
       ? { text: session.summary!, coversMessageId: session.summaryMessageId!, updatedAt: session.summaryUpdatedAt }
       : null;
 
     // Every message costs at least one token plus the overhead, so no more than this many can fit.
+    const available = Math.max(
+      ...models.map((m) => m.contextWindow - reservedOutputFor(m, maxTokens) - cm.safety_margin_tokens),
+    );
     const mostThatFit = Math.max(Math.floor(available / (PER_MESSAGE_OVERHEAD + 1)), 0) + 1;
     const stored = session
       ? await this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit)
       : { messages: [], total: 0 };
     const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
-    const documents = session ? await this.files.documentsForContext(session.id) : [];
-
-    const built = buildContext({
+    return {
       systemPrompt: systemPrompt ?? session?.systemPrompt ?? cm.default_system_prompt,
-      summary: summary?.text ?? null,
-      documents,
+      summary,
+      documents: session ? await this.files.documentsForContext(session.id) : [],
       messages: [...stored.messages, ...newTurn],
       olderNotLoaded: stored.total - stored.messages.length,
+      requireNewest: turn.length > 0,
+    };
+  }
+
+  /** Fits loaded parts to `model`: its window, its tokenizer and the output reserved for it. Pure. */
+  private fit(parts: ContextParts, model: RegisteredModel, maxTokens: number | undefined): SessionContext {
+    const cm = this.config.contextManagement;
+    const counter = tokenCounterFor(model, cm.token_estimate_factor);
+    const built = buildContext({
+      systemPrompt: parts.systemPrompt,
+      summary: parts.summary?.text ?? null,
+      documents: parts.documents,
+      messages: parts.messages,
+      olderNotLoaded: parts.olderNotLoaded,
       contextWindow: model.contextWindow,
-      reservedOutput,
+      reservedOutput: reservedOutputFor(model, maxTokens),
       safetyMargin: cm.safety_margin_tokens,
       documentsBudget: cm.documents_budget_tokens,
       counter,
-      requireNewest: turn.length > 0,
+      requireNewest: parts.requireNewest,
     });
-    return { ...built, tokenizer: counter.name, summary };
+    return { ...built, tokenizer: counter.name, summary: parts.summary };
   }
 }

@@ -12,8 +12,8 @@ import { ContextService } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
 import { PER_MESSAGE_OVERHEAD } from '../context/token-counter';
 import { isAbortError } from '../providers/abort';
-import { ChatTurn, ModelProviderError, ModelUsage } from '../providers/model-provider';
-import { costOf, ModelRegistry } from '../providers/model-registry';
+import { ChatTurn, ModelProviderError, ModelRequest, ModelUsage } from '../providers/model-provider';
+import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { providerProblem } from '../providers/provider-problem';
 import { countTokens } from '../providers/tokenizer';
@@ -29,7 +29,8 @@ interface PreparedSend {
   answerId: number;
   /** Calls the model, its retries and fallbacks; `route.model` is the one answering. */
   route: ModelRoute;
-  request: { model: string; messages: ChatTurn[]; temperature: number; maxTokens?: number };
+  /** The request for one model of the route: the context fitted to its window, its reserved output as max tokens. */
+  requestFor: (model: RegisteredModel) => ModelRequest;
   /** A title stored with the answer (the offline model's first words); a real model titles after the answer. */
   title?: string;
   /** The turn's first user message, for the title. */
@@ -81,7 +82,7 @@ export class MessagesService {
     let text = ''; // everything the provider produced; `sse.sentText` is what reached the client
     try {
       // Retries and fallbacks happen inside the route before the first piece, so `route.model` is settled here.
-      for await (const event of route.stream(prepared.request, abort.signal)) {
+      for await (const event of route.stream(prepared.requestFor, abort.signal)) {
         if (event.type === 'delta') {
           if (!sse.isOpen) sse.start({ session_id: session.id, message_id: answerId, model: route.model.id });
           sse.delta(event.text);
@@ -123,7 +124,7 @@ export class MessagesService {
     res.setHeader('X-Session-Id', String(session.id));
     const abort = abortOnClientClose(res);
     try {
-      const result = await route.complete(prepared.request, abort.signal);
+      const result = await route.complete(prepared.requestFor, abort.signal);
       const outcome = this.completeOutcome(prepared, result.text, result.finishReason, result.usage);
       const after = await this.finish(user, prepared, outcome);
       return {
@@ -176,13 +177,14 @@ export class MessagesService {
     }
     const registered = existing ? this.registry.resolve(existing.model) : dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel();
     const route = this.router.route(registered);
-    const model = route.model; // the first model of the chain that can answer: the context is fitted for it
+    const model = route.model; // the first model of the chain that can answer: the context is built for it
     if (dto.max_tokens !== undefined && dto.max_tokens > model.maxOutputTokens) {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
     }
 
-    // Build the context before storing anything, so a turn that can't be answered leaves no trace.
-    const context = await this.context.forSend(existing ?? null, model, systemPrompt, turns as ChatTurn[], dto.max_tokens);
+    // Build the context before storing anything, so a turn that can't be answered leaves no trace. A fallback
+    // gets the same parts refitted to its own window (one it can't fit is skipped by the route).
+    const context = await this.context.forSend(existing ?? null, route.models, systemPrompt, turns as ChatTurn[], dto.max_tokens);
 
     const { session, answerId } = await this.messages.startTurn({
       session: existing?.id ?? this.chats.newSessionFields(user, { model: registered.id, systemPrompt }),
@@ -195,11 +197,15 @@ export class MessagesService {
       session,
       answerId,
       route,
-      request: {
-        model: model.upstreamModel,
-        messages: context.turns.map(({ role, content }) => ({ role, content })),
-        temperature: dto.temperature,
-        maxTokens: dto.max_tokens,
+      requestFor: (candidate) => {
+        const fitted = context.refit(candidate);
+        return {
+          model: candidate.upstreamModel,
+          messages: fitted.turns.map(({ role, content }) => ({ role, content })),
+          temperature: dto.temperature,
+          // What the context reserved, so the answer can never overflow the window (and the preview shows it).
+          maxTokens: fitted.accounting.budget.reservedOutput,
+        };
       },
       title: session.title ? undefined : this.titles.immediateTitle(session.model, firstUser.content),
       userText: firstUser.content,
@@ -261,7 +267,7 @@ export class MessagesService {
     const left = clientLeft && isAbortError(err);
     const problem = left ? undefined : this.toProblem(err);
     const usage: ModelUsage = {
-      inputTokens: p.request.messages.reduce((n, m) => n + countTokens(m.content) + PER_MESSAGE_OVERHEAD, 0),
+      inputTokens: (p.route.request?.messages ?? []).reduce((n, m) => n + countTokens(m.content) + PER_MESSAGE_OVERHEAD, 0),
       outputTokens: text ? countTokens(text) : 0,
       estimated: true,
     };

@@ -1,8 +1,16 @@
-import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { abortError, isAbortError } from './abort';
-import { ModelCompletion, ModelProvider, ModelProviderError, ModelRequest, ModelStreamEvent } from './model-provider';
+import {
+  ModelCompletion,
+  ModelProvider,
+  ModelProviderError,
+  ModelProviderErrorKind,
+  ModelRequest,
+  ModelStreamEvent,
+} from './model-provider';
 import { ModelProviderFactory } from './model-provider.factory';
 import { ModelRegistry, RegisteredModel } from './model-registry';
 
@@ -20,8 +28,11 @@ export interface RetryPolicy {
 export interface ModelAttempt {
   /** Registry id of the model. */
   model: string;
-  /** Why this model was given up (or failed mid-stream); null for the model that answered. */
-  error_kind: ModelProviderError['kind'] | null;
+  /**
+   * Why this model was given up (or failed mid-stream); null for the model that answered. `context_too_small`:
+   * the conversation could not be fitted to its context window, so it was skipped without a call.
+   */
+  error_kind: ModelProviderErrorKind | 'context_too_small' | null;
   /** The provider's HTTP status for that error, when there was one. */
   upstream_status: number | null;
   /** Calls to this model after its first one. */
@@ -51,6 +62,14 @@ export function retryDelayMs(
   const ceiling = Math.min(policy.max_delay_ms, policy.base_delay_ms * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
+
+/**
+ * What a route sends: one request for every model, or a function building each model's own (a send's context is
+ * fitted to each model's window). Either way the route sets the model's upstream name and caps `maxTokens` at the
+ * model's maximum. A function throws a 422 ProblemException when the request cannot be fitted to that model: the
+ * model is then skipped as a `context_too_small` attempt.
+ */
+export type RouteRequest = ModelRequest | ((model: RegisteredModel) => ModelRequest);
 
 /** One candidate of a route: the model and the adapter that answers for it. */
 interface Candidate {
@@ -104,12 +123,14 @@ export class ModelRouter {
  * (`limits.provider_idle_timeout_ms`); both abort the upstream request and count as a `timeout` failure.
  * A failure before the first piece is retried on the same model ({@link retryDelayMs}), then the next model of
  * the chain is tried; a failure after the first piece is final, since a retry would repeat text the client has
- * seen. The caller's abort is never retried.
+ * seen. The caller's abort is never retried. A model the request can't be fitted to is skipped without a call;
+ * that never hides a provider's failure from the client (the 422 is thrown only when no model was called).
  *
- * `model` is the model answering (after a failure: the last one tried); `attempts` lists every model tried.
+ * `model` is the model answering (after a failure: the last one called); `attempts` lists every model tried.
  */
 export class ModelRoute {
   private current = 0;
+  private sent?: ModelRequest;
   readonly attempts: ModelAttempt[];
 
   constructor(
@@ -121,25 +142,40 @@ export class ModelRoute {
     this.attempts = [...skipped];
   }
 
-  /** The model answering now; after a failure, the last one tried. */
+  /** The model answering now; after a failure, the last one called. */
   get model(): RegisteredModel {
     return this.candidates[this.current].model;
+  }
+
+  /** The models of the chain that can be called, in order (the ones not configured left out). */
+  get models(): RegisteredModel[] {
+    return this.candidates.map((c) => c.model);
+  }
+
+  /** The request sent to {@link model}; undefined before the first call. */
+  get request(): ModelRequest | undefined {
+    return this.sent;
   }
 
   /**
    * Streams the answer of the first model that produces one; the events are the adapter's.
    * @throws ModelProviderError the last failure when every model failed, or a failure after the first piece
+   * @throws ProblemException the first skipped model's 422 when the request could be fitted to no model
    * @throws an abort error (see `isAbortError`) when `signal` aborts
    */
-  async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
-    let lastError: ModelProviderError | undefined;
+  async *stream(build: RouteRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+    let lastError: ModelProviderError | ProblemException | undefined;
     for (const [i, { model, provider }] of this.candidates.entries()) {
-      this.current = i;
-      const attempt = this.begin(model);
+      const attempt = this.begin(model, i);
+      const request = this.requestFor(i, build, attempt);
+      if (request instanceof ProblemException) {
+        lastError ??= request;
+        continue;
+      }
       for (let calls = 1; ; calls++) {
         let started = false; // an event reached the consumer: no retry, no fallback from here on
         try {
-          for await (const event of this.guarded(provider, this.requestFor(model, request), signal)) {
+          for await (const event of this.guarded(provider, request, signal)) {
             if (!started) {
               // This model answers: the failures that made it retry are history (the consumer may stop at `finish`).
               attempt.error_kind = null;
@@ -164,16 +200,21 @@ export class ModelRoute {
    * Produces the whole answer of the first model that gives one. Bounded by the adapter's whole-call timeout
    * (`limits.provider_timeout_ms`), not the first-token one: a whole answer takes as long as its last token.
    * @throws ModelProviderError the last failure when every model failed
+   * @throws ProblemException the first skipped model's 422 when the request could be fitted to no model
    * @throws an abort error (see `isAbortError`) when `signal` aborts
    */
-  async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion> {
-    let lastError: ModelProviderError | undefined;
+  async complete(build: RouteRequest, signal: AbortSignal): Promise<ModelCompletion> {
+    let lastError: ModelProviderError | ProblemException | undefined;
     for (const [i, { model, provider }] of this.candidates.entries()) {
-      this.current = i;
-      const attempt = this.begin(model);
+      const attempt = this.begin(model, i);
+      const request = this.requestFor(i, build, attempt);
+      if (request instanceof ProblemException) {
+        lastError ??= request;
+        continue;
+      }
       for (let calls = 1; ; calls++) {
         try {
-          const completion = await provider.complete(this.requestFor(model, request), signal);
+          const completion = await provider.complete(request, signal);
           attempt.error_kind = null;
           attempt.upstream_status = null;
           return completion;
@@ -186,8 +227,8 @@ export class ModelRoute {
     throw lastError!;
   }
 
-  private begin(model: RegisteredModel): ModelAttempt {
-    if (this.current > 0) {
+  private begin(model: RegisteredModel, i: number): ModelAttempt {
+    if (i > 0) {
       const previous = this.attempts[this.attempts.length - 1];
       this.logger.warn(`Falling back from ${previous.model} (${previous.error_kind}) to ${model.id}`);
     }
@@ -196,10 +237,26 @@ export class ModelRoute {
     return attempt;
   }
 
-  /** The request as this model expects it: its upstream name, and no more output than it can give. */
-  private requestFor(model: RegisteredModel, request: ModelRequest): ModelRequest {
+  /**
+   * Candidate `i`'s request as its model expects it (its upstream name, no more output than it can give), which
+   * then becomes the current model and request.
+   * @returns the 422 instead when the request can't be fitted to the model (recorded on `attempt`)
+   */
+  private requestFor(i: number, build: RouteRequest, attempt: ModelAttempt): ModelRequest | ProblemException {
+    const { model } = this.candidates[i];
+    let request: ModelRequest;
+    try {
+      request = typeof build === 'function' ? build(model) : build;
+    } catch (err) {
+      if (!(err instanceof ProblemException) || err.getStatus() !== HttpStatus.UNPROCESSABLE_ENTITY) throw err;
+      attempt.error_kind = 'context_too_small';
+      this.logger.warn(`Skipping ${model.id}: ${err.message}`);
+      return err;
+    }
     const maxTokens = request.maxTokens === undefined ? undefined : Math.min(request.maxTokens, model.maxOutputTokens);
-    return { ...request, model: model.upstreamModel, maxTokens };
+    this.current = i;
+    this.sent = { ...request, model: model.upstreamModel, maxTokens };
+    return this.sent;
   }
 
   /**

@@ -46,7 +46,13 @@ describe('ModelRegistry', () => {
     });
 
     it('knows the endpoint, the environment base URL winning over the file', () => {
-      expect(online.endpoint('openai')).toEqual({ name: 'openai', protocol: 'openai', baseUrl: 'http://127.0.0.1:1234/v1', apiKey: 'sk-test' });
+      expect(online.endpoint('openai')).toEqual({
+        name: 'openai',
+        protocol: 'openai',
+        baseUrl: 'http://127.0.0.1:1234/v1',
+        apiKey: 'sk-test',
+        maxTokensField: 'max_completion_tokens',
+      });
       expect(online.endpoint('groq')).toBeUndefined();
       expect(online.resolve('groq/llama-3.3-70b-versatile').available).toBe(false);
     });

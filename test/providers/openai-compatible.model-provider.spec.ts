@@ -29,7 +29,11 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
   afterAll(() => fake.close());
   beforeEach(() => {
     fake.reset();
-    provider = new OpenAiCompatibleModelProvider({ name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 5000, connectTimeoutMs: 5000 });
+    // As the shipped config.yaml configures OpenAI itself.
+    provider = new OpenAiCompatibleModelProvider(
+      { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY, maxTokensField: 'max_completion_tokens' },
+      { timeoutMs: 5000, connectTimeoutMs: 5000 },
+    );
   });
 
   describe('stream', () => {
@@ -100,7 +104,7 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
         model: 'gpt-4o-mini',
         messages: request.messages,
         temperature: 0.3,
-        max_tokens: 50,
+        max_completion_tokens: 50,
         stream: true,
         stream_options: { include_usage: true },
       });
@@ -109,13 +113,13 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
     it('sends the output limit as max_completion_tokens where the provider is configured so (OpenAI reasoning models)', async () => {
       const reasoning = { ...request, model: 'gpt-5.4-mini' };
       // The fake refuses max_tokens for gpt-5* as OpenAI does.
-      const refused = await rejection(collect(provider.stream(reasoning, new AbortController().signal)));
-      expect(refused).toMatchObject({ kind: 'bad_request', upstreamStatus: 400 });
-
-      provider = new OpenAiCompatibleModelProvider(
-        { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY, maxTokensField: 'max_completion_tokens' },
+      const plain = new OpenAiCompatibleModelProvider(
+        { name: 'openai', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY },
         { timeoutMs: 5000, connectTimeoutMs: 5000 },
       );
+      const refused = await rejection(collect(plain.stream(reasoning, new AbortController().signal)));
+      expect(refused).toMatchObject({ kind: 'bad_request', upstreamStatus: 400 });
+
       const events = await collect(provider.stream(reasoning, new AbortController().signal));
       expect(deltas(events).join('')).toBe('Hello world!');
       const received = fake.requests[fake.requests.length - 1].body;
@@ -137,11 +141,21 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
       expect(fake.requests[1].body).toMatchObject({ model: 'gpt-4o-mini', temperature: 0.3 });
     });
 
-    it('leaves out temperature and max_tokens when the request has none', async () => {
+    it('leaves out temperature and the output limit when the request has none', async () => {
       await collect(provider.stream({ model: 'gpt-4o-mini', messages: request.messages }, new AbortController().signal));
 
       expect(fake.requests[0].body).not.toHaveProperty('temperature');
+      expect(fake.requests[0].body).not.toHaveProperty('max_completion_tokens');
       expect(fake.requests[0].body).not.toHaveProperty('max_tokens');
+    });
+
+    it('sends the output limit as max_tokens to a provider configured with the default field', async () => {
+      provider = new OpenAiCompatibleModelProvider({ name: 'groq', protocol: 'openai', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 5000, connectTimeoutMs: 5000 });
+
+      await collect(provider.stream(request, new AbortController().signal));
+
+      expect(fake.requests[0].body).toMatchObject({ max_tokens: 50 });
+      expect(fake.requests[0].body).not.toHaveProperty('max_completion_tokens');
     });
 
     it.each([
@@ -258,7 +272,7 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
         finishReason: 'length',
         usage: { inputTokens: 9, outputTokens: 4, estimated: false },
       });
-      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-4o-mini', stream: false, temperature: 0.3, max_tokens: 50 });
+      expect(fake.requests[0].body).toMatchObject({ model: 'gpt-4o-mini', stream: false, temperature: 0.3, max_completion_tokens: 50 });
       expect(fake.requests[0].body).not.toHaveProperty('stream_options');
     });
 

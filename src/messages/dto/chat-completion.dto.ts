@@ -41,11 +41,14 @@ export class ChatCompletionDto {
 export class ModelAttemptDto {
   /** Registry id. */
   model: string;
-  /** Why this model was given up (or failed mid-stream); null for the model that answered. */
+  /**
+   * Why this model was given up (or failed mid-stream); null for the model that answered. `context_too_small`: a
+   * fallback whose context window can't hold the new message, skipped without a call.
+   */
   @ApiProperty({
     type: String,
     nullable: true,
-    enum: ['auth', 'rate_limited', 'bad_request', 'unavailable', 'timeout', 'not_configured'],
+    enum: ['auth', 'rate_limited', 'bad_request', 'unavailable', 'timeout', 'not_configured', 'context_too_small'],
     enumName: 'ModelErrorKind',
   })
   error_kind: string | null;

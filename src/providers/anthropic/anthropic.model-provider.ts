@@ -71,7 +71,8 @@ interface UpstreamUsage {
  * Turns are translated to the API's shape: system turns become the top-level `system` text; only `user` and
  * `assistant` turns remain, consecutive turns of one role are merged (blank line between), empty ones dropped, and
  * leading assistant turns dropped because the first turn must be the user's. `max_tokens` is required: the
- * request's, else the model's max output. `temperature` is capped at 1, Anthropic's maximum.
+ * request's (a send always names the output its context reserved), else the model's max output. `temperature` is
+ * capped at 1, Anthropic's maximum.
  *
  * Usage is normalised: `inputTokens` = `input_tokens` + `cache_read_input_tokens` + `cache_creation_input_tokens`
  * (Anthropic counts them apart), `cachedInputTokens` = `cache_read_input_tokens`, `reasoningTokens` =

@@ -41,6 +41,7 @@ interface UpstreamUsage {
 /**
  * An adapter for every server speaking OpenAI's Chat Completions protocol (OpenAI, Groq, Mistral, DeepSeek,
  * OpenRouter, Ollama, vLLM…), built on the official `openai` SDK with retries off: the caller decides.
+ * The output limit goes out as `max_completion_tokens` to the `openai` provider, else as `max_tokens`.
  *
  * `options.timeoutMs` bounds a whole call, first byte to last (`limits.provider_timeout_ms`);
  * `options.connectTimeoutMs` bounds the wait for a streamed call's response headers (see `CallLimits`). Usage
