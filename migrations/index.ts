@@ -3,6 +3,7 @@ import { UsageLedger1795600000000 } from './1795600000000-UsageLedger';
 import { ContextSummaries1795600100000 } from './1795600100000-ContextSummaries';
 import { PromptTemplates1795600200000 } from './1795600200000-PromptTemplates';
 import { Files1795600300000 } from './1795600300000-Files';
+import { UsagePurpose1795600400000 } from './1795600400000-UsagePurpose';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: Function[] = [
@@ -11,4 +12,5 @@ export const MIGRATIONS: Function[] = [
   ContextSummaries1795600100000,
   PromptTemplates1795600200000,
   Files1795600300000,
+  UsagePurpose1795600400000,
 ];

@@ -78,6 +78,8 @@ describe('POST /v1/chat/stream (offline model)', () => {
         input_tokens: expect.any(Number),
         output_tokens: expect.any(Number),
         total_tokens: res.body.usage.input_tokens + res.body.usage.output_tokens,
+        cached_tokens: 0,
+        reasoning_tokens: 0,
         estimated: true,
       },
       cost: 0,

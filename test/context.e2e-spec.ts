@@ -369,6 +369,73 @@ describe('Context management, summary_window mode (e2e)', () => {
   });
 });
 
+describe('Usage of titles and summaries (e2e)', () => {
+  it("adds each to the session's and the user's totals and to the ledger, at its own model's price", async () => {
+    const fake = await startFakeOpenAi({ apiKey: KEY });
+    // Answers by gpt-4o-mini (0.15/0.60 per 1M), titles by gpt-4 (30/60), summaries by Llama on Groq (0.59/0.79).
+    fake.script((r) =>
+      isTitle(r)
+        ? { pieces: ['A title'], usage: { prompt_tokens: 50, completion_tokens: 5 } }
+        : isSummary(r)
+          ? { pieces: ['A summary'], usage: { prompt_tokens: 200, completion_tokens: 20 } }
+          : { pieces: ['An answer'], usage: { prompt_tokens: 100, completion_tokens: 10 } },
+    );
+    const t = await startApp({
+      OPENAI_BASE_URL: fake.url,
+      OPENAI_API_KEY: KEY,
+      GROQ_BASE_URL: fake.url,
+      GROQ_API_KEY: KEY,
+      CONFIG_FILE: testConfigWith({
+        mode: 'summary_window',
+        window_size: 1,
+        summarize_after_messages: 4,
+        title_model: 'gpt-4',
+        summary_model: 'llama-3.3-70b',
+      }),
+    });
+    try {
+      const alice = await registerUser(t.url);
+      let id: number | undefined;
+      for (const q of ['Q1', 'Q2']) {
+        const res = await request(t.url)
+          .post('/v1/chat/stream')
+          .set(alice.auth)
+          .send({ model: 'gpt-4o-mini', stream: false, session_id: id, messages: [{ role: 'user', content: q }] });
+        expect(res.status).toBe(200);
+        id = res.body.session_id;
+        await settle(t);
+      }
+      // Exchange 1 is titled; after exchange 2 the session holds 4 messages, 2 of them outside the window.
+      expect(fake.requests.map((r) => (isTitle(r) ? 'T' : isSummary(r) ? 'S' : 'A')).join('')).toBe('ATAS');
+      const session = (await request(t.url).get(`/v1/chat/sessions/${id}`).set(alice.auth)).body;
+      expect(session).toMatchObject({ title: 'A title', summary: 'A summary' });
+
+      const answer = (100 * 0.15 + 10 * 0.6) / 1e6;
+      const title = (50 * 30 + 5 * 60) / 1e6;
+      const summary = (200 * 0.59 + 20 * 0.79) / 1e6;
+      const row = (model: string, purpose: string, requests: number, input: number, output: number, cost: number) =>
+        ({ day: expect.any(String), model, purpose, requests, tokens_input: input, tokens_output: output, tokens_cached: 0, tokens_reasoning: 0, cost });
+      const usage = (await request(t.url).get('/v1/users/me/usage').set(alice.auth)).body;
+      expect(usage.days).toEqual([
+        row('groq/llama-3.3-70b-versatile', 'summary', 1, 200, 20, summary),
+        row('openai/gpt-4', 'title', 1, 50, 5, title),
+        row('openai/gpt-4o-mini', 'answer', 2, 200, 20, 2 * answer),
+      ]);
+      const all = { tokens_input: 450, tokens_output: 45 };
+      expect(usage.totals).toMatchObject({ requests: 4, ...all });
+      expect(usage.totals.cost).toBeCloseTo(2 * answer + title + summary, 10);
+      expect(session).toMatchObject(all);
+      expect(session.cost).toBeCloseTo(2 * answer + title + summary, 10);
+      const stats = (await request(t.url).get('/v1/users/me/stats').set(alice.auth)).body;
+      expect(stats).toMatchObject(all);
+      expect(stats.cost).toBeCloseTo(2 * answer + title + summary, 10);
+    } finally {
+      await t.close();
+      await fake.close();
+    }
+  });
+});
+
 describe('summary_window mode with the offline model (e2e)', () => {
   it('writes no summary, and sends every message that fits instead', async () => {
     const t = await startApp({ CONFIG_FILE: testConfigWith({ mode: 'summary_window', window_size: 1, summarize_after_messages: 2, summary_update_interval: 1 }) });

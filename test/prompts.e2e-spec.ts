@@ -401,6 +401,24 @@ describe('Prompt templates (e2e)', () => {
       expect(await usageOf(p.id)).toBe(1);
     });
 
+    it("adds a model's preview to the caller's usage and totals under the answering model; dry runs and failures add nothing", async () => {
+      const carol = await registerUser(t.url);
+      fake.script({ pieces: ['Pong'], usage: { prompt_tokens: 120, completion_tokens: 30 } });
+      await preview(carol.auth, { content: 'Ping', model: 'gpt-4' }).expect(200);
+      await preview(carol.auth, { content: 'Ping', dry_run: true }).expect(200);
+      fake.script({ failure: { status: 400 } });
+      expectProblem(await preview(carol.auth, { content: 'Ping' }), 502);
+
+      const cost = (120 * 30 + 30 * 60) / 1e6; // openai/gpt-4's prices
+      const usage = (await request(t.url).get('/v1/users/me/usage').set(carol.auth).expect(200)).body;
+      expect(usage.days).toEqual([
+        { day: expect.any(String), model: 'openai/gpt-4', purpose: 'preview', requests: 1, tokens_input: 120, tokens_output: 30, tokens_cached: 0, tokens_reasoning: 0, cost },
+      ]);
+      const stats = (await request(t.url).get('/v1/users/me/stats').set(carol.auth).expect(200)).body;
+      expect(stats).toMatchObject({ sessions: 0, tokens_input: 120, tokens_output: 30 });
+      expect(stats.cost).toBeCloseTo(cost, 10);
+    });
+
     it('a client that disconnects aborts the model call at once, and the preview counts nothing', async () => {
       const p = await newPrompt(alice, { content: 'Slow {x}' });
       fake.script({ pieces: ['a', 'b', 'c'], delayMs: 2000 });

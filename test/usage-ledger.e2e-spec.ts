@@ -1,3 +1,4 @@
+import { countTokens } from 'gpt-tokenizer';
 import request from 'supertest';
 import { startApp, TestApp } from './support/app';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
@@ -52,6 +53,8 @@ describe('usage ledger: per message, per session, per user, per day and model', 
       CONFIG_FILE: configPriced(0.15, 0.075, 0.6),
       OPENAI_BASE_URL: fake.url,
       OPENAI_API_KEY: KEY,
+      GROQ_BASE_URL: fake.url, // Llama on the same fake: a family counted as o200k × token_estimate_factor
+      GROQ_API_KEY: KEY,
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
     });
@@ -76,8 +79,11 @@ describe('usage ledger: per message, per session, per user, per day and model', 
     const streamed = await send(bob);
     const done = JSON.parse(parseSse(streamed.text).find((e) => e.event === 'done')!.data);
     expect(done.cost).toBeCloseTo(COST, 10);
+    const shown = { input_tokens: 1000, output_tokens: 300, total_tokens: 1300, cached_tokens: 400, reasoning_tokens: 200, estimated: false };
+    expect(done.usage).toEqual(shown);
     const json = await send(bob, { stream: false });
     expect(json.body.cost).toBeCloseTo(COST, 10);
+    expect(json.body.usage).toEqual(shown);
 
     const answers = await assistantMessagesOf(t.url, bob);
     expect(answers).toHaveLength(2);
@@ -94,7 +100,7 @@ describe('usage ledger: per message, per session, per user, per day and model', 
       from: utcDay(Date.now() - 29 * DAY_MS),
       to: today,
       totals: expected,
-      days: [{ day: today, model: 'openai/gpt-4o-mini', ...expected }],
+      days: [{ day: today, model: 'openai/gpt-4o-mini', purpose: 'answer', ...expected }],
     });
 
     // The ledger outlives the sessions; the admin sees the same report.
@@ -152,13 +158,18 @@ describe('usage ledger: per message, per session, per user, per day and model', 
     expect(report.days).toHaveLength(1);
   });
 
-  it('counts failed answers under the model tried, and reports nothing outside the range asked for', async () => {
+  it('a request the provider refused costs nothing but counts, under the model tried; nothing outside the range', async () => {
     const dave = await registerUser(t.url);
     fake.script({ failure: { status: 400 } });
-    expect((await send(dave)).status).toBe(502);
+    const res = await send(dave);
+    expect(res.status).toBe(502);
+    const [failed] = await assistantMessagesOf(t.url, dave);
+    expect(failed).toMatchObject({ status: 'failed', content: '', tokens_input: 0, tokens_output: 0, cost: 0, usage_estimated: false });
     const today = utcDay(Date.now());
     const report = (await request(t.url).get(`/v1/users/me/usage?to=${today}`).set(dave.auth)).body;
-    expect(report.days).toEqual([expect.objectContaining({ day: today, model: 'openai/gpt-4o-mini', requests: 1, tokens_output: 0 })]);
+    expect(report.days).toEqual([
+      { day: today, model: 'openai/gpt-4o-mini', purpose: 'answer', requests: 1, tokens_input: 0, tokens_output: 0, tokens_cached: 0, tokens_reasoning: 0, cost: 0 },
+    ]);
     const yesterday = utcDay(Date.now() - DAY_MS);
     const longAgo = utcDay(Date.now() - 300 * DAY_MS);
     const past = (await request(t.url).get(`/v1/users/me/usage?from=${longAgo}&to=${yesterday}`).set(dave.auth)).body;
@@ -168,6 +179,34 @@ describe('usage ledger: per message, per session, per user, per day and model', 
       totals: { requests: 0, tokens_input: 0, tokens_output: 0, tokens_cached: 0, tokens_reasoning: 0, cost: 0 },
       days: [],
     });
+  });
+
+  it('a 500 on every retry costs nothing; a stream cut after pieces is charged the answering model\'s estimate', async () => {
+    const erin = await registerUser(t.url);
+    fake.script({ failure: { status: 500 } });
+    expect((await send(erin, { stream: false })).status).toBe(502);
+    expect(fake.requests).toHaveLength(2); // retries.max_attempts: 2
+
+    fake.reset();
+    fake.script({ pieces: ['Partial', ' answer', ' lost'], cut: { afterPieces: 2 } });
+    const cut = await send(erin, { model: 'llama-3.3-70b' });
+    expect(parseSse(cut.text).some((e) => e.event === 'error')).toBe(true);
+
+    const [refused, partial] = await assistantMessagesOf(t.url, erin).then((all) => all.sort((a, b) => a.tokens_input - b.tokens_input));
+    expect(refused).toMatchObject({ tokens_input: 0, tokens_output: 0, cost: 0 });
+    // Llama's tokenizer isn't shipped: o200k × token_estimate_factor (1.25) per message, as the context preview counts.
+    const estimate = (text: string) => Math.ceil(countTokens(text) * 1.25);
+    const sent = fake.requests[0].body.messages as { content: string }[];
+    const input = sent.reduce((n, m) => n + estimate(m.content) + 4, 0);
+    const output = estimate('Partial answer');
+    expect(partial).toMatchObject({ content: 'Partial answer', tokens_input: input, tokens_output: output, usage_estimated: true });
+    expect(partial.cost).toBeCloseTo((input * 0.59 + output * 0.79) / 1e6, 10);
+
+    const days = (await request(t.url).get('/v1/users/me/usage').set(erin.auth)).body.days;
+    expect(days).toEqual([
+      expect.objectContaining({ model: 'groq/llama-3.3-70b-versatile', requests: 1, tokens_input: input, tokens_output: output }),
+      expect.objectContaining({ model: 'openai/gpt-4o-mini', requests: 1, tokens_input: 0, tokens_output: 0, cost: 0 }),
+    ]);
   });
 
   it.each([

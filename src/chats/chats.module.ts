@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { MessageEntity } from '../messages/message.entity';
 import { PromptsModule } from '../prompts/prompts.module';
 import { ProvidersModule } from '../providers/providers.module';
+import { UsageModule } from '../usage/usage.module';
 import { ChatSessionEntity } from './chat-session.entity';
 import { ChatSessionsRepository } from './chat-sessions.repository';
 import { ChatsController } from './chats.controller';
@@ -11,7 +12,7 @@ import { SessionTitlesService } from './session-titles.service';
 
 /** Chat sessions and their titles. Reads messages for history answers; writing them is the messages module's job. */
 @Module({
-  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule],
+  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule, UsageModule],
   controllers: [ChatsController],
   providers: [ChatsService, ChatSessionsRepository, SessionTitlesService],
   exports: [ChatsService, SessionTitlesService],

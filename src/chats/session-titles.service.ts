@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { BackgroundWork } from '../common/background-work';
 import { AppConfig, appConfig } from '../config/app-config';
+import { ModelUsage } from '../providers/model-provider';
 import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
+import { UsageService } from '../usage/usage.service';
 import { ChatSessionsRepository } from './chat-sessions.repository';
 
 /** A title made from the first user message keeps this many characters at most. */
@@ -37,6 +39,7 @@ export class SessionTitlesService implements OnModuleDestroy {
     private readonly sessions: ChatSessionsRepository,
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
+    private readonly usage: UsageService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -51,15 +54,17 @@ export class SessionTitlesService implements OnModuleDestroy {
   }
 
   /**
-   * Called once an answer is stored: titles a still untitled session with the title model, in the background.
+   * Called once an answer is stored: titles a still untitled session with the title model, in the background,
+   * and adds the call's usage to the session's and the user's totals and the ledger (purpose `title`).
    * Does nothing for a titled session or when the title was made at once ({@link immediateTitle}).
    */
-  afterAnswer(session: { id: number; model: string; title: string | null }, userText: string, answerText: string): void {
+  afterAnswer(session: { id: number; userId: number; model: string; title: string | null }, userText: string, answerText: string): void {
     if (session.title !== null) return;
     const titler = this.titleModel(session.model);
     if (!titler) return;
     this.work.start(`title:${session.id}`, `Title of session ${session.id}`, async (signal) => {
       let title: string;
+      let usage: ModelUsage | undefined;
       try {
         const result = await titler.complete(
           {
@@ -73,10 +78,15 @@ export class SessionTitlesService implements OnModuleDestroy {
           signal,
         );
         title = cleanTitle(result.text) || titleFrom(userText);
+        usage = result.usage;
       } catch (err) {
         if (signal.aborted) throw err;
         this.logger.warn(`Title of session ${session.id} from ${titler.model.id} failed (${(err as Error).message}); using its first words`);
         title = titleFrom(userText);
+      }
+      // The provider billed the call whether or not the title is still wanted (a PATCH may have won the race).
+      if (usage) {
+        await this.usage.recordCall({ userId: session.userId, sessionId: session.id, purpose: 'title', model: titler.model, usage });
       }
       await this.sessions.setTitleIfUntitled(session.id, title);
     });

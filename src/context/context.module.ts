@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ChatsModule } from '../chats/chats.module';
 import { FilesModule } from '../files/files.module';
 import { ProvidersModule } from '../providers/providers.module';
+import { UsageModule } from '../usage/usage.module';
 import { ContextController } from './context.controller';
 import { ContextRepository } from './context.repository';
 import { ContextService } from './context.service';
@@ -12,7 +13,7 @@ import { SummariesService } from './summaries.service';
  * preview route. The messages module asks it for every send.
  */
 @Module({
-  imports: [ChatsModule, FilesModule, ProvidersModule],
+  imports: [ChatsModule, FilesModule, ProvidersModule, UsageModule],
   controllers: [ContextController],
   providers: [
     ContextService,

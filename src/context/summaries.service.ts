@@ -4,6 +4,7 @@ import { AppConfig, appConfig } from '../config/app-config';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
+import { UsageService } from '../usage/usage.service';
 import { CandidateMessage } from './context-builder';
 import { ContextRepository } from './context.repository';
 import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
@@ -35,6 +36,7 @@ export class SummariesService implements OnModuleDestroy {
     private readonly repository: ContextRepository,
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
+    private readonly usage: UsageService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -42,10 +44,10 @@ export class SummariesService implements OnModuleDestroy {
    * Called once an answer is stored: starts a summary update in the background when one is due.
    * @param session the session after the answer (its `messageCount` counts every stored message)
    */
-  afterAnswer(session: { id: number; messageCount: number }): void {
+  afterAnswer(session: { id: number; userId: number; messageCount: number }): void {
     const cm = this.config.contextManagement;
     if (cm.mode !== 'summary_window' || session.messageCount < cm.summarize_after_messages) return;
-    this.work.start(`summary:${session.id}`, `Summary of session ${session.id}`, (signal) => this.update(session.id, signal));
+    this.work.start(`summary:${session.id}`, `Summary of session ${session.id}`, (signal) => this.update(session, signal));
   }
 
   /** Resolves when no summary is being written (shutdown waits for this; so can a caller that needs the result). */
@@ -57,8 +59,11 @@ export class SummariesService implements OnModuleDestroy {
     return this.work.stop();
   }
 
-  /** Folds the messages that left the window into the summary, when enough have. */
-  private async update(sessionId: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Folds the messages that left the window into the summary, when enough have; the call's usage goes to the
+   * session's and the user's totals and the ledger (purpose `summary`).
+   */
+  private async update({ id: sessionId, userId }: { id: number; userId: number }, signal: AbortSignal): Promise<void> {
     const cm = this.config.contextManagement;
     const state = await this.repository.summaryState(sessionId);
     if (!state) return; // deleted meanwhile
@@ -88,6 +93,8 @@ export class SummariesService implements OnModuleDestroy {
       { model: model.upstreamModel, messages: request(fold), maxTokens: Math.min(cm.summary_max_tokens, model.maxOutputTokens) },
       signal,
     );
+    // Billed even when the summary turns out empty or a newer one wins.
+    await this.usage.recordCall({ userId, sessionId, purpose: 'summary', model: route.model, usage: result.usage });
     const summary = result.text.trim();
     if (!summary) throw new Error(`${model.id} returned an empty summary; the previous one is kept`);
     const coversMessageId = fold[fold.length - 1].id!;

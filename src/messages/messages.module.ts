@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ChatsModule } from '../chats/chats.module';
 import { ContextModule } from '../context/context.module';
 import { ProvidersModule } from '../providers/providers.module';
+import { UsageModule } from '../usage/usage.module';
 import { MessageEntity } from './message.entity';
 import { MessagesController } from './messages.controller';
 import { MessagesRepository } from './messages.repository';
@@ -10,7 +11,7 @@ import { MessagesService } from './messages.service';
 
 /** Sending turns to models (SSE and JSON) and reading a session's messages. */
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule],
   controllers: [MessagesController],
   providers: [MessagesService, MessagesRepository],
 })

@@ -3,11 +3,8 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, MoreThan, Repository } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import type { ModelAttempt } from '../providers/model-router';
-import { UserEntity } from '../users/user.entity';
+import { UsageRepository } from '../usage/usage.repository';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
-
-/** The `usage_daily` columns an answer adds to (see `UsageDailyEntity`). */
-const LEDGER_SUMS = ['requests', 'tokens_input', 'tokens_output', 'tokens_cached', 'tokens_reasoning', 'cost'];
 
 /** What `startTurn` stores: the session (existing or new), the new turn and the answer's placeholder row. */
 export interface NewTurn {
@@ -52,6 +49,7 @@ export class MessagesRepository {
   constructor(
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly usage: UsageRepository,
   ) {}
 
   /**
@@ -92,7 +90,7 @@ export class MessagesRepository {
 
   /**
    * Stores how an answer ended and adds its usage to the session's and the user's totals and to the user's
-   * `usage_daily` row for today (UTC) and the answering model, atomically.
+   * `usage_daily` row for today (UTC), the answering model and purpose `answer`, atomically.
    * @returns the session as it is afterwards
    */
   async finishAnswer(answerId: number, sessionId: number, userId: number, outcome: AnswerOutcome): Promise<ChatSessionEntity> {
@@ -111,37 +109,29 @@ export class MessagesRepository {
         cost: outcome.cost,
         error: outcome.error ?? null,
       });
-      const usage = { input: outcome.tokensInput, output: outcome.tokensOutput, cost: outcome.cost };
       await tx
         .createQueryBuilder()
         .update(ChatSessionEntity)
         .set({
-          tokensInput: () => 'tokens_input + :input',
-          tokensOutput: () => 'tokens_output + :output',
-          cost: () => 'cost + :cost',
           updatedAt: () => 'now()',
           ...(outcome.title ? { title: () => 'COALESCE(title, :title)' } : {}),
         })
         .where('id = :sessionId', { sessionId })
-        .setParameters({ ...usage, title: outcome.title })
+        .setParameters({ title: outcome.title })
         .execute();
-      await tx
-        .createQueryBuilder()
-        .update(UserEntity)
-        .set({
-          tokensInput: () => 'tokens_input + :input',
-          tokensOutput: () => 'tokens_output + :output',
-          cost: () => 'cost + :cost',
-        })
-        .where('id = :userId', { userId })
-        .setParameters(usage)
-        .execute();
-      // One statement, relative increments: concurrent answers of the same user, day and model add up.
-      await tx.query(
-        `INSERT INTO usage_daily (user_id, day, model, ${LEDGER_SUMS.join(', ')})
-         VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, 1, $3, $4, $5, $6, $7)
-         ON CONFLICT (user_id, day, model) DO UPDATE SET ${LEDGER_SUMS.map((c) => `${c} = usage_daily.${c} + EXCLUDED.${c}`).join(', ')}`,
-        [userId, outcome.model, outcome.tokensInput, outcome.tokensOutput, outcome.tokensCached, outcome.tokensReasoning, outcome.cost],
+      await this.usage.record(
+        {
+          userId,
+          sessionId,
+          model: outcome.model,
+          purpose: 'answer',
+          tokensInput: outcome.tokensInput,
+          tokensOutput: outcome.tokensOutput,
+          tokensCached: outcome.tokensCached,
+          tokensReasoning: outcome.tokensReasoning,
+          cost: outcome.cost,
+        },
+        tx,
       );
       return tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
     });

@@ -10,14 +10,13 @@ import { ProblemDetailsFilter } from '../common/problem-details.filter';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ContextService } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
-import { PER_MESSAGE_OVERHEAD } from '../context/token-counter';
+import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../context/token-counter';
 import { isAbortError } from '../providers/abort';
 import { ChatTurn, ModelProviderError, ModelRequest, ModelUsage } from '../providers/model-provider';
 import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { providerProblem } from '../providers/provider-problem';
-import { countTokens } from '../providers/tokenizer';
-import { ChatCompletionDto, MessageDto, MessagePageDto } from './dto/chat-completion.dto';
+import { ChatCompletionDto, MessageDto, MessagePageDto, UsageDto } from './dto/chat-completion.dto';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { SendMessageDto, StreamFormat } from './dto/send-message.dto';
 import { AnswerOutcome, MessagesRepository } from './messages.repository';
@@ -255,7 +254,12 @@ export class MessagesService {
 
   /**
    * Stores a stream that did not complete: `incomplete` when the client left (then returns undefined), `failed`
-   * otherwise (then returns the problem to tell the client). Usage is a tokenizer estimate of what was produced.
+   * otherwise (then returns the problem to tell the client).
+   *
+   * Usage is an estimate with the answering model's counter (as in the context preview): the context sent and
+   * the text produced. A provider that failed before producing any text (refused credentials or request,
+   * rate limits after retries, outages) bills nothing, so such an answer stores 0 tokens at no cost; it still
+   * counts as a request. A client that left was cut off while a provider worked on its request, so it is charged.
    */
   private async recordFailure(
     user: AuthenticatedUser,
@@ -266,10 +270,13 @@ export class MessagesService {
   ): Promise<ProblemException | undefined> {
     const left = clientLeft && isAbortError(err);
     const problem = left ? undefined : this.toProblem(err);
+    const charged = left || text !== '';
+    const counter = tokenCounterFor(p.route.model, this.config.contextManagement.token_estimate_factor);
+    const sent = p.route.request?.messages ?? []; // what the last model called was sent
     const usage: ModelUsage = {
-      inputTokens: (p.route.request?.messages ?? []).reduce((n, m) => n + countTokens(m.content) + PER_MESSAGE_OVERHEAD, 0),
-      outputTokens: text ? countTokens(text) : 0,
-      estimated: true,
+      inputTokens: charged ? sent.reduce((n, m) => n + counter.count(m.content) + PER_MESSAGE_OVERHEAD, 0) : 0,
+      outputTokens: counter.count(text),
+      estimated: charged,
     };
     await this.messages.finishAnswer(p.answerId, p.session.id, user.id, {
       content: text,
@@ -281,7 +288,7 @@ export class MessagesService {
       tokensOutput: usage.outputTokens,
       tokensCached: 0,
       tokensReasoning: 0,
-      usageEstimated: true,
+      usageEstimated: usage.estimated,
       cost: costOf(p.route.model, usage),
       error: problem?.message,
       title: p.title,
@@ -297,11 +304,14 @@ export class MessagesService {
   }
 }
 
-function usageDto(u: ModelUsage) {
+/** An answer's usage as the `done` event and the JSON answer show it (cached and reasoning: 0 when not reported). */
+function usageDto(u: ModelUsage): UsageDto {
   return {
     input_tokens: u.inputTokens,
     output_tokens: u.outputTokens,
     total_tokens: u.inputTokens + u.outputTokens,
+    cached_tokens: u.cachedInputTokens ?? 0,
+    reasoning_tokens: u.reasoningTokens ?? 0,
     estimated: u.estimated,
   };
 }

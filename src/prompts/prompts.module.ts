@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ProvidersModule } from '../providers/providers.module';
+import { UsageModule } from '../usage/usage.module';
 import { PromptVersionEntity } from './prompt-version.entity';
 import { PromptEntity } from './prompt.entity';
 import { PromptsController } from './prompts.controller';
@@ -9,7 +10,7 @@ import { PromptsService } from './prompts.service';
 
 /** Prompt templates (seed 004's prompt management). Exports the service so sessions can start from a prompt. */
 @Module({
-  imports: [TypeOrmModule.forFeature([PromptEntity, PromptVersionEntity]), ProvidersModule],
+  imports: [TypeOrmModule.forFeature([PromptEntity, PromptVersionEntity]), ProvidersModule, UsageModule],
   controllers: [PromptsController],
   providers: [PromptsService, PromptsRepository],
   exports: [PromptsService],

@@ -11,6 +11,7 @@ import { ModelRegistry } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
 import { providerProblem } from '../providers/provider-problem';
 import { countTokens } from '../providers/tokenizer';
+import { UsageService } from '../usage/usage.service';
 import {
   PromptDeletedDto,
   PromptDto,
@@ -55,6 +56,7 @@ export class PromptsService {
     private readonly prompts: PromptsRepository,
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
+    private readonly usage: UsageService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -136,8 +138,9 @@ export class PromptsService {
   /**
    * Seed 004's preview: renders `prompt_id`'s content (or the ad-hoc `content`) with `variables` and sends it to
    * the chat model as one user message, through the model router (retries, fallbacks). With `dry_run` it only
-   * renders. A preview of a stored prompt counts as one use once it succeeded. The model call is aborted when the
-   * client disconnects (`res` closes early); the adapter bounds it by `limits.provider_timeout_ms`.
+   * renders. A preview of a stored prompt counts as one use once it succeeded. A model's answer adds its usage
+   * to the caller's totals and the ledger (purpose `preview`). The model call is aborted when the client
+   * disconnects (`res` closes early); the adapter bounds it by `limits.provider_timeout_ms`.
    * @throws 422 neither or both of prompt_id/content, missing variables, limits; 404 prompt; 400/503 model;
    *         502/504/429 the provider failed
    */
@@ -167,6 +170,7 @@ export class PromptsService {
           },
           clientGone.signal,
         );
+        await this.usage.recordCall({ userId: user.id, purpose: 'preview', model: route.model, usage: answer.usage });
         result = {
           preview: answer.text,
           tokens_used: answer.usage.inputTokens + answer.usage.outputTokens,

@@ -1,13 +1,18 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { numericTransformer } from '../common/numeric.transformer';
 import { UserEntity } from '../users/user.entity';
 
+/** Why a model was called: a chat answer, a session title, a rolling summary, a prompt preview. */
+export const USAGE_PURPOSES = ['answer', 'title', 'summary', 'preview'] as const;
+export type UsagePurpose = (typeof USAGE_PURPOSES)[number];
+
 /**
- * The usage ledger: one row per user, UTC day and answering model, added to (never rewritten) in the same
- * transaction that stores each answer. It keeps the cost at the price in force when the answer was stored, and
- * outlives deleted sessions; it goes with its user.
+ * The usage ledger: one row per user, UTC day, answering model and purpose, added to (never rewritten) in the
+ * same transaction that records each model call (`UsageRepository.record`). It keeps the cost at the price in
+ * force when the call was recorded, and outlives deleted sessions; it goes with its user.
  */
 @Entity('usage_daily')
+@Check('CHK_usage_daily_purpose', `purpose IN (${USAGE_PURPOSES.map((p) => `'${p}'`).join(', ')})`)
 export class UsageDailyEntity {
   @PrimaryColumn({ name: 'user_id', type: 'integer' })
   userId: number;
@@ -24,7 +29,10 @@ export class UsageDailyEntity {
   @PrimaryColumn({ type: 'varchar', length: 200 })
   model: string;
 
-  /** Answers stored (complete, incomplete and failed alike). */
+  @PrimaryColumn({ type: 'varchar', length: 16 })
+  purpose: UsagePurpose;
+
+  /** Model calls recorded: answers stored (complete, incomplete and failed alike), titles, summaries, previews. */
   @Column({ type: 'integer', default: 0 })
   requests: number;
 

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsISO8601, IsOptional, Matches } from 'class-validator';
+import { USAGE_PURPOSES, UsagePurpose } from './usage-daily.entity';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -14,9 +15,9 @@ export class UsageQueryDto {
   to?: string;
 }
 
-/** Usage summed over some answers. */
+/** Usage summed over some model calls. */
 export class UsageTotalsDto {
-  /** Answers stored: complete, incomplete (the client left) and failed alike. */
+  /** Model calls: answers stored (complete, incomplete and failed alike), titles, summaries and previews. */
   @ApiProperty({ type: 'integer' }) requests: number;
   /** Input tokens, cached ones included. */
   @ApiProperty({ type: 'integer' }) tokens_input: number;
@@ -26,16 +27,21 @@ export class UsageTotalsDto {
   @ApiProperty({ type: 'integer' }) tokens_cached: number;
   /** Of `tokens_output`, spent on hidden reasoning. */
   @ApiProperty({ type: 'integer' }) tokens_reasoning: number;
-  /** USD, each answer at the price in force when it was stored. */
+  /** USD, each call at the price in force when it was recorded. */
   cost: number;
 }
 
-/** One user's usage of one model on one UTC day. */
+/** One user's usage of one model for one purpose on one UTC day. */
 export class UsageDayDto extends UsageTotalsDto {
   /** UTC date, `YYYY-MM-DD`. */
   day: string;
   /** Registry id of the model that answered. */
   model: string;
+  /**
+   * What the calls were for: `answer` (chat answers), `title` (session titles), `summary` (rolling summaries),
+   * `preview` (prompt previews).
+   */
+  @ApiProperty({ enum: USAGE_PURPOSES, enumName: 'UsagePurpose' }) purpose: UsagePurpose;
 }
 
 /** A user's usage ledger over a range of days (`GET /v1/users/me/usage`). */
@@ -46,6 +52,9 @@ export class UsageReportDto {
   to: string;
   /** Sums over the range. */
   totals: UsageTotalsDto;
-  /** Days with usage, oldest first, one entry per model used that day; days without usage are left out. */
+  /**
+   * Days with usage, oldest first, one entry per model and purpose used that day (by model, then purpose); days
+   * without usage are left out.
+   */
   days: UsageDayDto[];
 }

@@ -1,9 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { invalidField, notFound } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { ModelUsage } from '../providers/model-provider';
+import { costOf, RegisteredModel } from '../providers/model-registry';
 import { UsersRepository } from '../users/users.repository';
 import { UsageDayDto, UsageQueryDto, UsageReportDto, UsageTotalsDto } from './usage.dto';
+import { UsagePurpose } from './usage-daily.entity';
 import { UsageDayRow, UsageRepository } from './usage.repository';
+
+/** A model call that is not a chat answer (those are recorded with the answer), as {@link UsageService.recordCall} takes it. */
+export interface ModelCall {
+  userId: number;
+  /** The session the call was made for (titles, summaries); none for a prompt preview. */
+  sessionId?: number;
+  purpose: Exclude<UsagePurpose, 'answer'>;
+  /** The model that answered (`route.model` after the call). */
+  model: RegisteredModel;
+  usage: ModelUsage;
+}
 
 const DAY_MS = 86_400_000;
 /** Days reported when the query names no `from` (today included). */
@@ -12,7 +26,7 @@ const DEFAULT_RANGE_DAYS = 30;
 /** `YYYY-MM-DD` of a UTC instant. */
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-/** Reports from the usage ledger (`usage_daily`): per UTC day and model, with totals. */
+/** Records model calls other than answers, and reports from the usage ledger (`usage_daily`). */
 @Injectable()
 export class UsageService {
   constructor(
@@ -20,6 +34,24 @@ export class UsageService {
     private readonly users: UsersRepository,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
+
+  /**
+   * Adds a title, summary or preview call to the user's totals, the session's and the ledger, priced at the
+   * answering model's price now in force.
+   */
+  recordCall(call: ModelCall): Promise<void> {
+    return this.usage.record({
+      userId: call.userId,
+      sessionId: call.sessionId,
+      model: call.model.id,
+      purpose: call.purpose,
+      tokensInput: call.usage.inputTokens,
+      tokensOutput: call.usage.outputTokens,
+      tokensCached: call.usage.cachedInputTokens ?? 0,
+      tokensReasoning: call.usage.reasoningTokens ?? 0,
+      cost: costOf(call.model, call.usage),
+    });
+  }
 
   /**
    * A user's usage over `query.from`..`query.to` (UTC days, inclusive; default the last 30 days).
@@ -48,6 +80,7 @@ function toDayDto(r: UsageDayRow): UsageDayDto {
   return {
     day: r.day,
     model: r.model,
+    purpose: r.purpose,
     requests: r.requests,
     tokens_input: r.tokensInput,
     tokens_output: r.tokensOutput,

@@ -1,11 +1,17 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { MESSAGE_STATUSES, MessageEntity, MessageStatus } from '../message.entity';
 
-/** Token counts of one answer. */
+/** Token counts of one answer (also the streamed `done` event's `usage`). */
 export class UsageDto {
+  /** Input tokens, cached ones included. */
   @ApiProperty({ type: 'integer' }) input_tokens: number;
+  /** Output tokens, reasoning ones included. */
   @ApiProperty({ type: 'integer' }) output_tokens: number;
   @ApiProperty({ type: 'integer' }) total_tokens: number;
+  /** Of `input_tokens`, served from the provider's prompt cache (0 when the provider does not say). */
+  @ApiProperty({ type: 'integer' }) cached_tokens: number;
+  /** Of `output_tokens`, spent on hidden reasoning (0 when the provider does not say). */
+  @ApiProperty({ type: 'integer' }) reasoning_tokens: number;
   /** True when the provider reported no usage and a tokenizer counted instead. */
   estimated: boolean;
 }
