@@ -8,7 +8,7 @@ import { FilesService } from '../files/files.service';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
-import { BuiltContext, buildContext, CandidateMessage } from './context-builder';
+import { BuiltContext, buildContext, CandidateMessage, MAX_CHARS_PER_TOKEN } from './context-builder';
 import { ContextRepository } from './context.repository';
 import { ContextPreviewDto } from './dto/context-preview.dto';
 import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
@@ -121,7 +121,9 @@ export class ContextService {
       ? await this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit)
       : { messages: [], total: 0 };
     const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
-    const documents = session ? await this.files.documentsForContext(session.id) : [];
+    // Only as much text as the documents budget can take is loaded; the builder cuts it to tokens.
+    const documentChars = cm.documents_budget_tokens * MAX_CHARS_PER_TOKEN;
+    const documents = session ? await this.files.documentsForContext(session.id, documentChars) : [];
 
     const built = buildContext({
       systemPrompt: systemPrompt ?? session?.systemPrompt ?? cm.default_system_prompt,
