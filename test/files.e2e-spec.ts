@@ -270,9 +270,11 @@ describe('Files (PDF upload) (e2e)', () => {
         firstPart: 'name="other"; filename="big.bin"',
         send: async (req, answered) => {
           while (sent < total && !answered()) {
-            if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+            // Each chunk flushed before the next: little is left unread when the server closes, so its answer is
+            // not lost to a TCP reset on a busy machine.
+            await new Promise((r) => req.write(chunk, r));
             sent += chunk.length;
-            await new Promise((r) => setImmediate(r));
+            await new Promise((r) => setTimeout(r, 1));
           }
         },
       });
@@ -321,7 +323,10 @@ describe('Files (PDF upload) (e2e)', () => {
         const at = bytesSent;
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, answeredAfterBytes: at }));
+        res.on('end', () => {
+          resolve({ status: res.statusCode!, headers: res.headers, body, answeredAfterBytes: at });
+          req.destroy(); // done: the server need not linger for the rest
+        });
       });
       req.on('error', (err) => (answered ? undefined : reject(err))); // the server closing after its answer is expected
       req.flushHeaders();

@@ -129,6 +129,8 @@ export class FilesConfig {
   @IsInt() @Min(1) max_concurrent_extractions = 2;
   /** Uploads being received or extracted at once for one user in this instance; 429 beyond, before the body is read. */
   @IsInt() @Min(1) max_concurrent_extractions_per_user = 1;
+  /** After a refusal sent mid-upload, how long what the client still sends is read and dropped (lingering close). */
+  @IsInt() @Min(0) upload_linger_ms = 2_000;
   /** Files one session may hold (all their texts go with every send); 422 beyond, before the body is read. */
   @IsInt() @Min(1) max_files_per_session = 20;
   /** With S3 storage: how often objects of deleted files (sessions, users) are removed from the bucket. */

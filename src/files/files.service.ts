@@ -56,7 +56,7 @@ export class FilesService {
     // at its cap, is refused at once, and at most that many bodies are buffered at a time.
     const release = this.extraction.reserve(user.id);
     try {
-      const received = await receivePdf(req, UPLOAD_FIELD, this.config.limits.max_upload_bytes);
+      const received = await receivePdf(req, UPLOAD_FIELD, this.config.limits.max_upload_bytes, this.config.files.upload_linger_ms);
       req.res?.removeHeader('Connection');
       const existing = await this.files.findInSessionBySha256(session.id, received.sha256);
       if (existing) return { created: false, result: uploaded(existing) };

@@ -33,10 +33,11 @@ const refuse = (status: HttpStatus, detail: string) => new ProblemException(stat
  * skipped, before or after `field`. The client's file name and Content-Type are never trusted for the type: only
  * the bytes are.
  * @param maxBytes largest accepted file (`limits.max_upload_bytes`)
+ * @param lingerMs after a refusal mid-body, how long the rest is still read and thrown away (see {@link linger})
  * @returns the file, its cleaned name and SHA-256
  * @throws 413 too large, 415 not multipart or not a PDF, 422 no such field, 400 malformed multipart
  */
-export function receivePdf(req: Request, field: string, maxBytes: number): Promise<ReceivedFile> {
+export function receivePdf(req: Request, field: string, maxBytes: number, lingerMs: number): Promise<ReceivedFile> {
   const maxBody = maxBytes + MULTIPART_OVERHEAD_BYTES;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBody) {
@@ -81,6 +82,7 @@ export function receivePdf(req: Request, field: string, maxBytes: number): Promi
       req.unpipe(parser);
       parser.removeAllListeners();
       parser.on('error', () => undefined);
+      linger(req, lingerMs);
       reject(err);
     };
     const looksLikePdf = () => Buffer.concat(chunks).subarray(0, HEADER_WINDOW).includes(PDF_HEADER);
@@ -120,6 +122,21 @@ export function receivePdf(req: Request, field: string, maxBytes: number): Promi
     req.on('data', countBody);
     req.pipe(parser);
   });
+}
+
+/**
+ * A "lingering close" (RFC 9112 §9.6) for a refusal sent while the client is still sending: closing a socket with
+ * unread bytes makes TCP reset the connection, which can destroy the answer before the client reads it (curl says
+ * "broken pipe" instead of showing the 413). So once the answer is out, only our side is closed, and what still
+ * arrives is read and thrown away until the client closes, at most `lingerMs`.
+ */
+function linger(req: Request, lingerMs: number): void {
+  const socket = req.socket;
+  socket.destroySoon = () => {
+    socket.end();
+    setTimeout(() => socket.destroy(), lingerMs).unref();
+  };
+  req.resume();
 }
 
 function tooLarge(maxBytes: number): string {
