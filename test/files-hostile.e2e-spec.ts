@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
@@ -46,6 +47,21 @@ describe('Files: hostile PDFs (e2e)', () => {
   const newSession = async (u: TestUser) => (await request(t.url).post('/v1/chat/sessions').set(u.auth).send({}).expect(201)).body.id as number;
   const upload = async (u: TestUser, bytes: Buffer) =>
     request(t.url).post(`/api/chat/sessions/${await newSession(u)}/upload`).set(u.auth).attach('file', bytes, 'hostile.pdf');
+  /** An upload whose headers promise a 5 MiB body that never comes: its answer can only be a refusal up front. */
+  const bodiless = async (u: TestUser) => {
+    const url = `${t.url}/api/chat/sessions/${await newSession(u)}/upload`;
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
+      const headers = { ...u.auth, 'Content-Type': 'multipart/form-data; boundary=x', 'Content-Length': String(5 * 1024 * 1024) };
+      const req = http.request(url, { method: 'POST', headers });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res);
+        req.destroy();
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+  };
   const timed = async <T>(p: Promise<T>) => {
     const started = Date.now();
     const value = await p;
@@ -97,6 +113,9 @@ describe('Files: hostile PDFs (e2e)', () => {
     expect(sameUser.status).toBe(429);
     expect(sameUser.headers['retry-after']).toBe(String(TIMEOUT_MS / 1000));
     expect(sameUser.body.detail).toMatch(/already have a PDF being processed/);
+    // The slot is taken before the body is read: the refusal comes without waiting for one, and closes.
+    const noBody = await bodiless(a);
+    expect({ status: noBody.statusCode, connection: noBody.headers.connection }).toEqual({ status: 429, connection: 'close' });
 
     const second = timed(upload(b, slow));
     await waitForChildren(2);
@@ -104,6 +123,7 @@ describe('Files: hostile PDFs (e2e)', () => {
     expect(instanceFull.status).toBe(429);
     expect(instanceFull.body.detail).toMatch(/Too many PDFs are being processed/);
     expect(instanceFull.headers['retry-after']).toBe(String(TIMEOUT_MS / 1000));
+    expect((await bodiless(c)).statusCode).toBe(429);
 
     for (const { value, ms } of [await first, await second]) {
       expect(value.status).toBe(422);

@@ -10,7 +10,8 @@ import { DataSource } from 'typeorm';
 import { countTokens } from '../src/providers/tokenizer';
 import { startApp, TestApp } from './support/app';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
-import { blankPdf, encryptedPdf, manyPagesPdf, textPdf } from './support/pdfs';
+import { FilesService } from '../src/files/files.service';
+import { blankPdf, controlCharsPdf, encryptedPdf, manyPagesPdf, textPdf } from './support/pdfs';
 import { registerUser, TestUser } from './support/users';
 
 /**
@@ -149,10 +150,30 @@ describe('Files (PDF upload) (e2e)', () => {
     expect(res.body.file.metadata.page_count).toBe(3);
   });
 
+  it('text a font maps to U+0000 or other control characters is stored without them (not a 500)', async () => {
+    const res = await upload(alice, await newSession(alice), controlCharsPdf()).expect(201);
+    expect(res.body.file.extracted_text).toBe('beforeafterend');
+    const stored = await request(t.url).get(`/api/chat/files/${res.body.file.id}`).set(alice.auth).expect(200);
+    expect(stored.body.extracted_text).toBe('beforeafterend');
+  });
+
+  it('another file part before or after the file field is skipped', async () => {
+    const sessionId = await newSession(alice);
+    const before = await request(t.url).post(`/api/chat/sessions/${sessionId}/upload`).set(alice.auth)
+      .attach('other', Buffer.from('not this one'), 'notes.txt').attach('file', threePages, 'first.pdf');
+    expect({ status: before.status, filename: before.body.file?.filename }).toEqual({ status: 201, filename: 'first.pdf' });
+    const after = await request(t.url).post(`/api/chat/sessions/${sessionId}/upload`).set(alice.auth)
+      .attach('file', await textPdf(['second']), 'second.pdf').attach('other', Buffer.from('%PDF-1.7 not this'), 'x.pdf');
+    expect({ status: after.status, filename: after.body.file?.filename }).toEqual({ status: 201, filename: 'second.pdf' });
+  });
+
   it('an archived session takes no uploads (409) until it is restored', async () => {
     const sessionId = await newSession(alice);
     await request(t.url).delete(`/v1/chat/sessions/${sessionId}?soft=true`).set(alice.auth).expect(200);
     expectProblem(await upload(alice, sessionId, threePages), 409, /archived/);
+    // Refused before the body is read: the connection is closed rather than kept alive by reading the rest.
+    const raw = await rawUpload(sessionId, { declaredLength: MAX_UPLOAD / 2, send: async () => undefined });
+    expect({ status: raw.status, connection: raw.headers.connection }).toEqual({ status: 409, connection: 'close' });
     await request(t.url).post(`/v1/chat/sessions/${sessionId}/restore`).set(alice.auth).expect(200);
     await upload(alice, sessionId, threePages).expect(201);
   });
@@ -176,6 +197,10 @@ describe('Files (PDF upload) (e2e)', () => {
       expect(foreign.text).not.toMatch(/pineapple|document\.pdf/);
     }
     expect(await rowCounts()).toEqual(before);
+    for (const id of [2_147_483_000, sessionId]) {
+      const raw = await rawUpload(id, { user: bob, declaredLength: MAX_UPLOAD / 2, send: async () => undefined });
+      expect({ status: raw.status, connection: raw.headers.connection }).toEqual({ status: 404, connection: 'close' });
+    }
     await request(t.url).get(`/api/chat/files/${file.id}`).set(alice.auth).expect(200);
     await request(t.url).post(`/api/chat/sessions/${sessionId}/upload`).attach('file', threePages, 'document.pdf').expect(401);
   });
@@ -236,16 +261,42 @@ describe('Files (PDF upload) (e2e)', () => {
       // The server is fine: the next upload works.
       await upload(alice, sessionId, await textPdf(['after the big one'])).expect(201);
     });
+
+    it('every byte of the body counts: a big part of another field is refused with 413 as it streams in', async () => {
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const total = 16 * MAX_UPLOAD;
+      let sent = 0;
+      const res = await rawUpload(sessionId, {
+        firstPart: 'name="other"; filename="big.bin"',
+        send: async (req, answered) => {
+          while (sent < total && !answered()) {
+            // Each chunk flushed before the next: little is left unread when the server closes, so its answer is
+            // not lost to a TCP reset on a busy machine.
+            await new Promise((r) => req.write(chunk, r));
+            sent += chunk.length;
+            await new Promise((r) => setTimeout(r, 1));
+          }
+        },
+      });
+      expect({ status: res.status, connection: res.headers.connection }).toEqual({ status: 413, connection: 'close' });
+      expect(JSON.parse(res.body).detail).toMatch(/upload limit/);
+      expect(res.answeredAfterBytes).toBeLessThan(total / 2);
+    });
   });
 
-  /** A raw multipart upload (chunked unless `declaredLength`), to watch when the answer arrives. */
+  /**
+   * A raw multipart upload by `user` (alice), to watch when the answer arrives: chunked and starting with a part
+   * whose Content-Disposition parameters are `firstPart` (the `file` field) unless `declaredLength`.
+   */
   function rawUpload(
     sessionId: number,
     opts: {
+      user?: TestUser;
       declaredLength?: number;
+      firstPart?: string;
       send: (req: http.ClientRequest, answered: () => boolean) => Promise<void>;
     },
-  ): Promise<{ status: number; body: string; answeredAfterBytes: number }> {
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; answeredAfterBytes: number }> {
     const boundary = 'xTESTBOUNDARYx';
     const url = new URL(`${t.url}/api/chat/sessions/${sessionId}/upload`);
     return new Promise((resolve, reject) => {
@@ -257,7 +308,7 @@ describe('Files (PDF upload) (e2e)', () => {
         path: url.pathname,
         method: 'POST',
         headers: {
-          ...alice.auth,
+          ...(opts.user ?? alice).auth,
           'Content-Type': `multipart/form-data; boundary=${boundary}`,
           ...(opts.declaredLength ? { 'Content-Length': String(opts.declaredLength) } : { 'Transfer-Encoding': 'chunked' }),
         },
@@ -272,12 +323,16 @@ describe('Files (PDF upload) (e2e)', () => {
         const at = bytesSent;
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body, answeredAfterBytes: at }));
+        res.on('end', () => {
+          resolve({ status: res.statusCode!, headers: res.headers, body, answeredAfterBytes: at });
+          req.destroy(); // done: the server need not linger for the rest
+        });
       });
       req.on('error', (err) => (answered ? undefined : reject(err))); // the server closing after its answer is expected
       req.flushHeaders();
       if (!opts.declaredLength) {
-        req.write(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n`));
+        const part = opts.firstPart ?? 'name="file"; filename="big.pdf"';
+        req.write(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; ${part}\r\nContent-Type: application/pdf\r\n\r\n`));
       }
       opts.send(req, () => answered).catch(() => undefined);
     });
@@ -333,6 +388,23 @@ describe('Files (PDF upload) (e2e)', () => {
     expect(block.content).toContain('\n[truncated]\n</document>');
     expect(countTokens(block.content)).toBeLessThan(3100);
     expect(question).toEqual({ role: 'user', content: 'Summarise.' });
+
+    // Only as much text is loaded as the budget can use: 7000 characters are the first file and part of the second.
+    const docs = await t.app.get(FilesService).documentsForContext(sessionId, 7000);
+    expect(docs.map((d) => [d.text.length, d.partial])).toEqual([
+      [expect.any(Number), false],
+      [7000 - docs[0].text.length, true],
+      ...Array.from({ length: 6 }, () => [0, true]),
+    ]);
+    expect(docs[0].text.length).toBeGreaterThan(4900);
+
+    // The session holds files.max_files_per_session (8 in the test configuration): a ninth is refused before its
+    // body is read, and nothing is stored.
+    const before = await rowCounts();
+    const ninth = await upload(alice, sessionId, await textPdf(['one too many']));
+    expectProblem(ninth, 422, /already holds 8 files/);
+    expect(ninth.headers.connection).toBe('close');
+    expect(await rowCounts()).toEqual(before);
   });
 
   it('deleting the session, or the user, removes the file rows and bytes', async () => {

@@ -125,10 +125,14 @@ export class FilesConfig {
   @IsInt() @Min(64) extraction_memory_mb = 512;
   /** Characters of extracted text kept per file; the answer says `text_truncated` when cut. */
   @IsInt() @Min(1) max_text_chars = 200_000;
-  /** Extractions running at once in this instance; 429 beyond. */
+  /** Uploads being received or extracted at once in this instance; 429 beyond, before the body is read. */
   @IsInt() @Min(1) max_concurrent_extractions = 2;
-  /** Extractions running at once for one user in this instance; 429 beyond. */
+  /** Uploads being received or extracted at once for one user in this instance; 429 beyond, before the body is read. */
   @IsInt() @Min(1) max_concurrent_extractions_per_user = 1;
+  /** After a refusal sent mid-upload, how long what the client still sends is read and dropped (lingering close). */
+  @IsInt() @Min(0) upload_linger_ms = 2_000;
+  /** Files one session may hold (all their texts go with every send); 422 beyond, before the body is read. */
+  @IsInt() @Min(1) max_files_per_session = 20;
   /** With S3 storage: how often objects of deleted files (sessions, users) are removed from the bucket. */
   @IsInt() @Min(100) storage_cleanup_interval_ms = 10_000;
 }

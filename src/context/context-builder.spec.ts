@@ -188,6 +188,19 @@ describe('renderDocuments', () => {
     expect(TRUNCATED_MARK).toBe('[truncated]');
   });
 
+  it('marks a partly loaded document [truncated] though all of it fits, and leaves the rest out', () => {
+    const docs = [
+      { name: 'one', text: 'a'.repeat(50), partial: true },
+      { name: 'two', text: '', partial: true },
+    ];
+    const r = renderDocuments(docs, 10_000, chars);
+    expect(r.content).toMatch(/<document name="one">\na{50}\n\[truncated\]\n<\/document>$/);
+    expect(r.included).toEqual([{ name: 'one', tokens: expect.any(Number), truncated: true }]);
+    expect(r.omitted).toEqual(['two']);
+    // A partial document with nothing loaded is left out, not rendered empty.
+    expect(renderDocuments([docs[1]], 10_000, chars)).toEqual({ content: '', tokens: 0, included: [], omitted: ['two'] });
+  });
+
   it('stays within the budget with the real tokenizer', () => {
     const text = 'The quick brown fox jumps over the lazy dog. Ünïcödé 🚀 '.repeat(400);
     for (const budget of [60, 200, 1000, 4000]) {

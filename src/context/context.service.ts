@@ -8,7 +8,7 @@ import { FilesService } from '../files/files.service';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
-import { BuiltContext, buildContext, CandidateMessage, ContextDocument } from './context-builder';
+import { BuiltContext, buildContext, CandidateMessage, ContextDocument, MAX_CHARS_PER_TOKEN } from './context-builder';
 import { ContextRepository } from './context.repository';
 import { ContextPreviewDto } from './dto/context-preview.dto';
 import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
@@ -157,10 +157,12 @@ export class ContextService {
       ? await this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit)
       : { messages: [], total: 0 };
     const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
+    // Only as much text as the documents budget can take is loaded; the builder cuts it to tokens.
+    const documentChars = cm.documents_budget_tokens * MAX_CHARS_PER_TOKEN;
     return {
       systemPrompt: systemPrompt ?? session?.systemPrompt ?? cm.default_system_prompt,
       summary,
-      documents: session ? await this.files.documentsForContext(session.id) : [],
+      documents: session ? await this.files.documentsForContext(session.id, documentChars) : [],
       messages: [...stored.messages, ...newTurn],
       olderNotLoaded: stored.total - stored.messages.length,
       requireNewest: turn.length > 0,

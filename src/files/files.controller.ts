@@ -25,8 +25,8 @@ export class FilesController {
   /**
    * Upload a PDF to a session (seed 004): multipart field `file`. Its text becomes context for the session's
    * next messages. 201 for a new file; 200 with the stored file when these exact bytes were uploaded to this
-   * session before. 413 too large, 415 not a PDF, 422 unreadable (encrypted, damaged, too many pages, no text,
-   * or over the processing budget), 429 too many PDFs being processed.
+   * session before. 413 too large, 415 not a PDF, 422 session full or unreadable (encrypted, damaged, too many
+   * pages, no text, or over the processing budget), 429 too many PDFs being processed.
    */
   @Post('sessions/:session_id/upload')
   @ApiConsumes('multipart/form-data')

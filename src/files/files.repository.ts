@@ -33,15 +33,21 @@ export class FilesRepository {
   /**
    * Inserts the file row and has `storage` store its bytes within the same transaction: both or neither (bytes
    * stored outside the database are discarded again when the transaction fails).
+   * @param maxInSession files the session may hold; counted under a per-session lock, so uploads finishing at
+   *        once (in any instance) cannot pass it together
+   * @returns the stored file, or null when the session already holds `maxInSession` files (nothing stored)
    */
   async createWithContent(
     file: Omit<FileEntity, 'id' | 'createdAt' | 'session' | 'storage'>,
     bytes: Buffer,
     storage: FileStorage,
-  ): Promise<FileEntity> {
+    maxInSession: number,
+  ): Promise<FileEntity | null> {
     let saved: FileEntity | undefined;
     try {
       return await this.dataSource.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`session-files:${file.sessionId}`]);
+        if ((await tx.countBy(FileEntity, { sessionId: file.sessionId })) >= maxInSession) return null;
         saved = await tx.save(tx.create(FileEntity, { ...file, storage: storage.kind }));
         await storage.save(tx, saved, bytes);
         return saved;
@@ -73,9 +79,27 @@ export class FilesRepository {
     });
   }
 
-  /** Names and texts of a session's files, oldest first, for the model's context. */
-  textsOfSession(sessionId: number): Promise<Pick<FileEntity, 'filename' | 'extractedText'>[]> {
-    return this.files.find({ select: { id: true, filename: true, extractedText: true }, where: { sessionId }, order: { id: 'ASC' } });
+  /** How many files the session holds. */
+  countInSession(sessionId: number): Promise<number> {
+    return this.files.countBy({ sessionId });
+  }
+
+  /**
+   * Names and the start of the texts of a session's files, oldest first, for the model's context: `maxChars`
+   * characters in all, so each file gets what the ones before it left (those after the budget get none).
+   * `substr` reads only the start of a long (TOASTed) text.
+   * @returns per file its name, its loaded text and whether its stored text goes on beyond it
+   */
+  textsOfSession(sessionId: number, maxChars: number): Promise<{ filename: string; text: string; partial: boolean }[]> {
+    return this.dataSource.query(
+      `SELECT filename, substr(extracted_text, 1, room) AS text, substr(extracted_text, room + 1, 1) <> '' AS partial
+         FROM (SELECT id, filename, extracted_text,
+                      greatest($2::int - coalesce(sum(length(substr(extracted_text, 1, $2::int))) OVER (
+                        ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)::int AS room
+                 FROM files WHERE session_id = $1) f
+        ORDER BY id`,
+      [sessionId, maxChars],
+    );
   }
 
   /** Deletes an owned file with its bytes (FK cascade). @returns whether it existed. */

@@ -8,12 +8,13 @@ import { AuthenticatedUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import type { ContextDocument } from '../context/context-builder';
 import { FileDeletedDto, FileDto, FilePageDto, FileSummaryDto, UploadResultDto } from './dto/file.dto';
 import { FileEntity } from './file.entity';
 import { FilesRepository } from './files.repository';
-import { PdfExtractionService } from './pdf-extraction.service';
+import { ReceivedFile, receivePdf } from './multipart-upload';
+import { ExtractedPdf, PdfExtractionService } from './pdf-extraction.service';
 import { FileStorage } from './storage/file-storage';
-import { receivePdf } from './multipart-upload';
 
 /** The multipart field seed 004's upload reads (`curl -F "file=@document.pdf"`). */
 const UPLOAD_FIELD = 'file';
@@ -39,23 +40,43 @@ export class FilesService {
    * Seed 004's upload. The same bytes uploaded to the same session again return the stored file (`created:
    * false`, answered 200) without extracting anything; a new file is `created: true` (201).
    * @throws 404 session missing or not the caller's; 409 session archived; 413 too large; 415 not multipart or
-   *         not a PDF; 422 no file, encrypted, corrupt, too many pages, no text, or an extraction budget passed;
-   *         429 too many extractions running
+   *         not a PDF; 422 no file, session full, encrypted, corrupt, too many pages, no text, or an extraction
+   *         budget passed; 429 too many uploads being processed
    */
   async upload(user: AuthenticatedUser, sessionId: number, req: Request): Promise<{ created: boolean; result: UploadResultDto }> {
+    // Until the body is in, any answer closes the connection: to keep it alive, Node would read and throw away
+    // the rest of a body of up to MAX_UPLOAD_BYTES.
+    req.res?.setHeader('Connection', 'close');
     const session = await this.chats.findOwned(user.id, sessionId);
     if (session.archivedAt) {
       throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before uploading to it.');
     }
-    const received = await receivePdf(req, UPLOAD_FIELD, this.config.limits.max_upload_bytes);
-    const existing = await this.files.findInSessionBySha256(session.id, received.sha256);
-    if (existing) return { created: false, result: uploaded(existing) };
+    if ((await this.files.countInSession(session.id)) >= this.config.files.max_files_per_session) throw this.sessionFull();
+    // The extraction slot is taken before the body is read: a user whose PDF is being processed, or an instance
+    // at its cap, is refused at once, and at most that many bodies are buffered at a time.
+    const release = this.extraction.reserve(user.id);
+    try {
+      const received = await receivePdf(req, UPLOAD_FIELD, this.config.limits.max_upload_bytes, this.config.files.upload_linger_ms);
+      req.res?.removeHeader('Connection');
+      const existing = await this.files.findInSessionBySha256(session.id, received.sha256);
+      if (existing) return { created: false, result: uploaded(existing) };
+      const pdf = await this.extraction.extract(received.bytes);
+      return await this.store(session.id, received, pdf);
+    } finally {
+      release();
+    }
+  }
 
-    const pdf = await this.extraction.extract(user.id, received.bytes);
+  /** Stores an extracted upload; the same bytes stored meanwhile by another upload are returned instead. */
+  private async store(
+    sessionId: number,
+    received: ReceivedFile,
+    pdf: ExtractedPdf,
+  ): Promise<{ created: boolean; result: UploadResultDto }> {
     try {
       const file = await this.files.createWithContent(
         {
-          sessionId: session.id,
+          sessionId,
           filename: received.filename,
           mimeType: 'application/pdf',
           fileSize: received.bytes.length,
@@ -67,18 +88,29 @@ export class FilesService {
         },
         received.bytes,
         this.storage,
+        this.config.files.max_files_per_session,
       );
+      // Another upload filled the session while this one was being extracted.
+      if (!file) throw this.sessionFull();
       return { created: true, result: uploaded(file) };
     } catch (err) {
       // The same bytes arrived twice at once: the other upload stored them first.
       if (pgCode(err) === '23505') {
-        const winner = await this.files.findInSessionBySha256(session.id, received.sha256);
+        const winner = await this.files.findInSessionBySha256(sessionId, received.sha256);
         if (winner) return { created: false, result: uploaded(winner) };
       }
       // The session was deleted while the text was being extracted.
       if (pgCode(err) === '23503') throw notFound('Chat session');
       throw err;
     }
+  }
+
+  private sessionFull(): ProblemException {
+    const max = this.config.files.max_files_per_session;
+    return new ProblemException(
+      HttpStatus.UNPROCESSABLE_ENTITY,
+      `This session already holds ${max} files, the most it may (files.max_files_per_session): delete one first.`,
+    );
   }
 
   /** A session's files without their text, oldest first. @throws 404 session missing or not the caller's */
@@ -119,12 +151,13 @@ export class FilesService {
   }
 
   /**
-   * The session's documents for the model's context: each file's name and text, oldest first. The caller has
-   * already checked that the session is the user's.
+   * The session's documents for the model's context, oldest first: each file's name and as much of its text as
+   * `maxChars` characters in all allow (`partial` when more is stored). The caller has already checked that the
+   * session is the user's.
    */
-  async documentsForContext(sessionId: number): Promise<{ name: string; text: string }[]> {
-    const rows = await this.files.textsOfSession(sessionId);
-    return rows.map((f) => ({ name: f.filename, text: f.extractedText }));
+  async documentsForContext(sessionId: number, maxChars: number): Promise<ContextDocument[]> {
+    const rows = await this.files.textsOfSession(sessionId, maxChars);
+    return rows.map((f) => ({ name: f.filename, text: f.text, partial: f.partial }));
   }
 }
 

@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import { createHash } from 'node:crypto';
 import { invalidField, ProblemException } from '../common/problem';
 
-/** Room for the multipart framing (boundaries, part headers) around the file in the Content-Length check. */
+/** Room for the multipart framing (boundaries, part headers, other small fields) around the file in a request. */
 export const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
 /** PDF 32000-1 §7.5.2 and its implementation notes: readers look for `%PDF-` within the first 1024 bytes. */
 const PDF_HEADER = Buffer.from('%PDF-', 'latin1');
@@ -27,16 +27,20 @@ const refuse = (status: HttpStatus, detail: string) => new ProblemException(stat
 
 /**
  * Reads the `field` file of a `multipart/form-data` request as it streams in (busboy), refusing as early as it
- * can: a Content-Length beyond the limit before reading anything, a file beyond `maxBytes` the moment it gets
- * there (413), and bytes that do not start like a PDF as soon as the first 1024 have arrived (415). The client's
- * file name and Content-Type are never trusted for the type: only the bytes are.
+ * can: a Content-Length beyond the limit before reading anything, a file beyond `maxBytes` or a body beyond
+ * `maxBytes` + {@link MULTIPART_OVERHEAD_BYTES} (every byte counts, other parts too) the moment it gets there
+ * (413), and bytes that do not start like a PDF as soon as the first 1024 have arrived (415). Other file parts are
+ * skipped, before or after `field`. The client's file name and Content-Type are never trusted for the type: only
+ * the bytes are.
  * @param maxBytes largest accepted file (`limits.max_upload_bytes`)
+ * @param lingerMs after a refusal mid-body, how long the rest is still read and thrown away (see {@link linger})
  * @returns the file, its cleaned name and SHA-256
  * @throws 413 too large, 415 not multipart or not a PDF, 422 no such field, 400 malformed multipart
  */
-export function receivePdf(req: Request, field: string, maxBytes: number): Promise<ReceivedFile> {
+export function receivePdf(req: Request, field: string, maxBytes: number, lingerMs: number): Promise<ReceivedFile> {
+  const maxBody = maxBytes + MULTIPART_OVERHEAD_BYTES;
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes + MULTIPART_OVERHEAD_BYTES) {
+  if (Number.isFinite(declared) && declared > maxBody) {
     return Promise.reject(refuse(HttpStatus.PAYLOAD_TOO_LARGE, tooLarge(maxBytes)));
   }
   if (!/^multipart\/form-data\b/i.test(req.headers['content-type'] ?? '')) {
@@ -50,6 +54,7 @@ export function receivePdf(req: Request, field: string, maxBytes: number): Promi
     let found: Omit<ReceivedFile, 'bytes' | 'sha256'> | undefined;
     const chunks: Buffer[] = [];
     let size = 0;
+    let bodySize = 0;
     let headerChecked = false;
     const hash = createHash('sha256');
 
@@ -58,18 +63,26 @@ export function receivePdf(req: Request, field: string, maxBytes: number): Promi
       parser = busboy({
         headers: req.headers,
         defParamCharset: 'utf8',
-        limits: { files: 1, fileSize: maxBytes, fields: 20, fieldSize: 1024, parts: 25, headerPairs: 20 },
+        // No `files` limit: with one, busboy ignores the `field` part when another file part came first. Skipped
+        // parts are bounded by the count of the whole body below.
+        limits: { fileSize: maxBytes, fields: 20, fieldSize: 1024, parts: 25, headerPairs: 20 },
       });
     } catch {
       reject(refuse(HttpStatus.BAD_REQUEST, 'The multipart body is malformed (no boundary).'));
       return;
     }
+    const countBody = (chunk: Buffer) => {
+      bodySize += chunk.length;
+      if (bodySize > maxBody) fail(refuse(HttpStatus.PAYLOAD_TOO_LARGE, tooLarge(maxBytes)));
+    };
     const fail = (err: ProblemException) => {
       if (settled) return;
       settled = true;
+      req.off('data', countBody);
       req.unpipe(parser);
       parser.removeAllListeners();
       parser.on('error', () => undefined);
+      linger(req, lingerMs);
       reject(err);
     };
     const looksLikePdf = () => Buffer.concat(chunks).subarray(0, HEADER_WINDOW).includes(PDF_HEADER);
@@ -77,7 +90,7 @@ export function receivePdf(req: Request, field: string, maxBytes: number): Promi
 
     parser.on('file', (name, stream, info) => {
       if (name !== field || found) {
-        stream.resume(); // another field's file: ignored
+        stream.resume(); // another field's file, or a second one: skipped (its bytes count towards the body)
         return;
       }
       found = { filename: cleanFilename(info.filename) };
@@ -106,12 +119,31 @@ export function receivePdf(req: Request, field: string, maxBytes: number): Promi
     req.on('close', () => {
       if (!req.complete) fail(refuse(HttpStatus.BAD_REQUEST, 'The upload was interrupted.'));
     });
+    req.on('data', countBody);
     req.pipe(parser);
   });
 }
 
+/**
+ * A "lingering close" (RFC 9112 §9.6) for a refusal sent while the client is still sending: closing a socket with
+ * unread bytes makes TCP reset the connection, which can destroy the answer before the client reads it (curl says
+ * "broken pipe" instead of showing the 413). So once the answer is out, only our side is closed, and what still
+ * arrives is read and thrown away until the client closes, at most `lingerMs`.
+ */
+function linger(req: Request, lingerMs: number): void {
+  const socket = req.socket;
+  socket.destroySoon = () => {
+    socket.end();
+    setTimeout(() => socket.destroy(), lingerMs).unref();
+  };
+  req.resume();
+}
+
 function tooLarge(maxBytes: number): string {
-  return `The file is larger than the ${maxBytes}-byte upload limit (MAX_UPLOAD_BYTES).`;
+  return (
+    `The upload is over the ${maxBytes}-byte upload limit (MAX_UPLOAD_BYTES) for the file, ` +
+    `plus ${MULTIPART_OVERHEAD_BYTES} bytes for the multipart framing.`
+  );
 }
 
 /**

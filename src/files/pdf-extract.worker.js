@@ -9,9 +9,23 @@
  *
  * Protocol (IPC, `serialization: 'advanced'`): the parent sends one message
  * `{ bytes: Uint8Array, maxPages: number, maxTextChars: number }`; the child answers with one message, either
- * `{ ok: true, pageCount, text, truncated, encrypted: false }` or `{ ok: false, reason, pageCount?, message }`
- * where reason is `encrypted`, `too_many_pages`, `corrupt` or `failed`, then exits.
+ * `{ ok: true, pageCount, text, truncated }` (text without C0 controls but \t \n \r, nor lone surrogates) or
+ * `{ ok: false, reason, pageCount?, message }` where reason is `encrypted`, `too_many_pages`, `corrupt` or
+ * `failed`, then exits. The parent checks the answer's shape before using it.
  */
+
+/**
+ * C0 controls but tab, line feed and carriage return, and UTF-16 surrogates without their other half. A font's
+ * ToUnicode map can turn any glyph into any of them, and PostgreSQL refuses U+0000 in text (a 500 on insert);
+ * the others are noise at best. Matched on code units (no `u` flag), so a lone half is found.
+ */
+const UNWANTED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** The first `max` UTF-16 code units of `text`, one fewer when the cut would split a surrogate pair. */
+function cut(text, max) {
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
 
 /** Reads the page count (cheap: the page tree's /Count), checks the cap, then extracts page by page. */
 async function extract({ bytes, maxPages, maxTextChars }) {
@@ -52,9 +66,9 @@ async function extract({ bytes, maxPages, maxTextChars }) {
       pageText += item.str + (item.hasEOL ? '\n' : '');
     }
     page.cleanup();
-    text += (n > 1 ? '\n\n' : '') + pageText.trim();
+    text += (n > 1 ? '\n\n' : '') + pageText.replace(UNWANTED, '').trim();
     if (text.length > maxTextChars) {
-      text = text.slice(0, maxTextChars);
+      text = cut(text, maxTextChars);
       truncated = true;
       break;
     }

@@ -23,10 +23,35 @@ export interface ExtractedPdf {
   truncated: boolean;
 }
 
+const FAILURE_REASONS = ['encrypted', 'too_many_pages', 'corrupt', 'failed'] as const;
+
 /** What the worker answers (see pdf-extract.worker.js). */
-type WorkerAnswer =
+export type WorkerAnswer =
   | { ok: true; pageCount: number; text: string; truncated: boolean }
-  | { ok: false; reason: 'encrypted' | 'too_many_pages' | 'corrupt' | 'failed'; pageCount?: number; message: string };
+  | { ok: false; reason: (typeof FAILURE_REASONS)[number]; pageCount?: number };
+
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * The child's answer checked before anything is done with it, since the child runs pdf.js on a file an attacker
+ * wrote: text a string of at most `maxTextChars` without U+0000 (PostgreSQL refuses it), page counts
+ * non-negative integers, failures of a known kind. Anything else is `{ ok: false, reason: 'failed' }`.
+ */
+export function parseWorkerAnswer(m: unknown, maxTextChars: number): WorkerAnswer {
+  const failed = { ok: false, reason: 'failed' } as const;
+  if (typeof m !== 'object' || m === null) return failed;
+  const a = m as Record<string, unknown>;
+  if (a.ok === true) {
+    const { text, pageCount, truncated } = a;
+    if (typeof text !== 'string' || text.length > maxTextChars || text.includes('\0')) return failed;
+    if (!isCount(pageCount) || typeof truncated !== 'boolean') return failed;
+    return { ok: true, pageCount, text, truncated };
+  }
+  const reason = FAILURE_REASONS.find((r) => r === a.reason);
+  if (a.ok !== false || !reason) return failed;
+  if (reason === 'too_many_pages') return isCount(a.pageCount) ? { ok: false, reason, pageCount: a.pageCount } : failed;
+  return { ok: false, reason };
+}
 
 /** How one child run ended, with what it cost. */
 interface ChildRun {
@@ -51,9 +76,10 @@ const unprocessable = (detail: string) => new ProblemException(HttpStatus.UNPROC
  *   only pdf.js and its own script; no file writes, no child processes, no worker threads, no native addons;
  * - checks the page count (`files.max_pages`) before extracting, and stops at `files.max_text_chars`.
  *
- * At most `files.max_concurrent_extractions` children run at once in this instance, and
+ * At most `files.max_concurrent_extractions` uploads are received or extracted at once in this instance, and
  * `files.max_concurrent_extractions_per_user` per user; beyond, 429 with Retry-After. The API's event loop only
- * waits on the child, so other requests and streams keep flowing meanwhile.
+ * waits on the child, so other requests and streams keep flowing meanwhile. The child's answer is checked
+ * ({@link parseWorkerAnswer}) before it is used.
  */
 @Injectable()
 export class PdfExtractionService implements OnApplicationShutdown {
@@ -67,20 +93,13 @@ export class PdfExtractionService implements OnApplicationShutdown {
   constructor(@Inject(appConfig.KEY) private readonly config: AppConfig) {}
 
   /**
-   * @param userId whose extraction this is (for the per-user limit)
+   * Runs one extraction; the caller holds a slot from {@link reserve}.
    * @param bytes the PDF (already known to start like one)
    * @returns its page count and text (trimmed, possibly truncated)
-   * @throws 429 too many extractions running; 422 encrypted, corrupt, too many pages, no text, or a budget
-   *         passed (the detail says which)
+   * @throws 422 encrypted, corrupt, too many pages, no text, or a budget passed (the detail says which)
    */
-  async extract(userId: number, bytes: Buffer): Promise<ExtractedPdf> {
-    const release = this.acquire(userId);
-    try {
-      const run = await this.runChild(bytes);
-      return this.interpret(run);
-    } finally {
-      release();
-    }
+  async extract(bytes: Buffer): Promise<ExtractedPdf> {
+    return this.interpret(await this.runChild(bytes));
   }
 
   /** Kills children still running when the app stops, so none outlives it. */
@@ -88,7 +107,13 @@ export class PdfExtractionService implements OnApplicationShutdown {
     for (const child of this.running) child.kill('SIGKILL');
   }
 
-  private acquire(userId: number): () => void {
+  /**
+   * Takes an extraction slot for `userId`, in this instance and for the user. Uploads take it before their body
+   * is read, so a refusal costs no bytes and the uploads being received at once are capped with the extractions.
+   * @returns the function that gives the slot back (call it exactly once)
+   * @throws 429 with Retry-After: the user's or the instance's slots are all taken
+   */
+  reserve(userId: number): () => void {
     const files = this.config.files;
     const mine = this.perUser.get(userId) ?? 0;
     if (this.active >= files.max_concurrent_extractions || mine >= files.max_concurrent_extractions_per_user) {
@@ -132,6 +157,9 @@ export class PdfExtractionService implements OnApplicationShutdown {
       let killedFor: ChildRun['killedFor'];
       let peakKb = 0;
       const kill = (why: 'time' | 'memory') => {
+        // Once the answer is in, the child is only exiting: a budget passed now must not turn a success into a
+        // failure (it is still killed, should it linger).
+        if (answer) return void child.kill('SIGKILL');
         if (killedFor || child.exitCode !== null) return;
         killedFor = why;
         child.kill('SIGKILL');
@@ -147,7 +175,9 @@ export class PdfExtractionService implements OnApplicationShutdown {
           () => undefined, // gone already, or no /proc (then the heap flag and the timeout still hold)
         );
       }, MEMORY_POLL_MS);
-      child.on('message', (m: WorkerAnswer) => (answer = m));
+      child.on('message', (m: unknown) => {
+        if (!answer && !killedFor) answer = parseWorkerAnswer(m, max_text_chars);
+      });
       child.on('error', (err) => this.logger.error(`PDF extraction process failed to start: ${err.message}`));
       child.once('exit', (code, signal) => {
         clearTimeout(timer);

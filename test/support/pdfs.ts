@@ -111,6 +111,29 @@ export function encryptedPdf(): Buffer {
   );
 }
 
+/**
+ * A one-page PDF showing `beforeXafterZend` whose font's ToUnicode CMap (PDF 32000-1 §9.10.3) maps `X` to U+0000
+ * and `Z` to U+0007 (BEL), as a hostile or broken font may: the text extracts as `before\0after\x07end`.
+ */
+export function controlCharsPdf(): Buffer {
+  const cmap = [
+    '/CIDInit /ProcSet findresource begin 12 dict begin begincmap',
+    '/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def',
+    '/CMapName /Adobe-Identity-UCS def /CMapType 2 def',
+    '1 begincodespacerange <00> <FF> endcodespacerange',
+    '2 beginbfchar <58> <0000> <5A> <0007> endbfchar',
+    'endcmap CMapName currentdict /CMap defineresource pop end end',
+  ].join('\n');
+  return handWrittenPdf([
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [5 0 R] /Count 1 >>',
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>',
+    stream(Buffer.from('BT /F1 12 Tf 72 720 Td (beforeXafterZend) Tj ET', 'latin1')),
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>',
+    stream(Buffer.from(cmap, 'latin1')),
+  ]);
+}
+
 /** A one-page PDF with nothing to read on it (as a scan without OCR would be). */
 export function blankPdf(): Buffer {
   return manyPagesPdf(1, '').subarray(0); // an empty string shows nothing
