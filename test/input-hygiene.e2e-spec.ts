@@ -1,4 +1,6 @@
 import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { ProblemDetailsFilter } from '../src/common/problem-details.filter';
 import { startApp, TestApp } from './support/app';
 import { registerUser, TestUser } from './support/users';
 
@@ -54,5 +56,17 @@ describe('the NUL character (U+0000) in requests', () => {
     expectNulRefused(res, 'messages.0.content');
     const history = await request(t.url).get('/v1/chat/history').set(alice.auth);
     expect(history.body.total).toBe(0);
+  });
+
+  it('answers the database errors a racing or odd request can still cause with a 4xx, never a 500', async () => {
+    const db = t.app.get(DataSource);
+    const failure = (sql: string) => db.query(sql).then(() => undefined, (err: unknown) => err);
+    const filter = new ProblemDetailsFilter();
+
+    // A row referring to one deleted meanwhile (foreign key 23503), and text PostgreSQL cannot store (22021).
+    const vanished = await failure("INSERT INTO chat_sessions (user_id, model) VALUES (2147483647, 'offline/echo')");
+    const nul = await failure("SELECT convert_from('\\x6100'::bytea, 'UTF8')");
+    expect(filter.toProblem(vanished)).toMatchObject({ status: 409 });
+    expect(filter.toProblem(nul)).toMatchObject({ status: 422 });
   });
 });

@@ -64,6 +64,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     const pgCode = exception instanceof QueryFailedError ? (exception.driverError as { code?: string })?.code : undefined;
     if (pgCode === '23505') return this.problem(409, 'A resource with these unique values already exists.', instance);
+    // 23503: a row this request refers to was deleted meanwhile (services check existence first; this is the race).
+    if (pgCode === '23503') return this.problem(409, 'Something this request refers to was deleted meanwhile.', instance);
     // 22021/22P05: text PostgreSQL cannot store (U+0000); the pipe refuses it in bodies, this catches the rest.
     if (pgCode === '22021' || pgCode === '22P05') {
       return this.problem(422, 'The request holds characters that cannot be stored (U+0000).', instance);
