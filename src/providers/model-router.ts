@@ -164,14 +164,9 @@ export class ModelRoute {
    * @throws an abort error (see `isAbortError`) when `signal` aborts
    */
   async *stream(build: RouteRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
-    let lastError: ModelProviderError | ProblemException | undefined;
-    for (const [i, { model, provider }] of this.candidates.entries()) {
-      const attempt = this.begin(model, i);
-      const request = this.requestFor(i, build, attempt);
-      if (request instanceof ProblemException) {
-        lastError ??= request;
-        continue;
-      }
+    const skipped: { error?: ProblemException } = {};
+    let lastError: ModelProviderError | undefined;
+    for (const { provider, request, attempt } of this.calls(build, skipped)) {
       for (let calls = 1; ; calls++) {
         let started = false; // an event reached the consumer: no retry, no fallback from here on
         try {
@@ -193,7 +188,7 @@ export class ModelRoute {
         }
       }
     }
-    throw lastError!;
+    throw lastError ?? skipped.error!;
   }
 
   /**
@@ -204,14 +199,9 @@ export class ModelRoute {
    * @throws an abort error (see `isAbortError`) when `signal` aborts
    */
   async complete(build: RouteRequest, signal: AbortSignal): Promise<ModelCompletion> {
-    let lastError: ModelProviderError | ProblemException | undefined;
-    for (const [i, { model, provider }] of this.candidates.entries()) {
-      const attempt = this.begin(model, i);
-      const request = this.requestFor(i, build, attempt);
-      if (request instanceof ProblemException) {
-        lastError ??= request;
-        continue;
-      }
+    const skipped: { error?: ProblemException } = {};
+    let lastError: ModelProviderError | undefined;
+    for (const { provider, request, attempt } of this.calls(build, skipped)) {
       for (let calls = 1; ; calls++) {
         try {
           const completion = await provider.complete(request, signal);
@@ -224,7 +214,24 @@ export class ModelRoute {
         }
       }
     }
-    throw lastError!;
+    throw lastError ?? skipped.error!;
+  }
+
+  /**
+   * The models of the chain in order, each with its attempt record and the request fitted to it. A model the
+   * request can't be fitted to is recorded as a skipped attempt, and the first such 422 kept in `skipped.error`
+   * (thrown only when no model was called at all).
+   */
+  private *calls(
+    build: RouteRequest,
+    skipped: { error?: ProblemException },
+  ): Generator<{ provider: ModelProvider; request: ModelRequest; attempt: ModelAttempt }> {
+    for (const [i, { model, provider }] of this.candidates.entries()) {
+      const attempt = this.begin(model, i);
+      const request = this.requestFor(i, build, attempt);
+      if (request instanceof ProblemException) skipped.error ??= request;
+      else yield { provider, request, attempt };
+    }
   }
 
   private begin(model: RegisteredModel, i: number): ModelAttempt {
