@@ -56,7 +56,7 @@ export class MessagesRepository {
    * Commits the user's turn and an empty `incomplete` assistant row in one transaction, before any model is called.
    * @returns the session (after the insert) and the assistant row's id
    */
-  async startTurn(turn: NewTurn): Promise<{ session: ChatSessionEntity; answerId: number; lastUserMessageId: number }> {
+  async startTurn(turn: NewTurn): Promise<{ session: ChatSessionEntity; answerId: number }> {
     return this.dataSource.transaction(async (tx) => {
       const sessionId =
         typeof turn.session === 'number'
@@ -83,8 +83,7 @@ export class MessagesRepository {
         .where({ id: sessionId })
         .execute();
       const session = await tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
-      const lastUser = rows.filter((r) => r.role === 'user').pop()!;
-      return { session, answerId: rows[rows.length - 1].id, lastUserMessageId: lastUser.id };
+      return { session, answerId: rows[rows.length - 1].id };
     });
   }
 

@@ -1,5 +1,10 @@
 import fc from 'fast-check';
-import { escapeTemplateText, MissingVariablesError, renderTemplate, templateVariables } from './prompt-template';
+import { MissingVariablesError, renderTemplate, templateVariables } from './prompt-template';
+
+/** @returns `text` with its braces doubled, so {@link renderTemplate} gives it back unchanged. */
+function escapeTemplateText(text: string): string {
+  return text.replace(/[{}]/g, (c) => c + c);
+}
 
 const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,15}$/);
 /** Any text, braces and would-be placeholders included. */

@@ -71,8 +71,3 @@ export function renderTemplate(content: string, variables: Readonly<Record<strin
   if (missing.length) throw new MissingVariablesError(missing);
   return parts.map((p) => ('variable' in p ? variables[p.variable] : p.text)).join('');
 }
-
-/** @returns `text` with its braces doubled, so {@link renderTemplate} gives it back unchanged. */
-export function escapeTemplateText(text: string): string {
-  return text.replace(/[{}]/g, (c) => c + c);
-}

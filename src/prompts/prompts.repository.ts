@@ -38,6 +38,7 @@ export class PromptsRepository {
     private readonly dataSource: DataSource,
   ) {}
 
+  /** Inserts a prompt. @returns it as stored (id, version 1, timestamps) */
   create(data: Partial<PromptEntity>): Promise<PromptEntity> {
     return this.prompts.save(this.prompts.create(data));
   }
