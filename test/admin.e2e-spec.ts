@@ -45,7 +45,7 @@ describe('Admin (e2e): POST /v1/admin/reset-db', () => {
       await t.http().get('/v1/users/me').set(auth(user)).expect(200);
     });
 
-    it('empties every table but migrations, and re-creates the ADMIN_EMAIL admin', async () => {
+    it('re-creates the schema from the migrations (a fresh install) and the ADMIN_EMAIL admin', async () => {
       const db = t.app.get(DataSource);
       const user = await register(t, 'doomed@example.com');
       const app = await t.http().post('/v1/applications').set(auth(user)).send({ name: 'doomed' }).expect(201);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { insertSystemPromptTemplates } from '../../migrations/1795600200000-PromptTemplates';
+import { runMigrationsLocked } from '../database/migrate';
 
 /** Whole-database operations for the admin; the only SQL that is not about one feature's tables. */
 @Injectable()
@@ -8,21 +8,16 @@ export class AdminRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Empties every table of the current schema except `migrations` and TypeORM's `typeorm_metadata` (the schema
-   * stays migrated), in one statement, restarting id sequences; then puts back the rows the migrations ship
-   * (the system prompt templates), so the reset database looks freshly installed.
-   * @returns the names of the tables emptied
+   * Drops the current schema with everything in it (tables, sequences, functions, triggers) and runs every
+   * migration again, so the database is exactly a fresh install: ids start at 1 and the rows the migrations ship
+   * (the system prompt templates) are back as the latest migrations left them.
+   * @returns the names of the migrations applied
    */
   async resetToFreshInstall(): Promise<string[]> {
-    const rows: { tablename: string }[] = await this.dataSource.query(
-      `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT IN ('migrations', 'typeorm_metadata') ORDER BY tablename`,
-    );
-    const tables = rows.map((r) => r.tablename);
-    if (tables.length) {
-      const list = tables.map((t) => `"${t.replace(/"/g, '""')}"`).join(', ');
-      await this.dataSource.query(`TRUNCATE ${list} RESTART IDENTITY CASCADE`);
-    }
-    await insertSystemPromptTemplates((sql, params) => this.dataSource.query(sql, params));
-    return tables;
+    const [{ schema }]: { schema: string }[] = await this.dataSource.query('SELECT current_schema() AS schema');
+    const quoted = `"${schema.replace(/"/g, '""')}"`;
+    await this.dataSource.query(`DROP SCHEMA ${quoted} CASCADE`);
+    await this.dataSource.query(`CREATE SCHEMA ${quoted}`);
+    return runMigrationsLocked(this.dataSource);
   }
 }

@@ -17,8 +17,8 @@ export class AdminService {
   ) {}
 
   /**
-   * Seed 000's development reset, made safe: empties every table but `migrations`, then re-creates the
-   * `ADMIN_EMAIL` admin (if configured) so the service is not left without one.
+   * Seed 000's development reset, made safe: re-creates the schema from the migrations (a fresh install), then
+   * the `ADMIN_EMAIL` admin (if configured) so the service is not left without one.
    * @throws 403 unless `ALLOW_DB_RESET=true` and `NODE_ENV` is not production
    */
   async resetDatabase(callerId: number): Promise<AdminMessageDto> {
@@ -28,8 +28,8 @@ export class AdminService {
         'Database reset is disabled: it needs ALLOW_DB_RESET=true and is never allowed when NODE_ENV=production.',
       );
     }
-    const tables = await this.admin.resetToFreshInstall();
-    this.logger.warn(`Database reset by user ${callerId}: emptied ${tables.join(', ')}.`);
+    const migrations = await this.admin.resetToFreshInstall();
+    this.logger.warn(`Database reset by user ${callerId}: schema re-created by ${migrations.length} migrations.`);
     await this.users.ensureConfiguredAdmin();
     return { message: 'Database reset' };
   }
