@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, Header, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Delete, Get, Header, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -8,7 +8,7 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -33,15 +33,12 @@ export class FilesController {
   @ApiBody({ type: UploadFileDto })
   @ApiCreatedResponse({ type: UploadResultDto, description: 'A new file.' })
   @ApiOkResponse({ type: UploadResultDto, description: 'These bytes were already uploaded to this session.' })
-  async upload(
+  upload(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,
     @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
   ): Promise<UploadResultDto> {
-    const { created, result } = await this.files.upload(user, sessionId, req);
-    res.status(created ? 201 : 200);
-    return result;
+    return this.files.upload(user, sessionId, req);
   }
 
   /** A session's files, oldest first, without their text. */

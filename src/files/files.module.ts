@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ChatsModule } from '../chats/chats.module';
 import { AppConfig, appConfig } from '../config/app-config';
 import { FileContentEntity } from './file-content.entity';
+import { FileObjectDeletionEntity } from './file-object-deletion.entity';
 import { FileEntity } from './file.entity';
 import { FilesController } from './files.controller';
 import { FilesRepository } from './files.repository';
@@ -18,7 +18,7 @@ import { S3FileStorage } from './storage/s3-file.storage';
  * to PostgreSQL, or to an S3-compatible bucket when `S3_*` is configured.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([FileEntity, FileContentEntity]), ChatsModule],
+  imports: [TypeOrmModule.forFeature([FileEntity, FileContentEntity, FileObjectDeletionEntity]), ChatsModule],
   controllers: [FilesController],
   providers: [
     FilesService,
@@ -26,9 +26,9 @@ import { S3FileStorage } from './storage/s3-file.storage';
     PdfExtractionService,
     {
       provide: FileStorage,
-      inject: [appConfig.KEY, DataSource],
-      useFactory: (config: AppConfig, dataSource: DataSource): FileStorage =>
-        config.s3 ? new S3FileStorage(config, dataSource) : new PostgresFileStorage(dataSource),
+      inject: [appConfig.KEY, FilesRepository],
+      useFactory: (config: AppConfig, files: FilesRepository): FileStorage =>
+        config.s3 ? new S3FileStorage(config, files) : new PostgresFileStorage(files),
     },
   ],
   exports: [FilesService],

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
+import { FileContentEntity } from './file-content.entity';
+import { FileObjectDeletionEntity } from './file-object-deletion.entity';
 import { FileEntity } from './file.entity';
 import { FileStorage } from './storage/file-storage';
 
@@ -20,13 +22,15 @@ const SUMMARY_COLUMNS = {
 } as const;
 
 /**
- * Uploaded files and their bytes in PostgreSQL. Reads by file id take the owner's user id and join the session,
- * so another user's file is simply not found.
+ * Uploaded files, their bytes in PostgreSQL and the outbox of S3 objects to remove. Reads by file id take the
+ * owner's user id and join the session, so another user's file is simply not found.
  */
 @Injectable()
 export class FilesRepository {
   constructor(
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+    @InjectRepository(FileContentEntity) private readonly contents: Repository<FileContentEntity>,
+    @InjectRepository(FileObjectDeletionEntity) private readonly objectDeletions: Repository<FileObjectDeletionEntity>,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
@@ -109,6 +113,27 @@ export class FilesRepository {
       [id, userId],
     );
     return Number(result[1]) > 0;
+  }
+
+  /** Inserts a file's bytes within `tx`, the transaction inserting its row (see {@link createWithContent}). */
+  async insertContent(tx: EntityManager, fileId: number, bytes: Buffer): Promise<void> {
+    await tx.insert(FileContentEntity, { fileId, data: bytes });
+  }
+
+  /** @returns the bytes of a file kept in PostgreSQL, or null when there are none */
+  async contentOf(fileId: number): Promise<Buffer | null> {
+    const content = await this.contents.findOneBy({ fileId });
+    return content?.data ?? null;
+  }
+
+  /** The oldest `limit` queued removals of S3 objects of deleted files (see {@link FileObjectDeletionEntity}). */
+  pendingObjectDeletions(limit: number): Promise<FileObjectDeletionEntity[]> {
+    return this.objectDeletions.find({ order: { id: 'ASC' }, take: limit });
+  }
+
+  /** Drops a queued removal once its object is gone. */
+  async forgetObjectDeletion(id: number): Promise<void> {
+    await this.objectDeletions.delete({ id });
   }
 
   private owned(userId: number) {

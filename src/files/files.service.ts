@@ -8,7 +8,6 @@ import { AuthenticatedUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
-import type { ContextDocument } from '../context/context-builder';
 import { FileDeletedDto, FileDto, FilePageDto, FileSummaryDto, UploadResultDto } from './dto/file.dto';
 import { FileEntity } from './file.entity';
 import { FilesRepository } from './files.repository';
@@ -18,6 +17,14 @@ import { FileStorage } from './storage/file-storage';
 
 /** The multipart field seed 004's upload reads (`curl -F "file=@document.pdf"`). */
 const UPLOAD_FIELD = 'file';
+
+/** A session's file as the model's context gets it. */
+export interface SessionDocument {
+  name: string;
+  text: string;
+  /** Only the start of the stored text was loaded (more is stored). */
+  partial: boolean;
+}
 
 const pgCode = (err: unknown) => (err instanceof QueryFailedError ? (err.driverError as { code?: string }).code : undefined);
 
@@ -37,13 +44,24 @@ export class FilesService {
   ) {}
 
   /**
-   * Seed 004's upload. The same bytes uploaded to the same session again return the stored file (`created:
-   * false`, answered 200) without extracting anything; a new file is `created: true` (201).
+   * Seed 004's upload, answered 201 for a new file; the same bytes uploaded to the same session again return the
+   * stored file, answered 200, without extracting anything (the status is set on `req`'s response).
    * @throws 404 session missing or not the caller's; 409 session archived; 413 too large; 415 not multipart or
    *         not a PDF; 422 no file, session full, encrypted, corrupt, too many pages, no text, or an extraction
    *         budget passed; 429 too many uploads being processed
    */
-  async upload(user: AuthenticatedUser, sessionId: number, req: Request): Promise<{ created: boolean; result: UploadResultDto }> {
+  async upload(user: AuthenticatedUser, sessionId: number, req: Request): Promise<UploadResultDto> {
+    const { created, result } = await this.receiveAndStore(user, sessionId, req);
+    req.res?.status(created ? HttpStatus.CREATED : HttpStatus.OK);
+    return result;
+  }
+
+  /** The upload's work: `created` false when the session already held these bytes. */
+  private async receiveAndStore(
+    user: AuthenticatedUser,
+    sessionId: number,
+    req: Request,
+  ): Promise<{ created: boolean; result: UploadResultDto }> {
     // Until the body is in, any answer closes the connection: to keep it alive, Node would read and throw away
     // the rest of a body of up to MAX_UPLOAD_BYTES.
     req.res?.setHeader('Connection', 'close');
@@ -155,7 +173,7 @@ export class FilesService {
    * `maxChars` characters in all allow (`partial` when more is stored). The caller has already checked that the
    * session is the user's.
    */
-  async documentsForContext(sessionId: number, maxChars: number): Promise<ContextDocument[]> {
+  async documentsForContext(sessionId: number, maxChars: number): Promise<SessionDocument[]> {
     const rows = await this.files.textsOfSession(sessionId, maxChars);
     return rows.map((f) => ({ name: f.filename, text: f.text, partial: f.partial }));
   }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { invalidField, ProblemException } from '../common/problem';
 
 /** Room for the multipart framing (boundaries, part headers, other small fields) around the file in a request. */
-export const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
+const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
 /** PDF 32000-1 §7.5.2 and its implementation notes: readers look for `%PDF-` within the first 1024 bytes. */
 const PDF_HEADER = Buffer.from('%PDF-', 'latin1');
 const HEADER_WINDOW = 1024;
@@ -150,7 +150,7 @@ function tooLarge(maxBytes: number): string {
  * A client file name made safe to store and show: no folders (`a/b\c.pdf` → `c.pdf`), no control or
  * bidirectional-override characters, at most 255 characters; `document.pdf` when nothing is left.
  */
-export function cleanFilename(name: string | undefined): string {
+function cleanFilename(name: string | undefined): string {
   const base = (name ?? '').split(/[/\\]/).pop() ?? '';
   const clean = base
     .replace(/[\p{Cc}\p{Cf}]/gu, '')

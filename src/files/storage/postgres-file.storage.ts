@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
-import { FileContentEntity } from '../file-content.entity';
+import { EntityManager } from 'typeorm';
 import { FileEntity } from '../file.entity';
+import { FilesRepository } from '../files.repository';
 import { FileStorage } from './file-storage';
 
 /**
@@ -13,21 +12,20 @@ import { FileStorage } from './file-storage';
 export class PostgresFileStorage extends FileStorage {
   readonly kind = 'postgres' as const;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+  constructor(private readonly files: FilesRepository) {
     super();
   }
 
-  async save(tx: EntityManager, file: FileEntity, bytes: Buffer): Promise<void> {
-    await tx.insert(FileContentEntity, { fileId: file.id, data: bytes });
+  save(tx: EntityManager, file: FileEntity, bytes: Buffer): Promise<void> {
+    return this.files.insertContent(tx, file.id, bytes);
   }
 
   async discard(): Promise<void> {
     // The transaction's rollback removed the bytes with the row.
   }
 
-  async read(file: FileEntity): Promise<Buffer | null> {
-    const content = await this.dataSource.getRepository(FileContentEntity).findOneBy({ fileId: file.id });
-    return content?.data ?? null;
+  read(file: FileEntity): Promise<Buffer | null> {
+    return this.files.contentOf(file.id);
   }
 
   async afterDelete(): Promise<void> {

@@ -1,10 +1,9 @@
 import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { HttpStatus, Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ProblemException } from '../../common/problem';
 import { AppConfig, appConfig } from '../../config/app-config';
 import { FileEntity } from '../file.entity';
+import { FilesRepository } from '../files.repository';
 import { FileStorage } from './file-storage';
 
 /** Outbox rows handled per cleanup round. */
@@ -31,7 +30,7 @@ export class S3FileStorage extends FileStorage implements OnModuleInit, OnModule
 
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly files: FilesRepository,
   ) {
     super();
     const s3 = config.s3!;
@@ -93,13 +92,10 @@ export class S3FileStorage extends FileStorage implements OnModuleInit, OnModule
 
   private async cleanUp(): Promise<void> {
     for (;;) {
-      const rows: { id: number; storage_name: string }[] = await this.dataSource.query(
-        'SELECT id, storage_name FROM file_object_deletions ORDER BY id LIMIT $1',
-        [CLEANUP_BATCH],
-      );
+      const rows = await this.files.pendingObjectDeletions(CLEANUP_BATCH);
       for (const row of rows) {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: row.storage_name }));
-        await this.dataSource.query('DELETE FROM file_object_deletions WHERE id = $1', [row.id]);
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: row.storageName }));
+        await this.files.forgetObjectDeletion(row.id);
       }
       if (rows.length < CLEANUP_BATCH) return;
     }
