@@ -263,6 +263,16 @@ describe('resilience: timeouts, retries and fallbacks', () => {
     ]);
   });
 
+  it('lists the configured fallback as the model answering for a model whose provider is not configured', async () => {
+    const res = await request(t.url).get('/v1/models').set(alice.auth);
+
+    expect(res.status).toBe(200);
+    const byId = Object.fromEntries(res.body.map((m: { id: string }) => [m.id, m]));
+    expect(byId['mistral/mistral-small-latest']).toMatchObject({ available: false, answered_by: 'openai/gpt-4' });
+    expect(byId['openai/gpt-4o-mini']).toMatchObject({ available: true, answered_by: 'openai/gpt-4o-mini' });
+    expect(openai.requests).toHaveLength(0);
+  });
+
   describe('a large-window model falling back to a small-window one', () => {
     const OVERHEAD = 4;
     const GPT4_AVAILABLE = 8192 - 8192 / 4 - 256; // gpt-4: window 8192, output reserved 2048, safety margin 256

@@ -14,6 +14,7 @@ const EXCERPT_LENGTH = 2000;
 /** Output tokens a title may take. */
 const TITLE_MAX_TOKENS = 24;
 
+/** The title model's instruction (system turn); the first exchange follows as the user turn. */
 export const TITLE_INSTRUCTION =
   'Write a short title (at most 6 words) for the conversation below, in its language. ' +
   'Answer with the title only: no quotes, no final period.';
@@ -68,7 +69,6 @@ export class SessionTitlesService implements OnModuleDestroy {
       try {
         const result = await titler.complete(
           {
-            model: titler.model.upstreamModel,
             messages: [
               { role: 'system', content: TITLE_INSTRUCTION },
               { role: 'user', content: `User: ${excerpt(userText)}\n\nAssistant: ${excerpt(answerText)}` },

@@ -8,10 +8,10 @@ import {
   summaryContent,
   TRUNCATED_MARK,
 } from './context-builder';
-import { PER_MESSAGE_OVERHEAD, TokenCounter, tokenCounterFor } from './token-counter';
+import { makeTokenCounter, PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
 
 /** One token per character keeps the arithmetic visible. */
-const chars: TokenCounter = { name: 'chars', count: (t) => t.length, truncate: (t, n) => t.slice(0, Math.max(n, 0)) };
+const chars = makeTokenCounter({ name: 'chars', count: (t) => t.length, truncate: (t, n) => t.slice(0, Math.max(n, 0)) });
 const o200k = tokenCounterFor({ provider: 'openai', upstreamModel: 'gpt-4o' }, 1.25);
 const msg = (id: number | null, role: CandidateMessage['role'], content: string): CandidateMessage => ({ id, role, content });
 const each = 4 + PER_MESSAGE_OVERHEAD; // a four-character message
@@ -226,5 +226,13 @@ describe('tokenCounterFor', () => {
     expect(llama.name).toMatch(/estimate/);
     expect(tokenCounterFor({ provider: 'openrouter', upstreamModel: 'openai/gpt-4o-mini' }, 1.25).count(text)).toBe(exact);
     expect(llama.count(llama.truncate(text, 8))).toBeLessThanOrEqual(8);
+  });
+
+  it('counts turns as their contents plus the per-message overhead each', () => {
+    const llama = tokenCounterFor({ provider: 'groq', upstreamModel: 'llama-3.3-70b-versatile' }, 1.25);
+    const turns = [{ content: 'Hello world' }, { content: '' }, { content: 'How are you?' }];
+
+    expect(llama.countTurns(turns)).toBe(llama.count('Hello world') + llama.count('How are you?') + 3 * PER_MESSAGE_OVERHEAD);
+    expect(llama.countTurns([])).toBe(0);
   });
 });

@@ -130,7 +130,7 @@ export function summaryContent(summary: string): string {
  */
 export function buildContext(input: ContextInput): BuiltContext {
   const { counter } = input;
-  const costOf = (content: string) => counter.count(content) + PER_MESSAGE_OVERHEAD;
+  const costOf = (content: string) => counter.countTurns([{ content }]);
   const budget: ContextBudget = {
     contextWindow: input.contextWindow,
     reservedOutput: input.reservedOutput,
@@ -258,7 +258,7 @@ export function renderDocuments(documents: ContextDocument[], budget: number, co
   const content = render();
   return {
     content,
-    tokens: counter.count(content) + PER_MESSAGE_OVERHEAD,
+    tokens: counter.countTurns([{ content }]),
     included: elements.map((e) => ({ name: e.name, tokens: counter.count(element(e)), truncated: e.truncated })),
     omitted,
   };

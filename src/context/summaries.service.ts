@@ -7,7 +7,7 @@ import { ModelRouter } from '../providers/model-router';
 import { UsageService } from '../usage/usage.service';
 import { CandidateMessage } from './context-builder';
 import { ContextRepository } from './context.repository';
-import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
+import { tokenCounterFor } from './token-counter';
 
 /** The summary model's instruction. */
 export const SUMMARY_INSTRUCTION =
@@ -81,18 +81,16 @@ export class SummariesService implements OnModuleDestroy {
     ];
     // Fold as many of the oldest messages as the summary model's window takes; the rest wait for the next update.
     const room = model.contextWindow - cm.summary_max_tokens - cm.safety_margin_tokens;
-    const size = (turns: ChatTurn[]) => turns.reduce((n, t) => n + counter.count(t.content) + PER_MESSAGE_OVERHEAD, 0);
+    const size = (fold: CandidateMessage[]) => counter.countTurns(request(fold));
     let fold = outside;
-    while (fold.length > 1 && size(request(fold)) > room) fold = fold.slice(0, Math.max(1, Math.floor(fold.length / 2)));
-    if (size(request(fold)) > room) {
-      const over = size(request(fold)) - room;
+    while (fold.length > 1 && size(fold) > room) fold = fold.slice(0, Math.max(1, Math.floor(fold.length / 2)));
+    if (size(fold) > room) {
+      const over = size(fold) - room;
       fold = [{ ...fold[0], content: counter.truncate(fold[0].content, counter.count(fold[0].content) - over) }];
     }
 
-    const result = await route.complete(
-      { model: model.upstreamModel, messages: request(fold), maxTokens: Math.min(cm.summary_max_tokens, model.maxOutputTokens) },
-      signal,
-    );
+    // The route caps maxTokens at the model's maximum.
+    const result = await route.complete({ messages: request(fold), maxTokens: cm.summary_max_tokens }, signal);
     // Billed even when the summary turns out empty or a newer one wins.
     await this.usage.recordCall({ userId, sessionId, purpose: 'summary', model: route.model, usage: result.usage });
     const summary = result.text.trim();

@@ -1,12 +1,10 @@
 import { decode, encode } from 'gpt-tokenizer';
+import type { ChatTurn } from '../providers/model-provider';
 import type { RegisteredModel } from '../providers/model-registry';
-import { countTokens } from '../providers/tokenizer';
+import { countTokens, PLAIN_TEXT } from '../providers/tokenizer';
 
 /** Tokens a chat protocol adds around each message: 3 of framing plus the role (OpenAI cookbook, "How to count tokens"). */
 export const PER_MESSAGE_OVERHEAD = 4;
-
-/** Special-token markers such as `<|endoftext|>` in user text are plain text, never rejected. */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 /** Counts and cuts text in one model family's tokens. */
 export interface TokenCounter {
@@ -16,6 +14,16 @@ export interface TokenCounter {
   count(text: string): number;
   /** @returns the longest prefix of `text` that takes at most `maxTokens` tokens (cut at a token boundary) */
   truncate(text: string, maxTokens: number): string;
+  /** @returns the tokens these turns take as sent: each one's content plus {@link PER_MESSAGE_OVERHEAD} */
+  countTurns(turns: readonly Pick<ChatTurn, 'content'>[]): number;
+}
+
+/** A counter from its text operations, with `countTurns` built on `count`. */
+export function makeTokenCounter(parts: Omit<TokenCounter, 'countTurns'>): TokenCounter {
+  return {
+    ...parts,
+    countTurns: (turns) => turns.reduce((n, t) => n + parts.count(t.content) + PER_MESSAGE_OVERHEAD, 0),
+  };
 }
 
 /** Providers whose models use OpenAI's `o200k_base` encoding (the offline model counts with it too). */
@@ -30,13 +38,13 @@ const O200K_PROVIDERS = new Set(['openai', 'offline']);
 export function tokenCounterFor(model: Pick<RegisteredModel, 'provider' | 'upstreamModel'>, factor: number): TokenCounter {
   const exact = O200K_PROVIDERS.has(model.provider) || (model.provider === 'openrouter' && model.upstreamModel.startsWith('openai/'));
   if (exact || factor === 1) {
-    return { name: 'o200k_base', count: countTokens, truncate: (text, max) => cut(text, max) };
+    return makeTokenCounter({ name: 'o200k_base', count: countTokens, truncate: (text, max) => cut(text, max) });
   }
-  return {
+  return makeTokenCounter({
     name: `o200k_base×${factor} (estimate)`,
     count: (text) => Math.ceil(countTokens(text) * factor),
     truncate: (text, max) => cut(text, Math.floor(max / factor)),
-  };
+  });
 }
 
 function cut(text: string, maxTokens: number): string {

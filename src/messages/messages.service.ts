@@ -10,7 +10,7 @@ import { ProblemDetailsFilter } from '../common/problem-details.filter';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ContextService } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
-import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../context/token-counter';
+import { tokenCounterFor } from '../context/token-counter';
 import { isAbortError } from '../providers/abort';
 import { ChatTurn, ModelProviderError, ModelRequest, ModelUsage } from '../providers/model-provider';
 import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
@@ -29,7 +29,7 @@ interface PreparedSend {
   /** Calls the model, its retries and fallbacks; `route.model` is the one answering. */
   route: ModelRoute;
   /** The request for one model of the route: the context fitted to its window, its reserved output as max tokens. */
-  requestFor: (model: RegisteredModel) => ModelRequest;
+  requestFor: (model: RegisteredModel) => Omit<ModelRequest, 'model'>;
   /** A title stored with the answer (the offline model's first words); a real model titles after the answer. */
   title?: string;
   /** The turn's first user message, for the title. */
@@ -199,7 +199,6 @@ export class MessagesService {
       requestFor: (candidate) => {
         const fitted = context.refit(candidate);
         return {
-          model: candidate.upstreamModel,
           messages: fitted.turns.map(({ role, content }) => ({ role, content })),
           temperature: dto.temperature,
           // What the context reserved, so the answer can never overflow the window (and the preview shows it).
@@ -274,7 +273,7 @@ export class MessagesService {
     const counter = tokenCounterFor(p.route.model, this.config.contextManagement.token_estimate_factor);
     const sent = p.route.request?.messages ?? []; // what the last model called was sent
     const usage: ModelUsage = {
-      inputTokens: charged ? sent.reduce((n, m) => n + counter.count(m.content) + PER_MESSAGE_OVERHEAD, 0) : 0,
+      inputTokens: charged ? counter.countTurns(sent) : 0,
       outputTokens: counter.count(text),
       estimated: charged,
     };

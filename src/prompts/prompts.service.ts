@@ -164,7 +164,6 @@ export class PromptsService {
       try {
         const answer = await route.complete(
           {
-            model: route.model.upstreamModel,
             messages: [{ role: 'user', content: text }],
             maxTokens: this.config.prompts.preview_max_tokens, // the route caps it at each model's maximum
           },

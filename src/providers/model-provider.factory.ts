@@ -31,6 +31,9 @@ export class ModelProviderFactory {
   ) {}
 
   /**
+   * The adapter for `model`'s provider (created on first use), or the offline model in offline mode.
+   * @returns the adapter and the model it answers as: `model` itself, or the offline model for `offline/*` and in
+   *          offline mode
    * @throws ProblemException 503 when the model's provider has no credentials (outside offline mode)
    */
   forModel(model: RegisteredModel): ProviderSelection {

@@ -190,5 +190,10 @@ export function costOf(
   const { inputPer1m, outputPer1m, cachedInputPer1m = inputPer1m } = model.pricing;
   const cached = Math.min(usage.cachedInputTokens ?? 0, usage.inputTokens);
   const raw = ((usage.inputTokens - cached) * inputPer1m + cached * cachedInputPer1m + usage.outputTokens * outputPer1m) / 1_000_000;
-  return Math.round(raw * 1e8) / 1e8;
+  return roundUsd(raw);
+}
+
+/** @returns `usd` rounded to 8 decimals, the precision of the `numeric(18,8)` cost columns */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * 1e8) / 1e8;
 }

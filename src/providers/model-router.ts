@@ -2,6 +2,7 @@ import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/c
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { RetriesConfig } from '../config/file-config';
 import { abortError, isAbortError } from './abort';
 import {
   ModelCompletion,
@@ -16,13 +17,6 @@ import { ModelRegistry, RegisteredModel } from './model-registry';
 
 /** Error kinds worth calling the same model again for: they are usually gone a moment later. */
 const RETRYABLE = new Set<ModelProviderError['kind']>(['rate_limited', 'unavailable', 'timeout']);
-
-/** The retry settings the backoff is computed from (`retries` in the YAML file). */
-export interface RetryPolicy {
-  max_attempts: number;
-  base_delay_ms: number;
-  max_delay_ms: number;
-}
 
 /** One model tried for an answer, as stored on the message (`attempts`) and shown in its DTO. */
 export interface ModelAttempt {
@@ -51,7 +45,7 @@ export interface ModelAttempt {
 export function retryDelayMs(
   err: ModelProviderError,
   attempt: number,
-  policy: RetryPolicy,
+  policy: RetriesConfig,
   random: () => number = Math.random,
 ): number | undefined {
   if (!RETRYABLE.has(err.kind) || attempt >= policy.max_attempts) return undefined;
@@ -65,11 +59,11 @@ export function retryDelayMs(
 
 /**
  * What a route sends: one request for every model, or a function building each model's own (a send's context is
- * fitted to each model's window). Either way the route sets the model's upstream name and caps `maxTokens` at the
- * model's maximum. A function throws a 422 ProblemException when the request cannot be fitted to that model: the
- * model is then skipped as a `context_too_small` attempt.
+ * fitted to each model's window). Either way without the model: the route sets each model's upstream name and caps
+ * `maxTokens` at the model's maximum. A function throws a 422 ProblemException when the request cannot be fitted to
+ * that model: the model is then skipped as a `context_too_small` attempt.
  */
-export type RouteRequest = ModelRequest | ((model: RegisteredModel) => ModelRequest);
+export type RouteRequest = Omit<ModelRequest, 'model'> | ((model: RegisteredModel) => Omit<ModelRequest, 'model'>);
 
 /** One candidate of a route: the model and the adapter that answers for it. */
 interface Candidate {
@@ -97,6 +91,23 @@ export class ModelRouter {
    * @throws ProblemException 503 when no model of the chain is configured (the last one's problem)
    */
   route(model: RegisteredModel): ModelRoute {
+    const { candidates, skipped, unavailable } = this.plan(model);
+    if (!candidates.length) throw unavailable;
+    if (skipped.length) this.logger.warn(`Answering with ${candidates[0].model.id}: ${skipped.map((s) => s.model).join(', ')} not configured`);
+    return new ModelRoute(candidates, skipped, this.config, this.logger);
+  }
+
+  /**
+   * The model that answers a request for `model` unless calls fail: the first model of its chain that is
+   * configured (the offline model in offline mode), as {@link route} picks it, without logging.
+   * @returns that model, or null when no model of the chain is configured
+   */
+  answeringModel(model: RegisteredModel): RegisteredModel | null {
+    return this.plan(model).candidates[0]?.model ?? null;
+  }
+
+  /** The chain of `model` split into the candidates that can be called and the ones skipped as not configured. */
+  private plan(model: RegisteredModel): { candidates: Candidate[]; skipped: ModelAttempt[]; unavailable: unknown } {
     const candidates: Candidate[] = [];
     const skipped: ModelAttempt[] = [];
     let unavailable: unknown;
@@ -111,9 +122,7 @@ export class ModelRouter {
         skipped.push({ model: name, error_kind: 'not_configured', upstream_status: null, retries: 0 });
       }
     }
-    if (!candidates.length) throw unavailable;
-    if (skipped.length) this.logger.warn(`Answering with ${candidates[0].model.id}: ${skipped.map((s) => s.model).join(', ')} not configured`);
-    return new ModelRoute(candidates, skipped, this.config, this.logger);
+    return { candidates, skipped, unavailable };
   }
 }
 
@@ -251,7 +260,7 @@ export class ModelRoute {
    */
   private requestFor(i: number, build: RouteRequest, attempt: ModelAttempt): ModelRequest | ProblemException {
     const { model } = this.candidates[i];
-    let request: ModelRequest;
+    let request: Omit<ModelRequest, 'model'>;
     try {
       request = typeof build === 'function' ? build(model) : build;
     } catch (err) {

@@ -5,10 +5,13 @@
  * always marked `estimated`.
  */
 import { countTokens as countO200k } from 'gpt-tokenizer';
-import { ChatTurn } from './model-provider';
+import { ChatTurn, ModelRequest, ModelUsage } from './model-provider';
 
-/** Special-token markers such as `<|endoftext|>` in user text are counted as plain text, never rejected. */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+/**
+ * gpt-tokenizer's options for user text: special-token markers such as `<|endoftext|>` are counted as plain text,
+ * never rejected.
+ */
+export const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 /** Chat-format overhead per message and for priming the reply (OpenAI cookbook, "How to count tokens"). */
 const TOKENS_PER_MESSAGE = 3;
@@ -28,4 +31,9 @@ export function countChatTokens(messages: readonly ChatTurn[]): number {
     (sum, m) => sum + TOKENS_PER_MESSAGE + countTokens(m.role) + countTokens(m.content),
     TOKENS_PER_REPLY,
   );
+}
+
+/** The usage of a call whose provider reported none: the request's turns and the answer's text, counted here. */
+export function estimatedUsage(request: Pick<ModelRequest, 'messages'>, text: string): ModelUsage {
+  return { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(text), estimated: true };
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { invalidField, notFound } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ModelUsage } from '../providers/model-provider';
-import { costOf, RegisteredModel } from '../providers/model-registry';
+import { costOf, RegisteredModel, roundUsd } from '../providers/model-registry';
 import { UsersRepository } from '../users/users.repository';
 import { UsageDayDto, UsageQueryDto, UsageReportDto, UsageTotalsDto } from './usage.dto';
 import { UsagePurpose } from './usage-daily.entity';
@@ -101,6 +101,6 @@ function sum(rows: UsageDayRow[]): UsageTotalsDto {
     totals.tokens_reasoning += r.tokensReasoning;
     totals.cost += r.cost;
   }
-  totals.cost = Math.round(totals.cost * 1e8) / 1e8;
+  totals.cost = roundUsd(totals.cost);
   return totals;
 }

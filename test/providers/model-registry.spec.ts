@@ -2,13 +2,24 @@ import { HttpStatus } from '@nestjs/common';
 import { join } from 'node:path';
 import { ProblemException } from '../../src/common/problem';
 import { loadAppConfig } from '../../src/config/app-config';
+import { ModelProviderFactory } from '../../src/providers/model-provider.factory';
 import { costOf, ModelRegistry, OFFLINE_MODEL_ID, RegisteredModel } from '../../src/providers/model-registry';
+import { ModelRouter } from '../../src/providers/model-router';
 import { ModelsService } from '../../src/providers/models.service';
+import { OfflineModelProvider } from '../../src/providers/offline/offline.model-provider';
 
 const CONFIG_FILE = join(__dirname, '../support/config.test.yaml');
 
 function registry(env: Record<string, string> = {}): ModelRegistry {
   return new ModelRegistry(loadAppConfig({ CONFIG_FILE, ...env }));
+}
+
+/** `GET /v1/models`' service, wired as the providers module wires it. */
+function modelsService(env: Record<string, string> = {}): ModelsService {
+  const config = loadAppConfig({ CONFIG_FILE, ...env });
+  const models = new ModelRegistry(config);
+  const factory = new ModelProviderFactory(models, new OfflineModelProvider(config), config);
+  return new ModelsService(models, new ModelRouter(models, factory, config));
 }
 
 describe('ModelRegistry', () => {
@@ -101,14 +112,14 @@ describe('ModelRegistry', () => {
 
 describe('ModelsService (GET /v1/models)', () => {
   it('in offline mode, says the offline model answers for every model', () => {
-    const models = new ModelsService(registry());
+    const models = modelsService();
 
     expect(models.offlineMode).toBe(true);
     expect(new Set(models.list().map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
   });
 
   it('maps registry models to the wire format; models of unconfigured providers answer nowhere', () => {
-    const models = new ModelsService(registry({ OPENAI_API_KEY: 'sk-test' }));
+    const models = modelsService({ OPENAI_API_KEY: 'sk-test' });
     const list = models.list();
 
     expect(models.offlineMode).toBe(false);

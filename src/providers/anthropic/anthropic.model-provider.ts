@@ -19,7 +19,8 @@ import {
   truncatedStreamError,
   unreachableError,
 } from '../provider-errors';
-import { countChatTokens, countTokens } from '../tokenizer';
+import { estimatedUsage } from '../tokenizer';
+import { mergeTurns } from '../turns';
 
 /** Messages API `stop_reason` → our finish reason (API reference, "Messages" → `stop_reason`). */
 const FINISH_REASONS: Record<string, FinishReason> = {
@@ -176,7 +177,7 @@ export class AnthropicModelProvider extends ModelProvider {
 
   private usage(request: ModelRequest, text: string, upstream: UpstreamUsage | undefined): ModelUsage {
     if (typeof upstream?.input_tokens !== 'number' || typeof upstream.output_tokens !== 'number') {
-      return { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(text), estimated: true };
+      return estimatedUsage(request, text);
     }
     const cacheRead = upstream.cache_read_input_tokens ?? undefined;
     const thinking = upstream.output_tokens_details?.thinking_tokens ?? undefined;
@@ -205,22 +206,12 @@ export class AnthropicModelProvider extends ModelProvider {
 }
 
 /**
- * Translates our turns to the Messages API's: system turns joined into `system`; user and assistant turns with
- * consecutive same-role turns merged, empty turns dropped, and the conversation starting at the first user turn.
+ * Translates our turns to the Messages API's ({@link mergeTurns}), the conversation starting at the first user turn.
  */
-export function toAnthropicTurns(turns: readonly ChatTurn[]): { system?: string; messages: MessageParam[] } {
-  const system = turns
-    .filter((t) => t.role === 'system' && t.content)
-    .map((t) => t.content)
-    .join('\n\n');
-  const messages: MessageParam[] = [];
-  for (const turn of turns) {
-    if (turn.role === 'system' || !turn.content) continue;
-    if (messages.length === 0 && turn.role === 'assistant') continue;
-    const last = messages.at(-1);
-    if (last?.role === turn.role) last.content = `${last.content as string}\n\n${turn.content}`;
-    else messages.push({ role: turn.role, content: turn.content });
-  }
+function toAnthropicTurns(turns: readonly ChatTurn[]): { system?: string; messages: MessageParam[] } {
+  const { system, turns: messages } = mergeTurns(turns);
+  // Merged, so at most one assistant turn comes before the first user turn.
+  if (messages[0]?.role === 'assistant') messages.shift();
   return { ...(system && { system }), messages };
 }
 

@@ -29,8 +29,9 @@ export class ModelDto {
   /** Its provider is configured on this server (has credentials, or needs none). */
   available: boolean;
   /**
-   * Registry id of the model that really answers a request for this one: itself when available, `offline/echo`
-   * for every model in offline mode, null when it can't be used (its provider is not configured).
+   * Registry id of the model that really answers a request for this one (unless calls fail): itself when
+   * available, else the first of its fallbacks whose provider is configured; `offline/echo` for every model in
+   * offline mode; null when it can't be used (neither its provider nor any fallback's is configured).
    */
   @ApiProperty({ type: String, nullable: true }) answered_by: string | null;
 

@@ -19,7 +19,8 @@ import {
   truncatedStreamError,
   unreachableError,
 } from '../provider-errors';
-import { countChatTokens, countTokens } from '../tokenizer';
+import { estimatedUsage } from '../tokenizer';
+import { mergeTurns } from '../turns';
 
 /** The Gemini API version this adapter speaks (`/v1beta/models/{model}:generateContent`). */
 const API_VERSION = 'v1beta';
@@ -159,7 +160,7 @@ export class GeminiModelProvider extends ModelProvider {
 
   private usage(request: ModelRequest, text: string, upstream: GenerateContentResponse['usageMetadata']): ModelUsage {
     if (upstream?.promptTokenCount === undefined) {
-      return { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(text), estimated: true };
+      return estimatedUsage(request, text);
     }
     const thoughts = upstream.thoughtsTokenCount;
     const cached = upstream.cachedContentTokenCount;
@@ -189,26 +190,12 @@ export class GeminiModelProvider extends ModelProvider {
   }
 }
 
-/**
- * Translates our turns to Gemini's: system turns joined into `systemInstruction`; `assistant` → `model`;
- * consecutive same-role turns merged and empty turns dropped.
- */
-export function toGeminiContents(turns: readonly ChatTurn[]): { systemInstruction?: Content; contents: Content[] } {
-  const system = turns
-    .filter((t) => t.role === 'system' && t.content)
-    .map((t) => t.content)
-    .join('\n\n');
-  const contents: { role: 'user' | 'model'; text: string }[] = [];
-  for (const turn of turns) {
-    if (turn.role === 'system' || !turn.content) continue;
-    const role = turn.role === 'assistant' ? 'model' : 'user';
-    const last = contents.at(-1);
-    if (last?.role === role) last.text = `${last.text}\n\n${turn.content}`;
-    else contents.push({ role, text: turn.content });
-  }
+/** Translates our turns to Gemini's ({@link mergeTurns}): the system text as `systemInstruction`, `assistant` → `model`. */
+function toGeminiContents(turns: readonly ChatTurn[]): { systemInstruction?: Content; contents: Content[] } {
+  const { system, turns: merged } = mergeTurns(turns);
   return {
     ...(system && { systemInstruction: { parts: [{ text: system }] } }),
-    contents: contents.map(({ role, text }) => ({ role, parts: [{ text }] })),
+    contents: merged.map(({ role, content }) => ({ role: role === 'assistant' ? 'model' : 'user', parts: [{ text: content }] })),
   };
 }
 

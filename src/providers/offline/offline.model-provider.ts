@@ -4,7 +4,7 @@ import { AppConfig, appConfig } from '../../config/app-config';
 import { abortError, isAbortError } from '../abort';
 import { FinishReason, ModelCompletion, ModelProvider, ModelRequest, ModelStreamEvent, ModelUsage } from '../model-provider';
 import { OFFLINE_PROVIDER } from '../model-registry';
-import { countChatTokens, countTokens } from '../tokenizer';
+import { countTokens, estimatedUsage } from '../tokenizer';
 
 /** How much of the last user message the offline model echoes, in characters (code points). */
 export const OFFLINE_ECHO_LIMIT = 200;
@@ -81,11 +81,7 @@ export class OfflineModelProvider extends ModelProvider {
       pieces.push(word);
       text += word;
     }
-    return {
-      pieces,
-      finishReason,
-      usage: { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(text), estimated: true },
-    };
+    return { pieces, finishReason, usage: estimatedUsage(request, text) };
   }
 }
 

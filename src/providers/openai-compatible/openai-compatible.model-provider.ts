@@ -18,7 +18,7 @@ import {
   truncatedStreamError,
   unreachableError,
 } from '../provider-errors';
-import { countChatTokens, countTokens } from '../tokenizer';
+import { estimatedUsage } from '../tokenizer';
 
 const FINISH_REASONS: Record<string, FinishReason> = {
   stop: 'stop',
@@ -133,7 +133,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
   }
 
   private usage(request: ModelRequest, text: string, upstream: UpstreamUsage | undefined | null): ModelUsage {
-    if (!upstream) return { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(text), estimated: true };
+    if (!upstream) return estimatedUsage(request, text);
     // prompt_tokens already includes the cached tokens, completion_tokens the reasoning ones (OpenAI "usage").
     const cached = upstream.prompt_tokens_details?.cached_tokens;
     const reasoning = upstream.completion_tokens_details?.reasoning_tokens;
