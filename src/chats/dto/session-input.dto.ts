@@ -17,9 +17,7 @@ import { MAX_ID } from '../../common/parse-id.pipe';
 import { PageQueryDto } from '../../common/pagination.dto';
 import { MaxJsonSize } from '../../common/max-json-size.validator';
 import { TemplateVariables } from '../../prompts/dto/prompt-input.dto';
-
-const toBool = ({ value }: { value: unknown }) =>
-  value === 'true' || value === true ? true : value === 'false' || value === false ? false : value;
+import { toBool } from '../../common/boolean-transform';
 
 /** Body of `POST /v1/chat/sessions`. */
 export class CreateSessionDto {

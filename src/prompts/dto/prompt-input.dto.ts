@@ -15,9 +15,7 @@ import {
 import { MaxJsonSize } from '../../common/max-json-size.validator';
 import { PageQueryDto } from '../../common/pagination.dto';
 import { MAX_ID } from '../../common/parse-id.pipe';
-
-const toBool = ({ value }: { value: unknown }) =>
-  value === 'true' || value === true ? true : value === 'false' || value === false ? false : value;
+import { toBool } from '../../common/boolean-transform';
 
 /**
  * Hard ceiling on a content field before the configured limit (`prompts.max_content_length`) is checked by the
