@@ -12,7 +12,8 @@ export interface SummaryState {
 }
 
 /**
- * What contexts and summaries read and write in PostgreSQL. Messages without text (an answer still being produced,
+ * What contexts and summaries read and write in PostgreSQL: `messages` (read only) and the summary columns of
+ * `chat_sessions`, which only the summaries service writes. Messages without text (an answer still being produced,
  * or one that failed before its first piece) never count: they are not sent to a model either. Writes here leave
  * `updated_at` alone: a summary is not activity in the session.
  */

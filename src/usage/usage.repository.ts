@@ -40,7 +40,8 @@ export interface UsageDayRow {
 /**
  * The `usage_daily` ledger and the running usage totals of users and sessions. Every model call is added by
  * {@link record}: answers in the transaction that stores them (`MessagesRepository.finishAnswer`), titles,
- * summaries and previews on their own.
+ * summaries and previews on their own. It writes the `users` and `chat_sessions` totals itself (tables the users
+ * and chats modules own) so that a call's ledger row and totals change in one atomic step.
  */
 @Injectable()
 export class UsageRepository {
