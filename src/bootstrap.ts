@@ -1,11 +1,10 @@
-import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, appConfig } from './config/app-config';
+import { serveApiDocs } from './openapi-document';
 
 /**
- * Applies what must be set on the HTTP adapter itself (body limits, proxy trust, logger, CORS, Swagger).
+ * Applies what must be set on the HTTP adapter itself (body limits, proxy trust, logger, CORS, the API docs).
  * Shared by `main.ts` and the e2e tests so both run the same app.
  */
 export function configureApp(app: NestExpressApplication): void {
@@ -15,62 +14,5 @@ export function configureApp(app: NestExpressApplication): void {
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.enableCors({ exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] });
-  const document = buildOpenApiDocument(app);
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
-}
-
-/** The OpenAPI 3 document the SDKs are generated from; operation ids are stable (`Controller_method`). */
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const options = new DocumentBuilder()
-    .setTitle('Chat backend API')
-    .setDescription(
-      'Authenticated chat sessions that stream model replies (SSE) and keep them in PostgreSQL. ' +
-        'Errors are application/problem+json (RFC 9457). Authenticate with `Authorization: Bearer <access JWT or API key>`.',
-    )
-    .setVersion('1.0.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An access JWT from /v1/auth/*, or an application API key.' })
-    .addSecurityRequirements('bearer')
-    .build();
-  const document = SwaggerModule.createDocument(app, options, {
-    operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
-  });
-  return withProblemResponses(document);
-}
-
-/** RFC 9457 problem details, the body of every error answer. */
-const PROBLEM_SCHEMA = {
-  type: 'object',
-  required: ['type', 'title', 'status', 'detail'],
-  properties: {
-    type: { type: 'string', description: 'A URI naming the kind of problem.' },
-    title: { type: 'string', description: 'The HTTP status text.' },
-    status: { type: 'integer', description: 'The HTTP status code.' },
-    detail: { type: 'string', description: 'A human sentence saying what went wrong.' },
-    instance: { type: 'string', description: 'The request path.' },
-    errors: {
-      type: 'array',
-      description: 'Validation failures (422).',
-      items: {
-        type: 'object',
-        required: ['field', 'message'],
-        properties: { field: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-  },
-};
-
-/** Adds the problem-details schema and `4XX`/`5XX` answers to every operation, so SDKs type error bodies too. */
-function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
-  document.components = { ...document.components, schemas: { ...document.components?.schemas, ProblemDetails: PROBLEM_SCHEMA } };
-  const problem = {
-    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDetails' } } },
-  };
-  for (const item of Object.values(document.paths)) {
-    for (const op of Object.values(item) as { responses?: Record<string, unknown> }[]) {
-      if (!op || typeof op !== 'object' || !op.responses) continue;
-      op.responses['4XX'] ??= { description: 'Client error (problem details).', ...problem };
-      op.responses['5XX'] ??= { description: 'Server or provider error (problem details).', ...problem };
-    }
-  }
-  return document;
+  serveApiDocs(app);
 }

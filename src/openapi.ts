@@ -4,20 +4,10 @@ import { OpenAPIObject } from '@nestjs/swagger';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppModule } from './app.module';
-import { buildOpenApiDocument } from './bootstrap';
+import { buildOpenApiDocument, serializeOpenApiDocument } from './openapi-document';
 
-/** Returns a copy of a JSON value with every object's keys sorted, so the document diffs cleanly. */
-export function sortKeys<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(sortKeys) as T;
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
-    ) as T;
-  }
-  return value;
-}
+/** Where `npm run openapi` writes the document, relative to the working directory (the repository root). */
+export const OPENAPI_FILE = 'openapi.json';
 
 /**
  * Builds the OpenAPI 3 document without connecting to anything (Nest's preview mode instantiates no provider).
@@ -26,7 +16,7 @@ export function sortKeys<T>(value: T): T {
 export async function generateOpenApiDocument(): Promise<OpenAPIObject> {
   const app = await NestFactory.create(AppModule, { preview: true, logger: false, abortOnError: false });
   try {
-    return sortKeys(buildOpenApiDocument(app));
+    return buildOpenApiDocument(app);
   } finally {
     await app.close();
   }
@@ -35,8 +25,8 @@ export async function generateOpenApiDocument(): Promise<OpenAPIObject> {
 if (require.main === module) {
   generateOpenApiDocument()
     .then((doc) => {
-      const path = resolve(process.cwd(), 'openapi.json');
-      writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);
+      const path = resolve(process.cwd(), OPENAPI_FILE);
+      writeFileSync(path, serializeOpenApiDocument(doc));
       console.log(`Wrote ${path} (${Object.keys(doc.paths).length} paths)`);
     })
     .catch((err: Error) => {

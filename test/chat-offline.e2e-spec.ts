@@ -198,7 +198,7 @@ describe('POST /v1/chat/stream (offline model)', () => {
     const models = await request(t.url).get('/v1/models').set(alice.auth);
     expect(models.status).toBe(200);
     expect(models.headers['x-offline-mode']).toBe('true');
-    const gpt4 = models.body.find((m: { id: string }) => m.id === 'openai/gpt-4');
+    const gpt4 = models.body.data.find((m: { id: string }) => m.id === 'openai/gpt-4');
     expect(gpt4).toMatchObject({ available: false, answered_by: 'offline/echo', aliases: ['gpt-4'] });
     const config = await request(t.url).get('/config');
     expect(config.status).toBe(200);

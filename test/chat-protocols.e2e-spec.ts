@@ -301,9 +301,10 @@ describe('POST /v1/chat/stream through the three provider protocols', () => {
   it('lists the models of every configured protocol as available, with cached-input price and price date', async () => {
     const res = await request(t.url).get('/v1/models').set(alice.auth);
 
-    const byId = Object.fromEntries(res.body.map((m: { id: string }) => [m.id, m]));
+    const byId = Object.fromEntries(res.body.data.map((m: { id: string }) => [m.id, m]));
     expect(byId['anthropic/claude-sonnet-5-5']).toMatchObject({
       provider: 'anthropic',
+      created: Date.UTC(2026, 9, 24) / 1000,
       available: true,
       answered_by: 'anthropic/claude-sonnet-5-5',
       pricing: { input_per_1m: 2, output_per_1m: 10, cached_input_per_1m: 0.1, priced_at: '2026-10-24' },

@@ -215,7 +215,7 @@ describe('POST /v1/chat/stream through an OpenAI-compatible provider', () => {
   it('serves /v1/models with availability from credentials', async () => {
     const res = await request(t.url).get('/v1/models').set(alice.auth);
     expect(res.headers['x-offline-mode']).toBe('false');
-    const byId = Object.fromEntries(res.body.map((m: { id: string }) => [m.id, m]));
+    const byId = Object.fromEntries(res.body.data.map((m: { id: string }) => [m.id, m]));
     expect(byId['openai/gpt-4o-mini']).toMatchObject({
       provider: 'openai',
       available: true,

@@ -267,7 +267,7 @@ describe('resilience: timeouts, retries and fallbacks', () => {
     const res = await request(t.url).get('/v1/models').set(alice.auth);
 
     expect(res.status).toBe(200);
-    const byId = Object.fromEntries(res.body.map((m: { id: string }) => [m.id, m]));
+    const byId = Object.fromEntries(res.body.data.map((m: { id: string }) => [m.id, m]));
     expect(byId['mistral/mistral-small-latest']).toMatchObject({ available: false, answered_by: 'openai/gpt-4' });
     expect(byId['openai/gpt-4o-mini']).toMatchObject({ available: true, answered_by: 'openai/gpt-4o-mini' });
     expect(openai.requests).toHaveLength(0);

@@ -1,5 +1,5 @@
 import { Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { AdminMessageDto } from './admin.dto';
@@ -19,6 +19,7 @@ export class AdminController {
   @Post('reset-db')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: AdminMessageDto })
+  @ApiOperation({ operationId: 'resetDatabase' })
   resetDb(@CurrentUser() user: AuthenticatedUser): Promise<AdminMessageDto> {
     return this.admin.resetDatabase(user.id);
   }

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { UserTokenOnly } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -24,6 +24,7 @@ export class ApplicationsController {
   /** Creates an application. */
   @Post()
   @ApiCreatedResponse({ type: ApplicationDto })
+  @ApiOperation({ operationId: 'createApplication' })
   create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreateApplicationDto): Promise<ApplicationDto> {
     return this.applications.create(user.id, dto);
   }
@@ -31,6 +32,7 @@ export class ApplicationsController {
   /** The caller's applications, newest first. */
   @Get()
   @ApiOkResponse({ type: ApplicationPageDto })
+  @ApiOperation({ operationId: 'listApplications' })
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: PageQueryDto): Promise<ApplicationPageDto> {
     return this.applications.list(user.id, query);
   }
@@ -39,6 +41,7 @@ export class ApplicationsController {
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Deleted.' })
+  @ApiOperation({ operationId: 'deleteApplication' })
   delete(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseIdPipe) id: number): Promise<void> {
     return this.applications.delete(user.id, id);
   }
@@ -46,6 +49,7 @@ export class ApplicationsController {
   /** Creates an API key; the key is in this answer only. */
   @Post(':id/keys')
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  @ApiOperation({ operationId: 'createApiKey' })
   createKey(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', ParseIdPipe) id: number,
@@ -57,6 +61,7 @@ export class ApplicationsController {
   /** The application's keys (prefix only, never the key), newest first. */
   @Get(':id/keys')
   @ApiOkResponse({ type: ApiKeyPageDto })
+  @ApiOperation({ operationId: 'listApiKeys' })
   listKeys(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', ParseIdPipe) id: number,
@@ -69,6 +74,7 @@ export class ApplicationsController {
   @Delete(':id/keys/:keyId')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Revoked (also when it already was).' })
+  @ApiOperation({ operationId: 'revokeApiKey' })
   revokeKey(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', ParseIdPipe) id: number,

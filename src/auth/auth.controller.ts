@@ -1,5 +1,13 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { Public } from '../common/public.decorator';
 import { AuthRateLimit } from '../rate-limit/rate-limit.decorators';
@@ -17,6 +25,8 @@ export class AuthController {
   @Public()
   @AuthRateLimit()
   @ApiCreatedResponse({ type: AuthTokensDto })
+  @ApiConflictResponse({ description: 'An account with this email already exists.' })
+  @ApiOperation({ operationId: 'register' })
   register(@Body() dto: RegisterDto): Promise<AuthTokensDto> {
     return this.auth.register(dto);
   }
@@ -28,6 +38,7 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: AuthTokensDto })
   @ApiUnauthorizedResponse({ description: 'Incorrect email or password (the same answer for both).' })
+  @ApiOperation({ operationId: 'login' })
   login(@Body() dto: LoginDto): Promise<AuthTokensDto> {
     return this.auth.login(dto);
   }
@@ -37,6 +48,7 @@ export class AuthController {
   @Public()
   @AuthRateLimit()
   @ApiCreatedResponse({ type: AuthTokensDto })
+  @ApiOperation({ operationId: 'createAnonymousUser' })
   anonymous(): Promise<AuthTokensDto> {
     return this.auth.anonymous();
   }
@@ -51,6 +63,7 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: AuthTokensDto })
   @ApiUnauthorizedResponse({ description: 'The refresh token is unknown, spent, revoked or expired.' })
+  @ApiOperation({ operationId: 'refreshTokens' })
   refresh(@Body() dto: RefreshTokenDto): Promise<AuthTokensDto> {
     return this.auth.refresh(dto);
   }
@@ -59,6 +72,7 @@ export class AuthController {
   @Post('logout')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Logged out (also when the token was already revoked).' })
+  @ApiOperation({ operationId: 'logout' })
   logout(@CurrentUser() user: AuthenticatedUser, @Body() dto: RefreshTokenDto): Promise<void> {
     return this.auth.logout(user.id, dto);
   }

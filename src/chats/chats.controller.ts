@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ChatsService } from './chats.service';
@@ -19,7 +26,7 @@ import {
   UpdateSessionDto,
 } from './dto/session-input.dto';
 
-/** Chat sessions (seed 004's history, switch-model and delete, plus CRUD). */
+/** Chat sessions: create, read, update, archive or delete, the chat history and the model switch. */
 @ApiTags('chat sessions')
 @ApiBearerAuth()
 @Controller('v1/chat')
@@ -29,6 +36,8 @@ export class ChatsController {
   /** Create a session. */
   @Post('sessions')
   @ApiCreatedResponse({ type: SessionDto })
+  @ApiNotFoundResponse({ description: 'No such prompt (`prompt_id`).' })
+  @ApiOperation({ operationId: 'createSession' })
   create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreateSessionDto): Promise<SessionDto> {
     return this.chats.create(user, dto);
   }
@@ -36,6 +45,7 @@ export class ChatsController {
   /** List my sessions (without messages), newest activity first. */
   @Get('sessions')
   @ApiOkResponse({ type: SessionPageDto })
+  @ApiOperation({ operationId: 'listSessions' })
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: ListSessionsQueryDto): Promise<SessionPageDto> {
     return this.chats.list(user, query);
   }
@@ -43,6 +53,7 @@ export class ChatsController {
   /** One session with its usage totals. */
   @Get('sessions/:session_id')
   @ApiOkResponse({ type: SessionDto })
+  @ApiOperation({ operationId: 'getSession' })
   get(@CurrentUser() user: AuthenticatedUser, @Param('session_id', ParseIdPipe) id: number): Promise<SessionDto> {
     return this.chats.get(user, id);
   }
@@ -50,6 +61,7 @@ export class ChatsController {
   /** Change the title, system prompt or metadata. */
   @Patch('sessions/:session_id')
   @ApiOkResponse({ type: SessionDto })
+  @ApiOperation({ operationId: 'updateSession' })
   update(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) id: number,
@@ -58,9 +70,10 @@ export class ChatsController {
     return this.chats.update(user, id, dto);
   }
 
-  /** Delete a session for good (seed 004), or archive it with `?soft=true`. */
+  /** Delete a session for good, or archive it with `?soft=true`. */
   @Delete('sessions/:session_id')
   @ApiOkResponse({ type: DeletedDto })
+  @ApiOperation({ operationId: 'deleteSession' })
   remove(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) id: number,
@@ -73,21 +86,25 @@ export class ChatsController {
   @Post('sessions/:session_id/restore')
   @HttpCode(200)
   @ApiOkResponse({ type: SessionDto })
+  @ApiOperation({ operationId: 'restoreSession' })
   restore(@CurrentUser() user: AuthenticatedUser, @Param('session_id', ParseIdPipe) id: number): Promise<SessionDto> {
     return this.chats.restore(user, id);
   }
 
-  /** Seed 004's chat history: sessions with their messages. */
+  /** The chat history: my sessions with their messages, newest activity first. */
   @Get('history')
   @ApiOkResponse({ type: HistoryPageDto })
+  @ApiOperation({ operationId: 'getChatHistory' })
   history(@CurrentUser() user: AuthenticatedUser, @Query() query: HistoryQueryDto): Promise<HistoryPageDto> {
     return this.chats.history(user, query);
   }
 
-  /** Seed 004's switch-model: the session keeps its history; later answers use the new model. */
+  /** Switch a session's model: the session keeps its history; later answers use the new model. */
   @Post('switch-model')
   @HttpCode(200)
   @ApiOkResponse({ type: SwitchModelResultDto })
+  @ApiNotFoundResponse({ description: 'No such session of yours (`session_id`).' })
+  @ApiOperation({ operationId: 'switchModel' })
   switchModel(@CurrentUser() user: AuthenticatedUser, @Body() dto: SwitchModelDto): Promise<SwitchModelResultDto> {
     return this.chats.switchModel(user, dto);
   }

@@ -3,6 +3,7 @@ import { ThrottlerException } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { QueryFailedError } from 'typeorm';
+import { isOpenAiPath, toOpenAiError } from './openai-error';
 import { ProblemDetails, ProblemException } from './problem';
 
 const TYPE_BASE = 'https://chat-backend.dev/problems/';
@@ -20,7 +21,8 @@ function isDatabaseUnavailable(err: unknown): boolean {
 /**
  * The one exception filter: every error leaves as `application/problem+json` (RFC 9457). Unique violations
  * become 409, oversized bodies 413, throttling 429; anything unexpected is logged with the request id and
- * answered as a bare 500 (no stack trace, SQL or secret ever reaches the client).
+ * answered as a bare 500 (no stack trace, SQL or secret ever reaches the client). The OpenAI-compatible routes
+ * get the same error in OpenAI's body instead (see `isOpenAiPath`).
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
@@ -39,7 +41,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof ProblemException) {
       for (const [k, v] of Object.entries(exception.headers)) res.setHeader(k, v);
     }
-    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+    if (isOpenAiPath(req.path)) res.status(problem.status).json(toOpenAiError(problem));
+    else res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   }
 
   /** Maps any thrown value to problem details; logs the unexpected ones. */

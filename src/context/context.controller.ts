@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ContextService } from './context.service';
@@ -18,6 +18,7 @@ export class ContextController {
    */
   @Get('sessions/:session_id/context')
   @ApiOkResponse({ type: ContextPreviewDto })
+  @ApiOperation({ operationId: 'previewContext' })
   preview(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,

@@ -2,11 +2,18 @@ import { Controller, Delete, Get, Header, Param, Post, Query, Req, StreamableFil
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiConflictResponse,
   ApiConsumes,
   ApiCreatedResponse,
   ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
   ApiProduces,
+  ApiServiceUnavailableResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnprocessableEntityResponse,
+  ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
@@ -15,7 +22,7 @@ import { ParseIdPipe } from '../common/parse-id.pipe';
 import { FileDeletedDto, FileDto, FilePageDto, UploadFileDto, UploadResultDto } from './dto/file.dto';
 import { FilesService } from './files.service';
 
-/** PDF files of chat sessions (seed 004's upload, under its `/api/chat` prefix). */
+/** PDF files of chat sessions, under the `/api/chat` prefix the upload route has always had. */
 @ApiTags('files')
 @ApiBearerAuth()
 @Controller('api/chat')
@@ -23,7 +30,7 @@ export class FilesController {
   constructor(private readonly files: FilesService) {}
 
   /**
-   * Upload a PDF to a session (seed 004): multipart field `file`. Its text becomes context for the session's
+   * Upload a PDF to a session: multipart field `file`. Its text becomes context for the session's
    * next messages. 201 for a new file; 200 with the stored file when these exact bytes were uploaded to this
    * session before. 413 too large, 415 not a PDF, 422 session full or unreadable (encrypted, damaged, too many
    * pages, no text, or over the processing budget), 429 too many PDFs being processed.
@@ -33,6 +40,15 @@ export class FilesController {
   @ApiBody({ type: UploadFileDto })
   @ApiCreatedResponse({ type: UploadResultDto, description: 'A new file.' })
   @ApiOkResponse({ type: UploadResultDto, description: 'These bytes were already uploaded to this session.' })
+  @ApiConflictResponse({ description: 'The session is archived: restore it first.' })
+  @ApiPayloadTooLargeResponse({ description: 'The file is over `MAX_UPLOAD_BYTES`.' })
+  @ApiUnsupportedMediaTypeResponse({ description: 'Not `multipart/form-data`, or the bytes do not start like a PDF.' })
+  @ApiUnprocessableEntityResponse({
+    description: 'The session is full, no `file` field, or the PDF is unreadable (encrypted, damaged, too many pages, no text, over the processing budget).',
+  })
+  @ApiTooManyRequestsResponse({ description: 'A PDF of yours is already being processed, or the server is at its maximum.' })
+  @ApiServiceUnavailableResponse({ description: 'The S3 file store refused or did not answer; nothing was stored.' })
+  @ApiOperation({ operationId: 'uploadFile' })
   upload(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,
@@ -44,6 +60,7 @@ export class FilesController {
   /** A session's files, oldest first, without their text. */
   @Get('sessions/:session_id/files')
   @ApiOkResponse({ type: FilePageDto })
+  @ApiOperation({ operationId: 'listSessionFiles' })
   list(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,
@@ -55,15 +72,18 @@ export class FilesController {
   /** One file with its extracted text. */
   @Get('files/:file_id')
   @ApiOkResponse({ type: FileDto })
+  @ApiOperation({ operationId: 'getFile' })
   get(@CurrentUser() user: AuthenticatedUser, @Param('file_id', ParseIdPipe) id: number): Promise<FileDto> {
     return this.files.get(user, id);
   }
 
   /** The original bytes, as an attachment. */
   @Get('files/:file_id/content')
+  @ApiServiceUnavailableResponse({ description: 'The file store holding these bytes did not answer.' })
   @ApiProduces('application/pdf')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' }, description: 'The PDF as uploaded.' })
   @Header('X-Content-Type-Options', 'nosniff')
+  @ApiOperation({ operationId: 'getFileContent' })
   content(@CurrentUser() user: AuthenticatedUser, @Param('file_id', ParseIdPipe) id: number): Promise<StreamableFile> {
     return this.files.content(user, id);
   }
@@ -71,6 +91,7 @@ export class FilesController {
   /** Delete a file and its bytes; the session's next messages no longer carry its text. */
   @Delete('files/:file_id')
   @ApiOkResponse({ type: FileDeletedDto })
+  @ApiOperation({ operationId: 'deleteFile' })
   remove(@CurrentUser() user: AuthenticatedUser, @Param('file_id', ParseIdPipe) id: number): Promise<FileDeletedDto> {
     return this.files.remove(user, id);
   }

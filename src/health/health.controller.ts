@@ -1,5 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { Response } from 'express';
 import { Public } from '../common/public.decorator';
@@ -17,6 +17,7 @@ export class HealthController {
   @Public()
   @Get()
   @ApiOkResponse({ type: ServiceInfoDto })
+  @ApiOperation({ operationId: 'getServiceIndex' })
   index(): ServiceInfoDto {
     return { name: 'chat-backend', version: '1.0.0', docs: '/docs', openapi: '/docs-json', health: '/health' };
   }
@@ -26,6 +27,7 @@ export class HealthController {
   @SkipThrottle()
   @Get('health')
   @ApiOkResponse({ type: LivenessDto })
+  @ApiOperation({ operationId: 'getLiveness' })
   live(): LivenessDto {
     return { status: 'ok' };
   }
@@ -36,16 +38,18 @@ export class HealthController {
   @Get('health/ready')
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
+  @ApiOperation({ operationId: 'getReadiness' })
   async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
     const result = await this.health.readiness();
     res.status(result.status === 'ok' ? 200 : 503);
     return result;
   }
 
-  /** Non-sensitive settings (seed 003): default model, limits, context management. */
+  /** Non-sensitive settings of the service: default model, limits, context management. */
   @Public()
   @Get('config')
   @ApiOkResponse({ type: PublicConfigDto })
+  @ApiOperation({ operationId: 'getPublicConfig' })
   config(): PublicConfigDto {
     return this.health.publicConfig();
   }

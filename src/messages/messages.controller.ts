@@ -1,8 +1,10 @@
 import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
-  ApiBearerAuth,
+  ApiConflictResponse,
   ApiExtraModels,
+  ApiNotFoundResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiProduces,
   ApiTags,
   getSchemaPath,
@@ -14,11 +16,26 @@ import { SendRateLimit } from '../rate-limit/rate-limit.decorators';
 import { ChatCompletionDto, MessagePageDto } from './dto/chat-completion.dto';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { SendMessageDto } from './dto/send-message.dto';
+import { StreamDeltaEventDto, StreamDoneEventDto, StreamStartEventDto } from './dto/stream-event.dto';
 import { MessagesService } from './messages.service';
 
-/** Seed 004's streaming endpoint and a session's stored messages. */
+/** The `data` of one Server-Sent Event of `POST /v1/chat/stream`, by event name. */
+const STREAM_EVENT_SCHEMA = {
+  description:
+    'The `data` of one event. Plain format (default): a piece of text per event, then `[DONE]`. Typed format ' +
+    '(`stream_format: "events"`): `event: start` → StreamStartEventDto, `event: delta` → StreamDeltaEventDto, ' +
+    '`event: done` → StreamDoneEventDto, `event: error` → ProblemDetails, then `data: [DONE]`.',
+  oneOf: [
+    { type: 'string', description: 'A piece of the answer (plain format), or `[DONE]`.' },
+    { $ref: getSchemaPath(StreamStartEventDto) },
+    { $ref: getSchemaPath(StreamDeltaEventDto) },
+    { $ref: getSchemaPath(StreamDoneEventDto) },
+    { $ref: '#/components/schemas/ProblemDetails' },
+  ],
+};
+
+/** The chat turn (`POST /v1/chat/stream`) and a session's stored messages. */
 @ApiTags('chat messages')
-@ApiBearerAuth()
 @Controller('v1/chat')
 export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
@@ -27,16 +44,20 @@ export class MessagesController {
    * Send a turn and get the model's answer. `stream: true` (default) answers `text/event-stream`: one
    * `data: <piece>` event per piece, then `data: [DONE]`; the session id is in `X-Session-Id`. Typed events
    * (`start`, `delta`, `done`, `error`) with `stream_format: "events"` or `Accept: text/event-stream; profile=events`.
-   * `stream: false` answers one JSON object.
+   * `stream: false` answers one JSON object. A failure after the first piece ends the stream with an `error` event.
    */
   @Post('stream')
   @SendRateLimit()
+  @ApiOperation({ operationId: 'sendMessage' })
+  @ApiNotFoundResponse({ description: 'No such session of yours (`session_id`).' })
+  @ApiConflictResponse({ description: 'The session is archived: restore it first.' })
   @ApiProduces('text/event-stream', 'application/json')
-  @ApiExtraModels(ChatCompletionDto)
+  @ApiExtraModels(ChatCompletionDto, StreamStartEventDto, StreamDeltaEventDto, StreamDoneEventDto)
   @ApiOkResponse({
-    description: 'SSE stream (`stream: true`) or a ChatCompletion object (`stream: false`).',
+    description: 'Server-Sent Events (`stream: true`, the default) or the whole answer as JSON (`stream: false`).',
+    headers: { 'X-Session-Id': { $ref: '#/components/headers/X-Session-Id' } },
     content: {
-      'text/event-stream': { schema: { type: 'string', example: 'data: Hello\n\ndata:  world\n\ndata: [DONE]\n\n' } },
+      'text/event-stream': { schema: STREAM_EVENT_SCHEMA },
       'application/json': { schema: { $ref: getSchemaPath(ChatCompletionDto) } },
     },
   })
@@ -51,6 +72,7 @@ export class MessagesController {
 
   /** A session's messages, oldest first; page with `after_id` = the previous page's `next_after_id`. */
   @Get('sessions/:session_id/messages')
+  @ApiOperation({ operationId: 'listMessages' })
   @ApiOkResponse({ type: MessagePageDto })
   list(
     @CurrentUser() user: AuthenticatedUser,

@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
@@ -15,29 +23,31 @@ import {
 import { CreatePromptDto, ListPromptsQueryDto, PreviewPromptDto, UpdatePromptDto } from './dto/prompt-input.dto';
 import { PromptsService } from './prompts.service';
 
-/** Seed 004's prompt management API, plus one prompt and its versions. */
+/** Prompt management: my prompts and the system templates, previews, versions. */
 @ApiTags('prompts')
 @ApiBearerAuth()
 @Controller('api/chat/prompts')
 export class PromptsController {
   constructor(private readonly prompts: PromptsService) {}
 
-  /** Create a prompt of mine (seed 004). */
+  /** Create a prompt of mine. */
   @Post()
   @ApiCreatedResponse({ type: PromptDto })
+  @ApiOperation({ operationId: 'createPrompt' })
   create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreatePromptDto): Promise<PromptDto> {
     return this.prompts.create(user, dto);
   }
 
-  /** My prompts and the system templates, filtered, searched and paginated (seed 004). */
+  /** My prompts and the system templates, filtered, searched and paginated. */
   @Get()
   @ApiOkResponse({ type: PromptPageDto })
+  @ApiOperation({ operationId: 'listPrompts' })
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: ListPromptsQueryDto): Promise<PromptPageDto> {
     return this.prompts.list(user, query);
   }
 
   /**
-   * Render a prompt with variables and run it through the chat model, or only render it with `dry_run` (seed 004).
+   * Render a prompt with variables and run it through the chat model, or only render it with `dry_run`.
    * Counts against the stricter `sends` rate limit, like every route that makes a model answer. A client that
    * disconnects aborts the model call.
    */
@@ -45,6 +55,8 @@ export class PromptsController {
   @HttpCode(200)
   @SendRateLimit()
   @ApiOkResponse({ type: PromptPreviewDto })
+  @ApiNotFoundResponse({ description: 'No such prompt (`prompt_id`).' })
+  @ApiOperation({ operationId: 'previewPrompt' })
   preview(
     @CurrentUser() user: AuthenticatedUser,
     @Body() dto: PreviewPromptDto,
@@ -56,13 +68,16 @@ export class PromptsController {
   /** One prompt of mine, or a system template. */
   @Get(':prompt_id')
   @ApiOkResponse({ type: PromptDto })
+  @ApiOperation({ operationId: 'getPrompt' })
   get(@CurrentUser() user: AuthenticatedUser, @Param('prompt_id', ParseIdPipe) id: number): Promise<PromptDto> {
     return this.prompts.get(user, id);
   }
 
-  /** Change any create field (seed 004); a new title or content keeps the previous one as a version. */
+  /** Change any create field; a new title or content keeps the previous one as a version. */
   @Put(':prompt_id')
   @ApiOkResponse({ type: PromptDto })
+  @ApiForbiddenResponse({ description: 'System templates can be changed only by admins.' })
+  @ApiOperation({ operationId: 'updatePrompt' })
   update(
     @CurrentUser() user: AuthenticatedUser,
     @Param('prompt_id', ParseIdPipe) id: number,
@@ -71,9 +86,11 @@ export class PromptsController {
     return this.prompts.update(user, id, dto);
   }
 
-  /** Delete a prompt (seed 004). System templates: admins only. */
+  /** Delete a prompt. System templates: admins only. */
   @Delete(':prompt_id')
   @ApiOkResponse({ type: PromptDeletedDto })
+  @ApiForbiddenResponse({ description: 'System templates can be deleted only by admins.' })
+  @ApiOperation({ operationId: 'deletePrompt' })
   remove(@CurrentUser() user: AuthenticatedUser, @Param('prompt_id', ParseIdPipe) id: number): Promise<PromptDeletedDto> {
     return this.prompts.remove(user, id);
   }
@@ -81,6 +98,7 @@ export class PromptsController {
   /** Earlier versions of a prompt (title and content before each change), newest first. */
   @Get(':prompt_id/versions')
   @ApiOkResponse({ type: PromptVersionPageDto })
+  @ApiOperation({ operationId: 'listPromptVersions' })
   versions(
     @CurrentUser() user: AuthenticatedUser,
     @Param('prompt_id', ParseIdPipe) id: number,

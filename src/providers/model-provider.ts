@@ -30,8 +30,9 @@ export interface ModelUsage {
   reasoningTokens?: number;
 }
 
-/** Normalised finish reasons (issue 4): `stop`, `length`, `content_filter`, `tool_calls`, `error`. */
-export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'error';
+/** Why an answer ended, in OpenAI's terms (`error`: a failure after the first piece). */
+export const FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls', 'error'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
 
 /** One event of a streamed answer: a text piece, then exactly one `finish` (with usage) at the end. */
 export type ModelStreamEvent =

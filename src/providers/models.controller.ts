@@ -1,32 +1,42 @@
-import { Controller, Get, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, Res } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ModelDto } from './dto/model.dto';
+import { ModelDto, ModelListDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
 
 /** Response header telling whether the built-in offline model answers every request. */
 export const OFFLINE_MODE_HEADER = 'X-Offline-Mode';
 
-/** The model registry, as clients may choose from it. */
+const offlineModeHeader = {
+  [OFFLINE_MODE_HEADER]: {
+    description: '`true` when no provider is configured and the offline model answers every request.',
+    schema: { type: 'string', enum: ['true', 'false'] },
+  },
+};
+
+/** The model registry, as clients may choose from it, in OpenAI's shapes (errors too: `{ error: {…} }`). */
 @ApiTags('models')
-@ApiBearerAuth()
 @Controller('v1/models')
 export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 
   /** List the models this server knows, their limits and prices, and which model really answers for each. */
   @Get()
-  @ApiOkResponse({
-    type: [ModelDto],
-    headers: {
-      [OFFLINE_MODE_HEADER]: {
-        description: '`true` when no provider is configured and the offline model answers every request.',
-        schema: { type: 'string', enum: ['true', 'false'] },
-      },
-    },
-  })
-  list(@Res({ passthrough: true }) res: Response): ModelDto[] {
+  @ApiOperation({ operationId: 'listModels' })
+  @ApiOkResponse({ type: ModelListDto, headers: offlineModeHeader })
+  list(@Res({ passthrough: true }) res: Response): ModelListDto {
     res.setHeader(OFFLINE_MODE_HEADER, String(this.models.offlineMode));
     return this.models.list();
+  }
+
+  /** One model, by registry id or alias; an id's `/` is sent percent-encoded (`openai%2Fgpt-4o-mini`). */
+  @Get(':model_id')
+  @ApiOperation({ operationId: 'getModel' })
+  @ApiParam({ name: 'model_id', description: 'Registry id or alias, e.g. `openai%2Fgpt-4o-mini` or `gpt-4`.' })
+  @ApiOkResponse({ type: ModelDto, headers: offlineModeHeader })
+  @ApiNotFoundResponse({ description: 'No model has this id or alias (`code: model_not_found`).' })
+  get(@Param('model_id') id: string, @Res({ passthrough: true }) res: Response): ModelDto {
+    res.setHeader(OFFLINE_MODE_HEADER, String(this.models.offlineMode));
+    return this.models.get(id);
   }
 }

@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -15,6 +15,7 @@ export class UsageController {
   /** The caller's usage per UTC day and model, with totals (default: the last 30 days). */
   @Get('me/usage')
   @ApiOkResponse({ type: UsageReportDto })
+  @ApiOperation({ operationId: 'getMyUsage' })
   getMyUsage(@CurrentUser() user: AuthenticatedUser, @Query() query: UsageQueryDto): Promise<UsageReportDto> {
     return this.usage.report(user.id, query);
   }
@@ -23,6 +24,7 @@ export class UsageController {
   @Get(':id/usage')
   @Roles('admin')
   @ApiOkResponse({ type: UsageReportDto })
+  @ApiOperation({ operationId: 'getUserUsage' })
   getUsage(@Param('id', ParseIdPipe) id: number, @Query() query: UsageQueryDto): Promise<UsageReportDto> {
     return this.usage.report(id, query);
   }

@@ -7,10 +7,12 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** The days to report, both inclusive, as UTC dates. */
 export class UsageQueryDto {
   /** First day, `YYYY-MM-DD` (UTC). Default: 29 days before `to`, so 30 days in all. */
+  @ApiProperty({ required: false, format: 'date' })
   @IsOptional() @Matches(DAY, { message: 'from must be a date as YYYY-MM-DD' }) @IsISO8601({ strict: true })
   from?: string;
 
   /** Last day, `YYYY-MM-DD` (UTC). Default: today. */
+  @ApiProperty({ required: false, format: 'date' })
   @IsOptional() @Matches(DAY, { message: 'to must be a date as YYYY-MM-DD' }) @IsISO8601({ strict: true })
   to?: string;
 }

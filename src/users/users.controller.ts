@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Query } from '@nestjs/common';
-import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Roles, UserTokenOnly } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -24,6 +24,7 @@ export class UsersController {
   /** The caller's profile. */
   @Get('me')
   @ApiOkResponse({ type: UserProfileDto })
+  @ApiOperation({ operationId: 'getMyProfile' })
   getMe(@CurrentUser() user: AuthenticatedUser): Promise<UserProfileDto> {
     return this.users.getProfile(user.id);
   }
@@ -36,6 +37,8 @@ export class UsersController {
   @Patch('me')
   @UserTokenOnly()
   @ApiOkResponse({ type: UserProfileDto })
+  @ApiConflictResponse({ description: 'Another account has this email.' })
+  @ApiOperation({ operationId: 'updateMyProfile' })
   updateMe(@CurrentUser() user: AuthenticatedUser, @Body() dto: UpdateMeDto): Promise<UserProfileDto> {
     return this.users.updateMe(user.id, dto);
   }
@@ -45,6 +48,7 @@ export class UsersController {
   @UserTokenOnly()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'The account and everything it owned are gone.' })
+  @ApiOperation({ operationId: 'deleteMyAccount' })
   deleteMe(@CurrentUser() user: AuthenticatedUser): Promise<void> {
     return this.users.deleteMe(user.id);
   }
@@ -52,6 +56,7 @@ export class UsersController {
   /** The caller's usage: sessions, messages, tokens, cost, and the same by model. */
   @Get('me/stats')
   @ApiOkResponse({ type: UserStatsDto })
+  @ApiOperation({ operationId: 'getMyStats' })
   getMyStats(@CurrentUser() user: AuthenticatedUser): Promise<UserStatsDto> {
     return this.users.stats(user.id);
   }
@@ -60,6 +65,7 @@ export class UsersController {
   @Get()
   @Roles('admin')
   @ApiOkResponse({ type: UserPageDto })
+  @ApiOperation({ operationId: 'listUsers' })
   list(@Query() query: PageQueryDto): Promise<UserPageDto> {
     return this.users.list(query);
   }
@@ -68,6 +74,7 @@ export class UsersController {
   @Get(':id')
   @Roles('admin')
   @ApiOkResponse({ type: AdminUserDto })
+  @ApiOperation({ operationId: 'getUser' })
   getOne(@Param('id', ParseIdPipe) id: number): Promise<AdminUserDto> {
     return this.users.getForAdmin(id);
   }
@@ -76,6 +83,7 @@ export class UsersController {
   @Get(':id/stats')
   @Roles('admin')
   @ApiOkResponse({ type: UserStatsDto })
+  @ApiOperation({ operationId: 'getUserStats' })
   getStats(@Param('id', ParseIdPipe) id: number): Promise<UserStatsDto> {
     return this.users.stats(id);
   }
@@ -84,6 +92,8 @@ export class UsersController {
   @Patch(':id')
   @Roles('admin')
   @ApiOkResponse({ type: AdminUserDto })
+  @ApiConflictResponse({ description: 'Admins cannot demote or disable themselves.' })
+  @ApiOperation({ operationId: 'updateUser' })
   update(
     @CurrentUser() caller: AuthenticatedUser,
     @Param('id', ParseIdPipe) id: number,
@@ -103,6 +113,7 @@ export class StatsController {
   @Get('global')
   @Roles('admin')
   @ApiOkResponse({ type: GlobalStatsDto })
+  @ApiOperation({ operationId: 'getGlobalStats' })
   getGlobal(): Promise<GlobalStatsDto> {
     return this.users.globalStats();
   }

@@ -115,16 +115,19 @@ describe('ModelsService (GET /v1/models)', () => {
     const models = modelsService();
 
     expect(models.offlineMode).toBe(true);
-    expect(new Set(models.list().map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
+    expect(new Set(models.list().data.map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
   });
 
   it('maps registry models to the wire format; models of unconfigured providers answer nowhere', () => {
     const models = modelsService({ OPENAI_API_KEY: 'sk-test' });
-    const list = models.list();
+    const list = models.list().data;
 
     expect(models.offlineMode).toBe(false);
     expect(list[0]).toEqual({
       id: 'openai/gpt-4o-mini',
+      object: 'model',
+      created: 0,
+      owned_by: 'openai',
       provider: 'openai',
       context_window: 128000,
       max_output_tokens: 16384,

@@ -14,10 +14,28 @@ describe('GET /v1/models', () => {
     });
     afterAll(() => t.close());
 
-    it('requires a bearer token', async () => {
+    it('requires a bearer token, and says so in OpenAI\'s error body', async () => {
       const res = await request(t.url).get('/v1/models');
 
       expect(res.status).toBe(401);
+      expect(res.body).toEqual({
+        error: { message: expect.any(String), type: 'authentication_error', param: null, code: 'invalid_api_key' },
+      });
+    });
+
+    it('answers one model by id (slash percent-encoded) or alias, and 404 in OpenAI\'s error body', async () => {
+      const byId = await request(t.url).get('/v1/models/openai%2Fgpt-4').set(user.auth);
+      const byAlias = await request(t.url).get('/v1/models/GPT-4').set(user.auth);
+      const missing = await request(t.url).get('/v1/models/nope').set(user.auth);
+
+      expect(byId.status).toBe(200);
+      expect(byId.body).toMatchObject({ id: 'openai/gpt-4', object: 'model', owned_by: 'openai' });
+      expect(byAlias.body).toEqual(byId.body);
+      expect(missing.status).toBe(404);
+      expect(missing.headers['content-type']).toMatch(/^application\/json/);
+      expect(missing.body).toEqual({
+        error: { message: 'The model "nope" does not exist.', type: 'not_found_error', param: 'model', code: 'model_not_found' },
+      });
     });
 
     it('lists every model, says offline mode, and names the offline model as the one answering', async () => {
@@ -25,7 +43,8 @@ describe('GET /v1/models', () => {
 
       expect(res.status).toBe(200);
       expect(res.headers['x-offline-mode']).toBe('true');
-      expect(res.body.map((m: { id: string }) => m.id)).toEqual([
+      expect(res.body.object).toBe('list');
+      expect(res.body.data.map((m: { id: string }) => m.id)).toEqual([
         'openai/gpt-4o-mini',
         'openai/gpt-4',
         'openai/gpt-3.5-turbo',
@@ -34,8 +53,11 @@ describe('GET /v1/models', () => {
         'google/gemini-2.5-flash',
         'offline/echo',
       ]);
-      expect(res.body[1]).toEqual({
+      expect(res.body.data[1]).toEqual({
         id: 'openai/gpt-4',
+        object: 'model',
+        created: 0,
+        owned_by: 'openai',
         provider: 'openai',
         context_window: 8192,
         max_output_tokens: 8192,
@@ -44,7 +66,7 @@ describe('GET /v1/models', () => {
         available: false,
         answered_by: 'offline/echo',
       });
-      expect(res.body.every((m: { answered_by: string }) => m.answered_by === 'offline/echo')).toBe(true);
+      expect(res.body.data.every((m: { answered_by: string }) => m.answered_by === 'offline/echo')).toBe(true);
     });
 
     it('is documented in the OpenAPI document', async () => {
@@ -54,7 +76,7 @@ describe('GET /v1/models', () => {
       expect(doc.paths['/v1/models'].get.tags).toEqual(['models']);
       expect(doc.paths['/v1/models'].get.responses['200'].headers).toHaveProperty('X-Offline-Mode');
       expect(schema.required).toEqual(
-        expect.arrayContaining(['id', 'provider', 'context_window', 'max_output_tokens', 'pricing', 'aliases', 'available', 'answered_by']),
+        expect.arrayContaining(['id', 'object', 'created', 'owned_by', 'provider', 'context_window', 'max_output_tokens', 'pricing', 'aliases', 'available', 'answered_by']),
       );
       expect(schema.properties.context_window.type).toBe('integer');
       expect(schema.properties.answered_by).toMatchObject({ type: 'string', nullable: true });
@@ -81,7 +103,7 @@ describe('GET /v1/models', () => {
 
       expect(res.status).toBe(200);
       expect(res.headers['x-offline-mode']).toBe('false');
-      const byId = Object.fromEntries(res.body.map((m: { id: string }) => [m.id, m]));
+      const byId = Object.fromEntries(res.body.data.map((m: { id: string }) => [m.id, m]));
       expect(byId['openai/gpt-4o-mini']).toMatchObject({ available: true, answered_by: 'openai/gpt-4o-mini' });
       expect(byId['groq/llama-3.3-70b-versatile']).toMatchObject({ available: false, answered_by: null });
       expect(JSON.stringify(res.body)).not.toContain('sk-test-models');

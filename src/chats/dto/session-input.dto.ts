@@ -90,10 +90,12 @@ export class HistoryQueryDto {
   page_size: number = 10;
 
   /** Only sessions created at or after this instant (ISO 8601). */
+  @ApiProperty({ required: false, format: 'date-time' })
   @IsOptional() @IsDateString()
   start_date?: string;
 
   /** Only sessions created at or before this instant (ISO 8601). */
+  @ApiProperty({ required: false, format: 'date-time' })
   @IsOptional() @IsDateString()
   end_date?: string;
 

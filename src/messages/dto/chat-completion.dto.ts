@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { MESSAGE_STATUSES, MessageEntity, MessageStatus } from '../message.entity';
+import { FINISH_REASONS, FinishReason } from '../../providers/model-provider';
+import { MESSAGE_ROLES, MESSAGE_STATUSES, MessageEntity, MessageRole, MessageStatus } from '../message.entity';
 
 /** Token counts of one answer (also the streamed `done` event's `usage`). */
 export class UsageDto {
@@ -19,7 +20,7 @@ export class UsageDto {
 /** The answer's message. */
 export class AssistantMessageDto {
   /** Always `assistant`. */
-  role: string;
+  @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' }) role: MessageRole;
   content: string;
 }
 
@@ -39,8 +40,8 @@ export class ChatCompletionDto {
   usage: UsageDto;
   /** USD. */
   cost: number;
-  /** `stop`, `length`, `content_filter`, `tool_calls` or `error`. */
-  finish_reason: string;
+  /** Why the answer ended: `stop`, `length` (output limit), `content_filter`, `tool_calls` or `error`. */
+  @ApiProperty({ enum: FINISH_REASONS, enumName: 'FinishReason' }) finish_reason: FinishReason;
 }
 
 /** One model tried for an answer. */
@@ -67,13 +68,14 @@ export class ModelAttemptDto {
 /** A stored message (`GET /v1/chat/sessions/{id}/messages`). */
 export class MessageDto {
   @ApiProperty({ type: 'integer' }) id: number;
-  @ApiProperty({ enum: ['system', 'user', 'assistant'], enumName: 'MessageRole' }) role: string;
+  @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' }) role: MessageRole;
   content: string;
   /** The model that answered (assistant messages). */
   @ApiProperty({ type: String, nullable: true }) model: string | null;
   /** `complete`; `incomplete` when the client left mid-stream; `failed` when the provider failed. */
   @ApiProperty({ enum: MESSAGE_STATUSES, enumName: 'MessageStatus' }) status: MessageStatus;
-  @ApiProperty({ type: String, nullable: true }) finish_reason: string | null;
+  /** Why the answer ended (assistant messages); null for other roles and answers still running. */
+  @ApiProperty({ enum: FINISH_REASONS, enumName: 'FinishReason', nullable: true }) finish_reason: FinishReason | null;
   @ApiProperty({ type: 'integer' }) tokens_input: number;
   @ApiProperty({ type: 'integer' }) tokens_output: number;
   /** Of `tokens_input`, those served from the provider's prompt cache. */
@@ -94,7 +96,7 @@ export class MessageDto {
       content: m.content,
       model: m.model,
       status: m.status,
-      finish_reason: m.finishReason,
+      finish_reason: m.finishReason as FinishReason | null, // the column only ever holds FINISH_REASONS
       tokens_input: m.tokensInput,
       tokens_output: m.tokensOutput,
       tokens_cached: m.tokensCached,

@@ -13,10 +13,22 @@ export class ModelPricingDto {
   @ApiProperty({ type: String, format: 'date', nullable: true }) priced_at: string | null;
 }
 
-/** A model of the registry as `GET /v1/models` lists it (API.md "The rest of the system"). */
+/**
+ * A model of the registry: OpenAI's model object (`id`, `object`, `created`, `owned_by`, as the OpenAI SDKs read
+ * it) plus what this server knows about it.
+ */
 export class ModelDto {
   /** Registry id, `provider/model`, e.g. `openai/gpt-4o-mini`. */
   id: string;
+  /** Always `model`. */
+  @ApiProperty({ enum: ['model'] }) object: 'model';
+  /**
+   * Unix time (seconds) of the registry entry: the day its prices were taken (`pricing.priced_at`), 0 when
+   * unknown. The registry keeps no release dates.
+   */
+  @ApiProperty({ type: 'integer', format: 'int64' }) created: number;
+  /** Who serves it: the provider name, as in `provider`. */
+  owned_by: string;
   /** Provider name, e.g. `openai`, `groq`, `offline`. */
   provider: string;
   /** Most tokens (input and output together) the model accepts. */
@@ -35,9 +47,13 @@ export class ModelDto {
    */
   @ApiProperty({ type: String, nullable: true }) answered_by: string | null;
 
+  /** Maps a registry model to the wire format; `answeredBy` is the router's answering model id (or null). */
   static from(m: RegisteredModel, answeredBy: string | null): ModelDto {
     return {
       id: m.id,
+      object: 'model',
+      created: m.pricing.pricedAt ? Date.parse(`${m.pricing.pricedAt}T00:00:00Z`) / 1000 : 0,
+      owned_by: m.provider,
       provider: m.provider,
       context_window: m.contextWindow,
       max_output_tokens: m.maxOutputTokens,
@@ -52,4 +68,12 @@ export class ModelDto {
       answered_by: answeredBy,
     };
   }
+}
+
+/** `GET /v1/models`: OpenAI's list object, so the OpenAI SDKs' `models.list()` reads it. */
+export class ModelListDto {
+  /** Always `list`. */
+  @ApiProperty({ enum: ['list'] }) object: 'list';
+  /** Every registered model, the offline one last. */
+  data: ModelDto[];
 }
