@@ -123,7 +123,7 @@ const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit
 
 /** The error answers a route gives because of what it is; a route's own (409, 415…) are declared on it. */
 const IMPLIED_ERRORS: Record<number, string> = {
-  400: 'Malformed request: the body is not JSON, an id is not a positive integer, or the model is unknown.',
+  400: 'Malformed request: the body is not valid JSON, a path id is not a positive integer, or a name (e.g. a model) is unknown.',
   401: 'Missing, invalid or expired bearer token.',
   404: "Not found, or not yours (another user's resource looks exactly like a missing one).",
   413: 'The request body is larger than this server accepts.',

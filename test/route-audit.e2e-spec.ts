@@ -17,6 +17,9 @@ const PUBLIC_ALLOW_LIST = [
   'GET /',
 ];
 
+/** The API documentation, served outside the controllers (Swagger UI, the OpenAPI document, Redoc): public too. */
+const PUBLIC_DOCUMENTATION = ['GET /docs', 'GET /docs-json', 'GET /docs-yaml', 'GET /redoc'];
+
 /** Routes only admins may call. */
 const ADMIN_ONLY = [
   'GET /v1/users',
@@ -84,6 +87,15 @@ describe('Route audit (e2e)', () => {
   it('has no public route outside the allow-list', () => {
     const unexpected = routes.filter((r) => r.isPublic && !PUBLIC_ALLOW_LIST.includes(r.route)).map((r) => r.route);
     expect(unexpected).toEqual([]);
+  });
+
+  it('serves only the listed documentation routes without a token', async () => {
+    for (const route of PUBLIC_DOCUMENTATION) {
+      const res = await t.http().get(route.split(' ')[1]).redirects(1);
+      expect({ route, status: res.status }).toEqual({ route, status: 200 });
+    }
+    const res = await t.http().get('/docs-anything');
+    expect(res.status).toBe(404);
   });
 
   it('marks the auth entry points public, and logout not', () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
 import { startApp, TestApp } from './support/app';
 
@@ -32,7 +34,27 @@ describe('service endpoints', () => {
     const doc = await request(t.url).get('/docs-json').expect(200);
     expect(doc.body.openapi).toMatch(/^3\./);
     expect(doc.body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(doc.body.paths['/v1/chat/stream'].post.operationId).toBe('Messages_send');
+    expect(doc.body.paths['/v1/chat/stream'].post.operationId).toBe('sendMessage');
+  });
+
+  it('serves at /docs-json exactly the bytes of the committed openapi.json, so both generate the same client', async () => {
+    const served = await request(t.url).get('/docs-json').buffer(true).parse((res, done) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      res.on('end', () => done(null, text));
+    });
+
+    expect(served.status).toBe(200);
+    expect(served.headers['content-type']).toMatch(/^application\/json/);
+    expect(served.body).toBe(readFileSync(join(__dirname, '..', 'openapi.json'), 'utf8'));
+  });
+
+  it('serves Redoc at /redoc and YAML at /docs-yaml, without a token', async () => {
+    const redoc = await request(t.url).get('/redoc').expect(200);
+    expect(redoc.headers['content-type']).toMatch(/text\/html/);
+    expect(redoc.text).toContain('<redoc spec-url="/docs-json">');
+    const yaml = await request(t.url).get('/docs-yaml').expect(200);
+    expect(yaml.text).toContain('operationId: sendMessage');
   });
 
   it('exposes the session and rate-limit headers to browsers', async () => {
