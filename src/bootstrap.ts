@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { rejectDeepJson } from './common/json-depth';
 import { AppConfig, appConfig } from './config/app-config';
+import openApiMetadata from './metadata';
 
 /**
  * Applies what must be set on the HTTP adapter itself (body limits, proxy trust, logger, CORS, Swagger).
@@ -18,6 +19,16 @@ export function configureApp(app: NestExpressApplication): void {
   app.enableCors({ exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] });
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+}
+
+/**
+ * Hands Swagger what the @nestjs/swagger CLI plugin reads from the DTOs, entities and controllers (types, optional
+ * fields, validation limits, doc comments), from `src/metadata.ts` (written by `npm run openapi`). The SWC build has
+ * no TypeScript transformer to carry it (Nest docs, "CLI plugin", SWC builder); where the transformer ran (ts-jest)
+ * this restates the same data. Call it before building the document.
+ */
+export async function loadOpenApiMetadata(): Promise<void> {
+  await SwaggerModule.loadPluginMetadata(openApiMetadata);
 }
 
 /** The OpenAPI 3 document the SDKs are generated from; operation ids are stable (`Controller_method`). */
