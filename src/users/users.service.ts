@@ -2,6 +2,7 @@ import { HttpStatus, Inject, Injectable, Logger, OnApplicationBootstrap } from '
 import { PageQueryDto } from '../common/pagination.dto';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { isUniqueViolation } from '../database/pg-errors';
 import { PasswordHasher } from './password-hasher.service';
 import { UserEntity } from './user.entity';
 import {
@@ -65,7 +66,7 @@ export class UsersService implements OnApplicationBootstrap {
         return;
       } catch (err) {
         // Another instance created it in the meantime: promote on the next turn.
-        if ((err as { driverError?: { code?: string } }).driverError?.code !== '23505') throw err;
+        if (!isUniqueViolation(err)) throw err;
       }
     }
   }
