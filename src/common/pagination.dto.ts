@@ -1,15 +1,24 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { toInt } from './integer-transform';
+import { MAX_ID } from './parse-id.pipe';
+
+/**
+ * Highest page number a list accepts: the offset `(page - 1) × page_size` stays below the largest id at the largest
+ * page size, so no page can start past the last row that could exist (and the database never sees an offset
+ * beyond its integer types).
+ */
+export const MAX_PAGE = Math.floor(MAX_ID / 100);
 
 /** `page` (from 1) and `page_size` (1..100) query parameters (API.md "Conventions"). */
 export class PageQueryDto {
   /** Page number, from 1. */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(MAX_PAGE)
   page: number = 1;
 
   /** Items per page, 1..100. */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
   page_size: number = 20;
 }
 

@@ -24,6 +24,8 @@ export class LimitsConfig {
   @IsInt() @Min(1) @Max(1000) max_messages_per_request = 50;
   @IsInt() @Min(1) max_upload_bytes = 10 * 1024 * 1024;
   @IsInt() @Min(1024) json_body_bytes = 1024 * 1024;
+  /** Deepest nesting of arrays and objects in a JSON body; deeper bodies are refused (400) before parsing. */
+  @IsInt() @Min(2) @Max(10_000) json_max_depth = 64;
   /** A whole upstream call, first byte sent to last byte received. */
   @IsInt() @Min(100) provider_timeout_ms = 300_000;
   /** Most time from sending a request to a model until its first piece (or whole answer) arrives. */
