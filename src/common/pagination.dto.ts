@@ -2,14 +2,13 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { toInt } from './integer-transform';
-import { MAX_ID } from './parse-id.pipe';
 
 /**
- * Highest page number a list accepts: the offset `(page - 1) × page_size` stays below the largest id at the largest
- * page size, so no page can start past the last row that could exist (and the database never sees an offset
- * beyond its integer types).
+ * Highest page number a list accepts: `MAX_ID / 100`, so the offset `(page - 1) × page_size` stays below the largest
+ * id at the largest page size and no page starts past the last row that could exist. Written as a literal so the
+ * OpenAPI document shows it.
  */
-export const MAX_PAGE = Math.floor(MAX_ID / 100);
+export const MAX_PAGE = 21_474_836;
 
 /** `page` (from 1) and `page_size` (1..100) query parameters (API.md "Conventions"). */
 export class PageQueryDto {

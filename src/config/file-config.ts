@@ -58,6 +58,13 @@ export class AuthConfig {
   @IsInt() @Min(60) refresh_token_ttl_seconds = 30 * 86_400;
   @IsString() issuer = 'chat-backend';
   @IsString() audience = 'chat-backend-api';
+  /**
+   * How long an instance may answer from its cached copy of a caller (user role, tier, disabled; API key) before
+   * reading PostgreSQL again. Changes made through the API invalidate it at once (README "Security").
+   */
+  @IsInt() @Min(0) @Max(300_000) cache_ttl_ms = 5_000;
+  /** Most callers (users plus API keys) one instance keeps cached; the oldest entry goes first. */
+  @IsInt() @Min(1) cache_max_entries = 10_000;
 }
 
 export class TierLimitConfig {

@@ -43,6 +43,13 @@ export class UsersRepository {
     return isId(id) ? this.users.findOneBy({ id }) : Promise.resolve(null);
   }
 
+  /** @returns what authentication needs of the user with this id (one primary-key read), or null */
+  async findPrincipal(id: number): Promise<Pick<UserEntity, 'id' | 'role' | 'tier' | 'disabled'> | null> {
+    if (!isId(id)) return null;
+    const row = await this.users.findOne({ where: { id }, select: { id: true, role: true, tier: true, disabled: true } });
+    return row ? { id: row.id, role: row.role, tier: row.tier, disabled: row.disabled } : null;
+  }
+
   /** @param email already normalised (trimmed, lower case) */
   findByEmail(email: string): Promise<UserEntity | null> {
     return this.users.findOneBy({ email });
