@@ -4,6 +4,7 @@ import { PageQueryDto } from '../common/pagination.dto';
 import { notFound, ProblemException } from '../common/problem';
 import { LoginSessions } from '../credentials/login-sessions.service';
 import { ClientSeen, RefreshTokensRepository } from '../credentials/refresh-tokens.repository';
+import { isUniqueViolation } from '../database/pg-errors';
 import { PasswordHasher } from '../users/password-hasher.service';
 import { UserEntity } from '../users/user.entity';
 import { UserProfileDto } from '../users/users.dto';
@@ -12,7 +13,6 @@ import { emailTaken } from '../users/users.service';
 import { AuthTokensDto, LoginDto, LoginSessionPageDto, RefreshTokenDto, RegisterDto } from './auth.dto';
 import { TokenPair, TokensService } from './tokens.service';
 
-const isUniqueViolation = (err: unknown) => (err as { driverError?: { code?: string } })?.driverError?.code === '23505';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Registration, login, anonymous users, refresh, logout and login sessions (API.md `/v1/auth/*`). */

@@ -4,6 +4,7 @@ import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
 import { LoginSessions } from '../credentials/login-sessions.service';
+import { isUniqueViolation } from '../database/pg-errors';
 import { PasswordHasher } from './password-hasher.service';
 import { UserEntity } from './user.entity';
 import {
@@ -70,7 +71,7 @@ export class UsersService implements OnApplicationBootstrap {
         return;
       } catch (err) {
         // Another instance created it in the meantime: promote on the next turn.
-        if ((err as { driverError?: { code?: string } }).driverError?.code !== '23505') throw err;
+        if (!isUniqueViolation(err)) throw err;
       }
     }
   }
