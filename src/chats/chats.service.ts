@@ -1,6 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
 import { PromptsService } from '../prompts/prompts.service';
@@ -8,7 +9,7 @@ import { ModelRegistry } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
 import { ModelCall, UsageService } from '../usage/usage.service';
 import { ChatSessionEntity } from './chat-session.entity';
-import { ChatSessionsRepository } from './chat-sessions.repository';
+import { ChatSessionsRepository, NewSession } from './chat-sessions.repository';
 import {
   DeletedDto,
   HistoryPageDto,
@@ -81,7 +82,7 @@ export class ChatsService {
   newSessionFields(
     user: AuthenticatedUser,
     init: { model: string; title?: string; systemPrompt?: string; metadata?: Record<string, unknown> },
-  ): Partial<ChatSessionEntity> {
+  ): NewSession {
     const { model } = init;
     return {
       userId: user.id,
@@ -95,13 +96,13 @@ export class ChatsService {
 
   /**
    * Adds a model call made for a session (its title, its summary) to the session's totals, the user's and the
-   * ledger, in one transaction.
+   * ledger, in one statement.
    */
   async recordSessionCall(sessionId: number, call: ModelCall): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const cost = await this.usage.recordCall(call, tx);
-      await this.sessions.addUsage(tx, sessionId, { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost });
-    });
+    const stmt = new SqlStatement();
+    const cost = await this.usage.recordCall(call, stmt);
+    this.sessions.addUsage(stmt, sessionId, { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost });
+    await stmt.run(this.db);
   }
 
   /** @throws 404 when missing or not the caller's */
