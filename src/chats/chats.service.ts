@@ -26,7 +26,7 @@ import {
 } from './dto/session-input.dto';
 
 /**
- * Chat sessions: creation, listing, seed 004's history and switch-model, soft and hard deletion.
+ * Chat sessions: creation, listing, the documented history and switch-model, soft and hard deletion.
  * A session of another user is a 404 identical to a missing one.
  */
 @Injectable()
@@ -126,7 +126,7 @@ export class ChatsService {
     return { total, page: q.page, page_size: q.page_size, items: rows.map(SessionDto.from) };
   }
 
-  /** Seed 004's history: active sessions with their messages, newest `updated_at` first. */
+  /** The documented history (`GET /v1/chat/history`): active sessions with their messages, newest `updated_at` first. */
   async history(user: AuthenticatedUser, q: HistoryQueryDto): Promise<HistoryPageDto> {
     const from = q.start_date ? new Date(q.start_date) : undefined;
     const to = q.end_date ? new Date(q.end_date) : undefined;
@@ -168,7 +168,7 @@ export class ChatsService {
     return SessionDto.from(session);
   }
 
-  /** Deletes for good, or archives with `soft` (seed 003). */
+  /** Deletes for good, or archives with `soft`. */
   async remove(user: AuthenticatedUser, id: number, soft: boolean): Promise<DeletedDto> {
     if (soft) {
       await this.findOwned(user.id, id);
@@ -186,7 +186,7 @@ export class ChatsService {
   }
 
   /**
-   * Seed 004's switch-model: later answers use the new model; the history is kept whole.
+   * The documented switch-model: later answers use the new model; the history is kept whole.
    * @throws 400 unknown model, 404 no such session, 503 model's provider not configured
    */
   async switchModel(user: AuthenticatedUser, dto: SwitchModelDto): Promise<SwitchModelResultDto> {
