@@ -3,13 +3,14 @@
 // entities and controllers, loaded at boot. Do not edit.
 export default async () => {
   const t = {
-    ["./users/users.dto"]: await import("./users/users.dto"),
     ["./users/user.entity"]: await import("./users/user.entity"),
+    ["./users/users.dto"]: await import("./users/users.dto"),
     ["./applications/application.entity"]: await import("./applications/application.entity"),
     ["./prompts/prompt.entity"]: await import("./prompts/prompt.entity"),
     ["./chats/chat-session.entity"]: await import("./chats/chat-session.entity"),
     ["./files/file.entity"]: await import("./files/file.entity"),
     ["./applications/applications.dto"]: await import("./applications/applications.dto"),
+    ["./auth/auth.dto"]: await import("./auth/auth.dto"),
     ["./providers/dto/model.dto"]: await import("./providers/dto/model.dto"),
     ["./usage/usage.dto"]: await import("./usage/usage.dto"),
     ["./prompts/dto/prompt.dto"]: await import("./prompts/dto/prompt.dto"),
@@ -20,13 +21,15 @@ export default async () => {
     ["./messages/dto/chat-completion.dto"]: await import("./messages/dto/chat-completion.dto"),
     ["./messages/dto/send-message.dto"]: await import("./messages/dto/send-message.dto"),
     ["./admin/admin.dto"]: await import("./admin/admin.dto"),
-    ["./auth/auth.dto"]: await import("./auth/auth.dto"),
   };
   return {
     "@nestjs/swagger": {
       "models": [
         [import("./users/user.entity"), {
           "UserEntity": { id: { required: true, type: () => Number }, email: { required: true, type: () => String, nullable: true }, passwordHash: { required: true, type: () => String, nullable: true }, displayName: { required: true, type: () => String, nullable: true }, role: { required: true, enum: ["user", "admin"] }, tier: { required: true, type: () => String }, isAnonymous: { required: true, type: () => Boolean }, disabled: { required: true, type: () => Boolean }, tokensInput: { required: true, type: () => Number, description: "Running totals, kept even when sessions are deleted (usage is a ledger, not a view)." }, tokensOutput: { required: true, type: () => Number }, cost: { required: true, type: () => Number }, createdAt: { required: true, type: () => Date }, updatedAt: { required: true, type: () => Date } },
+        }],
+        [import("./credentials/refresh-token.entity"), {
+          "RefreshTokenEntity": { id: { required: true, type: () => Number }, userId: { required: true, type: () => Number }, user: { required: false, type: () => t["./users/user.entity"].UserEntity }, familyId: { required: true, type: () => String }, tokenHash: { required: true, type: () => String }, expiresAt: { required: true, type: () => Date }, usedAt: { required: true, type: () => Date, nullable: true }, revokedAt: { required: true, type: () => Date, nullable: true, description: "Indexed (where set) so an instance can load the families revoked in the last access-token lifetime." }, createdAt: { required: true, type: () => Date, description: "When this token was minted: the family's last login or refresh." }, familyCreatedAt: { required: true, type: () => Date, description: "When the family's login happened (copied onto every token of the family)." }, userAgent: { required: true, type: () => String, nullable: true, description: "`User-Agent` of the request that minted this token, cut to 512 characters." }, ip: { required: true, type: () => String, nullable: true, description: "Client address of that request, as the server saw it (after `TRUST_PROXY`)." } },
         }],
         [import("./common/pagination.dto"), {
           "PageQueryDto": { page: { required: true, type: () => Number, description: "Page number, from 1.", default: 1, minimum: 1, maximum: 21474836 }, page_size: { required: true, type: () => Number, description: "Items per page, 1..100.", default: 20, minimum: 1, maximum: 100 } },
@@ -41,9 +44,6 @@ export default async () => {
           "ModelUsageDto": { model: { required: true, type: () => String, description: "Registry id, e.g. `openai/gpt-4o-mini`." }, messages: { required: true, type: () => Number }, tokens_input: { required: true, type: () => Number }, tokens_output: { required: true, type: () => Number }, cost: { required: true, type: () => Number, description: "In US dollars." } },
           "UserStatsDto": { sessions: { required: true, type: () => Number }, messages: { required: true, type: () => Number }, tokens_input: { required: true, type: () => Number, description: "Running total, kept when sessions are deleted." }, tokens_output: { required: true, type: () => Number }, cost: { required: true, type: () => Number, description: "In US dollars." }, by_model: { required: true, type: () => [t["./users/users.dto"].ModelUsageDto] } },
           "GlobalStatsDto": { users: { required: true, type: () => Number } },
-        }],
-        [import("./auth/refresh-token.entity"), {
-          "RefreshTokenEntity": { id: { required: true, type: () => Number }, userId: { required: true, type: () => Number }, user: { required: false, type: () => t["./users/user.entity"].UserEntity }, familyId: { required: true, type: () => String }, tokenHash: { required: true, type: () => String }, expiresAt: { required: true, type: () => Date }, usedAt: { required: true, type: () => Date, nullable: true }, revokedAt: { required: true, type: () => Date, nullable: true }, createdAt: { required: true, type: () => Date } },
         }],
         [import("./applications/application.entity"), {
           "ApplicationEntity": { id: { required: true, type: () => Number }, userId: { required: true, type: () => Number }, user: { required: false, type: () => t["./users/user.entity"].UserEntity }, name: { required: true, type: () => String }, createdAt: { required: true, type: () => Date } },
@@ -92,6 +92,8 @@ export default async () => {
           "LoginDto": { email: { required: true, type: () => String, description: "Matched case-insensitively.", maxLength: 320 }, password: { required: true, type: () => String, maxLength: 128 } },
           "RefreshTokenDto": { refresh_token: { required: true, type: () => String, maxLength: 256 } },
           "AuthTokensDto": { access_token: { required: true, type: () => String, description: "A JWT for `Authorization: Bearer \u2026`, valid for `expires_in` seconds." }, refresh_token: { required: true, type: () => String, description: "Opaque and single-use: exchange it at `POST /v1/auth/refresh` for a new pair." }, token_type: { required: true, type: () => String }, expires_in: { required: true, type: () => Number, description: "Seconds until the access token expires." }, user: { required: true, type: () => t["./users/users.dto"].UserProfileDto } },
+          "LoginSessionDto": { id: { required: true, type: () => String, description: "The session's id; access tokens carry it as their `sid` claim." }, created_at: { required: true, type: () => Date, description: "When the login happened." }, last_used_at: { required: true, type: () => Date, description: "When the session last got tokens (the login, or its latest refresh)." }, user_agent: { required: true, type: () => String, nullable: true, description: "`User-Agent` of that latest request, if it sent one." }, ip: { required: true, type: () => String, nullable: true, description: "Client address of that latest request, as the server saw it (behind a proxy: per `TRUST_PROXY`)." }, current: { required: true, type: () => Boolean, description: "True for the session of the access token making this request." } },
+          "LoginSessionPageDto": { items: { required: true, type: () => [t["./auth/auth.dto"].LoginSessionDto] } },
         }],
         [import("./providers/dto/model.dto"), {
           "ModelPricingDto": { input_per_1m: { required: true, type: () => Number, description: "USD per 1M input (prompt) tokens." }, output_per_1m: { required: true, type: () => Number, description: "USD per 1M output (completion) tokens, reasoning tokens included." }, cached_input_per_1m: { required: true, type: () => Number, nullable: true, description: "USD per 1M input tokens served from the provider's prompt cache; null when the registry has no such price." }, priced_at: { required: true, type: () => String, nullable: true, description: "ISO date (`YYYY-MM-DD`) the prices were taken from the provider's price list; null when unknown." } },
@@ -192,7 +194,7 @@ export default async () => {
           "ApplicationsController": { "create": { summary: "Creates an application.", type: t["./applications/applications.dto"].ApplicationDto }, "list": { summary: "The caller's applications, newest first.", type: t["./applications/applications.dto"].ApplicationPageDto }, "delete": { summary: "Deletes an application and its keys; its sessions stay, without an application." }, "createKey": { summary: "Creates an API key; the key is in this answer only.", type: t["./applications/applications.dto"].CreatedApiKeyDto }, "listKeys": { summary: "The application's keys (prefix only, never the key), newest first.", type: t["./applications/applications.dto"].ApiKeyPageDto }, "revokeKey": { summary: "Revokes a key: it stops authenticating at once." } },
         }],
         [import("./auth/auth.controller"), {
-          "AuthController": { "register": { summary: "Creates an account and returns its first token pair. 409 when the email is taken.", type: t["./auth/auth.dto"].AuthTokensDto }, "login": { summary: "Logs in with email and password.", type: t["./auth/auth.dto"].AuthTokensDto }, "anonymous": { summary: "Starts an anonymous user; it can claim an account later with PATCH /v1/users/me, keeping its sessions.", type: t["./auth/auth.dto"].AuthTokensDto }, "refresh": { summary: "Exchanges a refresh token for a new pair; the old one is spent. Presenting a spent token again revokes every\ntoken of its family (RFC 9700 reuse detection).", type: t["./auth/auth.dto"].AuthTokensDto }, "logout": { summary: "Revokes the refresh token's family (this login); access tokens already issued expire on their own." } },
+          "AuthController": { "register": { summary: "Creates an account and returns its first token pair. 409 when the email is taken.", type: t["./auth/auth.dto"].AuthTokensDto }, "login": { summary: "Logs in with email and password.", type: t["./auth/auth.dto"].AuthTokensDto }, "anonymous": { summary: "Starts an anonymous user; it can claim an account later with PATCH /v1/users/me, keeping its sessions.", type: t["./auth/auth.dto"].AuthTokensDto }, "refresh": { summary: "Exchanges a refresh token for a new pair; the old one is spent. Presented again within a few seconds (two tabs\nrefreshing at once) it returns the same new pair; later, it ends its session (RFC 9700 reuse detection).", type: t["./auth/auth.dto"].AuthTokensDto }, "logout": { summary: "Ends the refresh token's session (this login): its refresh and access tokens stop working at once." }, "logoutAll": { summary: "Ends every login session of the caller, this one included: all their tokens stop working at once." }, "sessions": { summary: "Lists the caller's live login sessions (devices), the most recently used first; `current` is this one.", type: t["./auth/auth.dto"].LoginSessionPageDto }, "endSession": { summary: "Ends one of the caller's login sessions: its refresh and access tokens stop working at once." } },
         }],
         [import("./providers/models.controller"), {
           "ModelsController": { "list": { summary: "List the models this server knows, their limits and prices, and which model really answers for each.", type: [t["./providers/dto/model.dto"].ModelDto] } },

@@ -56,6 +56,11 @@ export class RetriesConfig {
 export class AuthConfig {
   @IsInt() @Min(10) @Max(86_400) access_token_ttl_seconds = 900;
   @IsInt() @Min(60) refresh_token_ttl_seconds = 30 * 86_400;
+  /**
+   * Seconds after a refresh token is spent during which presenting it again returns the same successor pair
+   * instead of counting as reuse (two tabs refreshing at once); 0 turns the overlap off. RFC 9700 §4.14.2.
+   */
+  @IsInt() @Min(0) @Max(300) refresh_reuse_overlap_seconds = 10;
   @IsString() issuer = 'chat-backend';
   @IsString() audience = 'chat-backend-api';
   /**

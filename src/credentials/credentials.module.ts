@@ -1,15 +1,21 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { RedisModule } from '../rate-limit/redis.module';
 import { AuthInvalidationBus } from './auth-invalidation.bus';
+import { LoginSessions } from './login-sessions.service';
 import { PrincipalCache } from './principal-cache';
+import { RefreshTokenEntity } from './refresh-token.entity';
+import { RefreshTokensRepository } from './refresh-tokens.repository';
+import { RevokedSessions } from './revoked-sessions';
 
 /**
- * Authentication state shared by the modules that check or change credentials: the per-instance principal cache
- * and the bus that invalidates it here and on the other instances (Redis pub/sub when `REDIS_URL` is set).
+ * Authentication state shared by the modules that check or change credentials: login sessions (refresh-token
+ * families, the `refresh_tokens` table), the per-instance caches of callers and of revoked sessions, and the bus
+ * that invalidates them here and on the other instances (Redis pub/sub when `REDIS_URL` is set).
  */
 @Module({
-  imports: [RedisModule],
-  providers: [AuthInvalidationBus, PrincipalCache],
-  exports: [AuthInvalidationBus, PrincipalCache],
+  imports: [RedisModule, TypeOrmModule.forFeature([RefreshTokenEntity])],
+  providers: [AuthInvalidationBus, PrincipalCache, RefreshTokensRepository, RevokedSessions, LoginSessions],
+  exports: [AuthInvalidationBus, PrincipalCache, RefreshTokensRepository, RevokedSessions, LoginSessions],
 })
 export class CredentialsModule {}

@@ -1,6 +1,6 @@
 import { ApiKeyEntity } from '../applications/api-key.entity';
 import { ApplicationEntity } from '../applications/application.entity';
-import { RefreshTokenEntity } from '../auth/refresh-token.entity';
+import { RefreshTokenEntity } from '../credentials/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { FileContentEntity } from '../files/file-content.entity';
 import { FileObjectDeletionEntity } from '../files/file-object-deletion.entity';

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
-import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { MessageEntity } from '../messages/message.entity';
 import { UserEntity, UserRole } from './user.entity';
@@ -89,16 +88,6 @@ export class UsersRepository {
   async deleteById(id: number): Promise<boolean> {
     const { affected } = await this.users.delete({ id });
     return (affected ?? 0) > 0;
-  }
-
-  /** Revokes every live refresh token of a user (after a password change, so other devices must log in again). */
-  async revokeRefreshTokens(userId: number): Promise<void> {
-    await this.users.manager
-      .createQueryBuilder()
-      .update(RefreshTokenEntity)
-      .set({ revokedAt: () => 'now()' })
-      .where('user_id = :userId AND revoked_at IS NULL', { userId })
-      .execute();
   }
 
   /** One page of users, oldest first. */
