@@ -172,3 +172,49 @@ describe('Auth security (e2e)', () => {
     });
   });
 });
+
+describe('JWT_SECRET at start-up', () => {
+  const refusal = async (env: Record<string, string>): Promise<string> => {
+    const err = await startApp(env).then(
+      async (t) => {
+        await t.close();
+        throw new Error('the app started');
+      },
+      (e: Error) => e,
+    );
+    return err.message;
+  };
+
+  it('refuses a short secret without ever printing it', async () => {
+    const message = await refusal({ JWT_SECRET: 'short-but-still-secret-value' });
+    expect(message).toMatch(/JWT_SECRET must be at least 32 characters \(a value of 28 characters, not shown\)/);
+    expect(message).not.toContain('short-but-still-secret-value');
+  });
+
+  it('never prints other secrets either (ADMIN_PASSWORD)', async () => {
+    const message = await refusal({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'hunter2' });
+    expect(message).toMatch(/ADMIN_PASSWORD/);
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('refuses a long but repetitive secret in production, naming the rule and not the value', async () => {
+    for (const secret of ['a'.repeat(32), 'ab'.repeat(24), 'passwordpasswordpasswordpassword']) {
+      const message = await refusal({ NODE_ENV: 'production', JWT_SECRET: secret });
+      expect(message).toMatch(/JWT_SECRET: too predictable for production: it has (only \d+ distinct characters|about \d+ bits)/);
+      expect(message).not.toContain(secret);
+    }
+  });
+
+  it('accepts a random secret in production, and a repetitive one outside production', async () => {
+    const outcome = await startApp({ NODE_ENV: 'production', JWT_SECRET: 'Zk3v9Qx_LmT2rWp8YbN4cHd7JsF1gUa6' }).then(
+      async (t) => {
+        await t.close();
+        return 'started';
+      },
+      (e: Error) => e.message,
+    );
+    expect(outcome).toBe('started');
+    const t = await startApp({ NODE_ENV: 'development', JWT_SECRET: 'a'.repeat(32) });
+    await t.close();
+  });
+});
