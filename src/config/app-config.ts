@@ -124,7 +124,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     /** `pretty` (one coloured line per entry) on a terminal outside production; JSON lines otherwise. */
     logFormat: (vars.LOG_FORMAT ?? (process.stdout.isTTY && !production ? 'pretty' : 'json')) as 'json' | 'pretty',
     databaseUrl: vars.DATABASE_URL,
-    databasePoolSize: vars.DATABASE_POOL_SIZE ?? 10,
+    databasePoolSize: vars.DATABASE_POOL_SIZE ?? 20,
     dataDir: resolve(vars.DATA_DIR ?? 'data'),
     redisUrl: vars.REDIS_URL,
     jwtSecret: vars.JWT_SECRET,
