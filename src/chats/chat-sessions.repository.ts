@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, EntityManager, In, IsNull, Not, Repository } from 'typeorm';
+import { EntityManager, IsNull, Not, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SqlStatement } from '../database/sql-statement';
 import { MessageEntity } from '../messages/message.entity';
@@ -165,21 +165,26 @@ export class ChatSessionsRepository {
   }
 
   /**
-   * Messages of several sessions for history answers, oldest first per session; empty `failed` answers (a provider
-   * that failed before saying anything) are left out.
+   * Messages of several sessions for history answers, oldest first per session, in one query; empty `failed`
+   * answers (a provider that failed before saying anything) are left out.
+   * @param perSession only each session's newest this many (read backwards on the (session_id, id) index, so a
+   *        page costs the same however long its sessions are); all of them when omitted
    */
-  async turnsOf(sessionIds: number[]): Promise<Map<number, Turn[]>> {
+  async turnsOf(sessionIds: number[], perSession?: number): Promise<Map<number, Turn[]>> {
     const result = new Map<number, Turn[]>(sessionIds.map((id) => [id, []]));
     if (!sessionIds.length) return result;
-    const rows = await this.messages
-      .createQueryBuilder('m')
-      .select(['m.sessionId', 'm.role', 'm.content'])
-      .where({ sessionId: In(sessionIds) })
-      .andWhere(new Brackets((w) => w.where("m.status <> 'failed'").orWhere("m.content <> ''")))
-      .orderBy('m.session_id', 'ASC')
-      .addOrderBy('m.id', 'ASC')
-      .getMany();
-    for (const m of rows) result.get(m.sessionId)!.push({ role: m.role, content: m.content });
+    const rows: { session_id: number; role: string; content: string }[] = await this.sessions.query(
+      `SELECT m.session_id, m.role, m.content
+         FROM unnest($1::integer[]) AS s(id)
+         CROSS JOIN LATERAL (
+           SELECT id, session_id, role, content FROM messages
+            WHERE session_id = s.id AND (status <> 'failed' OR content <> '')
+            ORDER BY session_id DESC, id DESC LIMIT $2
+         ) m
+        ORDER BY m.session_id, m.id`,
+      [sessionIds, perSession ?? null],
+    );
+    for (const m of rows) result.get(m.session_id)!.push({ role: m.role, content: m.content });
     return result;
   }
 

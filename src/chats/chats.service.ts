@@ -1,9 +1,10 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
+import { AppConfig, appConfig } from '../config/app-config';
 import { PromptsService } from '../prompts/prompts.service';
 import { ModelRegistry } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
@@ -38,6 +39,7 @@ export class ChatsService {
     private readonly router: ModelRouter,
     private readonly usage: UsageService,
     @InjectDataSource() private readonly db: DataSource,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -126,7 +128,10 @@ export class ChatsService {
     return { total, page: q.page, page_size: q.page_size, items: rows.map(SessionDto.from) };
   }
 
-  /** The documented history (`GET /v1/chat/history`): active sessions with their messages, newest `updated_at` first. */
+  /**
+   * The documented history (`GET /v1/chat/history`): active sessions, newest `updated_at` first, each with its
+   * newest `history.messages_per_session` messages (oldest first); the page's messages come in one query.
+   */
   async history(user: AuthenticatedUser, q: HistoryQueryDto): Promise<HistoryPageDto> {
     const from = q.start_date ? new Date(q.start_date) : undefined;
     const to = q.end_date ? new Date(q.end_date) : undefined;
@@ -139,7 +144,7 @@ export class ChatsService {
       q.page,
       q.page_size,
     );
-    const turns = await this.sessions.turnsOf(rows.map((s) => s.id));
+    const turns = await this.sessions.turnsOf(rows.map((s) => s.id), this.config.history.messages_per_session);
     return {
       total,
       page: q.page,

@@ -143,6 +143,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     offline: file.offline,
     prompts: file.prompts,
     files: file.files,
+    history: file.history,
     /** Where uploaded files' bytes go when set (README "Files (PDF upload)"); unset: PostgreSQL. */
     s3: vars.S3_BUCKET
       ? {

@@ -133,7 +133,7 @@ export class ContextManagementConfig {
   @IsNumber() @Min(1) @Max(4) token_estimate_factor = 1.25;
 }
 
-/** Prompt templates (issue 6): size limits checked on create, update, preview and sessions started from a prompt. */
+/** Prompt templates: size limits checked on create, update, preview and sessions started from a prompt. */
 export class PromptsConfig {
   /** Characters in a prompt's content (and in a preview's ad-hoc `content`). */
   @IsInt() @Min(1) @Max(1_000_000) max_content_length = 20_000;
@@ -143,6 +143,12 @@ export class PromptsConfig {
   @IsInt() @Min(1) @Max(1000) max_variables = 50;
   /** Most output tokens a preview asks the model for. */
   @IsInt() @Min(1) preview_max_tokens = 1024;
+}
+
+/** `GET /v1/chat/history` (README "API at a glance"). */
+export class HistoryConfig {
+  /** Messages shown per session, the newest ones (oldest first): the page's cost stays bounded however long a session is. */
+  @IsInt() @Min(1) @Max(10_000) messages_per_session = 50;
 }
 
 /** PDF uploads (README "Files (PDF upload)"); the upload size limit is `limits.max_upload_bytes`. */
@@ -232,6 +238,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
+  @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
   @IsObject() @ValidateNested({ each: true }) providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
 }

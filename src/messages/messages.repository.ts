@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { MoreThan, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
 import type { ModelAttempt } from '../providers/model-router';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
@@ -76,11 +76,16 @@ export class MessagesRepository {
    * @returns up to `limit` messages and whether more follow
    */
   async page(sessionId: number, afterId: number, limit: number): Promise<{ items: MessageEntity[]; more: boolean }> {
-    const rows = await this.messages.find({
-      where: { sessionId, id: MoreThan(afterId) },
-      order: { id: 'ASC' },
-      take: limit + 1,
-    });
+    // `= ANY(array)` instead of `=`: with a constant session id the planner treats the order as plain `id` and may
+    // walk the primary key past other sessions' rows; this way it reads the page from the (session_id, id) index,
+    // so a page of a 100,000-message session costs what a page of a short one does.
+    const rows = await this.messages
+      .createQueryBuilder('m')
+      .where('m.session_id = ANY(:ids) AND m.id > :afterId', { ids: [sessionId], afterId })
+      .orderBy('m.session_id', 'ASC')
+      .addOrderBy('m.id', 'ASC')
+      .take(limit + 1)
+      .getMany();
     return { items: rows.slice(0, limit), more: rows.length > limit };
   }
 }
