@@ -133,12 +133,12 @@ export function startInstrument(script: string, env: Record<string, string>): Pr
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start within 10 s`)), 10_000);
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const match = /\{"port":(\d+)\}/.exec(out);
       if (match) {
         clearTimeout(timer);
-        child.stdout!.resume();
+        child.stdout.resume();
         resolve({ port: Number(match[1]), pid: child.pid!, process: child });
       }
     });
@@ -265,7 +265,7 @@ export function timedStream(
 
 /** Runs `count` tasks with at most `concurrency` in flight; returns their results in start order. */
 export async function pool<T>(count: number, concurrency: number, task: (index: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
+  const results = new Array<T>(count);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {

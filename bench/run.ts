@@ -147,7 +147,7 @@ async function main(): Promise<void> {
       agent,
     });
     if (registered.status !== 201) throw new Error(`register answered ${registered.status}: ${registered.body}`);
-    const token = JSON.parse(registered.body).access_token as string;
+    const token = (JSON.parse(registered.body) as { access_token: string }).access_token;
 
     const bench: Bench = {
       direct,

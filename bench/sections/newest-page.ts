@@ -12,7 +12,7 @@ async function seedSession(bench: Bench, count: number): Promise<{ id: number; a
     agent: bench.agent,
   });
   if (created.status !== 201) throw new Error(`creating a session answered ${created.status}`);
-  const id = JSON.parse(created.body).id as number;
+  const { id } = JSON.parse(created.body) as { id: number };
   await bench.sql(
     `INSERT INTO messages (session_id, role, content)
      SELECT $1, CASE WHEN n % 2 = 0 THEN 'user' ELSE 'assistant' END, 'Message ' || n || ' of a long conversation about lighthouses.'

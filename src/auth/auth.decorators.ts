@@ -1,6 +1,6 @@
 import { applyDecorators, SetMetadata, UseGuards } from '@nestjs/common';
 import { ApiForbiddenResponse } from '@nestjs/swagger';
-import type { UserRole } from '../users/user.entity';
+import type { UserRole } from '../common/user-role';
 import { ROLES_KEY, RolesGuard, UserTokenGuard } from './roles.guard';
 
 /** Restricts a route (or controller) to callers with one of these roles; others get 403. */

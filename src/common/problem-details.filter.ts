@@ -75,7 +75,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return this.problem(503, 'The database is not answering; try again shortly.', instance);
     }
     this.logger.error(
-      `Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? exception}`,
+      `Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? String(exception)}`,
     );
     return this.problem(500, 'An unexpected error occurred. It has been logged.', instance, {
       request_id: requestId,
@@ -98,7 +98,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const title = STATUS_CODES[status] ?? 'Error';
     const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
     return {
-      type: status === HttpStatus.INTERNAL_SERVER_ERROR ? 'about:blank' : `${TYPE_BASE}${slug}`,
+      type: status === (HttpStatus.INTERNAL_SERVER_ERROR as number) ? 'about:blank' : `${TYPE_BASE}${slug}`,
       title,
       status,
       detail,
