@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { rejectDeepJson } from './common/json-depth';
 import { AppConfig, appConfig } from './config/app-config';
 import openApiMetadata from './metadata';
 
@@ -12,7 +13,7 @@ import openApiMetadata from './metadata';
 export function configureApp(app: NestExpressApplication): void {
   const config = app.get<AppConfig>(appConfig.KEY);
   app.useLogger(app.get(Logger));
-  app.useBodyParser('json', { limit: config.limits.json_body_bytes });
+  app.useBodyParser('json', { limit: config.limits.json_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) });
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.enableCors({ exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] });
@@ -36,7 +37,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Chat backend API')
     .setDescription(
       'Authenticated chat sessions that stream model replies (SSE) and keep them in PostgreSQL. ' +
-        'Errors are application/problem+json (RFC 9457). Authenticate with `Authorization: Bearer <access JWT or API key>`.',
+        'Errors are application/problem+json (RFC 9457). Authenticate with `Authorization: Bearer <access JWT or API key>`. ' +
+        '`null` on an optional body field means the field is absent; fields marked `nullable` take `null` to clear a stored value.',
     )
     .setVersion('1.0.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An access JWT from /v1/auth/*, or an application API key.' })

@@ -1,5 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { ProblemException } from '../common/problem';
+import { isUniqueViolation } from '../database/pg-errors';
 import { PasswordHasher } from '../users/password-hasher.service';
 import { UserEntity } from '../users/user.entity';
 import { UserProfileDto } from '../users/users.dto';
@@ -8,7 +9,6 @@ import { emailTaken } from '../users/users.service';
 import { AuthTokensDto, LoginDto, RefreshTokenDto, RegisterDto } from './auth.dto';
 import { TokenPair, TokensService } from './tokens.service';
 
-const isUniqueViolation = (err: unknown) => (err as { driverError?: { code?: string } })?.driverError?.code === '23505';
 
 /** Registration, login, anonymous users, refresh and logout (API.md `/v1/auth/*`). */
 @Injectable()

@@ -1,9 +1,9 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
-import { JWT_SECRET } from './jwt-secret.provider';
+import { JWT_SIGNING_KEY } from './jwt-secret.provider';
 import { RefreshTokensRepository } from './refresh-tokens.repository';
 
 /** The only signing algorithm accepted, on signing and on verification (no `alg: none`, no key confusion). */
@@ -41,7 +41,7 @@ export class TokensService {
   constructor(
     private readonly jwt: JwtService,
     private readonly refreshTokens: RefreshTokensRepository,
-    @Inject(JWT_SECRET) private readonly secret: string,
+    @Inject(JWT_SIGNING_KEY) private readonly signingKey: KeyObject,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -96,7 +96,7 @@ export class TokensService {
   private signAccessToken(userId: number): Promise<string> {
     const claims: AccessTokenClaims = { sub: String(userId), typ: ACCESS_TOKEN_TYPE };
     return this.jwt.signAsync(claims, {
-      secret: this.secret,
+      privateKey: this.signingKey,
       algorithm: JWT_ALGORITHM,
       issuer: this.config.auth.issuer,
       audience: this.config.auth.audience,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, In, IsNull, Not, Repository } from 'typeorm';
+import { Brackets, EntityManager, In, IsNull, Not, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { MessageEntity } from '../messages/message.entity';
 import { ChatSessionEntity } from './chat-session.entity';
@@ -21,7 +21,9 @@ export interface Turn {
 }
 
 /**
- * Chat sessions in PostgreSQL. Every read takes the owner's id, so a session of another user is simply not found.
+ * Chat sessions in PostgreSQL, the only writer of `chat_sessions`: turns, answers, usage totals, titles and
+ * summaries are written here through intent-named methods, most of them in the caller's transaction. Every read
+ * by a user takes the owner's id, so a session of another user is simply not found.
  */
 @Injectable()
 export class ChatSessionsRepository {
@@ -30,27 +32,75 @@ export class ChatSessionsRepository {
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
   ) {}
 
-  create(data: Partial<ChatSessionEntity>): Promise<ChatSessionEntity> {
-    return this.sessions.save(this.sessions.create(data));
+  /**
+   * Inserts a session.
+   * @param tx the caller's transaction (a send inserts the session with its first messages; a session created from
+   *        a prompt with the prompt's use), or none for an insert of its own
+   */
+  insert(data: Partial<ChatSessionEntity>, tx: EntityManager = this.sessions.manager): Promise<ChatSessionEntity> {
+    return tx.save(tx.create(ChatSessionEntity, data));
   }
 
   /**
-   * Inserts a session started from a prompt and counts the prompt's use, in one transaction: both or neither.
-   * The count comes first because its UPDATE locks the prompt's row: a concurrent delete then waits for this
-   * commit (the session's `prompt_id` becomes null), or it committed first and the UPDATE finds no row.
-   * Raw SQL for the count, as in the prompts repository: it is atomic and leaves `updated_at` alone.
-   * @returns the session, or null when the prompt no longer exists (nothing written)
+   * Records a new turn: `added` messages more, the activity time, and the request's system prompt when it gives
+   * one (it replaces the stored one).
+   * @returns the session as it is afterwards
    */
-  createFromPrompt(data: Partial<ChatSessionEntity> & { promptId: number }): Promise<ChatSessionEntity | null> {
-    return this.sessions.manager.transaction(async (em) => {
-      // TypeORM answers an UPDATE with [rows, affected].
-      const [, counted]: [unknown, number] = await em.query('UPDATE prompts SET usage_count = usage_count + 1 WHERE id = $1', [
-        data.promptId,
-      ]);
-      if (!counted) return null;
-      const sessions = em.getRepository(ChatSessionEntity);
-      return sessions.save(sessions.create(data));
-    });
+  async recordTurn(tx: EntityManager, sessionId: number, turn: { added: number; systemPrompt?: string }): Promise<ChatSessionEntity> {
+    await tx
+      .createQueryBuilder()
+      .update(ChatSessionEntity)
+      .set({
+        messageCount: () => `message_count + ${Number(turn.added)}`,
+        ...(turn.systemPrompt !== undefined ? { systemPrompt: turn.systemPrompt } : {}),
+        updatedAt: () => 'now()',
+      })
+      .where({ id: sessionId })
+      .execute();
+    return tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
+  }
+
+  /**
+   * Records a settled answer: the activity time, and `title` for a session still untitled (a title set meanwhile
+   * is kept).
+   * @returns the session as it is afterwards
+   */
+  async recordAnswer(tx: EntityManager, sessionId: number, answer: { title?: string }): Promise<ChatSessionEntity> {
+    await tx
+      .createQueryBuilder()
+      .update(ChatSessionEntity)
+      .set({ updatedAt: () => 'now()', ...(answer.title ? { title: () => 'COALESCE(title, :title)' } : {}) })
+      .where('id = :sessionId', { sessionId })
+      .setParameters({ title: answer.title })
+      .execute();
+    return tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
+  }
+
+  /**
+   * Adds one model call's usage to the session's running totals, with relative increments so concurrent calls
+   * lose nothing. Leaves `updated_at` alone: usage is not an edit.
+   * @param cost USD
+   */
+  async addUsage(tx: EntityManager, sessionId: number, usage: { tokensInput: number; tokensOutput: number; cost: number }): Promise<void> {
+    await tx.query(
+      'UPDATE chat_sessions SET tokens_input = tokens_input + $2, tokens_output = tokens_output + $3, cost = cost + $4 WHERE id = $1',
+      [sessionId, usage.tokensInput, usage.tokensOutput, usage.cost],
+    );
+  }
+
+  /**
+   * Stores a summary covering messages up to `coversMessageId`, only if nobody stored another since
+   * `previousMessageId` was read (compare-and-set), so a slow summary never replaces a newer one. Leaves
+   * `updated_at` alone: a summary is not activity in the session.
+   * @returns whether it was stored
+   */
+  async saveSummary(sessionId: number, summary: string, coversMessageId: number, previousMessageId: number | null): Promise<boolean> {
+    const [, affected]: [unknown, number] = await this.sessions.query(
+      `UPDATE chat_sessions SET summary = $2, summary_message_id = $3, summary_updated_at = now()
+        WHERE id = $1 AND summary_message_id IS NOT DISTINCT FROM $4::integer`,
+      [sessionId, summary, coversMessageId, previousMessageId],
+    );
+    return affected > 0;
   }
 
   /** @returns the session if it exists and belongs to `userId`, else null. */

@@ -1,9 +1,12 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
 import { PromptsService } from '../prompts/prompts.service';
 import { ModelRegistry } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
+import { ModelCall, UsageService } from '../usage/usage.service';
 import { ChatSessionEntity } from './chat-session.entity';
 import { ChatSessionsRepository } from './chat-sessions.repository';
 import {
@@ -32,12 +35,14 @@ export class ChatsService {
     private readonly registry: ModelRegistry,
     private readonly prompts: PromptsService,
     private readonly router: ModelRouter,
+    private readonly usage: UsageService,
+    @InjectDataSource() private readonly db: DataSource,
   ) {}
 
   /**
    * Creates a session. The model defaults to the server's default model. With `prompt_id`, the prompt rendered
    * with `variables` becomes the system prompt, the session records the prompt and its version, and the prompt's
-   * use is counted in the same transaction as the insert (issue 6).
+   * use is counted in the same transaction as the insert.
    * @throws 400 unknown model, or `system_prompt` together with `prompt_id`; 404 prompt; 422 missing variables;
    *         503 model's provider not configured
    */
@@ -50,28 +55,34 @@ export class ChatsService {
     }
     const prompt = dto.prompt_id !== undefined ? await this.prompts.renderForSession(user, dto.prompt_id, dto.variables) : undefined;
     const fields = this.newSessionFields(user, {
-      model: dto.model,
+      model: this.usableModelId(dto.model),
       title: dto.title,
       systemPrompt: prompt?.text ?? dto.system_prompt,
       metadata: dto.metadata,
     });
-    if (!prompt) return SessionDto.from(await this.sessions.create(fields));
-    const session = await this.sessions.createFromPrompt({ ...fields, promptId: prompt.promptId, promptVersion: prompt.promptVersion });
+    if (!prompt) return SessionDto.from(await this.sessions.insert(fields));
+    // The use is counted first: its UPDATE locks the prompt's row, so a concurrent delete waits for this commit
+    // (the session's `prompt_id` then becomes null), or it committed first and nothing is counted or inserted.
+    const session = await this.db.transaction(async (tx) =>
+      (await this.prompts.countSessionUse(tx, prompt.promptId))
+        ? this.sessions.insert({ ...fields, promptId: prompt.promptId, promptVersion: prompt.promptVersion }, tx)
+        : null,
+    );
     // Deleted since it was rendered: as if it had been missing from the start.
     if (!session) throw notFound('Prompt');
     return SessionDto.from(session);
   }
 
   /**
-   * The fields of a new session, shared by `POST /v1/chat/sessions` and by `POST /v1/chat/stream` without a
+   * The fields of a new session, shared by `POST /v1/chat/sessions` and by the turn engine for a send without a
    * session (which inserts it in the same transaction as the first messages). Stamps the API key's application.
-   * @throws 400 unknown model, 503 model's provider not configured
+   * @param init.model registry id of a model whose chain the caller has checked can answer
    */
   newSessionFields(
     user: AuthenticatedUser,
-    init: { model?: string; title?: string; systemPrompt?: string; metadata?: Record<string, unknown> },
+    init: { model: string; title?: string; systemPrompt?: string; metadata?: Record<string, unknown> },
   ): Partial<ChatSessionEntity> {
-    const model = this.usableModelId(init.model);
+    const { model } = init;
     return {
       userId: user.id,
       applicationId: user.applicationId,
@@ -80,6 +91,17 @@ export class ChatsService {
       systemPrompt: init.systemPrompt ?? null,
       metadata: init.metadata ?? {},
     };
+  }
+
+  /**
+   * Adds a model call made for a session (its title, its summary) to the session's totals, the user's and the
+   * ledger, in one transaction.
+   */
+  async recordSessionCall(sessionId: number, call: ModelCall): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const cost = await this.usage.recordCall(call, tx);
+      await this.sessions.addUsage(tx, sessionId, { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost });
+    });
   }
 
   /** @throws 404 when missing or not the caller's */

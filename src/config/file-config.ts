@@ -24,6 +24,8 @@ export class LimitsConfig {
   @IsInt() @Min(1) @Max(1000) max_messages_per_request = 50;
   @IsInt() @Min(1) max_upload_bytes = 10 * 1024 * 1024;
   @IsInt() @Min(1024) json_body_bytes = 1024 * 1024;
+  /** Deepest nesting of arrays and objects in a JSON body; deeper bodies are refused (400) before parsing. */
+  @IsInt() @Min(2) @Max(10_000) json_max_depth = 64;
   /** A whole upstream call, first byte sent to last byte received. */
   @IsInt() @Min(100) provider_timeout_ms = 300_000;
   /** Most time from sending a request to a model until its first piece (or whole answer) arrives. */
@@ -56,6 +58,13 @@ export class AuthConfig {
   @IsInt() @Min(60) refresh_token_ttl_seconds = 30 * 86_400;
   @IsString() issuer = 'chat-backend';
   @IsString() audience = 'chat-backend-api';
+  /**
+   * How long an instance may answer from its cached copy of a caller (user role, tier, disabled; API key) before
+   * reading PostgreSQL again. Changes made through the API invalidate it at once (README "Security").
+   */
+  @IsInt() @Min(0) @Max(300_000) cache_ttl_ms = 5_000;
+  /** Most callers (users plus API keys) one instance keeps cached; the oldest entry goes first. */
+  @IsInt() @Min(1) cache_max_entries = 10_000;
 }
 
 export class TierLimitConfig {

@@ -12,10 +12,9 @@ export interface SummaryState {
 }
 
 /**
- * What contexts and summaries read and write in PostgreSQL: `messages` (read only) and the summary columns of
- * `chat_sessions`, which only the summaries service writes. Messages without text (an answer still being produced,
- * or one that failed before its first piece) never count: they are not sent to a model either. Writes here leave
- * `updated_at` alone: a summary is not activity in the session.
+ * What contexts and summaries read from PostgreSQL (read only: summaries are stored by the chats module's
+ * repository). Messages without text (an answer still being produced, or one that failed before its first piece)
+ * never count: they are not sent to a model either.
  */
 @Injectable()
 export class ContextRepository {
@@ -65,19 +64,5 @@ export class ContextRepository {
        ) m WHERE newest > $3 ORDER BY id ASC`,
       [sessionId, afterId, keep],
     );
-  }
-
-  /**
-   * Stores a summary covering messages up to `coversMessageId`, only if nobody stored another since
-   * `previousMessageId` was read (compare-and-set), so a slow summary never replaces a newer one.
-   * @returns whether it was stored
-   */
-  async saveSummary(sessionId: number, summary: string, coversMessageId: number, previousMessageId: number | null): Promise<boolean> {
-    const [, affected]: [unknown, number] = await this.db.query(
-      `UPDATE chat_sessions SET summary = $2, summary_message_id = $3, summary_updated_at = now()
-        WHERE id = $1 AND summary_message_id IS NOT DISTINCT FROM $4::integer`,
-      [sessionId, summary, coversMessageId, previousMessageId],
-    );
-    return affected > 0;
   }
 }

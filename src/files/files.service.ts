@@ -2,12 +2,12 @@ import { HttpStatus, Inject, Injectable, StreamableFile } from '@nestjs/common';
 import { create as contentDisposition } from 'content-disposition';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
-import { QueryFailedError } from 'typeorm';
 import { ChatsService } from '../chats/chats.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { isForeignKeyViolation, isUniqueViolation } from '../database/pg-errors';
 import { FileDeletedDto, FileDto, FilePageDto, FileSummaryDto, UploadResultDto } from './dto/file.dto';
 import { FileEntity } from './file.entity';
 import { FilesRepository } from './files.repository';
@@ -25,8 +25,6 @@ export interface SessionDocument {
   /** Only the start of the stored text was loaded (more is stored). */
   partial: boolean;
 }
-
-const pgCode = (err: unknown) => (err instanceof QueryFailedError ? (err.driverError as { code?: string }).code : undefined);
 
 /**
  * PDF files of chat sessions (seed 004's upload): receive under the size limit, check the bytes are a PDF,
@@ -113,12 +111,12 @@ export class FilesService {
       return { created: true, result: uploaded(file) };
     } catch (err) {
       // The same bytes arrived twice at once: the other upload stored them first.
-      if (pgCode(err) === '23505') {
+      if (isUniqueViolation(err)) {
         const winner = await this.files.findInSessionBySha256(sessionId, received.sha256);
         if (winner) return { created: false, result: uploaded(winner) };
       }
       // The session was deleted while the text was being extracted.
-      if (pgCode(err) === '23503') throw notFound('Chat session');
+      if (isForeignKeyViolation(err)) throw notFound('Chat session');
       throw err;
     }
   }

@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { invalidField, notFound } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ModelUsage } from '../providers/model-provider';
@@ -8,12 +10,10 @@ import { UsageDayDto, UsageQueryDto, UsageReportDto, UsageTotalsDto } from './us
 import { UsagePurpose } from './usage-daily.entity';
 import { UsageDayRow, UsageRepository } from './usage.repository';
 
-/** A model call that is not a chat answer (those are recorded with the answer), as {@link UsageService.recordCall} takes it. */
+/** A model call as {@link UsageService.recordCall} takes it. */
 export interface ModelCall {
   userId: number;
-  /** The session the call was made for (titles, summaries); none for a prompt preview. */
-  sessionId?: number;
-  purpose: Exclude<UsagePurpose, 'answer'>;
+  purpose: UsagePurpose;
   /** The model that answered (`route.model` after the call). */
   model: RegisteredModel;
   usage: ModelUsage;
@@ -32,25 +32,31 @@ export class UsageService {
   constructor(
     private readonly usage: UsageRepository,
     private readonly users: UsersRepository,
+    @InjectDataSource() private readonly db: DataSource,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
   /**
-   * Adds a title, summary or preview call to the user's totals, the session's and the ledger, priced at the
-   * answering model's price now in force.
+   * Adds a model call to the user's totals and the ledger, priced at the answering model's price now in force.
+   * A user deleted meanwhile gets no ledger row.
+   * @param tx the caller's transaction (an answer is stored, and a session's totals grow, in the same one); without
+   *        one, a transaction of its own
+   * @returns the call's cost in USD
    */
-  recordCall(call: ModelCall): Promise<void> {
-    return this.usage.record({
+  async recordCall(call: ModelCall, tx?: EntityManager): Promise<number> {
+    if (!tx) return this.db.transaction((own) => this.recordCall(call, own));
+    const cost = costOf(call.model, call.usage);
+    const sums = { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost };
+    if (!(await this.users.addUsage(tx, call.userId, sums))) return cost;
+    await this.usage.record(tx, {
       userId: call.userId,
-      sessionId: call.sessionId,
       model: call.model.id,
       purpose: call.purpose,
-      tokensInput: call.usage.inputTokens,
-      tokensOutput: call.usage.outputTokens,
+      ...sums,
       tokensCached: call.usage.cachedInputTokens ?? 0,
       tokensReasoning: call.usage.reasoningTokens ?? 0,
-      cost: costOf(call.model, call.usage),
     });
+    return cost;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { MessageEntity } from '../messages/message.entity';
@@ -25,9 +25,30 @@ const isId = (id: number) => Number.isSafeInteger(id) && id > 0 && id <= MAX_INT
 export class UsersRepository {
   constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
 
+  /**
+   * Adds one model call's usage to the user's running totals, with relative increments so concurrent calls lose
+   * nothing. The row stays locked until `tx` commits, so a ledger row written in `tx` can't lose its user meanwhile.
+   * @param cost USD
+   * @returns false when the user no longer exists
+   */
+  async addUsage(tx: EntityManager, userId: number, usage: { tokensInput: number; tokensOutput: number; cost: number }): Promise<boolean> {
+    const [, affected]: [unknown, number] = await tx.query(
+      'UPDATE users SET tokens_input = tokens_input + $2, tokens_output = tokens_output + $3, cost = cost + $4 WHERE id = $1',
+      [userId, usage.tokensInput, usage.tokensOutput, usage.cost],
+    );
+    return affected > 0;
+  }
+
   /** @returns the user with this id, or null */
   findById(id: number): Promise<UserEntity | null> {
     return isId(id) ? this.users.findOneBy({ id }) : Promise.resolve(null);
+  }
+
+  /** @returns what authentication needs of the user with this id (one primary-key read), or null */
+  async findPrincipal(id: number): Promise<Pick<UserEntity, 'id' | 'role' | 'tier' | 'disabled'> | null> {
+    if (!isId(id)) return null;
+    const row = await this.users.findOne({ where: { id }, select: { id: true, role: true, tier: true, disabled: true } });
+    return row ? { id: row.id, role: row.role, tier: row.tier, disabled: row.disabled } : null;
   }
 
   /** @param email already normalised (trimmed, lower case) */

@@ -2,6 +2,8 @@ import { HttpStatus, Inject, Injectable, Logger, OnApplicationBootstrap } from '
 import { PageQueryDto } from '../common/pagination.dto';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
+import { isUniqueViolation } from '../database/pg-errors';
 import { PasswordHasher } from './password-hasher.service';
 import { UserEntity } from './user.entity';
 import {
@@ -34,6 +36,7 @@ export class UsersService implements OnApplicationBootstrap {
   constructor(
     private readonly users: UsersRepository,
     private readonly passwords: PasswordHasher,
+    private readonly invalidations: AuthInvalidationBus,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -55,6 +58,7 @@ export class UsersService implements OnApplicationBootstrap {
       if (existing) {
         if (existing.role !== 'admin' || existing.disabled) {
           await this.users.updateFields(existing.id, { role: 'admin', disabled: false });
+          await this.invalidations.emit({ kind: 'user', userId: existing.id });
           this.logger.log(`Promoted ${email} to admin (ADMIN_EMAIL).`);
         }
         return;
@@ -65,7 +69,7 @@ export class UsersService implements OnApplicationBootstrap {
         return;
       } catch (err) {
         // Another instance created it in the meantime: promote on the next turn.
-        if ((err as { driverError?: { code?: string } }).driverError?.code !== '23505') throw err;
+        if (!isUniqueViolation(err)) throw err;
       }
     }
   }
@@ -116,9 +120,13 @@ export class UsersService implements OnApplicationBootstrap {
     return UserProfileDto.from(updated ?? user);
   }
 
-  /** Deletes the user and everything it owns (sessions, messages, files, applications, keys, refresh tokens). */
+  /**
+   * Deletes the user and everything it owns (sessions, messages, files, applications, keys, refresh tokens); its
+   * tokens and keys stop working at once.
+   */
   async deleteMe(userId: number): Promise<void> {
     if (!(await this.users.deleteById(userId))) throw notFound('User');
+    await this.invalidations.emit({ kind: 'user', userId });
   }
 
   /** A user's usage statistics (API.md `GET /v1/users/me/stats`). @throws 404 for an unknown user */
@@ -171,8 +179,8 @@ export class UsersService implements OnApplicationBootstrap {
   }
 
   /**
-   * Changes a user's role, tier or disabled flag (admin). An admin cannot demote or disable itself, so the
-   * service never loses its last way in by accident.
+   * Changes a user's role, tier or disabled flag (admin); it applies to the user's next request, on every instance.
+   * An admin cannot demote or disable itself, so the service never loses its last way in by accident.
    * @throws 404 unknown user; 422 a tier not in the configuration; 409 demoting or disabling oneself
    */
   async updateForAdmin(callerId: number, id: number, dto: AdminUpdateUserDto): Promise<AdminUserDto> {
@@ -185,6 +193,7 @@ export class UsersService implements OnApplicationBootstrap {
       throw new ProblemException(HttpStatus.CONFLICT, 'Admins cannot demote or disable themselves; ask another admin.');
     }
     const updated = await this.users.updateFields(id, { role: dto.role, tier: dto.tier, disabled: dto.disabled });
+    await this.invalidations.emit({ kind: 'user', userId: id });
     return AdminUserDto.from(updated ?? user);
   }
 

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { StreamFormat } from './dto/send-message.dto';
+import type { StreamFormat } from '../dto/send-message.dto';
 
 const isSpace = (c: string) => /\s/.test(c);
 const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
