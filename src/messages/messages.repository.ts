@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, MoreThan, Repository } from 'typeorm';
-import type { ModelAttempt } from '../providers/model-router';
+import type { ModelAttempt } from '../providers/model-attempt';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
 
 /** How an answer ended, as stored on its message. */
