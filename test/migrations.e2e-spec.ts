@@ -64,7 +64,7 @@ describe('migrations', () => {
     }
 
     // What `npm run migration:run` runs (there from dist/), here from source.
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/database/migrate.ts'], {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/migrate.ts'], {
       cwd: resolve(__dirname, '..'),
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATABASE_URL: url, CONFIG_FILE: 'config.yaml' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,9 +9,10 @@ export type EntityList = NonNullable<DataSourceOptions['entities']>;
  * Schema changes go through migrations only: `synchronize` is never on.
  * @param url a `postgres://` URL
  * @param poolSize the most connections the pool opens
- * @param entities the schema's entity classes (`src/entities.ts`); running migrations needs none
+ * @param entities the schema's entity classes (`src/entities.ts`); migrations need them too (TypeORM keeps
+ *   generated columns in a table of its own, created only when an entity has one)
  */
-export function buildDataSourceOptions(url: string, poolSize = 10, entities: EntityList = []): DataSourceOptions {
+export function buildDataSourceOptions(url: string, poolSize: number, entities: EntityList): DataSourceOptions {
   return {
     type: 'postgres',
     url,
