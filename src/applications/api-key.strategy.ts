@@ -37,6 +37,6 @@ export class ApiKeyStrategy extends PassportStrategy(Strategy, 'api-key') {
       key.lastUsedAt = new Date();
       this.keys.touch(key.keyId).catch((err) => this.logger.warn(`Could not stamp last_used_at of key ${key.keyId}: ${err}`));
     }
-    return { id: key.userId, role: key.role, tier: key.tier, applicationId: key.applicationId };
+    return { id: key.userId, role: key.role, tier: key.tier, applicationId: key.applicationId, sessionId: null };
   }
 }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, EntityManager, In, IsNull, Not, Repository } from 'typeorm';
+import { EntityManager, IsNull, Not, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { SqlStatement } from '../database/sql-statement';
 import { MessageEntity } from '../messages/message.entity';
 import { ChatSessionEntity } from './chat-session.entity';
 
@@ -12,6 +13,29 @@ export interface SessionFilter {
   archived?: boolean;
   createdFrom?: Date;
   createdTo?: Date;
+}
+
+/** The fields of a new session. */
+export type NewSession = Pick<ChatSessionEntity, 'userId' | 'model'> &
+  Partial<Pick<ChatSessionEntity, 'applicationId' | 'title' | 'systemPrompt' | 'metadata'>>;
+
+/** Usage added to running totals. */
+export interface UsageSums {
+  tokensInput: number;
+  tokensOutput: number;
+  /** USD */
+  cost: number;
+}
+
+/** The columns the turn's CTEs return, and the row they come as. */
+export const SESSION_COLUMNS = 'id, user_id, title, message_count';
+
+/** A session as a send's writes return it. */
+export interface SessionRow {
+  id: number;
+  user_id: number;
+  title: string | null;
+  message_count: number;
 }
 
 /** Role and content of a message, oldest first, as history answers show them. */
@@ -42,50 +66,63 @@ export class ChatSessionsRepository {
   }
 
   /**
-   * Records a new turn: `added` messages more, the activity time, and the request's system prompt when it gives
-   * one (it replaces the stored one).
-   * @returns the session as it is afterwards
+   * Adds to `stmt` a CTE `session` recording a new turn: a new session inserted with `added` messages counted, or
+   * an existing one with `added` more messages, the activity time, and the request's system prompt when it gives
+   * one (it replaces the stored one). An existing session deleted meanwhile yields no row.
+   * @param session an existing session's id, or the fields of a new one
+   * @returns the CTE's name; it returns {@link SESSION_COLUMNS}
    */
-  async recordTurn(tx: EntityManager, sessionId: number, turn: { added: number; systemPrompt?: string }): Promise<ChatSessionEntity> {
-    await tx
-      .createQueryBuilder()
-      .update(ChatSessionEntity)
-      .set({
-        messageCount: () => `message_count + ${Number(turn.added)}`,
-        ...(turn.systemPrompt !== undefined ? { systemPrompt: turn.systemPrompt } : {}),
-        updatedAt: () => 'now()',
-      })
-      .where({ id: sessionId })
-      .execute();
-    return tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
-  }
-
-  /**
-   * Records a settled answer: the activity time, and `title` for a session still untitled (a title set meanwhile
-   * is kept).
-   * @returns the session as it is afterwards
-   */
-  async recordAnswer(tx: EntityManager, sessionId: number, answer: { title?: string }): Promise<ChatSessionEntity> {
-    await tx
-      .createQueryBuilder()
-      .update(ChatSessionEntity)
-      .set({ updatedAt: () => 'now()', ...(answer.title ? { title: () => 'COALESCE(title, :title)' } : {}) })
-      .where('id = :sessionId', { sessionId })
-      .setParameters({ title: answer.title })
-      .execute();
-    return tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
-  }
-
-  /**
-   * Adds one model call's usage to the session's running totals, with relative increments so concurrent calls
-   * lose nothing. Leaves `updated_at` alone: usage is not an edit.
-   * @param cost USD
-   */
-  async addUsage(tx: EntityManager, sessionId: number, usage: { tokensInput: number; tokensOutput: number; cost: number }): Promise<void> {
-    await tx.query(
-      'UPDATE chat_sessions SET tokens_input = tokens_input + $2, tokens_output = tokens_output + $3, cost = cost + $4 WHERE id = $1',
-      [sessionId, usage.tokensInput, usage.tokensOutput, usage.cost],
+  recordTurn(stmt: SqlStatement, session: number | NewSession, turn: { added: number; systemPrompt?: string }): string {
+    if (typeof session === 'number') {
+      return stmt.with(
+        'session',
+        `UPDATE chat_sessions SET message_count = message_count + ${stmt.param(turn.added, 'integer')},
+           system_prompt = COALESCE(${stmt.param(turn.systemPrompt ?? null, 'text')}, system_prompt), updated_at = now()
+         WHERE id = ${stmt.param(session, 'integer')} RETURNING ${SESSION_COLUMNS}`,
+      );
+    }
+    return stmt.with(
+      'session',
+      `INSERT INTO chat_sessions (user_id, application_id, model, title, system_prompt, metadata, message_count)
+       VALUES (${stmt.param(session.userId, 'integer')}, ${stmt.param(session.applicationId ?? null, 'integer')},
+         ${stmt.param(session.model, 'varchar')}, ${stmt.param(session.title ?? null, 'varchar')},
+         ${stmt.param(session.systemPrompt ?? null, 'text')}, ${stmt.param(JSON.stringify(session.metadata ?? {}), 'jsonb')},
+         ${stmt.param(turn.added, 'integer')})
+       RETURNING ${SESSION_COLUMNS}`,
     );
+  }
+
+  /**
+   * Adds to `stmt` a CTE `session` recording a settled answer: its usage added to the running totals (relative
+   * increments, so concurrent answers lose nothing), the activity time, and `title` for a session still untitled
+   * (a title set meanwhile is kept).
+   * @param usage.cost USD
+   * @returns the CTE's name; it returns {@link SESSION_COLUMNS}
+   */
+  recordAnswer(stmt: SqlStatement, sessionId: number, usage: UsageSums, title?: string): string {
+    return stmt.with(
+      'session',
+      `UPDATE chat_sessions SET ${this.usageSums(stmt, usage)}, updated_at = now(),
+         title = COALESCE(title, ${stmt.param(title ?? null, 'varchar')})
+       WHERE id = ${stmt.param(sessionId, 'integer')} RETURNING ${SESSION_COLUMNS}`,
+    );
+  }
+
+  /**
+   * Adds to `stmt` a CTE `session_usage` adding a model call made for the session (its title, its summary) to the
+   * running totals. Leaves `updated_at` alone: usage is not activity in the session.
+   * @returns the CTE's name
+   */
+  addUsage(stmt: SqlStatement, sessionId: number, usage: UsageSums): string {
+    return stmt.with(
+      'session_usage',
+      `UPDATE chat_sessions SET ${this.usageSums(stmt, usage)} WHERE id = ${stmt.param(sessionId, 'integer')} RETURNING id`,
+    );
+  }
+
+  private usageSums(stmt: SqlStatement, u: UsageSums): string {
+    return `tokens_input = tokens_input + ${stmt.param(u.tokensInput, 'bigint')},
+      tokens_output = tokens_output + ${stmt.param(u.tokensOutput, 'bigint')}, cost = cost + ${stmt.param(u.cost, 'numeric')}`;
   }
 
   /**
@@ -128,21 +165,26 @@ export class ChatSessionsRepository {
   }
 
   /**
-   * Messages of several sessions for history answers, oldest first per session; empty `failed` answers (a provider
-   * that failed before saying anything) are left out.
+   * Messages of several sessions for history answers, oldest first per session, in one query; empty `failed`
+   * answers (a provider that failed before saying anything) are left out.
+   * @param perSession only each session's newest this many (read backwards on the (session_id, id) index, so a
+   *        page costs the same however long its sessions are); all of them when omitted
    */
-  async turnsOf(sessionIds: number[]): Promise<Map<number, Turn[]>> {
+  async turnsOf(sessionIds: number[], perSession?: number): Promise<Map<number, Turn[]>> {
     const result = new Map<number, Turn[]>(sessionIds.map((id) => [id, []]));
     if (!sessionIds.length) return result;
-    const rows = await this.messages
-      .createQueryBuilder('m')
-      .select(['m.sessionId', 'm.role', 'm.content'])
-      .where({ sessionId: In(sessionIds) })
-      .andWhere(new Brackets((w) => w.where("m.status <> 'failed'").orWhere("m.content <> ''")))
-      .orderBy('m.session_id', 'ASC')
-      .addOrderBy('m.id', 'ASC')
-      .getMany();
-    for (const m of rows) result.get(m.sessionId)!.push({ role: m.role, content: m.content });
+    const rows: { session_id: number; role: string; content: string }[] = await this.sessions.query(
+      `SELECT m.session_id, m.role, m.content
+         FROM unnest($1::integer[]) AS s(id)
+         CROSS JOIN LATERAL (
+           SELECT id, session_id, role, content FROM messages
+            WHERE session_id = s.id AND (status <> 'failed' OR content <> '')
+            ORDER BY session_id DESC, id DESC LIMIT $2
+         ) m
+        ORDER BY m.session_id, m.id`,
+      [sessionIds, perSession ?? null],
+    );
+    for (const m of rows) result.get(m.session_id)!.push({ role: m.role, content: m.content });
     return result;
   }
 

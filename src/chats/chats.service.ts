@@ -1,14 +1,16 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
+import { AppConfig, appConfig } from '../config/app-config';
 import { PromptsService } from '../prompts/prompts.service';
 import { ModelRegistry } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
 import { ModelCall, UsageService } from '../usage/usage.service';
 import { ChatSessionEntity } from './chat-session.entity';
-import { ChatSessionsRepository } from './chat-sessions.repository';
+import { ChatSessionsRepository, NewSession } from './chat-sessions.repository';
 import {
   DeletedDto,
   HistoryPageDto,
@@ -25,7 +27,7 @@ import {
 } from './dto/session-input.dto';
 
 /**
- * Chat sessions: creation, listing, seed 004's history and switch-model, soft and hard deletion.
+ * Chat sessions: creation, listing, the documented history and switch-model, soft and hard deletion.
  * A session of another user is a 404 identical to a missing one.
  */
 @Injectable()
@@ -37,6 +39,7 @@ export class ChatsService {
     private readonly router: ModelRouter,
     private readonly usage: UsageService,
     @InjectDataSource() private readonly db: DataSource,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -81,7 +84,7 @@ export class ChatsService {
   newSessionFields(
     user: AuthenticatedUser,
     init: { model: string; title?: string; systemPrompt?: string; metadata?: Record<string, unknown> },
-  ): Partial<ChatSessionEntity> {
+  ): NewSession {
     const { model } = init;
     return {
       userId: user.id,
@@ -95,13 +98,13 @@ export class ChatsService {
 
   /**
    * Adds a model call made for a session (its title, its summary) to the session's totals, the user's and the
-   * ledger, in one transaction.
+   * ledger, in one statement.
    */
   async recordSessionCall(sessionId: number, call: ModelCall): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const cost = await this.usage.recordCall(call, tx);
-      await this.sessions.addUsage(tx, sessionId, { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost });
-    });
+    const stmt = new SqlStatement();
+    const cost = await this.usage.recordCall(call, stmt);
+    this.sessions.addUsage(stmt, sessionId, { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost });
+    await stmt.run(this.db);
   }
 
   /** @throws 404 when missing or not the caller's */
@@ -125,7 +128,10 @@ export class ChatsService {
     return { total, page: q.page, page_size: q.page_size, items: rows.map(SessionDto.from) };
   }
 
-  /** Seed 004's history: active sessions with their messages, newest `updated_at` first. */
+  /**
+   * The documented history (`GET /v1/chat/history`): active sessions, newest `updated_at` first, each with its
+   * newest `history.messages_per_session` messages (oldest first); the page's messages come in one query.
+   */
   async history(user: AuthenticatedUser, q: HistoryQueryDto): Promise<HistoryPageDto> {
     const from = q.start_date ? new Date(q.start_date) : undefined;
     const to = q.end_date ? new Date(q.end_date) : undefined;
@@ -138,7 +144,7 @@ export class ChatsService {
       q.page,
       q.page_size,
     );
-    const turns = await this.sessions.turnsOf(rows.map((s) => s.id));
+    const turns = await this.sessions.turnsOf(rows.map((s) => s.id), this.config.history.messages_per_session);
     return {
       total,
       page: q.page,
@@ -167,7 +173,7 @@ export class ChatsService {
     return SessionDto.from(session);
   }
 
-  /** Deletes for good, or archives with `soft` (seed 003). */
+  /** Deletes for good, or archives with `soft`. */
   async remove(user: AuthenticatedUser, id: number, soft: boolean): Promise<DeletedDto> {
     if (soft) {
       await this.findOwned(user.id, id);
@@ -185,7 +191,7 @@ export class ChatsService {
   }
 
   /**
-   * Seed 004's switch-model: later answers use the new model; the history is kept whole.
+   * The documented switch-model: later answers use the new model; the history is kept whole.
    * @throws 400 unknown model, 404 no such session, 503 model's provider not configured
    */
   async switchModel(user: AuthenticatedUser, dto: SwitchModelDto): Promise<SwitchModelResultDto> {

@@ -20,7 +20,7 @@ export const TITLE_INSTRUCTION =
   'Answer with the title only: no quotes, no final period.';
 
 /**
- * Titles for untitled sessions, from their first exchange (seed 003 "Auto Title Generation"), by the title model
+ * Titles for untitled sessions, from their first exchange, by the title model
  * (`context_management.title_model`, default the session's own model).
  *
  * - The offline model (also every model in offline mode) titles at once with the first words of the user's

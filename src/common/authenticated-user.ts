@@ -8,6 +8,8 @@ export interface AuthenticatedUser {
   tier: string;
   /** Set when the call was made with an application's API key; new sessions are stamped with it. */
   applicationId: number | null;
+  /** The login session (`sid`) of the access token; null for API keys. */
+  sessionId: string | null;
 }
 
 /** Injects the authenticated caller (`req.user`) into a handler parameter. */

@@ -130,7 +130,7 @@ export function summaryContent(summary: string): string {
 }
 
 /**
- * Builds what a model is sent, in this order (API.md "Behaviour", seed 003): the system prompt, the session
+ * Builds what a model is sent, in this order (API.md "Behaviour"): the system prompt, the session
  * summary, the session's documents as one user-role block (never in the system prompt: OWASP LLM01, untrusted
  * content must not gain instruction authority), then the newest messages that fit. Pure: no I/O.
  *

@@ -17,7 +17,7 @@ export const SUMMARY_INSTRUCTION =
   'questions; drop small talk. Write plain prose in the conversation\'s language. Answer with the summary only.';
 
 /**
- * Seed 003's `summary_window` mode: a rolling summary of the messages older than the verbatim window, written by
+ * The `summary_window` context mode: a rolling summary of the messages older than the verbatim window, written by
  * the summary model (`context_management.summary_model`, default the session's own) in the background after an
  * answer has been stored, so no stream waits for it.
  *

@@ -11,6 +11,8 @@ export type AuthInvalidation =
   | { kind: 'api-key'; keyId: number }
   /** An application (and with it its keys) was deleted. */
   | { kind: 'application'; applicationId: number }
+  /** Login sessions (refresh-token families) were revoked: access tokens with these `sid`s must fail. */
+  | { kind: 'sessions'; sids: string[] }
   /** Everything (the database was reset, or this instance may have missed messages). */
   | { kind: 'all' };
 
@@ -33,12 +35,21 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
   private readonly handlers: Handler[] = [];
   private subscriber: Redis | null = null;
   private subscribed = false;
+  private subscriptions = 0;
 
   constructor(private readonly redis: RedisConnection) {}
 
   /** Whether a cache may answer now: always without Redis, only while subscribed with it. */
   get cacheable(): boolean {
     return !this.redis.client || this.subscribed;
+  }
+
+  /**
+   * Counts the subscriptions made so far (0 without Redis). State loaded from the database while the same
+   * subscription was live stays current through the messages it brings; state loaded before it may not.
+   */
+  get subscription(): number {
+    return this.subscriptions;
   }
 
   /** Registers a handler; it runs synchronously for every invalidation, local or remote. */
@@ -75,7 +86,10 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
     });
     subscriber.on('ready', () => {
       subscriber.subscribe(AUTH_INVALIDATION_CHANNEL).then(
-        () => (this.subscribed = true),
+        () => {
+          this.subscriptions++;
+          this.subscribed = true;
+        },
         (err: unknown) => this.logger.warn(`Could not subscribe to auth invalidations: ${String(err)}`),
       );
     });

@@ -81,6 +81,7 @@ export class PrincipalCache {
   }
 
   private invalidate(event: AuthInvalidation): void {
+    if (event.kind === 'sessions') return;
     this.generation++;
     switch (event.kind) {
       case 'user':

@@ -15,7 +15,7 @@ import { ReceivedFile, receivePdf } from './multipart-upload';
 import { ExtractedPdf, PdfExtractionService } from './pdf-extraction.service';
 import { FileStorage } from './storage/file-storage';
 
-/** The multipart field seed 004's upload reads (`curl -F "file=@document.pdf"`). */
+/** The multipart field the documented upload reads (`curl -F "file=@document.pdf"`). */
 const UPLOAD_FIELD = 'file';
 
 /** A session's file as the model's context gets it. */
@@ -27,7 +27,7 @@ export interface SessionDocument {
 }
 
 /**
- * PDF files of chat sessions (seed 004's upload): receive under the size limit, check the bytes are a PDF,
+ * PDF files of chat sessions (the documented upload): receive under the size limit, check the bytes are a PDF,
  * extract the text in a budgeted child process, store bytes and text together, and hand the text to the
  * model as document context. Another user's session or file is a 404 identical to a missing one.
  */
@@ -42,7 +42,7 @@ export class FilesService {
   ) {}
 
   /**
-   * Seed 004's upload, answered 201 for a new file; the same bytes uploaded to the same session again return the
+   * The documented upload, answered 201 for a new file; the same bytes uploaded to the same session again return the
    * stored file, answered 200, without extracting anything (the status is set on `req`'s response).
    * @throws 404 session missing or not the caller's; 409 session archived; 413 too large; 415 not multipart or
    *         not a PDF; 422 no file, session full, encrypted, corrupt, too many pages, no text, or an extraction

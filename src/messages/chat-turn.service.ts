@@ -2,13 +2,14 @@ import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
-import { ChatSessionsRepository } from '../chats/chat-sessions.repository';
+import { ChatSessionsRepository, SessionRow } from '../chats/chat-sessions.repository';
 import { ChatsService } from '../chats/chats.service';
 import { SessionTitlesService } from '../chats/session-titles.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { DomainError } from '../common/domain-error';
-import { invalidField, ProblemException } from '../common/problem';
+import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { SqlStatement } from '../database/sql-statement';
 import { ContextService, SendContext } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
 import { tokenCounterFor } from '../context/token-counter';
@@ -215,8 +216,8 @@ export class ChatTurnService {
           finishReason: piece.finishReason,
           usage: piece.usage,
           cost: outcome.cost,
-          title: after.title,
-          messageCount: after.messageCount,
+          title: after?.title ?? null,
+          messageCount: after?.message_count ?? 0,
         };
         return;
       }
@@ -279,22 +280,25 @@ export class ChatTurnService {
     }
   }
 
-  /** One transaction: the session (inserted, or its count and activity time updated), the turn and the placeholder. */
-  private recordTurn(plan: TurnPlan): Promise<{ session: ChatSessionEntity; messageIds: number[]; answerId: number }> {
-    return this.db.transaction(async (tx) => {
-      const added = plan.turns.length + 1;
-      const session = plan.session
-        ? await this.sessions.recordTurn(tx, plan.session.id, { added, systemPrompt: plan.systemPrompt })
-        : await this.sessions.insert(
-            {
-              ...this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt }),
-              messageCount: added,
-            },
-            tx,
-          );
-      const { messageIds, answerId } = await this.messages.insertTurn(tx, session.id, plan.turns, plan.route.model.id);
-      return { session, messageIds, answerId };
-    });
+  /**
+   * One statement: the session (inserted, or its count and activity time updated), the turn and the placeholder.
+   * @throws 404 when the session was deleted since it was read
+   */
+  private async recordTurn(plan: TurnPlan): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
+    const stmt = new SqlStatement();
+    const session = this.sessions.recordTurn(
+      stmt,
+      plan.session?.id ?? this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt }),
+      { added: plan.turns.length + 1, systemPrompt: plan.session ? plan.systemPrompt : undefined },
+    );
+    const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id);
+    const [row] = await stmt.run<SessionRow & { ids: number[] }>(
+      this.db,
+      `SELECT ${session}.*, (SELECT array_agg(id ORDER BY id) FROM ${messages}) AS ids FROM ${session}`,
+    );
+    if (!row) throw notFound('Chat session');
+    const { ids, ...rest } = row;
+    return { session: rest, messageIds: ids.slice(0, -1), answerId: ids[ids.length - 1] };
   }
 
   /** The provider's answer as stream events: streamed upstream, or (`stream: false`) one call as one piece. */
@@ -367,9 +371,9 @@ export class ChatTurnService {
   }
 
   /**
-   * One transaction: the answer, its usage in the ledger and the user's and session's totals; then the
+   * One statement: the answer, its usage in the ledger and the user's and session's totals; then the
    * `afterSettled` hooks, and the session's title and summary start in the background (no stream waits).
-   * @returns the session as it is afterwards
+   * @returns the session as it is afterwards (undefined when it was deleted meanwhile)
    */
   private async settle(
     plan: TurnPlan,
@@ -377,7 +381,7 @@ export class ChatTurnService {
     answerId: number,
     outcome: AnswerOutcome,
     title: string | undefined,
-  ): Promise<ChatSessionEntity> {
+  ): Promise<SessionRow | undefined> {
     const usage: ModelUsage = {
       inputTokens: outcome.tokensInput,
       outputTokens: outcome.tokensOutput,
@@ -385,12 +389,16 @@ export class ChatTurnService {
       reasoningTokens: outcome.tokensReasoning,
       estimated: outcome.usageEstimated,
     };
-    const session = await this.db.transaction(async (tx) => {
-      await this.messages.settleAnswer(tx, answerId, outcome);
-      await this.sessions.addUsage(tx, sessionId, { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost });
-      await this.usage.recordCall({ userId: plan.user.id, purpose: 'answer', model: plan.route.model, usage }, tx);
-      return this.sessions.recordAnswer(tx, sessionId, { title });
-    });
+    const stmt = new SqlStatement();
+    this.messages.settleAnswer(stmt, answerId, outcome);
+    await this.usage.recordCall({ userId: plan.user.id, purpose: 'answer', model: plan.route.model, usage }, stmt);
+    const session = this.sessions.recordAnswer(
+      stmt,
+      sessionId,
+      { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost },
+      title,
+    );
+    const [row] = await stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`);
     for (const hook of this.hooks) {
       try {
         await hook.afterSettled?.({ plan, sessionId, messageId: answerId, outcome });
@@ -398,11 +406,12 @@ export class ChatTurnService {
         this.logger.error(`A turn hook failed after answer ${answerId}: ${(err as Error)?.stack ?? String(err)}`);
       }
     }
-    if (outcome.status === 'complete') {
-      this.titles.afterAnswer(session, plan.titler, plan.turns.find((t) => t.role === 'user')!.content, outcome.content);
-      this.summaries.afterAnswer(session);
+    if (row && outcome.status === 'complete') {
+      const after = { id: row.id, userId: row.user_id, title: row.title, messageCount: row.message_count };
+      this.titles.afterAnswer(after, plan.titler, plan.turns.find((t) => t.role === 'user')!.content, outcome.content);
+      this.summaries.afterAnswer(after);
     }
-    return session;
+    return row;
   }
 
   /** A failure as the domain error the edge maps; anything unexpected is logged and becomes a plain Error. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, MoreThan, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import type { ModelAttempt } from '../providers/model-attempt';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
 
@@ -32,29 +33,42 @@ export class MessagesRepository {
   constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
 
   /**
-   * Inserts a turn's messages, oldest first, followed by an empty `incomplete` assistant row: the answer's
-   * placeholder, committed before any model is called so nothing acknowledged is lost.
+   * Adds to `stmt` a CTE `turn_messages` inserting a turn's messages, oldest first, into the session `sessionCte`
+   * returns, followed by an empty `incomplete` assistant row: the answer's placeholder, committed before any model
+   * is called so nothing acknowledged is lost. Ids follow the order (the rows are produced in that order).
    * @param answerModel registry id of the model planned to answer
-   * @returns the ids of the turn's messages (in order) and of the placeholder
+   * @returns the CTE's name; it returns the rows' `id`s, the placeholder's the largest
    */
-  async insertTurn(
-    tx: EntityManager,
-    sessionId: number,
-    turns: { role: MessageRole; content: string }[],
-    answerModel: string,
-  ): Promise<{ messageIds: number[]; answerId: number }> {
-    const rows = await tx.save(
-      [
-        ...turns.map((t) => tx.create(MessageEntity, { sessionId, role: t.role, content: t.content })),
-        tx.create(MessageEntity, { sessionId, role: 'assistant', content: '', status: 'incomplete', model: answerModel }),
-      ],
+  insertTurn(stmt: SqlStatement, sessionCte: string, turns: { role: MessageRole; content: string }[], answerModel: string): string {
+    const rows = [
+      ...turns.map((t) => ({ role: t.role, content: t.content, status: 'complete', model: null })),
+      { role: 'assistant', content: '', status: 'incomplete', model: answerModel },
+    ];
+    return stmt.with(
+      'turn_messages',
+      `INSERT INTO messages (session_id, role, content, status, model)
+       SELECT ${sessionCte}.id, t.role, t.content, t.status, t.model
+         FROM ${sessionCte}, unnest(${stmt.param(rows.map((r) => r.role), 'varchar[]')}, ${stmt.param(rows.map((r) => r.content), 'text[]')},
+           ${stmt.param(rows.map((r) => r.status), 'varchar[]')}, ${stmt.param(rows.map((r) => r.model), 'varchar[]')})
+           WITH ORDINALITY AS t(role, content, status, model, ord)
+        ORDER BY t.ord
+       RETURNING id`,
     );
-    return { messageIds: rows.slice(0, -1).map((r) => r.id), answerId: rows[rows.length - 1].id };
   }
 
-  /** Stores how an answer ended on its placeholder row. */
-  async settleAnswer(tx: EntityManager, answerId: number, outcome: AnswerOutcome): Promise<void> {
-    await tx.update(MessageEntity, { id: answerId }, { ...outcome, error: outcome.error ?? null });
+  /** Adds to `stmt` a CTE `answer` storing how an answer ended on its placeholder row. */
+  settleAnswer(stmt: SqlStatement, answerId: number, o: AnswerOutcome): string {
+    return stmt.with(
+      'answer',
+      `UPDATE messages SET content = ${stmt.param(o.content, 'text')}, status = ${stmt.param(o.status, 'varchar')},
+         finish_reason = ${stmt.param(o.finishReason, 'varchar')}, model = ${stmt.param(o.model, 'varchar')},
+         attempts = ${stmt.param(JSON.stringify(o.attempts), 'jsonb')},
+         tokens_input = ${stmt.param(o.tokensInput, 'integer')}, tokens_output = ${stmt.param(o.tokensOutput, 'integer')},
+         tokens_cached = ${stmt.param(o.tokensCached, 'integer')}, tokens_reasoning = ${stmt.param(o.tokensReasoning, 'integer')},
+         usage_estimated = ${stmt.param(o.usageEstimated, 'boolean')}, cost = ${stmt.param(o.cost, 'numeric')},
+         error = ${stmt.param(o.error ?? null, 'text')}
+       WHERE id = ${stmt.param(answerId, 'integer')} RETURNING id`,
+    );
   }
 
   /**
@@ -62,11 +76,16 @@ export class MessagesRepository {
    * @returns up to `limit` messages and whether more follow
    */
   async page(sessionId: number, afterId: number, limit: number): Promise<{ items: MessageEntity[]; more: boolean }> {
-    const rows = await this.messages.find({
-      where: { sessionId, id: MoreThan(afterId) },
-      order: { id: 'ASC' },
-      take: limit + 1,
-    });
+    // `= ANY(array)` instead of `=`: with a constant session id the planner treats the order as plain `id` and may
+    // walk the primary key past other sessions' rows; this way it reads the page from the (session_id, id) index,
+    // so a page of a 100,000-message session costs what a page of a short one does.
+    const rows = await this.messages
+      .createQueryBuilder('m')
+      .where('m.session_id = ANY(:ids) AND m.id > :afterId', { ids: [sessionId], afterId })
+      .orderBy('m.session_id', 'ASC')
+      .addOrderBy('m.id', 'ASC')
+      .take(limit + 1)
+      .getMany();
     return { items: rows.slice(0, limit), more: rows.length > limit };
   }
 }

@@ -34,7 +34,7 @@ const CLIENT_CLOSED_REQUEST = 499 as HttpStatus;
 /** Search terms shorter than this match as substrings: full-text search would need the whole word. */
 const MIN_WORD_SEARCH_LENGTH = 3;
 
-/** What a session started from a prompt records (issue 6). */
+/** What a session started from a prompt records. */
 export interface RenderedPrompt {
   promptId: number;
   promptVersion: number;
@@ -43,7 +43,7 @@ export interface RenderedPrompt {
 }
 
 /**
- * Seed 004's prompt management: a user's own prompts and the system templates (visible to all, changed only by
+ * Prompt management: a user's own prompts and the system templates (visible to all, changed only by
  * admins), rendering with `{placeholders}`, previews through the chat model, versions and full-text search.
  * Another user's prompt is a 404 identical to a missing one.
  */
@@ -81,7 +81,7 @@ export class PromptsService {
   }
 
   /**
-   * Seed 004's listing: my prompts and (by default) the system templates, filtered and searched. Plain words
+   * The listing: my prompts and (by default) the system templates, filtered and searched. Plain words
    * match as word prefixes (`summ` finds "Summarize"), all of them required; a term with search operators
    * (`"phrase"`, `or`, `-word`) goes to `websearch_to_tsquery`; a term shorter than 3 characters, or one without
    * letters or digits, matches as a substring.
@@ -97,7 +97,7 @@ export class PromptsService {
   }
 
   /**
-   * Seed 004's update: any create field. A changed title or content keeps the previous pair as a version.
+   * The update: any create field. A changed title or content keeps the previous pair as a version.
    * @throws 404 missing or another user's, 403 a system template and the caller is not an admin, 422 limits
    */
   async update(user: AuthenticatedUser, id: number, dto: UpdatePromptDto): Promise<PromptDto> {
@@ -116,7 +116,7 @@ export class PromptsService {
   }
 
   /**
-   * Seed 004's delete. Sessions started from the prompt keep their system prompt; their `prompt_id` becomes null.
+   * The delete. Sessions started from the prompt keep their system prompt; their `prompt_id` becomes null.
    * @throws 404 missing or another user's, 403 a system template and the caller is not an admin
    */
   async remove(user: AuthenticatedUser, id: number): Promise<PromptDeletedDto> {
@@ -133,7 +133,7 @@ export class PromptsService {
   }
 
   /**
-   * Seed 004's preview: renders `prompt_id`'s content (or the ad-hoc `content`) with `variables` and sends it to
+   * The preview: renders `prompt_id`'s content (or the ad-hoc `content`) with `variables` and sends it to
    * the chat model as one user message, through the model router (retries, fallbacks). With `dry_run` it only
    * renders. A preview of a stored prompt counts as one use once it succeeded. A model's answer adds its usage
    * to the caller's totals and the ledger (purpose `preview`). The model call is aborted when the client
@@ -262,7 +262,7 @@ export class PromptsService {
     return values;
   }
 
-  /** @throws 422 naming every placeholder without a value (seed 004) */
+  /** @throws 422 naming every placeholder without a value */
   private render(content: string, variables: Record<string, string>): string {
     try {
       return renderTemplate(content, variables);

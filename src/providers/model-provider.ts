@@ -32,7 +32,7 @@ export interface ModelUsage {
   reasoningTokens?: number;
 }
 
-/** Normalised finish reasons (issue 4): `stop`, `length`, `content_filter`, `tool_calls`, `error`. */
+/** Normalised finish reasons: `stop`, `length`, `content_filter`, `tool_calls`, `error`. */
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'error';
 
 /** One event of a streamed answer: a text piece, then exactly one `finish` (with usage) at the end. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import { UsageDailyEntity, UsagePurpose } from './usage-daily.entity';
 
 /** The `usage_daily` columns a model call adds to. */
@@ -36,9 +37,9 @@ export interface UsageDayRow {
 }
 
 /**
- * The `usage_daily` ledger, written only here. Every model call is added by {@link record} in the transaction that
+ * The `usage_daily` ledger, written only here. Every model call is added by {@link record} in the statement that
  * also adds it to the user's totals (users repository) and, for a call made for a session, to the session's
- * (chat sessions repository): answers in the transaction that stores them, titles, summaries and previews on
+ * (chat sessions repository): answers in the statement that stores them, titles, summaries and previews on
  * their own.
  */
 @Injectable()
@@ -46,17 +47,20 @@ export class UsageRepository {
   constructor(@InjectRepository(UsageDailyEntity) private readonly ledger: Repository<UsageDailyEntity>) {}
 
   /**
-   * Adds one model call to the user's `usage_daily` row for today (UTC), its model and purpose, with relative
-   * increments so concurrent calls lose nothing.
-   * @param tx the caller's transaction, which has locked the user's row (so the foreign key holds until commit)
+   * Adds to `stmt` a CTE `ledger` adding one model call to the user's `usage_daily` row for today (UTC), its model
+   * and purpose, with relative increments so concurrent calls lose nothing.
+   * @param userCte a CTE of the same statement returning the user's `id` (and locking the row); no row, no entry
    */
-  async record(tx: EntityManager, entry: UsageEntry): Promise<void> {
-    await tx.query(
+  record(stmt: SqlStatement, entry: UsageEntry, userCte: string): string {
+    const values = [entry.tokensInput, entry.tokensOutput, entry.tokensCached, entry.tokensReasoning].map((n) => stmt.param(n, 'bigint'));
+    return stmt.with(
+      'ledger',
       `INSERT INTO usage_daily (user_id, day, model, purpose, ${LEDGER_SUMS.join(', ')})
-       VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, $3, 1, $4, $5, $6, $7, $8)
+       SELECT id, (now() AT TIME ZONE 'UTC')::date, ${stmt.param(entry.model, 'varchar')}, ${stmt.param(entry.purpose, 'varchar')},
+         1, ${values.join(', ')}, ${stmt.param(entry.cost, 'numeric')} FROM ${userCte}
        ON CONFLICT (user_id, day, model, purpose) DO UPDATE SET
-         ${LEDGER_SUMS.map((c) => `${c} = usage_daily.${c} + EXCLUDED.${c}`).join(', ')}`,
-      [entry.userId, entry.model, entry.purpose, entry.tokensInput, entry.tokensOutput, entry.tokensCached, entry.tokensReasoning, entry.cost],
+         ${LEDGER_SUMS.map((c) => `${c} = usage_daily.${c} + EXCLUDED.${c}`).join(', ')}
+       RETURNING user_id`,
     );
   }
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import { invalidField, notFound } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ModelUsage } from '../providers/model-provider';
@@ -39,23 +40,28 @@ export class UsageService {
   /**
    * Adds a model call to the user's totals and the ledger, priced at the answering model's price now in force.
    * A user deleted meanwhile gets no ledger row.
-   * @param tx the caller's transaction (an answer is stored, and a session's totals grow, in the same one); without
-   *        one, a transaction of its own
+   * @param stmt the caller's statement (an answer is stored, and a session's totals grow, in the same one); without
+   *        one, a statement of its own is run
    * @returns the call's cost in USD
    */
-  async recordCall(call: ModelCall, tx?: EntityManager): Promise<number> {
-    if (!tx) return this.db.transaction((own) => this.recordCall(call, own));
+  async recordCall(call: ModelCall, stmt?: SqlStatement): Promise<number> {
+    const own = stmt ?? new SqlStatement();
     const cost = costOf(call.model, call.usage);
     const sums = { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost };
-    if (!(await this.users.addUsage(tx, call.userId, sums))) return cost;
-    await this.usage.record(tx, {
-      userId: call.userId,
-      model: call.model.id,
-      purpose: call.purpose,
-      ...sums,
-      tokensCached: call.usage.cachedInputTokens ?? 0,
-      tokensReasoning: call.usage.reasoningTokens ?? 0,
-    });
+    const user = this.users.addUsage(own, call.userId, sums);
+    this.usage.record(
+      own,
+      {
+        userId: call.userId,
+        model: call.model.id,
+        purpose: call.purpose,
+        ...sums,
+        tokensCached: call.usage.cachedInputTokens ?? 0,
+        tokensReasoning: call.usage.reasoningTokens ?? 0,
+      },
+      user,
+    );
+    if (!stmt) await own.run(this.db);
     return cost;
   }
 

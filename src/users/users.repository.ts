@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, Repository } from 'typeorm';
-import { RefreshTokenEntity } from '../auth/refresh-token.entity';
+import { Repository } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { MessageEntity } from '../messages/message.entity';
 import type { UserRole } from '../common/user-role';
@@ -26,17 +26,19 @@ export class UsersRepository {
   constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
 
   /**
-   * Adds one model call's usage to the user's running totals, with relative increments so concurrent calls lose
-   * nothing. The row stays locked until `tx` commits, so a ledger row written in `tx` can't lose its user meanwhile.
-   * @param cost USD
-   * @returns false when the user no longer exists
+   * Adds to `stmt` a CTE `user_usage` adding one model call's usage to the user's running totals, with relative
+   * increments so concurrent calls lose nothing. The row stays locked until the statement commits, so a ledger
+   * row written by the same statement can't lose its user meanwhile.
+   * @param usage.cost USD
+   * @returns the CTE's name; it returns the user's `id`, or no row when the user no longer exists
    */
-  async addUsage(tx: EntityManager, userId: number, usage: { tokensInput: number; tokensOutput: number; cost: number }): Promise<boolean> {
-    const [, affected]: [unknown, number] = await tx.query(
-      'UPDATE users SET tokens_input = tokens_input + $2, tokens_output = tokens_output + $3, cost = cost + $4 WHERE id = $1',
-      [userId, usage.tokensInput, usage.tokensOutput, usage.cost],
+  addUsage(stmt: SqlStatement, userId: number, usage: { tokensInput: number; tokensOutput: number; cost: number }): string {
+    return stmt.with(
+      'user_usage',
+      `UPDATE users SET tokens_input = tokens_input + ${stmt.param(usage.tokensInput, 'bigint')},
+         tokens_output = tokens_output + ${stmt.param(usage.tokensOutput, 'bigint')}, cost = cost + ${stmt.param(usage.cost, 'numeric')}
+       WHERE id = ${stmt.param(userId, 'integer')} RETURNING id`,
     );
-    return affected > 0;
   }
 
   /** @returns the user with this id, or null */
@@ -87,16 +89,6 @@ export class UsersRepository {
   async deleteById(id: number): Promise<boolean> {
     const { affected } = await this.users.delete({ id });
     return (affected ?? 0) > 0;
-  }
-
-  /** Revokes every live refresh token of a user (after a password change, so other devices must log in again). */
-  async revokeRefreshTokens(userId: number): Promise<void> {
-    await this.users.manager
-      .createQueryBuilder()
-      .update(RefreshTokenEntity)
-      .set({ revokedAt: () => 'now()' })
-      .where('user_id = :userId AND revoked_at IS NULL', { userId })
-      .execute();
   }
 
   /** One page of users, oldest first. */

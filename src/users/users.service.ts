@@ -3,6 +3,7 @@ import { PageQueryDto } from '../common/pagination.dto';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
+import { LoginSessions } from '../credentials/login-sessions.service';
 import { isUniqueViolation } from '../database/pg-errors';
 import { PasswordHasher } from './password-hasher.service';
 import { UserEntity } from './user.entity';
@@ -37,6 +38,7 @@ export class UsersService implements OnApplicationBootstrap {
     private readonly users: UsersRepository,
     private readonly passwords: PasswordHasher,
     private readonly invalidations: AuthInvalidationBus,
+    private readonly sessions: LoginSessions,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -82,7 +84,8 @@ export class UsersService implements OnApplicationBootstrap {
   /**
    * Updates one's own profile. An anonymous user sends `email` + `password` together to claim an account (id and
    * sessions kept, `is_anonymous` becomes false). A registered user must confirm a change of email or password with
-   * `current_password`. A password change revokes every refresh token of the user (every device logs in again).
+   * `current_password`. A password change ends every login session of the user, this one included: every device
+   * logs in again, and their access tokens fail at once.
    * @throws 409 when the email belongs to someone else; 422 for a missing/incorrect `current_password` or a half claim
    */
   async updateMe(userId: number, dto: UpdateMeDto): Promise<UserProfileDto> {
@@ -116,7 +119,7 @@ export class UsersService implements OnApplicationBootstrap {
 
     if (changes.email && (await this.users.isEmailTaken(changes.email, userId))) throw emailTaken();
     const updated = await this.users.updateFields(userId, changes);
-    if (dto.password !== undefined && !user.isAnonymous) await this.users.revokeRefreshTokens(userId);
+    if (dto.password !== undefined && !user.isAnonymous) await this.sessions.endAll(userId);
     return UserProfileDto.from(updated ?? user);
   }
 
@@ -194,6 +197,8 @@ export class UsersService implements OnApplicationBootstrap {
     }
     const updated = await this.users.updateFields(id, { role: dto.role, tier: dto.tier, disabled: dto.disabled });
     await this.invalidations.emit({ kind: 'user', userId: id });
+    // A disabled account's logins end for good: enabling it again does not bring them back.
+    if (dto.disabled === true) await this.sessions.endAll(id);
     return AdminUserDto.from(updated ?? user);
   }
 
