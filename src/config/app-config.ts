@@ -37,7 +37,7 @@ function flatten(errors: ValidationError[], prefix = '', raw?: Record<string, un
     const written: unknown = raw && e.property in raw ? raw[e.property] : e.value;
     const shown =
       raw && SECRET_VARIABLE.test(e.property)
-        ? `a value of ${String(written ?? '').length} characters, not shown`
+        ? `a value of ${typeof written === 'string' ? written.length : 0} characters, not shown`
         : `got ${JSON.stringify(written)}`;
     const own = key ? [`${path}: ${constraints[key]} (${shown})`] : [];
     return [...own, ...flatten(e.children ?? [], path)];
