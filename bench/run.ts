@@ -185,7 +185,7 @@ async function main(): Promise<void> {
             stream: true,
             ...(options.session && { session_id: options.session }),
           }),
-          // Seed 004's SSE: `data: <piece>` events, the first one the first piece of the answer.
+          // The default SSE format: `data: <piece>` events, the first one the first piece of the answer.
           tokenMarker: 'data: ',
           endMarker: '[DONE]',
           timeoutMs,
