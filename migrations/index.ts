@@ -5,6 +5,7 @@ import { PromptTemplates1795600200000 } from './1795600200000-PromptTemplates';
 import { Files1795600300000 } from './1795600300000-Files';
 import { UsagePurpose1795600400000 } from './1795600400000-UsagePurpose';
 import { LoginSessions1795601200000 } from './1795601200000-LoginSessions';
+import { LoginFailures1795601200001 } from './1795601200001-LoginFailures';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: Function[] = [
@@ -15,4 +16,5 @@ export const MIGRATIONS: Function[] = [
   Files1795600300000,
   UsagePurpose1795600400000,
   LoginSessions1795601200000,
+  LoginFailures1795601200001,
 ];

@@ -5,6 +5,7 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
@@ -34,13 +35,16 @@ export class AuthController {
     return this.auth.register(dto, client);
   }
 
-  /** Logs in with email and password. */
+  /** Logs in with email and password. After repeated failures an email must wait longer and longer (429). */
   @Post('login')
   @Public()
   @AuthRateLimit()
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: AuthTokensDto })
   @ApiUnauthorizedResponse({ description: 'Incorrect email or password (the same answer for both).' })
+  @ApiTooManyRequestsResponse({
+    description: 'Too many failed logins for this email (known or not): wait for the time in Retry-After.',
+  })
   login(@Body() dto: LoginDto, @Client() client: ClientSeen): Promise<AuthTokensDto> {
     return this.auth.login(dto, client);
   }

@@ -2,6 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import type { AuthenticatedUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { notFound, ProblemException } from '../common/problem';
+import { LoginBackoff } from '../credentials/login-backoff';
 import { LoginSessions } from '../credentials/login-sessions.service';
 import { ClientSeen, RefreshTokensRepository } from '../credentials/refresh-tokens.repository';
 import { isUniqueViolation } from '../database/pg-errors';
@@ -24,6 +25,7 @@ export class AuthService {
     private readonly tokens: TokensService,
     private readonly refreshTokens: RefreshTokensRepository,
     private readonly sessions: LoginSessions,
+    private readonly backoff: LoginBackoff,
   ) {}
 
   /** Creates an account and logs it in. @throws 409 when the email is taken */
@@ -39,12 +41,20 @@ export class AuthService {
   /**
    * Logs in with email and password. An unknown email and a wrong password get the same 401 with the same detail,
    * and cost the same Argon2 verification (OWASP Authentication Cheat Sheet), so neither reveals which emails exist.
-   * @throws 401 on bad credentials, or for a disabled account (only once the password was right)
+   * Both count toward the email's login backoff, and an email that must wait is refused before any lookup or
+   * verification, known or not: the same 429, at the same (short) cost.
+   * @throws LoginBackoffError while the email must wait; 401 on bad credentials, or for a disabled account (only
+   *         once the password was right)
    */
   async login(dto: LoginDto, client: ClientSeen): Promise<AuthTokensDto> {
+    const { hasFailures } = await this.backoff.admit(dto.email);
     const user = await this.users.findByEmail(dto.email);
     const ok = await this.passwords.verify(user?.passwordHash, dto.password);
-    if (!user || !ok) throw new ProblemException(HttpStatus.UNAUTHORIZED, 'Incorrect email or password.');
+    if (!user || !ok) {
+      await this.backoff.recordFailure(dto.email);
+      throw new ProblemException(HttpStatus.UNAUTHORIZED, 'Incorrect email or password.');
+    }
+    if (hasFailures) await this.backoff.recordSuccess(dto.email);
     if (user.disabled) throw new ProblemException(HttpStatus.UNAUTHORIZED, 'This account is disabled.');
     return this.answer(user, await this.tokens.issueNewFamily(user.id, client));
   }

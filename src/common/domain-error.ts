@@ -3,7 +3,8 @@ import type { FieldError } from './problem';
 /**
  * The codes of errors raised below the HTTP edge. Each maps to one HTTP status in the problem mapping
  * (`problem-details.ts`), the only place that knows HTTP: `provider.*` are model provider failures
- * (see `ModelProviderErrorKind`), `context.too_small` is a conversation that does not fit a model's window.
+ * (see `ModelProviderErrorKind`), `context.too_small` is a conversation that does not fit a model's window,
+ * `auth.login_backoff` an account that must wait before its next login attempt.
  */
 export type DomainErrorCode =
   | 'provider.auth'
@@ -12,7 +13,8 @@ export type DomainErrorCode =
   | 'provider.unavailable'
   | 'provider.timeout'
   | 'provider.not_configured'
-  | 'context.too_small';
+  | 'context.too_small'
+  | 'auth.login_backoff';
 
 /**
  * An error a service throws when a request can't be served for a reason of the domain. `message` is a sentence

@@ -11,7 +11,7 @@ const TYPE_BASE = 'https://chat-backend.dev/problems/';
 /**
  * The HTTP status of each domain error (API.md "Errors"): a provider that rejected our credentials or request, or
  * is down → 502; rate limited → 429; timed out → 504; not configured on this server → 503; a conversation too
- * long for the model → 422.
+ * long for the model → 422; an account that must wait before its next login → 429.
  */
 const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.auth': HttpStatus.BAD_GATEWAY,
@@ -21,6 +21,7 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.timeout': HttpStatus.GATEWAY_TIMEOUT,
   'provider.not_configured': HttpStatus.SERVICE_UNAVAILABLE,
   'context.too_small': HttpStatus.UNPROCESSABLE_ENTITY,
+  'auth.login_backoff': HttpStatus.TOO_MANY_REQUESTS,
 };
 
 /** Socket errors and PostgreSQL's connection-class SQLSTATEs (08xxx, 57P0x, 53300): the database is out of reach. */
@@ -86,7 +87,7 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
 /** Headers that go with the problem of `exception`: `Retry-After` (RFC 9110 §10.2.3) and a ProblemException's own. */
 export function problemHeaders(exception: unknown): Record<string, string> {
   if (exception instanceof ProblemException) return exception.headers;
-  if (exception instanceof DomainError && exception.code === 'provider.rate_limited') {
+  if (exception instanceof DomainError && (exception.code === 'provider.rate_limited' || exception.code === 'auth.login_backoff')) {
     return { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };
   }
   return {};

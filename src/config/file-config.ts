@@ -53,6 +53,21 @@ export class RetriesConfig {
   @IsInt() @Min(0) max_delay_ms = 8_000;
 }
 
+/**
+ * Per-account login backoff (README "Security"): after `free_failures` failed logins of one email, the next
+ * attempt must wait `base_seconds`, doubling with each further failure up to `max_seconds`; a success clears it.
+ */
+export class LoginBackoffConfig {
+  /** Failed logins of one account answered normally before it has to wait. */
+  @IsInt() @Min(1) free_failures = 5;
+  /** Wait after the `free_failures`-th failure; doubles with each further failure. */
+  @IsInt() @Min(1) base_seconds = 1;
+  /** Longest wait. */
+  @IsInt() @Min(1) max_seconds = 900;
+  /** A count of failures is forgotten after this long without another failure. */
+  @IsInt() @Min(60) forget_after_seconds = 86_400;
+}
+
 export class AuthConfig {
   @IsInt() @Min(10) @Max(86_400) access_token_ttl_seconds = 900;
   @IsInt() @Min(60) refresh_token_ttl_seconds = 30 * 86_400;
@@ -70,6 +85,7 @@ export class AuthConfig {
   @IsInt() @Min(0) @Max(300_000) cache_ttl_ms = 5_000;
   /** Most callers (users plus API keys) one instance keeps cached; the oldest entry goes first. */
   @IsInt() @Min(1) cache_max_entries = 10_000;
+  @ValidateNested() @Type(() => LoginBackoffConfig) login_backoff = new LoginBackoffConfig();
 }
 
 export class TierLimitConfig {

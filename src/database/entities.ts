@@ -1,5 +1,6 @@
 import { ApiKeyEntity } from '../applications/api-key.entity';
 import { ApplicationEntity } from '../applications/application.entity';
+import { LoginFailureEntity } from '../credentials/login-failure.entity';
 import { RefreshTokenEntity } from '../credentials/refresh-token.entity';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { FileContentEntity } from '../files/file-content.entity';
@@ -15,6 +16,7 @@ import { UserEntity } from '../users/user.entity';
 export const ENTITIES = [
   UserEntity,
   RefreshTokenEntity,
+  LoginFailureEntity,
   ApplicationEntity,
   ApiKeyEntity,
   ChatSessionEntity,
