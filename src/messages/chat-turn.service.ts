@@ -12,7 +12,7 @@ import { AppConfig, appConfig } from '../config/app-config';
 import { SqlStatement } from '../database/sql-statement';
 import { ContextService, SendContext } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
-import { tokenCounterFor } from '../context/token-counter';
+import { tokenCounterFor } from '../providers/tokenizer';
 import { isAbortError } from '../providers/abort';
 import { ChatTurn, FinishReason, ModelProviderError, ModelStreamEvent, ModelUsage } from '../providers/model-provider';
 import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
@@ -353,7 +353,7 @@ export class ChatTurnService {
     const charged = !error || text !== '';
     const counter = tokenCounterFor(model, this.config.contextManagement.token_estimate_factor);
     const sent = plan.route.request?.messages ?? []; // what the last model called was sent
-    const usage: ModelUsage = { inputTokens: charged ? counter.countTurns(sent) : 0, outputTokens: counter.count(text), estimated: charged };
+    const usage: ModelUsage = { inputTokens: charged ? counter.countRequest(sent) : 0, outputTokens: counter.count(text), estimated: charged };
     return {
       content: text,
       status: error ? 'failed' : 'incomplete',
