@@ -33,6 +33,7 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
   private readonly logger = new Logger(AuthInvalidationBus.name);
   private readonly instanceId = randomUUID();
   private readonly handlers: Handler[] = [];
+  private readonly subscribedHandlers: (() => void)[] = [];
   private subscriber: Redis | null = null;
   private subscribed = false;
   private subscriptions = 0;
@@ -50,6 +51,11 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
    */
   get subscription(): number {
     return this.subscriptions;
+  }
+
+  /** Registers a callback run each time a subscription begins (after SUBSCRIBE was acknowledged). */
+  onSubscribed(callback: () => void): void {
+    this.subscribedHandlers.push(callback);
   }
 
   /** Registers a handler; it runs synchronously for every invalidation, local or remote. */
@@ -89,6 +95,7 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
         () => {
           this.subscriptions++;
           this.subscribed = true;
+          for (const callback of this.subscribedHandlers) callback();
         },
         (err: unknown) => this.logger.warn(`Could not subscribe to auth invalidations: ${String(err)}`),
       );
