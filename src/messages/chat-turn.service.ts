@@ -1,4 +1,4 @@
-import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
@@ -113,8 +113,8 @@ export interface SettledTurn {
 }
 
 /**
- * Extension points of every send, registered as providers under {@link TURN_HOOKS}. Both are awaited in order of
- * registration.
+ * Extension points of every send: the array provided as {@link TURN_HOOKS} in the messages module. Both are
+ * awaited in the array's order.
  */
 export interface TurnHook {
   /**
@@ -130,10 +130,10 @@ export interface TurnHook {
   afterSettled?(settled: SettledTurn): Promise<void>;
 }
 
-/** Injection token of the registered {@link TurnHook}s (an array; none by default). */
+/** Injection token of the registered {@link TurnHook}s (an array, provided by the messages module). */
 export const TURN_HOOKS = Symbol('TURN_HOOKS');
 
-/** Text in `stream: false` answers the engine hands out as one piece. */
+/** A piece of the provider's answer: streamed, or (`stream: false`) the whole text as one piece. */
 type AnswerPiece = ModelStreamEvent;
 
 /**
@@ -163,7 +163,7 @@ export class ChatTurnService {
     private readonly usage: UsageService,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
-    @Optional() @Inject(TURN_HOOKS) private readonly hooks: TurnHook[] = [],
+    @Inject(TURN_HOOKS) private readonly hooks: TurnHook[],
   ) {}
 
   /**
