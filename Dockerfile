@@ -14,10 +14,8 @@ ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
 # No install scripts: the `node` devDependency's would fetch a second Node binary, and the image already runs
 # Node 24; dropping its link makes npm scripts use the image's node.
-# `npm ci` first; npm >= 11.16 rejects a lockfile that lacks optional platform packages its registry did not serve
-# (npm/cli#9846), and then `npm install`, which installs the same locked versions, takes over.
-RUN (npm ci --ignore-scripts --no-audit --no-fund \
-     || npm install --ignore-scripts --no-audit --no-fund) \
+# The lockfile records every platform's optional packages (x64 and arm64, glibc and musl), so `npm ci` accepts it.
+RUN npm ci --ignore-scripts --no-audit --no-fund \
     && rm -f node_modules/.bin/node
 COPY tsconfig.json tsconfig.build.json nest-cli.json ormconfig.ts ./
 COPY src ./src
@@ -33,8 +31,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only: no compiler, no jest, no second Node binary (the `node` devDependency).
-RUN (npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
-     || npm install --omit=dev --ignore-scripts --no-audit --no-fund) \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config.yaml ./

@@ -62,7 +62,12 @@ function hostOf(url: string): string {
 }
 
 bootstrap().catch((err: unknown) => {
-  const cause = err instanceof ConfigValidationError ? err.message : ((err as Error)?.message ?? String(err));
-  log.fatal({ err: err instanceof ConfigValidationError ? undefined : err }, `start-up failed: ${cause}`);
+  if (err instanceof ConfigValidationError) {
+    // One line per problem, so each can be read (and grepped) on its own.
+    for (const problem of err.problems) log.error({ context: 'Config' }, problem);
+    log.fatal(`start-up failed: the configuration has ${err.problems.length} problem(s)`);
+  } else {
+    log.fatal({ err }, `start-up failed: ${(err as Error)?.message ?? String(err)}`);
+  }
   process.exit(1);
 });

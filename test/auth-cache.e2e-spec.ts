@@ -48,10 +48,22 @@ describe('Auth (e2e): authenticating a known token costs no query, and changes a
   });
   afterAll(() => t.close());
 
-  it('reads the user once, then answers authenticated GETs of an access token with no query', async () => {
+  it('answers authenticated GETs of a fresh access token with no query, from the first on (the login’s read is kept)', async () => {
     const user = await registerUser(t.url);
+    const gets = await queriesDuring(async () => {
+      for (let i = 0; i < 5; i++) await t.http().get('/v1/models').set(user.auth).expect(200);
+    });
+    expect(gets).toEqual([]);
+    // The hook sees the app's queries: a route that reads the database shows them.
+    expect((await queriesDuring(() => t.http().get('/v1/users/me').set(user.auth).expect(200))).length).toBeGreaterThan(0);
+  });
+
+  it('after an invalidation, reads the user once, then no more', async () => {
+    const user = await registerUser(t.url);
+    await t.http().patch(`/v1/users/${user.id}`).set(bearer(adminToken)).send({ tier: 'pro' }).expect(200);
     const first = await queriesDuring(() => t.http().get('/v1/models').set(user.auth).expect(200));
-    expect(first.length).toBeGreaterThan(0);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatch(/FROM "users"/);
     const next = await queriesDuring(async () => {
       for (let i = 0; i < 5; i++) await t.http().get('/v1/models').set(user.auth).expect(200);
     });

@@ -11,7 +11,7 @@ const PASSWORD = 'correct horse battery';
 describe('Auth (e2e): /v1/auth/*', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp();
+    t = await startApp({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'root-password' });
   });
   afterAll(() => t.close());
 
@@ -235,7 +235,14 @@ describe('Auth (e2e): /v1/auth/*', () => {
   describe('disabled users', () => {
     it('cannot log in, refresh, or use an access token they already hold', async () => {
       const res = await register('ivan@example.com').expect(201);
-      await t.app.get(DataSource).query('UPDATE users SET disabled = true WHERE id = $1', [res.body.user.id]);
+      await me(res.body.access_token).expect(200);
+      const admin = await t.http().post('/v1/auth/login').send({ email: 'root@example.com', password: 'root-password' }).expect(200);
+      await t
+        .http()
+        .patch(`/v1/users/${res.body.user.id}`)
+        .set('Authorization', `Bearer ${admin.body.access_token}`)
+        .send({ disabled: true })
+        .expect(200);
       await me(res.body.access_token).expect(401);
       await refresh(res.body.refresh_token).expect(401);
       const login = await t.http().post('/v1/auth/login').send({ email: 'ivan@example.com', password: PASSWORD }).expect(401);

@@ -4,6 +4,7 @@ import { PageQueryDto } from '../common/pagination.dto';
 import { notFound, ProblemException } from '../common/problem';
 import { LoginBackoff } from '../credentials/login-backoff';
 import { LoginSessions } from '../credentials/login-sessions.service';
+import { PrincipalCache } from '../credentials/principal-cache';
 import { ClientSeen, RefreshTokensRepository } from '../credentials/refresh-tokens.repository';
 import { isUniqueViolation } from '../database/pg-errors';
 import { PasswordHasher } from '../users/password-hasher.service';
@@ -26,16 +27,18 @@ export class AuthService {
     private readonly refreshTokens: RefreshTokensRepository,
     private readonly sessions: LoginSessions,
     private readonly backoff: LoginBackoff,
+    private readonly principals: PrincipalCache,
   ) {}
 
   /** Creates an account and logs it in. @throws 409 when the email is taken */
   async register(dto: RegisterDto, client: ClientSeen): Promise<AuthTokensDto> {
+    const mark = this.principals.mark();
     if (await this.users.isEmailTaken(dto.email)) throw emailTaken();
     const passwordHash = await this.passwords.hash(dto.password);
     const user = await this.users.createRegistered(dto.email, passwordHash, dto.display_name ?? null).catch((err) => {
       throw isUniqueViolation(err) ? emailTaken() : err;
     });
-    return this.answer(user, await this.tokens.issueNewFamily(user.id, client));
+    return this.answer(user, await this.tokens.issueNewFamily(user.id, client), mark);
   }
 
   /**
@@ -48,6 +51,7 @@ export class AuthService {
    */
   async login(dto: LoginDto, client: ClientSeen): Promise<AuthTokensDto> {
     const { hasFailures } = await this.backoff.admit(dto.email);
+    const mark = this.principals.mark();
     const user = await this.users.findByEmail(dto.email);
     const ok = await this.passwords.verify(user?.passwordHash, dto.password);
     if (!user || !ok) {
@@ -56,13 +60,14 @@ export class AuthService {
     }
     if (hasFailures) await this.backoff.recordSuccess(dto.email);
     if (user.disabled) throw new ProblemException(HttpStatus.UNAUTHORIZED, 'This account is disabled.');
-    return this.answer(user, await this.tokens.issueNewFamily(user.id, client));
+    return this.answer(user, await this.tokens.issueNewFamily(user.id, client), mark);
   }
 
   /** Creates an anonymous user and logs it in; it may claim an account later via PATCH /v1/users/me. */
   async anonymous(client: ClientSeen): Promise<AuthTokensDto> {
+    const mark = this.principals.mark();
     const user = await this.users.createAnonymous();
-    return this.answer(user, await this.tokens.issueNewFamily(user.id, client));
+    return this.answer(user, await this.tokens.issueNewFamily(user.id, client), mark);
   }
 
   /**
@@ -71,12 +76,13 @@ export class AuthService {
    */
   async refresh(dto: RefreshTokenDto, client: ClientSeen): Promise<AuthTokensDto> {
     const { userId, familyId, pair } = await this.tokens.rotate(dto.refresh_token, client);
+    const mark = this.principals.mark();
     const user = await this.users.findById(userId);
     if (!user || user.disabled) {
       await this.sessions.end(familyId);
       throw this.tokens.invalidRefreshToken();
     }
-    return this.answer(user, pair);
+    return this.answer(user, pair, mark);
   }
 
   /** Ends the session of the caller's refresh token (this device logs out). Idempotent. */
@@ -108,7 +114,9 @@ export class AuthService {
     if (!UUID.test(sessionId) || !(await this.sessions.endOwn(userId, sessionId.toLowerCase()))) throw notFound('Session');
   }
 
-  private answer(user: UserEntity, pair: TokenPair): AuthTokensDto {
+  /** The token answer; the user just read is cached, so the new access token's first request reads nothing. */
+  private answer(user: UserEntity, pair: TokenPair, mark: number): AuthTokensDto {
+    this.principals.remember({ id: user.id, role: user.role, tier: user.tier, disabled: user.disabled }, mark);
     return {
       access_token: pair.accessToken,
       refresh_token: pair.refreshToken,

@@ -8,7 +8,7 @@ import {
   summaryContent,
   TRUNCATED_MARK,
 } from './context-builder';
-import { makeTokenCounter, PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
+import { makeTokenCounter, PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../providers/tokenizer';
 
 /** One token per character keeps the arithmetic visible. */
 const chars = makeTokenCounter({ name: 'chars', count: (t) => t.length, truncate: (t, n) => t.slice(0, Math.max(n, 0)) });

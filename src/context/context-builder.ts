@@ -1,7 +1,7 @@
 import { DomainError } from '../common/domain-error';
 import type { FieldError } from '../common/problem';
 import type { ChatTurn } from '../providers/model-provider';
-import { PER_MESSAGE_OVERHEAD, TokenCounter } from './token-counter';
+import { PER_MESSAGE_OVERHEAD, TokenCounter } from '../providers/tokenizer';
 
 /**
  * The conversation can't be fitted to a model's context window: the reserved output leaves no room, or the newest

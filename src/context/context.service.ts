@@ -11,7 +11,7 @@ import { ModelRouter } from '../providers/model-router';
 import { BuiltContext, buildContext, CandidateMessage, ContextDocument, MAX_CHARS_PER_TOKEN } from './context-builder';
 import { ContextRepository } from './context.repository';
 import { ContextPreviewDto } from './dto/context-preview.dto';
-import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
+import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../providers/tokenizer';
 
 /** A built context plus what the preview reports beyond it. */
 export interface SessionContext extends BuiltContext {

@@ -8,7 +8,7 @@ import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
 import { CandidateMessage } from './context-builder';
 import { ContextRepository } from './context.repository';
-import { tokenCounterFor } from './token-counter';
+import { tokenCounterFor } from '../providers/tokenizer';
 
 /** The summary model's instruction. */
 export const SUMMARY_INSTRUCTION =

@@ -33,6 +33,7 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
   private readonly logger = new Logger(AuthInvalidationBus.name);
   private readonly instanceId = randomUUID();
   private readonly handlers: Handler[] = [];
+  private readonly subscribedHandlers: (() => void)[] = [];
   private subscriber: Redis | null = null;
   private subscribed = false;
   private subscriptions = 0;
@@ -52,6 +53,11 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
     return this.subscriptions;
   }
 
+  /** Registers a callback run each time a subscription begins (after SUBSCRIBE was acknowledged). */
+  onSubscribed(callback: () => void): void {
+    this.subscribedHandlers.push(callback);
+  }
+
   /** Registers a handler; it runs synchronously for every invalidation, local or remote. */
   onInvalidation(handler: Handler): void {
     this.handlers.push(handler);
@@ -64,6 +70,11 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
   async emit(event: AuthInvalidation): Promise<void> {
     this.dispatch(event);
     if (!this.redis.client) return;
+    // Not connected: fail now rather than wait in the offline queue (other instances catch up within their TTL).
+    if (this.redis.client.status !== 'ready') {
+      this.logger.warn(`Redis is not connected: an auth invalidation (${event.kind}) reaches other instances only through their TTL.`);
+      return;
+    }
     try {
       await this.redis.client.publish(AUTH_INVALIDATION_CHANNEL, JSON.stringify({ from: this.instanceId, event }));
     } catch (err) {
@@ -89,6 +100,7 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
         () => {
           this.subscriptions++;
           this.subscribed = true;
+          for (const callback of this.subscribedHandlers) callback();
         },
         (err: unknown) => this.logger.warn(`Could not subscribe to auth invalidations: ${String(err)}`),
       );

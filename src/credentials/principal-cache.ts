@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig, appConfig } from '../config/app-config';
-import type { UserRole } from '../users/user.entity';
+import type { UserRole } from '../common/user-role';
 import { AuthInvalidation, AuthInvalidationBus } from './auth-invalidation.bus';
 
 /** What authentication needs to know about a user. */
@@ -67,17 +67,32 @@ export class PrincipalCache {
     return this.through(this.apiKeys, keyHash, load);
   }
 
+  /** A mark to take before reading a user for {@link remember}. */
+  mark(): number {
+    return this.generation;
+  }
+
+  /**
+   * Caches a user read for another purpose (a login or refresh), so their first request needs no read; skipped
+   * when an invalidation arrived since `mark` was taken (the read may predate it).
+   */
+  remember(user: UserPrincipal, mark: number): void {
+    if (mark === this.generation && this.ttlMs > 0 && this.bus.cacheable) this.store(this.users, user.id, user);
+  }
+
   private async through<K, V>(map: Map<K, Entry<V>>, key: K, load: () => Promise<V | null>): Promise<V | null> {
     const entry = map.get(key);
     if (entry && entry.expiresAt > Date.now() && this.bus.cacheable) return entry.value;
     const generation = this.generation;
     const value = await load();
-    if (value !== null && generation === this.generation && this.ttlMs > 0 && this.bus.cacheable) {
-      map.delete(key);
-      if (map.size >= this.maxEntries) map.delete(map.keys().next().value as K);
-      map.set(key, { value, expiresAt: Date.now() + this.ttlMs });
-    }
+    if (value !== null && generation === this.generation && this.ttlMs > 0 && this.bus.cacheable) this.store(map, key, value);
     return value;
+  }
+
+  private store<K, V>(map: Map<K, Entry<V>>, key: K, value: V): void {
+    map.delete(key);
+    if (map.size >= this.maxEntries) map.delete(map.keys().next().value as K);
+    map.set(key, { value, expiresAt: Date.now() + this.ttlMs });
   }
 
   private invalidate(event: AuthInvalidation): void {

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig, appConfig } from '../config/app-config';
 import { AuthInvalidationBus } from './auth-invalidation.bus';
 import { RefreshTokensRepository } from './refresh-tokens.repository';
@@ -14,11 +14,14 @@ const SIGNING_SLACK_MS = 60_000;
  * - with `REDIS_URL`: once it was loaded after the current subscription began, and for as long as that
  *   subscription lives (every revocation committed later is announced on it); otherwise it is reloaded first,
  *   on every request while there is no subscription;
- * - without Redis: for `auth.cache_ttl_ms` after each load (revocations made on this instance are in it at once;
- *   other instances' within that time).
+ * - without Redis: revocations made on this instance are in it at once; other instances' arrive with the next
+ *   load, made every `auth.cache_ttl_ms` in the background (requests go on with the set they have, unless it is
+ *   more than twice that old, or the TTL is 0: then they wait for the load).
+ * It is loaded at start-up and whenever a subscription begins, so requests rarely wait for it.
  */
 @Injectable()
-export class RevokedSessions {
+export class RevokedSessions implements OnApplicationBootstrap {
+  private readonly logger = new Logger(RevokedSessions.name);
   /** sid → when it can be forgotten (local clock, ms). */
   private readonly revoked = new Map<string, number>();
   private readonly windowMs: number;
@@ -41,11 +44,19 @@ export class RevokedSessions {
       if (event.kind === 'sessions') this.add(event.sids, this.windowMs);
       if (event.kind === 'all') this.generation++;
     });
+    bus.onSubscribed(() => void this.load().catch((err) => this.logger.warn(`Could not load ended sessions: ${String(err)}`)));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.load().catch((err) => this.logger.warn(`Could not load ended sessions at start-up: ${String(err)}`));
   }
 
   /** @returns whether the login session `sid` was revoked (reading PostgreSQL first only when the set is not current) */
   async isRevoked(sid: string): Promise<boolean> {
-    if (!this.current()) await this.load();
+    if (!this.current()) {
+      if (this.usableWhileLoading()) void this.load().catch((err) => this.logger.warn(`Could not reload ended sessions: ${String(err)}`));
+      else await this.load();
+    }
     const forgetAt = this.revoked.get(sid);
     return forgetAt !== undefined && forgetAt > Date.now();
   }
@@ -53,6 +64,11 @@ export class RevokedSessions {
   private current(): boolean {
     if (this.config.redisUrl) return this.bus.cacheable && this.loadedForSubscription === this.bus.subscription;
     return Date.now() < this.freshUntil;
+  }
+
+  /** Without Redis, a set at most twice the TTL old answers while a newer one loads. */
+  private usableWhileLoading(): boolean {
+    return !this.config.redisUrl && this.ttlMs > 0 && Date.now() < this.freshUntil + this.ttlMs;
   }
 
   /** One load at a time; requests arriving meanwhile wait for it. */

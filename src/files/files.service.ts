@@ -1,7 +1,7 @@
 import { HttpStatus, Inject, Injectable, StreamableFile } from '@nestjs/common';
 import { create as contentDisposition } from 'content-disposition';
-import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { ChatsService } from '../chats/chats.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
@@ -42,27 +42,14 @@ export class FilesService {
   ) {}
 
   /**
-   * The documented upload, answered 201 for a new file; the same bytes uploaded to the same session again return the
-   * stored file, answered 200, without extracting anything (the status is set on `req`'s response).
+   * The documented upload. The same bytes uploaded to the same session again return the stored file without
+   * extracting anything (`created` false).
+   * @param body the request as it streams in: a `multipart/form-data` body with the file in field `file`
    * @throws 404 session missing or not the caller's; 409 session archived; 413 too large; 415 not multipart or
    *         not a PDF; 422 no file, session full, encrypted, corrupt, too many pages, no text, or an extraction
    *         budget passed; 429 too many uploads being processed
    */
-  async upload(user: AuthenticatedUser, sessionId: number, req: Request): Promise<UploadResultDto> {
-    const { created, result } = await this.receiveAndStore(user, sessionId, req);
-    req.res?.status(created ? HttpStatus.CREATED : HttpStatus.OK);
-    return result;
-  }
-
-  /** The upload's work: `created` false when the session already held these bytes. */
-  private async receiveAndStore(
-    user: AuthenticatedUser,
-    sessionId: number,
-    req: Request,
-  ): Promise<{ created: boolean; result: UploadResultDto }> {
-    // Until the body is in, any answer closes the connection: to keep it alive, Node would read and throw away
-    // the rest of a body of up to MAX_UPLOAD_BYTES.
-    req.res?.setHeader('Connection', 'close');
+  async upload(user: AuthenticatedUser, sessionId: number, body: IncomingMessage): Promise<{ created: boolean; result: UploadResultDto }> {
     const session = await this.chats.findOwned(user.id, sessionId);
     if (session.archivedAt) {
       throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before uploading to it.');
@@ -72,8 +59,7 @@ export class FilesService {
     // at its cap, is refused at once, and at most that many bodies are buffered at a time.
     const release = this.extraction.reserve(user.id);
     try {
-      const received = await receivePdf(req, UPLOAD_FIELD, this.config.limits.max_upload_bytes, this.config.files.upload_linger_ms);
-      req.res?.removeHeader('Connection');
+      const received = await receivePdf(body, UPLOAD_FIELD, this.config.limits.max_upload_bytes, this.config.files.upload_linger_ms);
       const existing = await this.files.findInSessionBySha256(session.id, received.sha256);
       if (existing) return { created: false, result: uploaded(existing) };
       const pdf = await this.extraction.extract(received.bytes);

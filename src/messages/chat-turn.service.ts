@@ -13,8 +13,8 @@ import { AppConfig, appConfig } from '../config/app-config';
 import { SqlStatement } from '../database/sql-statement';
 import { ContextService, SendContext } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
-import { tokenCounterFor } from '../context/token-counter';
 import { MetricsService } from '../metrics/metrics.service';
+import { tokenCounterFor } from '../providers/tokenizer';
 import { isAbortError } from '../providers/abort';
 import { ChatTurn, FinishReason, ModelProviderError, ModelStreamEvent, ModelUsage } from '../providers/model-provider';
 import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
@@ -119,8 +119,8 @@ export interface SettledTurn {
 }
 
 /**
- * Extension points of every send, registered as providers under {@link TURN_HOOKS}. Both are awaited in order of
- * registration.
+ * Extension points of every send: the array provided as {@link TURN_HOOKS} in the messages module. Both are
+ * awaited in the array's order.
  */
 export interface TurnHook {
   /**
@@ -136,10 +136,10 @@ export interface TurnHook {
   afterSettled?(settled: SettledTurn): Promise<void>;
 }
 
-/** Injection token of the registered {@link TurnHook}s (an array; none by default). */
+/** Injection token of the registered {@link TurnHook}s (an array, provided by the messages module). */
 export const TURN_HOOKS = Symbol('TURN_HOOKS');
 
-/** Text in `stream: false` answers the engine hands out as one piece. */
+/** A piece of the provider's answer: streamed, or (`stream: false`) the whole text as one piece. */
 type AnswerPiece = ModelStreamEvent;
 
 /**
@@ -169,7 +169,7 @@ export class ChatTurnService {
     private readonly usage: UsageService,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
-    @Optional() @Inject(TURN_HOOKS) private readonly hooks: TurnHook[] = [],
+    @Inject(TURN_HOOKS) private readonly hooks: TurnHook[],
     @Optional() private readonly metrics?: MetricsService,
   ) {}
 
@@ -368,7 +368,7 @@ export class ChatTurnService {
     const charged = !error || text !== '';
     const counter = tokenCounterFor(model, this.config.contextManagement.token_estimate_factor);
     const sent = plan.route.request?.messages ?? []; // what the last model called was sent
-    const usage: ModelUsage = { inputTokens: charged ? counter.countTurns(sent) : 0, outputTokens: counter.count(text), estimated: charged };
+    const usage: ModelUsage = { inputTokens: charged ? counter.countRequest(sent) : 0, outputTokens: counter.count(text), estimated: charged };
     return {
       content: text,
       status: error ? 'failed' : 'incomplete',
@@ -429,7 +429,7 @@ export class ChatTurnService {
       try {
         await hook.afterSettled?.({ plan, sessionId, messageId: answerId, outcome });
       } catch (err) {
-        this.logger.error(`A turn hook failed after answer ${answerId}: ${(err as Error)?.stack ?? err}`);
+        this.logger.error(`A turn hook failed after answer ${answerId}: ${(err as Error)?.stack ?? String(err)}`);
       }
     }
     if (row && outcome.status === 'complete') {
@@ -443,7 +443,7 @@ export class ChatTurnService {
   /** A failure as the domain error the edge maps; anything unexpected is logged and becomes a plain Error. */
   private domainError(err: unknown): Error {
     if (err instanceof DomainError || err instanceof ProblemException) return err;
-    this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? err}`);
+    this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? String(err)}`);
     return new Error('The answer failed unexpectedly. It has been logged.');
   }
 }

@@ -4,7 +4,7 @@ import { ChatsModule } from '../chats/chats.module';
 import { ContextModule } from '../context/context.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { UsageModule } from '../usage/usage.module';
-import { ChatTurnService } from './chat-turn.service';
+import { ChatTurnService, TURN_HOOKS } from './chat-turn.service';
 import { MessageEntity } from './message.entity';
 import { MessagesController } from './messages.controller';
 import { MessagesRepository } from './messages.repository';
@@ -15,7 +15,14 @@ import { TurnTransports } from './transports/turn-transports';
 @Module({
   imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule],
   controllers: [MessagesController],
-  providers: [ChatTurnService, TurnTransports, MessagesService, MessagesRepository],
+  providers: [
+    ChatTurnService,
+    // The turn engine's extension points (see TurnHook): none yet.
+    { provide: TURN_HOOKS, useValue: [] },
+    TurnTransports,
+    MessagesService,
+    MessagesRepository,
+  ],
   exports: [ChatTurnService],
 })
 export class MessagesModule {}

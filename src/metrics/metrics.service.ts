@@ -4,16 +4,14 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
 
-/** Why a model call was made, as the usage ledger names it. */
-export type CallPurpose = 'answer' | 'title' | 'summary' | 'preview' | string;
-
 /** The labels every model-call metric carries (bounded: registry ids, never user input). */
 export interface ModelCallLabels {
   /** Provider name from the registry (`openai`, `anthropic`, `offline`, …). */
   provider: string;
   /** Registry id of the model called. */
   model: string;
-  purpose: CallPurpose;
+  /** Why the call was made, as the usage ledger names it: `answer`, `title`, `summary`, `preview`. */
+  purpose: string;
 }
 
 /** Seconds buckets for model calls: first tokens arrive in tens of ms to tens of seconds. */
