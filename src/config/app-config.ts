@@ -15,6 +15,12 @@ export class ConfigValidationError extends Error {
   }
 }
 
+/**
+ * The YAML file is strict: a key no setting declares (a typo, or a limit this version doesn't have) stops start-up
+ * rather than being silently ignored.
+ */
+const STRICT = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false };
+
 /** Type checks name the real problem; range checks on a value of the wrong type only add noise. */
 const TYPE_CONSTRAINTS = ['isInt', 'isNumber', 'isBoolean', 'isString', 'isIn', 'isObject', 'isArray', 'matches'];
 
@@ -28,6 +34,7 @@ function flatten(errors: ValidationError[], prefix = '', raw?: Record<string, un
     const constraints = e.constraints ?? {};
     const key = TYPE_CONSTRAINTS.find((k) => k in constraints) ?? Object.keys(constraints)[0];
     const written = raw && e.property in raw ? raw[e.property] : e.value;
+    if (key === 'whitelistValidation') return [`${path}: unknown key "${e.property}"`];
     const own = key ? [`${path}: ${constraints[key]} (got ${JSON.stringify(written)})`] : [];
     return [...own, ...flatten(e.children ?? [], path)];
   });
@@ -72,10 +79,19 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   const file = plainToInstance(FileConfig, raw);
   file.rate_limits.tiers = raw.rate_limits ? toMap(TierLimitConfig, (raw.rate_limits as any).tiers) : file.rate_limits.tiers;
   file.providers = toMap(ProviderConfig, raw.providers);
-  problems.push(...flatten(validateSync(file, { forbidUnknownValues: false })).map((p) => `${configPath}: ${p}`));
-  // Map values are not reached by @ValidateNested: each provider is checked on its own.
+  problems.push(...flatten(validateSync(file, STRICT)).map((p) => `${configPath}: ${p}`));
+  // Map values are not reached by @ValidateNested: each provider and tier is checked on its own.
   for (const [name, provider] of Object.entries(file.providers)) {
-    problems.push(...flatten(validateSync(provider), `providers.${name}`).map((p) => `${configPath}: ${p}`));
+    problems.push(...flatten(validateSync(provider, STRICT), `providers.${name}`).map((p) => `${configPath}: ${p}`));
+  }
+  for (const [name, tier] of Object.entries(file.rate_limits.tiers)) {
+    const path = `rate_limits.tiers.${name}`;
+    problems.push(...flatten(validateSync(tier, STRICT), path).map((p) => `${configPath}: ${p}`));
+    for (const pattern of Array.isArray(tier.allowed_models) ? tier.allowed_models : []) {
+      if (typeof pattern === 'string' && !pattern.endsWith('*') && !registryNames(file.models).has(pattern.toLowerCase())) {
+        problems.push(`${configPath}: ${path}.allowed_models: "${pattern}" is not a model id or alias`);
+      }
+    }
   }
   problems.push(...registryProblems(file.models).map((p) => `${configPath}: ${p}`));
   const defaultModel = vars.DEFAULT_MODEL ?? file.default_model ?? undefined;
