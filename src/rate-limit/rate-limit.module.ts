@@ -13,7 +13,7 @@ const classOf = (ctx: ExecutionContext) =>
 /** A tier's `requests` or `sends` of null (unlimited) as the throttler's number. */
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const tierOf = (ctx: ExecutionContext, config: AppConfig) => {
-  const user = ctx.switchToHttp().getRequest().user as { tier?: string } | undefined;
+  const user = ctx.switchToHttp().getRequest<{ user?: { tier?: string } }>().user;
   if (!user) return undefined;
   return config.rateLimits.tiers[user.tier ?? 'free'] ?? config.rateLimits.tiers.free;
 };
