@@ -403,7 +403,7 @@ export class ChatTurnService {
       try {
         await hook.afterSettled?.({ plan, sessionId, messageId: answerId, outcome });
       } catch (err) {
-        this.logger.error(`A turn hook failed after answer ${answerId}: ${(err as Error)?.stack ?? err}`);
+        this.logger.error(`A turn hook failed after answer ${answerId}: ${(err as Error)?.stack ?? String(err)}`);
       }
     }
     if (row && outcome.status === 'complete') {
@@ -417,7 +417,7 @@ export class ChatTurnService {
   /** A failure as the domain error the edge maps; anything unexpected is logged and becomes a plain Error. */
   private domainError(err: unknown): Error {
     if (err instanceof DomainError || err instanceof ProblemException) return err;
-    this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? err}`);
+    this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? String(err)}`);
     return new Error('The answer failed unexpectedly. It has been logged.');
   }
 }
