@@ -7,7 +7,7 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# ---- build: compile TypeScript (nest build + the swagger CLI plugin) into dist/ ----
+# ---- build: compile TypeScript with SWC (nest build; the swagger plugin's output is in src/metadata.ts) into dist/ ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 ENV SCARF_ANALYTICS=false

@@ -2,7 +2,9 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { rejectDeepJson } from './common/json-depth';
 import { AppConfig, appConfig } from './config/app-config';
+import openApiMetadata from './metadata';
 
 /**
  * Applies what must be set on the HTTP adapter itself (body limits, proxy trust, logger, CORS, Swagger).
@@ -11,12 +13,22 @@ import { AppConfig, appConfig } from './config/app-config';
 export function configureApp(app: NestExpressApplication): void {
   const config = app.get<AppConfig>(appConfig.KEY);
   app.useLogger(app.get(Logger));
-  app.useBodyParser('json', { limit: config.limits.json_body_bytes });
+  app.useBodyParser('json', { limit: config.limits.json_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) });
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.enableCors({ exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] });
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+}
+
+/**
+ * Hands Swagger what the @nestjs/swagger CLI plugin reads from the DTOs, entities and controllers (types, optional
+ * fields, validation limits, doc comments), from `src/metadata.ts` (written by `npm run openapi`). The SWC build has
+ * no TypeScript transformer to carry it (Nest docs, "CLI plugin", SWC builder); where the transformer ran (ts-jest)
+ * this restates the same data. Call it before building the document.
+ */
+export async function loadOpenApiMetadata(): Promise<void> {
+  await SwaggerModule.loadPluginMetadata(openApiMetadata);
 }
 
 /** The OpenAPI 3 document the SDKs are generated from; operation ids are stable (`Controller_method`). */
@@ -25,7 +37,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Chat backend API')
     .setDescription(
       'Authenticated chat sessions that stream model replies (SSE) and keep them in PostgreSQL. ' +
-        'Errors are application/problem+json (RFC 9457). Authenticate with `Authorization: Bearer <access JWT or API key>`.',
+        'Errors are application/problem+json (RFC 9457). Authenticate with `Authorization: Bearer <access JWT or API key>`. ' +
+        '`null` on an optional body field means the field is absent; fields marked `nullable` take `null` to clear a stored value.',
     )
     .setVersion('1.0.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An access JWT from /v1/auth/*, or an application API key.' })

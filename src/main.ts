@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
-import { configureApp } from './bootstrap';
+import { configureApp, loadOpenApiMetadata } from './bootstrap';
 import { ConfigValidationError, loadAppConfig } from './config/app-config';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
@@ -12,6 +12,7 @@ async function bootstrap(): Promise<void> {
   // Validate first (`.env` is already merged into process.env by ConfigModule.forRoot at import), so a bad value
   // is reported as plain lines before Nest starts and prints its own stack traces.
   const config = loadAppConfig(process.env);
+  await loadOpenApiMetadata();
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { bufferLogs: true });
   configureApp(app);
   await app.listen(config.port, config.host);

@@ -4,7 +4,7 @@ import { OpenAPIObject } from '@nestjs/swagger';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppModule } from './app.module';
-import { buildOpenApiDocument } from './bootstrap';
+import { buildOpenApiDocument, loadOpenApiMetadata } from './bootstrap';
 
 /** Returns a copy of a JSON value with every object's keys sorted, so the document diffs cleanly. */
 export function sortKeys<T>(value: T): T {
@@ -24,6 +24,7 @@ export function sortKeys<T>(value: T): T {
  * @returns the document with sorted keys, as committed in `openapi.json`
  */
 export async function generateOpenApiDocument(): Promise<OpenAPIObject> {
+  await loadOpenApiMetadata();
   const app = await NestFactory.create(AppModule, { preview: true, logger: false, abortOnError: false });
   try {
     return sortKeys(buildOpenApiDocument(app));

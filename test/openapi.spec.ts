@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OUTPUT, renderSwaggerMetadata } from '../scripts/swagger-metadata';
 import { generateOpenApiDocument } from '../src/openapi';
 
 /**
@@ -11,6 +12,10 @@ describe('openapi.json', () => {
     const committed = JSON.parse(readFileSync(join(__dirname, '..', 'openapi.json'), 'utf8'));
     const current = await generateOpenApiDocument();
     expect(JSON.parse(JSON.stringify(current))).toEqual(committed);
+  }, 30_000);
+
+  it('has src/metadata.ts current with the DTOs, entities and controllers (the SWC build reads the plugin from it)', () => {
+    expect(readFileSync(OUTPUT, 'utf8')).toBe(renderSwaggerMetadata());
   }, 30_000);
 
   it('documents seed 004\'s routes with typed bodies and problem-details errors', async () => {

@@ -24,6 +24,8 @@ export class LimitsConfig {
   @IsInt() @Min(1) @Max(1000) max_messages_per_request = 50;
   @IsInt() @Min(1) max_upload_bytes = 10 * 1024 * 1024;
   @IsInt() @Min(1024) json_body_bytes = 1024 * 1024;
+  /** Deepest nesting of arrays and objects in a JSON body; deeper bodies are refused (400) before parsing. */
+  @IsInt() @Min(2) @Max(10_000) json_max_depth = 64;
   /** A whole upstream call, first byte sent to last byte received. */
   @IsInt() @Min(100) provider_timeout_ms = 300_000;
   /** Most time from sending a request to a model until its first piece (or whole answer) arrives. */
@@ -51,11 +53,39 @@ export class RetriesConfig {
   @IsInt() @Min(0) max_delay_ms = 8_000;
 }
 
+/**
+ * Per-account login backoff (README "Security"): after `free_failures` failed logins of one email, the next
+ * attempt must wait `base_seconds`, doubling with each further failure up to `max_seconds`; a success clears it.
+ */
+export class LoginBackoffConfig {
+  /** Failed logins of one account answered normally before it has to wait. */
+  @IsInt() @Min(1) free_failures = 5;
+  /** Wait after the `free_failures`-th failure; doubles with each further failure. */
+  @IsInt() @Min(1) base_seconds = 1;
+  /** Longest wait. */
+  @IsInt() @Min(1) max_seconds = 900;
+  /** A count of failures is forgotten after this long without another failure. */
+  @IsInt() @Min(60) forget_after_seconds = 86_400;
+}
+
 export class AuthConfig {
   @IsInt() @Min(10) @Max(86_400) access_token_ttl_seconds = 900;
   @IsInt() @Min(60) refresh_token_ttl_seconds = 30 * 86_400;
+  /**
+   * Seconds after a refresh token is spent during which presenting it again returns the same successor pair
+   * instead of counting as reuse (two tabs refreshing at once); 0 turns the overlap off. RFC 9700 §4.14.2.
+   */
+  @IsInt() @Min(0) @Max(300) refresh_reuse_overlap_seconds = 10;
   @IsString() issuer = 'chat-backend';
   @IsString() audience = 'chat-backend-api';
+  /**
+   * How long an instance may answer from its cached copy of a caller (user role, tier, disabled; API key) before
+   * reading PostgreSQL again. Changes made through the API invalidate it at once (README "Security").
+   */
+  @IsInt() @Min(0) @Max(300_000) cache_ttl_ms = 5_000;
+  /** Most callers (users plus API keys) one instance keeps cached; the oldest entry goes first. */
+  @IsInt() @Min(1) cache_max_entries = 10_000;
+  @ValidateNested() @Type(() => LoginBackoffConfig) login_backoff = new LoginBackoffConfig();
 }
 
 export class TierLimitConfig {
@@ -103,7 +133,7 @@ export class ContextManagementConfig {
   @IsNumber() @Min(1) @Max(4) token_estimate_factor = 1.25;
 }
 
-/** Prompt templates (issue 6): size limits checked on create, update, preview and sessions started from a prompt. */
+/** Prompt templates: size limits checked on create, update, preview and sessions started from a prompt. */
 export class PromptsConfig {
   /** Characters in a prompt's content (and in a preview's ad-hoc `content`). */
   @IsInt() @Min(1) @Max(1_000_000) max_content_length = 20_000;
@@ -113,6 +143,12 @@ export class PromptsConfig {
   @IsInt() @Min(1) @Max(1000) max_variables = 50;
   /** Most output tokens a preview asks the model for. */
   @IsInt() @Min(1) preview_max_tokens = 1024;
+}
+
+/** `GET /v1/chat/history` (README "API at a glance"). */
+export class HistoryConfig {
+  /** Messages shown per session, the newest ones (oldest first): the page's cost stays bounded however long a session is. */
+  @IsInt() @Min(1) @Max(10_000) messages_per_session = 50;
 }
 
 /** PDF uploads (README "Files (PDF upload)"); the upload size limit is `limits.max_upload_bytes`. */
@@ -202,6 +238,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
+  @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
   @IsObject() @ValidateNested({ each: true }) providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
 }

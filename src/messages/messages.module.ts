@@ -4,15 +4,25 @@ import { ChatsModule } from '../chats/chats.module';
 import { ContextModule } from '../context/context.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { UsageModule } from '../usage/usage.module';
+import { ChatTurnService, TURN_HOOKS } from './chat-turn.service';
 import { MessageEntity } from './message.entity';
 import { MessagesController } from './messages.controller';
 import { MessagesRepository } from './messages.repository';
 import { MessagesService } from './messages.service';
+import { TurnTransports } from './transports/turn-transports';
 
 /** Sending turns to models (SSE and JSON) and reading a session's messages. */
 @Module({
   imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule],
   controllers: [MessagesController],
-  providers: [MessagesService, MessagesRepository],
+  providers: [
+    ChatTurnService,
+    // The turn engine's extension points (see TurnHook): none yet.
+    { provide: TURN_HOOKS, useValue: [] },
+    TurnTransports,
+    MessagesService,
+    MessagesRepository,
+  ],
+  exports: [ChatTurnService],
 })
 export class MessagesModule {}

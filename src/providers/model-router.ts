@@ -1,6 +1,6 @@
-import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProblemException } from '../common/problem';
+import { DomainError } from '../common/domain-error';
 import { AppConfig, appConfig } from '../config/app-config';
 import { RetriesConfig } from '../config/file-config';
 import { abortError, isAbortError } from './abort';
@@ -8,30 +8,15 @@ import {
   ModelCompletion,
   ModelProvider,
   ModelProviderError,
-  ModelProviderErrorKind,
   ModelRequest,
   ModelStreamEvent,
 } from './model-provider';
+import { ModelAttempt } from './model-attempt';
 import { ModelProviderFactory } from './model-provider.factory';
 import { ModelRegistry, RegisteredModel } from './model-registry';
 
 /** Error kinds worth calling the same model again for: they are usually gone a moment later. */
 const RETRYABLE = new Set<ModelProviderError['kind']>(['rate_limited', 'unavailable', 'timeout']);
-
-/** One model tried for an answer, as stored on the message (`attempts`) and shown in its DTO. */
-export interface ModelAttempt {
-  /** Registry id of the model. */
-  model: string;
-  /**
-   * Why this model was given up (or failed mid-stream); null for the model that answered. `context_too_small`:
-   * the conversation could not be fitted to its context window, so it was skipped without a call.
-   */
-  error_kind: ModelProviderErrorKind | 'context_too_small' | null;
-  /** The provider's HTTP status for that error, when there was one. */
-  upstream_status: number | null;
-  /** Calls to this model after its first one. */
-  retries: number;
-}
 
 /**
  * How long to wait before calling the same model again after `err`, or undefined when it should not be called
@@ -60,8 +45,8 @@ export function retryDelayMs(
 /**
  * What a route sends: one request for every model, or a function building each model's own (a send's context is
  * fitted to each model's window). Either way without the model: the route sets each model's upstream name and caps
- * `maxTokens` at the model's maximum. A function throws a 422 ProblemException when the request cannot be fitted to
- * that model: the model is then skipped as a `context_too_small` attempt.
+ * `maxTokens` at the model's maximum. A function throws a `context.too_small` DomainError when the request cannot be
+ * fitted to that model: the model is then skipped as a `context_too_small` attempt.
  */
 export type RouteRequest = Omit<ModelRequest, 'model'> | ((model: RegisteredModel) => Omit<ModelRequest, 'model'>);
 
@@ -88,7 +73,7 @@ export class ModelRouter {
   /**
    * Plans an answer by `model`: the model, then its `fallbacks` in order. Models whose provider is not configured
    * are skipped at once and recorded as `not_configured` attempts.
-   * @throws ProblemException 503 when no model of the chain is configured (the last one's problem)
+   * @throws ModelProviderError `not_configured` when no model of the chain is configured (the last one's)
    */
   route(model: RegisteredModel): ModelRoute {
     const { candidates, skipped, unavailable } = this.plan(model);
@@ -117,7 +102,7 @@ export class ModelRouter {
         // In offline mode every model maps to the offline one: try it once.
         if (!candidates.some((c) => c.model.id === selection.model.id)) candidates.push(selection);
       } catch (err) {
-        if (!(err instanceof HttpException)) throw err;
+        if (!(err instanceof ModelProviderError && err.kind === 'not_configured')) throw err;
         unavailable = err;
         skipped.push({ model: name, error_kind: 'not_configured', upstream_status: null, retries: 0 });
       }
@@ -133,7 +118,7 @@ export class ModelRouter {
  * A failure before the first piece is retried on the same model ({@link retryDelayMs}), then the next model of
  * the chain is tried; a failure after the first piece is final, since a retry would repeat text the client has
  * seen. The caller's abort is never retried. A model the request can't be fitted to is skipped without a call;
- * that never hides a provider's failure from the client (the 422 is thrown only when no model was called).
+ * that never hides a provider's failure from the client (`context.too_small` is thrown only when no model was called).
  *
  * `model` is the model answering (after a failure: the last one called); `attempts` lists every model tried.
  */
@@ -144,11 +129,11 @@ export class ModelRoute {
 
   constructor(
     private readonly candidates: Candidate[],
-    skipped: ModelAttempt[],
+    private readonly skipped: ModelAttempt[],
     private readonly config: AppConfig,
     private readonly logger: Logger,
   ) {
-    this.attempts = [...skipped];
+    this.attempts = skipped.map((a) => ({ ...a }));
   }
 
   /** The model answering now; after a failure, the last one called. */
@@ -167,13 +152,21 @@ export class ModelRoute {
   }
 
   /**
+   * A fresh route over the same planned chain (the same models and adapters, no attempts yet), for another call
+   * made for the same send, such as its title: the chain is planned once per send.
+   */
+  again(): ModelRoute {
+    return new ModelRoute(this.candidates, this.skipped, this.config, this.logger);
+  }
+
+  /**
    * Streams the answer of the first model that produces one; the events are the adapter's.
    * @throws ModelProviderError the last failure when every model failed, or a failure after the first piece
-   * @throws ProblemException the first skipped model's 422 when the request could be fitted to no model
+   * @throws DomainError the first skipped model's `context.too_small` when the request could be fitted to no model
    * @throws an abort error (see `isAbortError`) when `signal` aborts
    */
   async *stream(build: RouteRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
-    const skipped: { error?: ProblemException } = {};
+    const skipped: { error?: DomainError } = {};
     let lastError: ModelProviderError | undefined;
     for (const { provider, request, attempt } of this.calls(build, skipped)) {
       for (let calls = 1; ; calls++) {
@@ -204,11 +197,11 @@ export class ModelRoute {
    * Produces the whole answer of the first model that gives one. Bounded by the adapter's whole-call timeout
    * (`limits.provider_timeout_ms`), not the first-token one: a whole answer takes as long as its last token.
    * @throws ModelProviderError the last failure when every model failed
-   * @throws ProblemException the first skipped model's 422 when the request could be fitted to no model
+   * @throws DomainError the first skipped model's `context.too_small` when the request could be fitted to no model
    * @throws an abort error (see `isAbortError`) when `signal` aborts
    */
   async complete(build: RouteRequest, signal: AbortSignal): Promise<ModelCompletion> {
-    const skipped: { error?: ProblemException } = {};
+    const skipped: { error?: DomainError } = {};
     let lastError: ModelProviderError | undefined;
     for (const { provider, request, attempt } of this.calls(build, skipped)) {
       for (let calls = 1; ; calls++) {
@@ -228,17 +221,17 @@ export class ModelRoute {
 
   /**
    * The models of the chain in order, each with its attempt record and the request fitted to it. A model the
-   * request can't be fitted to is recorded as a skipped attempt, and the first such 422 kept in `skipped.error`
+   * request can't be fitted to is recorded as a skipped attempt, and the first such error kept in `skipped.error`
    * (thrown only when no model was called at all).
    */
   private *calls(
     build: RouteRequest,
-    skipped: { error?: ProblemException },
+    skipped: { error?: DomainError },
   ): Generator<{ provider: ModelProvider; request: ModelRequest; attempt: ModelAttempt }> {
     for (const [i, { model, provider }] of this.candidates.entries()) {
       const attempt = this.begin(model, i);
       const request = this.requestFor(i, build, attempt);
-      if (request instanceof ProblemException) skipped.error ??= request;
+      if (request instanceof DomainError) skipped.error ??= request;
       else yield { provider, request, attempt };
     }
   }
@@ -256,15 +249,15 @@ export class ModelRoute {
   /**
    * Candidate `i`'s request as its model expects it (its upstream name, no more output than it can give), which
    * then becomes the current model and request.
-   * @returns the 422 instead when the request can't be fitted to the model (recorded on `attempt`)
+   * @returns the `context.too_small` error instead when the request can't be fitted to the model (recorded on `attempt`)
    */
-  private requestFor(i: number, build: RouteRequest, attempt: ModelAttempt): ModelRequest | ProblemException {
+  private requestFor(i: number, build: RouteRequest, attempt: ModelAttempt): ModelRequest | DomainError {
     const { model } = this.candidates[i];
     let request: Omit<ModelRequest, 'model'>;
     try {
       request = typeof build === 'function' ? build(model) : build;
     } catch (err) {
-      if (!(err instanceof ProblemException) || err.getStatus() !== HttpStatus.UNPROCESSABLE_ENTITY) throw err;
+      if (!(err instanceof DomainError) || err.code !== 'context.too_small') throw err;
       attempt.error_kind = 'context_too_small';
       this.logger.warn(`Skipping ${model.id}: ${err.message}`);
       return err;
