@@ -13,8 +13,8 @@ WORKDIR /app
 ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
 # No install scripts: the `node` devDependency's would fetch a second Node binary, and the image already runs
-# Node 24; dropping its link makes npm scripts use the image's node.
-# The lockfile records every platform's optional packages (x64 and arm64, glibc and musl), so `npm ci` accepts it.
+# Node 24; dropping its link makes npm scripts use the image's node. The lockfile records every platform's optional
+# packages, so `npm ci` installs exactly what it lists on x64 and arm64 alike.
 RUN npm ci --ignore-scripts --no-audit --no-fund \
     && rm -f node_modules/.bin/node
 COPY tsconfig.json tsconfig.build.json nest-cli.json ormconfig.ts ./
@@ -38,6 +38,7 @@ COPY config.yaml ./
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000
+# Readiness, not liveness: a container whose database (or Redis) is unreachable reports unhealthy.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/src/main.js"]
