@@ -73,7 +73,7 @@ describe('boot (src/main.ts)', () => {
       DATA_DIR: join(dir, 'data'),
     });
     running.push(run);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 50_000;
     while (!/Retrying/.test(run.stdout()) && Date.now() < deadline && run.child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -83,7 +83,7 @@ describe('boot (src/main.ts)', () => {
     expect(entries.map((e) => e.msg)).toContain(`connecting to the database at 127.0.0.1:${port}`);
     expect(entries.some((e) => e.context === 'TypeOrmModule' && /Retrying \(1\)/.test(e.msg))).toBe(true);
     expect(run.stdout()).not.toContain('hunter2');
-  }, 45_000);
+  }, 60_000);
 
   it('refuses a configuration with an unknown key, naming the key and its path on one line', async () => {
     const configFile = join(dir, 'unknown-key.yaml');
