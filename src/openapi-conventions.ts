@@ -10,9 +10,10 @@ import type {
   ReferenceObject,
   ResponseObject,
   SchemaObject,
-} from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+} from '@nestjs/swagger';
 import { THROTTLER_SKIP } from '@nestjs/throttler/dist/throttler.constants';
 import { isOpenAiPath } from './common/openai-error';
+import { OPERATION_ID_KEY } from './common/operation-id.decorator';
 import { MAX_ID } from './common/parse-id.pipe';
 import { IS_PUBLIC_KEY } from './common/public.decorator';
 import { RATE_LIMIT_CLASS_KEY, RateLimitClass } from './rate-limit/rate-limit.decorators';
@@ -33,6 +34,8 @@ export interface RouteFacts {
   throttled: boolean;
   /** `send`: the route makes a model answer (provider errors, the stricter limit); `auth`: per-IP auth limit. */
   rateLimitClass?: RateLimitClass;
+  /** `@OperationId()`: the operation's name in generated clients. */
+  operationId?: string;
 }
 
 /** Description of each tag, in the order Redoc and Swagger UI list them. A new tag needs a line here. */
@@ -150,8 +153,8 @@ export function listRouteFacts(app: INestApplication): Map<string, RouteFacts> {
     for (const wrapper of module.controllers.values()) {
       const controller = wrapper.metatype as (new (...args: unknown[]) => unknown) | undefined;
       if (!controller) continue;
-      const bases = ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
-      const proto = controller.prototype as Record<string, Function>;
+      const bases = ([] as string[]).concat((Reflect.getMetadata(PATH_METADATA, controller) as string | string[] | undefined) ?? '');
+      const proto = controller.prototype as Record<string, (...args: unknown[]) => unknown>;
       for (const name of scanner.getAllMethodNames(proto)) {
         const handler = proto[name];
         const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
@@ -162,6 +165,7 @@ export function listRouteFacts(app: INestApplication): Map<string, RouteFacts> {
           isPublic: !!reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets),
           throttled: !reflector.getAllAndOverride<boolean>(`${THROTTLER_SKIP}default`, targets),
           rateLimitClass: reflector.getAllAndOverride<RateLimitClass | undefined>(RATE_LIMIT_CLASS_KEY, targets),
+          operationId: reflector.get<string | undefined>(OPERATION_ID_KEY, handler),
         };
         for (const base of bases) for (const path of ([] as string[]).concat(paths)) facts.set(`${method} ${openApiPath(base, path)}`, route);
       }
@@ -216,6 +220,7 @@ export function applyOpenApiConventions(doc: OpenAPIObject, routes: Map<string, 
 }
 
 function applyToOperation(op: OperationObject, path: string, facts: RouteFacts): void {
+  if (facts.operationId) op.operationId = facts.operationId;
   op.security = facts.isPublic ? [] : [{ bearer: [] }];
 
   // The doc comment becomes the description; its first sentence the summary.

@@ -50,7 +50,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addSecurityRequirements('bearer')
     .build();
   const document = SwaggerModule.createDocument(app, options, {
-    // Routes name their operation with `@ApiOperation({ operationId })`; this is the fallback: `listChats`.
+    // Routes name their operation with `@OperationId()`; this is the fallback: `listChats`.
     operationIdFactory: (controllerKey, methodKey) => `${methodKey}${controllerKey.replace(/Controller$/, '')}`,
   });
   return sortKeys(applyOpenApiConventions(document, listRouteFacts(app), packageVersion()));

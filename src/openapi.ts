@@ -4,6 +4,7 @@ import { OpenAPIObject } from '@nestjs/swagger';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppModule } from './app.module';
+import { loadOpenApiMetadata } from './bootstrap';
 import { buildOpenApiDocument, serializeOpenApiDocument } from './openapi-document';
 
 /** Where `npm run openapi` writes the document, relative to the working directory (the repository root). */
@@ -14,6 +15,7 @@ export const OPENAPI_FILE = 'openapi.json';
  * @returns the document with sorted keys, as committed in `openapi.json`
  */
 export async function generateOpenApiDocument(): Promise<OpenAPIObject> {
+  await loadOpenApiMetadata();
   const app = await NestFactory.create(AppModule, { preview: true, logger: false, abortOnError: false });
   try {
     return buildOpenApiDocument(app);

@@ -1,9 +1,10 @@
 import { Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { AdminMessageDto } from './admin.dto';
 import { AdminService } from './admin.service';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** `/v1/admin`: maintenance for admins. */
 @ApiTags('admin')
@@ -19,7 +20,7 @@ export class AdminController {
   @Post('reset-db')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: AdminMessageDto })
-  @ApiOperation({ operationId: 'resetDatabase' })
+  @OperationId('resetDatabase')
   resetDb(@CurrentUser() user: AuthenticatedUser): Promise<AdminMessageDto> {
     return this.admin.resetDatabase(user.id);
   }

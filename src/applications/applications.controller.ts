@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { UserTokenOnly } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -13,6 +13,7 @@ import {
   CreatedApiKeyDto,
 } from './applications.dto';
 import { ApplicationsService } from './applications.service';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** `/v1/applications`: the caller's applications and their API keys. Managed with a user access token only. */
 @ApiTags('applications')
@@ -24,7 +25,7 @@ export class ApplicationsController {
   /** Creates an application. */
   @Post()
   @ApiCreatedResponse({ type: ApplicationDto })
-  @ApiOperation({ operationId: 'createApplication' })
+  @OperationId('createApplication')
   create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreateApplicationDto): Promise<ApplicationDto> {
     return this.applications.create(user.id, dto);
   }
@@ -32,7 +33,7 @@ export class ApplicationsController {
   /** The caller's applications, newest first. */
   @Get()
   @ApiOkResponse({ type: ApplicationPageDto })
-  @ApiOperation({ operationId: 'listApplications' })
+  @OperationId('listApplications')
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: PageQueryDto): Promise<ApplicationPageDto> {
     return this.applications.list(user.id, query);
   }
@@ -41,7 +42,7 @@ export class ApplicationsController {
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Deleted.' })
-  @ApiOperation({ operationId: 'deleteApplication' })
+  @OperationId('deleteApplication')
   delete(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseIdPipe) id: number): Promise<void> {
     return this.applications.delete(user.id, id);
   }
@@ -49,7 +50,7 @@ export class ApplicationsController {
   /** Creates an API key; the key is in this answer only. */
   @Post(':id/keys')
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
-  @ApiOperation({ operationId: 'createApiKey' })
+  @OperationId('createApiKey')
   createKey(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', ParseIdPipe) id: number,
@@ -61,7 +62,7 @@ export class ApplicationsController {
   /** The application's keys (prefix only, never the key), newest first. */
   @Get(':id/keys')
   @ApiOkResponse({ type: ApiKeyPageDto })
-  @ApiOperation({ operationId: 'listApiKeys' })
+  @OperationId('listApiKeys')
   listKeys(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', ParseIdPipe) id: number,
@@ -74,7 +75,7 @@ export class ApplicationsController {
   @Delete(':id/keys/:keyId')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Revoked (also when it already was).' })
-  @ApiOperation({ operationId: 'revokeApiKey' })
+  @OperationId('revokeApiKey')
   revokeKey(
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', ParseIdPipe) id: number,

@@ -4,7 +4,6 @@ import {
   ApiCreatedResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
-  ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
@@ -25,6 +24,7 @@ import {
   SwitchModelDto,
   UpdateSessionDto,
 } from './dto/session-input.dto';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** Chat sessions: create, read, update, archive or delete, the chat history and the model switch. */
 @ApiTags('chat sessions')
@@ -37,7 +37,7 @@ export class ChatsController {
   @Post('sessions')
   @ApiCreatedResponse({ type: SessionDto })
   @ApiNotFoundResponse({ description: 'No such prompt (`prompt_id`).' })
-  @ApiOperation({ operationId: 'createSession' })
+  @OperationId('createSession')
   create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreateSessionDto): Promise<SessionDto> {
     return this.chats.create(user, dto);
   }
@@ -45,7 +45,7 @@ export class ChatsController {
   /** List my sessions (without messages), newest activity first. */
   @Get('sessions')
   @ApiOkResponse({ type: SessionPageDto })
-  @ApiOperation({ operationId: 'listSessions' })
+  @OperationId('listSessions')
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: ListSessionsQueryDto): Promise<SessionPageDto> {
     return this.chats.list(user, query);
   }
@@ -53,7 +53,7 @@ export class ChatsController {
   /** One session with its usage totals. */
   @Get('sessions/:session_id')
   @ApiOkResponse({ type: SessionDto })
-  @ApiOperation({ operationId: 'getSession' })
+  @OperationId('getSession')
   get(@CurrentUser() user: AuthenticatedUser, @Param('session_id', ParseIdPipe) id: number): Promise<SessionDto> {
     return this.chats.get(user, id);
   }
@@ -61,7 +61,7 @@ export class ChatsController {
   /** Change the title, system prompt or metadata. */
   @Patch('sessions/:session_id')
   @ApiOkResponse({ type: SessionDto })
-  @ApiOperation({ operationId: 'updateSession' })
+  @OperationId('updateSession')
   update(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) id: number,
@@ -73,7 +73,7 @@ export class ChatsController {
   /** Delete a session for good, or archive it with `?soft=true`. */
   @Delete('sessions/:session_id')
   @ApiOkResponse({ type: DeletedDto })
-  @ApiOperation({ operationId: 'deleteSession' })
+  @OperationId('deleteSession')
   remove(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) id: number,
@@ -86,7 +86,7 @@ export class ChatsController {
   @Post('sessions/:session_id/restore')
   @HttpCode(200)
   @ApiOkResponse({ type: SessionDto })
-  @ApiOperation({ operationId: 'restoreSession' })
+  @OperationId('restoreSession')
   restore(@CurrentUser() user: AuthenticatedUser, @Param('session_id', ParseIdPipe) id: number): Promise<SessionDto> {
     return this.chats.restore(user, id);
   }
@@ -94,7 +94,7 @@ export class ChatsController {
   /** The chat history: my sessions with their messages, newest activity first. */
   @Get('history')
   @ApiOkResponse({ type: HistoryPageDto })
-  @ApiOperation({ operationId: 'getChatHistory' })
+  @OperationId('getChatHistory')
   history(@CurrentUser() user: AuthenticatedUser, @Query() query: HistoryQueryDto): Promise<HistoryPageDto> {
     return this.chats.history(user, query);
   }
@@ -104,7 +104,7 @@ export class ChatsController {
   @HttpCode(200)
   @ApiOkResponse({ type: SwitchModelResultDto })
   @ApiNotFoundResponse({ description: 'No such session of yours (`session_id`).' })
-  @ApiOperation({ operationId: 'switchModel' })
+  @OperationId('switchModel')
   switchModel(@CurrentUser() user: AuthenticatedUser, @Body() dto: SwitchModelDto): Promise<SwitchModelResultDto> {
     return this.chats.switchModel(user, dto);
   }

@@ -1,5 +1,9 @@
 import { ArgumentMetadata, HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
+import { getMetadataStorage, IS_OPTIONAL, ValidationTypes, ValidatorOptions } from 'class-validator';
 import { FieldError, invalidField, ProblemException } from './problem';
+
+/** Field errors listed in one 422 answer; a huge invalid array would otherwise make a huge answer. */
+const MAX_LISTED_ERRORS = 20;
 
 function fieldErrors(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((e) => {
@@ -22,6 +26,63 @@ function nulPath(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
+/** A DTO class's `@IsOptional()` properties and the values a fresh instance gives them (its defaults). */
+interface OptionalFields {
+  names: Set<string>;
+  defaults: Record<string, unknown>;
+}
+
+/** A DTO class: class-transformer constructs it with no arguments. */
+type DtoClass = new () => object;
+
+const optionalFieldsOf = new Map<DtoClass, OptionalFields>();
+
+function optionalFields(dtoClass: DtoClass): OptionalFields {
+  let fields = optionalFieldsOf.get(dtoClass);
+  if (!fields) {
+    const rules = getMetadataStorage().getTargetValidationMetadatas(dtoClass, '', true, false);
+    const names = new Set(
+      rules.filter((r) => r.type === ValidationTypes.CONDITIONAL_VALIDATION && r.name === IS_OPTIONAL).map((r) => r.propertyName),
+    );
+    const defaults = names.size ? (new dtoClass() as Record<string, unknown>) : {};
+    fields = { names, defaults };
+    optionalFieldsOf.set(dtoClass, fields);
+  }
+  return fields;
+}
+
+/**
+ * The null policy: `null` on an `@IsOptional()` field means the field is absent, so its default applies and no
+ * service ever reads a null it did not ask for. Fields where null clears a value say so with `@NullClears()`
+ * instead; fields that refuse null validate it (`ValidateIf(v => v !== undefined)`). Walks nested DTOs (arrays of
+ * them too), never plain JSON values such as `metadata`.
+ */
+function dropOptionalNulls(dto: object): void {
+  const { names, defaults } = optionalFields(dto.constructor as DtoClass);
+  const target = dto as Record<string, unknown>;
+  for (const key of Object.keys(target)) {
+    const value = target[key];
+    if (value === null && names.has(key)) {
+      if (defaults[key] === undefined) delete target[key];
+      else target[key] = defaults[key];
+    } else if (Array.isArray(value)) {
+      for (const item of value) if (isDto(item)) dropOptionalNulls(item);
+    } else if (isDto(value)) {
+      dropOptionalNulls(value);
+    }
+  }
+}
+
+/** An instance of a class with validation rules (a nested DTO built by class-transformer). */
+function isDto(value: unknown): value is object {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    value.constructor !== Object &&
+    getMetadataStorage().getTargetValidationMetadatas(value.constructor, '', true, false).length > 0
+  );
+}
+
 /**
  * Refuses U+0000 anywhere in a body or query (PostgreSQL text cannot store it, so it would fail deep in a
  * query), and leaves path parameters as the strings they are, so `ParseIdPipe` sees `5e0` or `0x5` as written
@@ -36,6 +97,11 @@ class AppValidationPipe extends ValidationPipe {
     return super.transform(value, metadata);
   }
 
+  protected override validate(dto: object, options?: ValidatorOptions) {
+    dropOptionalNulls(dto);
+    return super.validate(dto, options);
+  }
+
   protected override transformPrimitive(value: unknown, metadata: ArgumentMetadata): unknown {
     return metadata.type === 'param' ? value : super.transformPrimitive(value, metadata);
   }
@@ -43,7 +109,8 @@ class AppValidationPipe extends ValidationPipe {
 
 /**
  * The global validation pipe: DTO classes are the rules, unknown fields are rejected (no mass assignment of
- * `role`, `tier`, `user_id`…), and every failure is a 422 problem listing `{ field, message }` pairs.
+ * `role`, `tier`, `user_id`…), `null` on an optional field means absent, and every failure is a 422 problem
+ * listing `{ field, message }` pairs (the first 20 of them).
  */
 export function createValidationPipe(): ValidationPipe {
   return new AppValidationPipe({
@@ -52,8 +119,10 @@ export function createValidationPipe(): ValidationPipe {
     transform: true,
     transformOptions: { enableImplicitConversion: false },
     exceptionFactory: (errors) => {
-      const list = fieldErrors(errors);
-      const detail = `The request is invalid: ${list.map((e) => e.message).join('; ')}.`;
+      const all = fieldErrors(errors);
+      const list = all.slice(0, MAX_LISTED_ERRORS);
+      const more = all.length > list.length ? ` (and ${all.length - list.length} more)` : '';
+      const detail = `The request is invalid: ${list.map((e) => e.message).join('; ')}${more}.`;
       return new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, detail, { errors: list });
     },
   });

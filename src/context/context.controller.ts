@@ -1,9 +1,10 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ContextService } from './context.service';
 import { ContextPreviewDto, ContextPreviewQueryDto } from './dto/context-preview.dto';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** What a session's next send gives its model. */
 @ApiTags('chat sessions')
@@ -18,7 +19,7 @@ export class ContextController {
    */
   @Get('sessions/:session_id/context')
   @ApiOkResponse({ type: ContextPreviewDto })
-  @ApiOperation({ operationId: 'previewContext' })
+  @OperationId('previewContext')
   preview(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, Header, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
+import { Controller, Delete, Get, Header, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -6,7 +6,6 @@ import {
   ApiConsumes,
   ApiCreatedResponse,
   ApiOkResponse,
-  ApiOperation,
   ApiPayloadTooLargeResponse,
   ApiProduces,
   ApiServiceUnavailableResponse,
@@ -15,12 +14,14 @@ import {
   ApiUnprocessableEntityResponse,
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { FileDeletedDto, FileDto, FilePageDto, UploadFileDto, UploadResultDto } from './dto/file.dto';
 import { FilesService } from './files.service';
+import { answerUpload } from './upload-response';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** PDF files of chat sessions, under the `/api/chat` prefix the upload route has always had. */
 @ApiTags('files')
@@ -48,19 +49,20 @@ export class FilesController {
   })
   @ApiTooManyRequestsResponse({ description: 'A PDF of yours is already being processed, or the server is at its maximum.' })
   @ApiServiceUnavailableResponse({ description: 'The S3 file store refused or did not answer; nothing was stored.' })
-  @ApiOperation({ operationId: 'uploadFile' })
+  @OperationId('uploadFile')
   upload(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,
     @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<UploadResultDto> {
-    return this.files.upload(user, sessionId, req);
+    return answerUpload(req, res, () => this.files.upload(user, sessionId, req));
   }
 
   /** A session's files, oldest first, without their text. */
   @Get('sessions/:session_id/files')
   @ApiOkResponse({ type: FilePageDto })
-  @ApiOperation({ operationId: 'listSessionFiles' })
+  @OperationId('listSessionFiles')
   list(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,
@@ -72,7 +74,7 @@ export class FilesController {
   /** One file with its extracted text. */
   @Get('files/:file_id')
   @ApiOkResponse({ type: FileDto })
-  @ApiOperation({ operationId: 'getFile' })
+  @OperationId('getFile')
   get(@CurrentUser() user: AuthenticatedUser, @Param('file_id', ParseIdPipe) id: number): Promise<FileDto> {
     return this.files.get(user, id);
   }
@@ -83,7 +85,7 @@ export class FilesController {
   @ApiProduces('application/pdf')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' }, description: 'The PDF as uploaded.' })
   @Header('X-Content-Type-Options', 'nosniff')
-  @ApiOperation({ operationId: 'getFileContent' })
+  @OperationId('getFileContent')
   content(@CurrentUser() user: AuthenticatedUser, @Param('file_id', ParseIdPipe) id: number): Promise<StreamableFile> {
     return this.files.content(user, id);
   }
@@ -91,7 +93,7 @@ export class FilesController {
   /** Delete a file and its bytes; the session's next messages no longer carry its text. */
   @Delete('files/:file_id')
   @ApiOkResponse({ type: FileDeletedDto })
-  @ApiOperation({ operationId: 'deleteFile' })
+  @OperationId('deleteFile')
   remove(@CurrentUser() user: AuthenticatedUser, @Param('file_id', ParseIdPipe) id: number): Promise<FileDeletedDto> {
     return this.files.remove(user, id);
   }

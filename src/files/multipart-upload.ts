@@ -1,7 +1,7 @@
 import { HttpStatus } from '@nestjs/common';
 import busboy from 'busboy';
-import type { Request } from 'express';
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { invalidField, ProblemException } from '../common/problem';
 
 /** Room for the multipart framing (boundaries, part headers, other small fields) around the file in a request. */
@@ -37,7 +37,7 @@ const refuse = (status: HttpStatus, detail: string) => new ProblemException(stat
  * @returns the file, its cleaned name and SHA-256
  * @throws 413 too large, 415 not multipart or not a PDF, 422 no such field, 400 malformed multipart
  */
-export function receivePdf(req: Request, field: string, maxBytes: number, lingerMs: number): Promise<ReceivedFile> {
+export function receivePdf(req: IncomingMessage, field: string, maxBytes: number, lingerMs: number): Promise<ReceivedFile> {
   const maxBody = maxBytes + MULTIPART_OVERHEAD_BYTES;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBody) {
@@ -130,7 +130,7 @@ export function receivePdf(req: Request, field: string, maxBytes: number, linger
  * "broken pipe" instead of showing the 413). So once the answer is out, only our side is closed, and what still
  * arrives is read and thrown away until the client closes, at most `lingerMs`.
  */
-function linger(req: Request, lingerMs: number): void {
+function linger(req: IncomingMessage, lingerMs: number): void {
   const socket = req.socket;
   socket.destroySoon = () => {
     socket.end();

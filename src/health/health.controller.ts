@@ -1,10 +1,11 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { Response } from 'express';
 import { Public } from '../common/public.decorator';
 import { LivenessDto, PublicConfigDto, ReadinessDto, ServiceInfoDto, TierLimitsDto } from './dto/health.dto';
 import { HealthService } from './health.service';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** Public service endpoints: health, readiness, configuration, and the index. */
 @ApiTags('service')
@@ -17,7 +18,7 @@ export class HealthController {
   @Public()
   @Get()
   @ApiOkResponse({ type: ServiceInfoDto })
-  @ApiOperation({ operationId: 'getServiceIndex' })
+  @OperationId('getServiceIndex')
   index(): ServiceInfoDto {
     return { name: 'chat-backend', version: '1.0.0', docs: '/docs', openapi: '/docs-json', health: '/health' };
   }
@@ -27,7 +28,7 @@ export class HealthController {
   @SkipThrottle()
   @Get('health')
   @ApiOkResponse({ type: LivenessDto })
-  @ApiOperation({ operationId: 'getLiveness' })
+  @OperationId('getLiveness')
   live(): LivenessDto {
     return { status: 'ok' };
   }
@@ -38,7 +39,7 @@ export class HealthController {
   @Get('health/ready')
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
-  @ApiOperation({ operationId: 'getReadiness' })
+  @OperationId('getReadiness')
   async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
     const result = await this.health.readiness();
     res.status(result.status === 'ok' ? 200 : 503);
@@ -49,7 +50,7 @@ export class HealthController {
   @Public()
   @Get('config')
   @ApiOkResponse({ type: PublicConfigDto })
-  @ApiOperation({ operationId: 'getPublicConfig' })
+  @OperationId('getPublicConfig')
   config(): PublicConfigDto {
     return this.health.publicConfig();
   }

@@ -4,7 +4,6 @@ import {
   ApiExtraModels,
   ApiNotFoundResponse,
   ApiOkResponse,
-  ApiOperation,
   ApiProduces,
   ApiTags,
   getSchemaPath,
@@ -18,6 +17,8 @@ import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { SendMessageDto } from './dto/send-message.dto';
 import { StreamDeltaEventDto, StreamDoneEventDto, StreamStartEventDto } from './dto/stream-event.dto';
 import { MessagesService } from './messages.service';
+import { TurnTransports } from './transports/turn-transports';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** The `data` of one Server-Sent Event of `POST /v1/chat/stream`, by event name. */
 const STREAM_EVENT_SCHEMA = {
@@ -38,7 +39,10 @@ const STREAM_EVENT_SCHEMA = {
 @ApiTags('chat messages')
 @Controller('v1/chat')
 export class MessagesController {
-  constructor(private readonly messages: MessagesService) {}
+  constructor(
+    private readonly transports: TurnTransports,
+    private readonly messages: MessagesService,
+  ) {}
 
   /**
    * Send a turn and get the model's answer. `stream: true` (default) answers `text/event-stream`: one
@@ -48,7 +52,7 @@ export class MessagesController {
    */
   @Post('stream')
   @SendRateLimit()
-  @ApiOperation({ operationId: 'sendMessage' })
+  @OperationId('sendMessage')
   @ApiNotFoundResponse({ description: 'No such session of yours (`session_id`).' })
   @ApiConflictResponse({ description: 'The session is archived: restore it first.' })
   @ApiProduces('text/event-stream', 'application/json')
@@ -67,12 +71,12 @@ export class MessagesController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    return this.messages.send(user, dto, req, res);
+    return this.transports.send(user, dto, req, res);
   }
 
   /** A session's messages, oldest first; page with `after_id` = the previous page's `next_after_id`. */
   @Get('sessions/:session_id/messages')
-  @ApiOperation({ operationId: 'listMessages' })
+  @OperationId('listMessages')
   @ApiOkResponse({ type: MessagePageDto })
   list(
     @CurrentUser() user: AuthenticatedUser,

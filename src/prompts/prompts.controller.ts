@@ -1,14 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
-  ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import { ClientSignal } from '../common/client-signal.decorator';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -22,6 +21,7 @@ import {
 } from './dto/prompt.dto';
 import { CreatePromptDto, ListPromptsQueryDto, PreviewPromptDto, UpdatePromptDto } from './dto/prompt-input.dto';
 import { PromptsService } from './prompts.service';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** Prompt management: my prompts and the system templates, previews, versions. */
 @ApiTags('prompts')
@@ -33,7 +33,7 @@ export class PromptsController {
   /** Create a prompt of mine. */
   @Post()
   @ApiCreatedResponse({ type: PromptDto })
-  @ApiOperation({ operationId: 'createPrompt' })
+  @OperationId('createPrompt')
   create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreatePromptDto): Promise<PromptDto> {
     return this.prompts.create(user, dto);
   }
@@ -41,7 +41,7 @@ export class PromptsController {
   /** My prompts and the system templates, filtered, searched and paginated. */
   @Get()
   @ApiOkResponse({ type: PromptPageDto })
-  @ApiOperation({ operationId: 'listPrompts' })
+  @OperationId('listPrompts')
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: ListPromptsQueryDto): Promise<PromptPageDto> {
     return this.prompts.list(user, query);
   }
@@ -56,19 +56,19 @@ export class PromptsController {
   @SendRateLimit()
   @ApiOkResponse({ type: PromptPreviewDto })
   @ApiNotFoundResponse({ description: 'No such prompt (`prompt_id`).' })
-  @ApiOperation({ operationId: 'previewPrompt' })
+  @OperationId('previewPrompt')
   preview(
     @CurrentUser() user: AuthenticatedUser,
     @Body() dto: PreviewPromptDto,
-    @Res({ passthrough: true }) res: Response,
+    @ClientSignal() signal: AbortSignal,
   ): Promise<PromptPreviewDto> {
-    return this.prompts.preview(user, dto, res);
+    return this.prompts.preview(user, dto, signal);
   }
 
   /** One prompt of mine, or a system template. */
   @Get(':prompt_id')
   @ApiOkResponse({ type: PromptDto })
-  @ApiOperation({ operationId: 'getPrompt' })
+  @OperationId('getPrompt')
   get(@CurrentUser() user: AuthenticatedUser, @Param('prompt_id', ParseIdPipe) id: number): Promise<PromptDto> {
     return this.prompts.get(user, id);
   }
@@ -77,7 +77,7 @@ export class PromptsController {
   @Put(':prompt_id')
   @ApiOkResponse({ type: PromptDto })
   @ApiForbiddenResponse({ description: 'System templates can be changed only by admins.' })
-  @ApiOperation({ operationId: 'updatePrompt' })
+  @OperationId('updatePrompt')
   update(
     @CurrentUser() user: AuthenticatedUser,
     @Param('prompt_id', ParseIdPipe) id: number,
@@ -90,7 +90,7 @@ export class PromptsController {
   @Delete(':prompt_id')
   @ApiOkResponse({ type: PromptDeletedDto })
   @ApiForbiddenResponse({ description: 'System templates can be deleted only by admins.' })
-  @ApiOperation({ operationId: 'deletePrompt' })
+  @OperationId('deletePrompt')
   remove(@CurrentUser() user: AuthenticatedUser, @Param('prompt_id', ParseIdPipe) id: number): Promise<PromptDeletedDto> {
     return this.prompts.remove(user, id);
   }
@@ -98,7 +98,7 @@ export class PromptsController {
   /** Earlier versions of a prompt (title and content before each change), newest first. */
   @Get(':prompt_id/versions')
   @ApiOkResponse({ type: PromptVersionPageDto })
-  @ApiOperation({ operationId: 'listPromptVersions' })
+  @OperationId('listPromptVersions')
   versions(
     @CurrentUser() user: AuthenticatedUser,
     @Param('prompt_id', ParseIdPipe) id: number,

@@ -1,8 +1,9 @@
 import { Controller, Get, Param, Res } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiNotFoundResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ModelDto, ModelListDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** Response header telling whether the built-in offline model answers every request. */
 export const OFFLINE_MODE_HEADER = 'X-Offline-Mode';
@@ -22,7 +23,7 @@ export class ModelsController {
 
   /** List the models this server knows, their limits and prices, and which model really answers for each. */
   @Get()
-  @ApiOperation({ operationId: 'listModels' })
+  @OperationId('listModels')
   @ApiOkResponse({ type: ModelListDto, headers: offlineModeHeader })
   list(@Res({ passthrough: true }) res: Response): ModelListDto {
     res.setHeader(OFFLINE_MODE_HEADER, String(this.models.offlineMode));
@@ -31,7 +32,7 @@ export class ModelsController {
 
   /** One model, by registry id or alias; an id's `/` is sent percent-encoded (`openai%2Fgpt-4o-mini`). */
   @Get(':model_id')
-  @ApiOperation({ operationId: 'getModel' })
+  @OperationId('getModel')
   @ApiParam({ name: 'model_id', description: 'Registry id or alias, e.g. `openai%2Fgpt-4o-mini` or `gpt-4`.' })
   @ApiOkResponse({ type: ModelDto, headers: offlineModeHeader })
   @ApiNotFoundResponse({ description: 'No model has this id or alias (`code: model_not_found`).' })

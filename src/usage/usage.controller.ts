@@ -1,10 +1,11 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { UsageQueryDto, UsageReportDto } from './usage.dto';
 import { UsageService } from './usage.service';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** `/v1/users/…/usage`: the usage ledger by UTC day and model. */
 @ApiTags('users')
@@ -15,7 +16,7 @@ export class UsageController {
   /** The caller's usage per UTC day and model, with totals (default: the last 30 days). */
   @Get('me/usage')
   @ApiOkResponse({ type: UsageReportDto })
-  @ApiOperation({ operationId: 'getMyUsage' })
+  @OperationId('getMyUsage')
   getMyUsage(@CurrentUser() user: AuthenticatedUser, @Query() query: UsageQueryDto): Promise<UsageReportDto> {
     return this.usage.report(user.id, query);
   }
@@ -24,7 +25,7 @@ export class UsageController {
   @Get(':id/usage')
   @Roles('admin')
   @ApiOkResponse({ type: UsageReportDto })
-  @ApiOperation({ operationId: 'getUserUsage' })
+  @OperationId('getUserUsage')
   getUsage(@Param('id', ParseIdPipe) id: number, @Query() query: UsageQueryDto): Promise<UsageReportDto> {
     return this.usage.report(id, query);
   }

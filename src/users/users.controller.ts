@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Query } from '@nestjs/common';
-import { ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Roles, UserTokenOnly } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -14,6 +14,7 @@ import {
   UserStatsDto,
 } from './users.dto';
 import { UsersService } from './users.service';
+import { OperationId } from '../common/operation-id.decorator';
 
 /** `/v1/users`: one's own profile and usage; the admin's view of every user. */
 @ApiTags('users')
@@ -24,7 +25,7 @@ export class UsersController {
   /** The caller's profile. */
   @Get('me')
   @ApiOkResponse({ type: UserProfileDto })
-  @ApiOperation({ operationId: 'getMyProfile' })
+  @OperationId('getMyProfile')
   getMe(@CurrentUser() user: AuthenticatedUser): Promise<UserProfileDto> {
     return this.users.getProfile(user.id);
   }
@@ -38,7 +39,7 @@ export class UsersController {
   @UserTokenOnly()
   @ApiOkResponse({ type: UserProfileDto })
   @ApiConflictResponse({ description: 'Another account has this email.' })
-  @ApiOperation({ operationId: 'updateMyProfile' })
+  @OperationId('updateMyProfile')
   updateMe(@CurrentUser() user: AuthenticatedUser, @Body() dto: UpdateMeDto): Promise<UserProfileDto> {
     return this.users.updateMe(user.id, dto);
   }
@@ -48,7 +49,7 @@ export class UsersController {
   @UserTokenOnly()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'The account and everything it owned are gone.' })
-  @ApiOperation({ operationId: 'deleteMyAccount' })
+  @OperationId('deleteMyAccount')
   deleteMe(@CurrentUser() user: AuthenticatedUser): Promise<void> {
     return this.users.deleteMe(user.id);
   }
@@ -56,7 +57,7 @@ export class UsersController {
   /** The caller's usage: sessions, messages, tokens, cost, and the same by model. */
   @Get('me/stats')
   @ApiOkResponse({ type: UserStatsDto })
-  @ApiOperation({ operationId: 'getMyStats' })
+  @OperationId('getMyStats')
   getMyStats(@CurrentUser() user: AuthenticatedUser): Promise<UserStatsDto> {
     return this.users.stats(user.id);
   }
@@ -65,7 +66,7 @@ export class UsersController {
   @Get()
   @Roles('admin')
   @ApiOkResponse({ type: UserPageDto })
-  @ApiOperation({ operationId: 'listUsers' })
+  @OperationId('listUsers')
   list(@Query() query: PageQueryDto): Promise<UserPageDto> {
     return this.users.list(query);
   }
@@ -74,7 +75,7 @@ export class UsersController {
   @Get(':id')
   @Roles('admin')
   @ApiOkResponse({ type: AdminUserDto })
-  @ApiOperation({ operationId: 'getUser' })
+  @OperationId('getUser')
   getOne(@Param('id', ParseIdPipe) id: number): Promise<AdminUserDto> {
     return this.users.getForAdmin(id);
   }
@@ -83,7 +84,7 @@ export class UsersController {
   @Get(':id/stats')
   @Roles('admin')
   @ApiOkResponse({ type: UserStatsDto })
-  @ApiOperation({ operationId: 'getUserStats' })
+  @OperationId('getUserStats')
   getStats(@Param('id', ParseIdPipe) id: number): Promise<UserStatsDto> {
     return this.users.stats(id);
   }
@@ -93,7 +94,7 @@ export class UsersController {
   @Roles('admin')
   @ApiOkResponse({ type: AdminUserDto })
   @ApiConflictResponse({ description: 'Admins cannot demote or disable themselves.' })
-  @ApiOperation({ operationId: 'updateUser' })
+  @OperationId('updateUser')
   update(
     @CurrentUser() caller: AuthenticatedUser,
     @Param('id', ParseIdPipe) id: number,
@@ -113,7 +114,7 @@ export class StatsController {
   @Get('global')
   @Roles('admin')
   @ApiOkResponse({ type: GlobalStatsDto })
-  @ApiOperation({ operationId: 'getGlobalStats' })
+  @OperationId('getGlobalStats')
   getGlobal(): Promise<GlobalStatsDto> {
     return this.users.globalStats();
   }

@@ -1,8 +1,10 @@
+import { NullClears } from '../common/nullable';
 import { PageMetaDto } from '../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsEmail, IsIn, IsOptional, IsString, MaxLength, MinLength, ValidateIf } from 'class-validator';
-import { USER_ROLES, UserEntity, UserRole } from './user.entity';
+import { IsBoolean, IsEmail, IsIn, IsString, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { USER_ROLES, UserRole } from '../common/user-role';
+import { UserEntity } from './user.entity';
 
 /** Trims and lower-cases an email before it is validated (emails are stored in that form). */
 export const NormalizeEmail = () =>
@@ -75,7 +77,7 @@ export class UserPageDto extends PageMetaDto {
  */
 export class UpdateMeDto {
   /** 1..100 characters; null clears it. */
-  @IsOptional() @TrimName() @IsString() @MaxLength(100)
+  @NullClears() @TrimName() @IsString() @MaxLength(100)
   display_name?: string | null;
 
   @IsPresent() @NormalizeEmail() @IsEmail() @MaxLength(320)

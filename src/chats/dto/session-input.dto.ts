@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import {
   IsBoolean,
   IsDateString,
@@ -14,7 +14,9 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { MAX_ID } from '../../common/parse-id.pipe';
-import { PageQueryDto } from '../../common/pagination.dto';
+import { MAX_PAGE, PageQueryDto } from '../../common/pagination.dto';
+import { toInt } from '../../common/integer-transform';
+import { NullClears } from '../../common/nullable';
 import { MaxJsonSize } from '../../common/max-json-size.validator';
 import { TemplateVariables } from '../../prompts/dto/prompt-input.dto';
 import { toBool } from '../../common/boolean-transform';
@@ -56,7 +58,7 @@ export class UpdateSessionDto {
   title?: string;
 
   /** New system prompt; `null` removes it. */
-  @IsOptional() @IsString() @MaxLength(20_000)
+  @NullClears() @IsString() @MaxLength(20_000)
   system_prompt?: string | null;
 
   /** Replaces the metadata object (`null` is refused: send `{}` to empty it). */
@@ -82,11 +84,11 @@ export class ListSessionsQueryDto extends PageQueryDto {
 /** Query of seed 004's `GET /v1/chat/history`. */
 export class HistoryQueryDto {
   /** Page number, from 1. */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(MAX_PAGE)
   page: number = 1;
 
   /** Sessions per page, 1..100 (default 10, as seed 004). */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
   page_size: number = 10;
 
   /** Only sessions created at or after this instant (ISO 8601). */

@@ -1,13 +1,14 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { toInt } from '../../common/integer-transform';
 import { CONTEXT_MODES } from '../../config/file-config';
 
 /** Query of `GET /v1/chat/sessions/{id}/context`. */
 export class ContextPreviewQueryDto {
   /** The `max_tokens` the next send will ask for (output reserved out of the context window); default as a send without it. */
   @ApiProperty({ type: 'integer', required: false })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
   max_tokens?: number;
 }
 

@@ -8,6 +8,7 @@ import {
   IsIn,
   IsInt,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   Max,
@@ -46,7 +47,7 @@ export class SendMessageDto {
    * The new turn, oldest first; the last message must be the user's. Without `session_id` they start a new
    * session (a `system` message becomes its system prompt); with it they are appended to the stored history.
    */
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @ValidateNested({ each: true }) @Type(() => ChatMessageInputDto)
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => ChatMessageInputDto)
   messages: ChatMessageInputDto[];
 
   /** Sampling temperature, 0.0 to 2.0. */

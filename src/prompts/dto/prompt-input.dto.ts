@@ -12,6 +12,7 @@ import {
   MinLength,
   ValidateIf,
 } from 'class-validator';
+import { NullClears } from '../../common/nullable';
 import { MaxJsonSize } from '../../common/max-json-size.validator';
 import { PageQueryDto } from '../../common/pagination.dto';
 import { MAX_ID } from '../../common/parse-id.pipe';
@@ -62,10 +63,10 @@ export class UpdatePromptDto {
   @ValidateIf((_, v) => v !== undefined) @IsString() @MinLength(1) @MaxLength(CONTENT_CEILING)
   content?: string;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(100)
+  @NullClears() @IsString() @MinLength(1) @MaxLength(100)
   scenario?: string | null;
 
-  @IsOptional() @IsString() @MaxLength(2000)
+  @NullClears() @IsString() @MaxLength(2000)
   description?: string | null;
 
   /** Replaces the metadata object (`null` is refused: send `{}` to empty it). */
