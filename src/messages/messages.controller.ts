@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import {
   ApiBearerAuth,
   ApiExtraModels,
@@ -21,6 +22,7 @@ import { TurnTransports } from './transports/turn-transports';
 @ApiTags('chat messages')
 @ApiBearerAuth()
 @Controller('v1/chat')
+@KeyScope('chat')
 export class MessagesController {
   constructor(
     private readonly transports: TurnTransports,
@@ -55,6 +57,7 @@ export class MessagesController {
 
   /** A session's messages, oldest first; page with `after_id` = the previous page's `next_after_id`. */
   @Get('sessions/:session_id/messages')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: MessagePageDto })
   list(
     @CurrentUser() user: AuthenticatedUser,
