@@ -4,7 +4,8 @@ import type { FieldError } from './problem';
  * The codes of errors raised below the HTTP edge. Each maps to one HTTP status in the problem mapping
  * (`problem-details.ts`), the only place that knows HTTP: `provider.*` are model provider failures
  * (see `ModelProviderErrorKind`), `context.too_small` is a conversation that does not fit a model's window,
- * `auth.login_backoff` an account that must wait before its next login attempt.
+ * `auth.login_backoff` an account that must wait before its next login attempt, `model.unknown` a model name the
+ * registry does not know.
  */
 export type DomainErrorCode =
   | 'provider.auth'
@@ -14,7 +15,8 @@ export type DomainErrorCode =
   | 'provider.timeout'
   | 'provider.not_configured'
   | 'context.too_small'
-  | 'auth.login_backoff';
+  | 'auth.login_backoff'
+  | 'model.unknown';
 
 /**
  * An error a service throws when a request can't be served for a reason of the domain. `message` is a sentence

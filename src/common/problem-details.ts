@@ -11,7 +11,7 @@ const TYPE_BASE = 'https://chat-backend.dev/problems/';
 /**
  * The HTTP status of each domain error (API.md "Errors"): a provider that rejected our credentials or request, or
  * is down → 502; rate limited → 429; timed out → 504; not configured on this server → 503; a conversation too
- * long for the model → 422; an account that must wait before its next login → 429.
+ * long for the model → 422; an account that must wait before its next login → 429; an unknown model name → 400.
  */
 const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.auth': HttpStatus.BAD_GATEWAY,
@@ -22,6 +22,7 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.not_configured': HttpStatus.SERVICE_UNAVAILABLE,
   'context.too_small': HttpStatus.UNPROCESSABLE_ENTITY,
   'auth.login_backoff': HttpStatus.TOO_MANY_REQUESTS,
+  'model.unknown': HttpStatus.BAD_REQUEST,
 };
 
 /** Socket errors and PostgreSQL's connection-class SQLSTATEs (08xxx, 57P0x, 53300): the database is out of reach. */
