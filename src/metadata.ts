@@ -114,7 +114,7 @@ export default async () => {
           "LivenessDto": { status: { required: true, type: () => String, description: "Always `ok`." } },
           "ReadinessChecksDto": { database: { required: true, enum: ["up", "down"] }, redis: { required: true, enum: ["up", "down", "not_configured"] } },
           "ReadinessDto": { status: { required: true, enum: ["ok", "unavailable"] }, checks: { required: true, type: () => t["./health/dto/health.dto"].ReadinessChecksDto } },
-          "TierLimitsDto": { requests: { required: true, type: () => Number }, sends: { required: true, type: () => Number } },
+          "TierLimitsDto": { requests: { required: true, type: () => Number, nullable: true }, sends: { required: true, type: () => Number, nullable: true } },
           "RateLimitsDto": { window_seconds: { required: true, type: () => Number }, tiers: { required: true, type: "object", additionalProperties: true } },
           "ContextManagementDto": { mode: { required: true, type: () => String }, window_size: { required: true, type: () => Number }, summarize_after_messages: { required: true, type: () => Number }, summary_update_interval: { required: true, type: () => Number } },
           "PublicConfigDto": { default_model: { required: true, type: () => String }, offline_mode: { required: true, type: () => Boolean, description: "True when no provider is configured and the offline model answers everything." }, max_input_length: { required: true, type: () => Number }, max_upload_bytes: { required: true, type: () => Number }, rate_limits: { required: true, type: () => t["./health/dto/health.dto"].RateLimitsDto }, context_management: { required: true, type: () => t["./health/dto/health.dto"].ContextManagementDto } },
