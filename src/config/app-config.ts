@@ -155,6 +155,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     retries: file.retries,
     auth: file.auth,
     rateLimits: file.rate_limits,
+    budgets: file.budgets,
     contextManagement: file.context_management,
     offline: file.offline,
     prompts: file.prompts,

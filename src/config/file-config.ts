@@ -94,7 +94,7 @@ export class AuthConfig {
  * Days and months are UTC calendar days and months.
  */
 export class BudgetLimits {
-  /** Input + output tokens per minute (a sliding 60 s window). */
+  /** Input + output tokens per UTC clock minute. */
   @IsOptional() @IsInt() @Min(1) tokens_per_minute?: number | null;
   /** USD spent per UTC day, at the registry's prices. */
   @IsOptional() @IsNumber() @Min(0) daily_cost_usd?: number | null;
@@ -117,6 +117,12 @@ export const BUDGET_LIMIT_KEYS = [
   'allowed_models',
   'max_output_tokens',
 ] as const satisfies readonly (keyof BudgetLimits)[];
+
+/** Where budget counters live (README "Budgets and quotas"). */
+export class BudgetsConfig {
+  /** Prefix of the budget counters' Redis keys (with `REDIS_URL`), so several deployments can share one server. */
+  @IsString() redis_key_prefix = 'budget:';
+}
 
 /** A tier: request and send rates per `rate_limits.window_seconds` (null: unlimited), plus its budgets. */
 export class TierLimitConfig extends BudgetLimits {
@@ -270,6 +276,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
+  @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
   /** Provider name → provider; converted and validated entry by entry by the loader. */
   @IsObject() providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
