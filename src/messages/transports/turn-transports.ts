@@ -47,10 +47,13 @@ export class TurnTransports {
   ): Promise<void> {
     const sse = new SseWriter(res, format, this.config.limits.sse_heartbeat_ms);
     let start: object = {};
+    let preparedMs = 0;
     for await (const event of this.turns.run(user, dto, signal, () => sse.sentText)) {
       switch (event.type) {
         case 'started':
           res.setHeader('X-Session-Id', String(event.sessionId));
+          res.setHeader('Server-Timing', serverTiming(event.preparedMs));
+          preparedMs = event.preparedMs;
           start = { session_id: event.sessionId, message_id: event.messageId, model: event.model };
           break;
         case 'delta':
@@ -59,7 +62,7 @@ export class TurnTransports {
           break;
         case 'done':
           if (!sse.isOpen) sse.start(start);
-          sse.done(doneDto(event));
+          sse.done(doneDto(event, preparedMs));
           break;
         case 'failed':
           if (!sse.isOpen) throw event.error;
@@ -72,11 +75,13 @@ export class TurnTransports {
   /** Collects the events into one ChatCompletion object; nothing is written when the client left. */
   private async json(user: AuthenticatedUser, dto: SendMessageDto, res: Response, signal: AbortSignal): Promise<void> {
     let sessionId = 0;
+    let preparedMs = 0;
     let text = '';
     for await (const event of this.turns.run(user, dto, signal)) {
       switch (event.type) {
         case 'started':
           sessionId = event.sessionId;
+          preparedMs = event.preparedMs;
           res.setHeader('X-Session-Id', String(event.sessionId));
           break;
         case 'delta':
@@ -97,6 +102,7 @@ export class TurnTransports {
             cost: event.cost,
             finish_reason: event.finishReason,
           };
+          res.setHeader('Server-Timing', serverTiming(preparedMs, event.providerMs));
           if (!res.destroyed) res.status(200).json(completion);
         }
       }
@@ -105,7 +111,7 @@ export class TurnTransports {
 }
 
 /** The typed `done` event's payload. */
-function doneDto(event: Extract<TurnEvent, { type: 'done' }>): object {
+function doneDto(event: Extract<TurnEvent, { type: 'done' }>, preparedMs: number): object {
   return {
     message_id: event.messageId,
     model: event.model,
@@ -113,8 +119,19 @@ function doneDto(event: Extract<TurnEvent, { type: 'done' }>): object {
     usage: usageDto(event.usage),
     cost: event.cost,
     title: event.title,
+    server_timing: { app_ms: round(preparedMs), provider_ms: round(event.providerMs) },
   };
 }
+
+/**
+ * A W3C Server-Timing value: `app` is our own time before the provider was called, `provider` the provider's time
+ * to the last piece (known only once the answer is complete). Milliseconds, as the specification's `dur`.
+ */
+function serverTiming(appMs: number, providerMs?: number): string {
+  return providerMs === undefined ? `app;dur=${round(appMs)}` : `app;dur=${round(appMs)}, provider;dur=${round(providerMs)}`;
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
 
 /** An answer's usage as the `done` event and the JSON answer show it (cached and reasoning: 0 when not reported). */
 function usageDto(u: ModelUsage): UsageDto {
