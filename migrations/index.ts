@@ -6,6 +6,7 @@ import { Files1795600300000 } from './1795600300000-Files';
 import { UsagePurpose1795600400000 } from './1795600400000-UsagePurpose';
 import { LoginSessions1795601200000 } from './1795601200000-LoginSessions';
 import { LoginFailures1795601200001 } from './1795601200001-LoginFailures';
+import { DurableGenerations1795601300000 } from './1795601300000-DurableGenerations';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: Function[] = [
@@ -17,4 +18,5 @@ export const MIGRATIONS: Function[] = [
   UsagePurpose1795600400000,
   LoginSessions1795601200000,
   LoginFailures1795601200001,
+  DurableGenerations1795601300000,
 ];

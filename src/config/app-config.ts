@@ -141,6 +141,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     rateLimits: file.rate_limits,
     contextManagement: file.context_management,
     offline: file.offline,
+    streams: file.streams,
+    shutdown: file.shutdown,
     prompts: file.prompts,
     files: file.files,
     history: file.history,

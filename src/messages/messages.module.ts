@@ -3,7 +3,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ChatsModule } from '../chats/chats.module';
 import { ContextModule } from '../context/context.module';
 import { ProvidersModule } from '../providers/providers.module';
+import { StreamsModule } from '../streams/streams.module';
 import { UsageModule } from '../usage/usage.module';
+import { GenerationsService } from './generations.service';
 import { ChatTurnService } from './chat-turn.service';
 import { MessageEntity } from './message.entity';
 import { MessagesController } from './messages.controller';
@@ -13,9 +15,9 @@ import { TurnTransports } from './transports/turn-transports';
 
 /** Sending turns to models (SSE and JSON) and reading a session's messages. */
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, StreamsModule],
   controllers: [MessagesController],
-  providers: [ChatTurnService, TurnTransports, MessagesService, MessagesRepository],
+  providers: [ChatTurnService, GenerationsService, TurnTransports, MessagesService, MessagesRepository],
   exports: [ChatTurnService],
 })
 export class MessagesModule {}
