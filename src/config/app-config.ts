@@ -141,7 +141,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     rateLimits: file.rate_limits,
     contextManagement: file.context_management,
     offline: file.offline,
-    streams: file.streams,
+    streams: { ...file.streams, key_prefix: vars.STREAMS_KEY_PREFIX ?? file.streams.key_prefix },
     shutdown: file.shutdown,
     prompts: file.prompts,
     files: file.files,
