@@ -1,3 +1,4 @@
+import { MigrationInterface } from 'typeorm';
 import { InitialSchema1795404344451 } from './1795404344451-InitialSchema';
 import { UsageLedger1795600000000 } from './1795600000000-UsageLedger';
 import { ContextSummaries1795600100000 } from './1795600100000-ContextSummaries';
@@ -9,7 +10,7 @@ import { LoginFailures1795601200001 } from './1795601200001-LoginFailures';
 import { DurableGenerations1795601300000 } from './1795601300000-DurableGenerations';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
-export const MIGRATIONS: Function[] = [
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1795404344451,
   UsageLedger1795600000000,
   ContextSummaries1795600100000,

@@ -11,6 +11,7 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { createValidationPipe } from './common/validation.pipe';
 import { AppConfig, appConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
+import { ENTITIES } from './entities';
 import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
@@ -48,7 +49,7 @@ import { randomUUID } from 'node:crypto';
         },
       }),
     }),
-    DatabaseModule,
+    DatabaseModule.forRoot(ENTITIES),
     RateLimitModule,
     UsersModule,
     AuthModule,

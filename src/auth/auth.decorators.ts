@@ -2,7 +2,7 @@ import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata, U
 import type { Request } from 'express';
 import type { ClientSeen } from '../credentials/refresh-tokens.repository';
 import { ApiForbiddenResponse } from '@nestjs/swagger';
-import type { UserRole } from '../users/user.entity';
+import type { UserRole } from '../common/user-role';
 import { ROLES_KEY, RolesGuard, UserTokenGuard } from './roles.guard';
 
 /** Restricts a route (or controller) to callers with one of these roles; others get 403. */

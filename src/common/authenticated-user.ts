@@ -1,5 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { UserRole } from '../users/user.entity';
+import type { UserRole } from './user-role';
 
 /** Who is calling: set on `req.user` by the JWT or API-key strategy. */
 export interface AuthenticatedUser {
@@ -14,5 +14,5 @@ export interface AuthenticatedUser {
 
 /** Injects the authenticated caller (`req.user`) into a handler parameter. */
 export const CurrentUser = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): AuthenticatedUser => ctx.switchToHttp().getRequest().user,
+  (_: unknown, ctx: ExecutionContext): AuthenticatedUser => ctx.switchToHttp().getRequest<{ user: AuthenticatedUser }>().user,
 );

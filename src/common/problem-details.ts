@@ -80,7 +80,7 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
     logger.error(`Database unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);
     return problem(503, 'The database is not answering; try again shortly.', instance);
   }
-  logger.error(`Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? exception}`);
+  logger.error(`Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? String(exception)}`);
   return problem(500, 'An unexpected error occurred. It has been logged.', instance, { request_id: requestId });
 }
 
@@ -109,7 +109,7 @@ function problem(status: number, detail: string, instance?: string, ext: Partial
   const title = STATUS_CODES[status] ?? 'Error';
   const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   return {
-    type: status === HttpStatus.INTERNAL_SERVER_ERROR ? 'about:blank' : `${TYPE_BASE}${slug}`,
+    type: status === (HttpStatus.INTERNAL_SERVER_ERROR as number) ? 'about:blank' : `${TYPE_BASE}${slug}`,
     title,
     status,
     detail,

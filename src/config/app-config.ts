@@ -34,10 +34,10 @@ function flatten(errors: ValidationError[], prefix = '', raw?: Record<string, un
     const path = prefix ? `${prefix}.${e.property}` : e.property;
     const constraints = e.constraints ?? {};
     const key = TYPE_CONSTRAINTS.find((k) => k in constraints) ?? Object.keys(constraints)[0];
-    const written = raw && e.property in raw ? raw[e.property] : e.value;
+    const written: unknown = raw && e.property in raw ? raw[e.property] : e.value;
     const shown =
       raw && SECRET_VARIABLE.test(e.property)
-        ? `a value of ${String(written ?? '').length} characters, not shown`
+        ? `a value of ${typeof written === 'string' ? written.length : 0} characters, not shown`
         : `got ${JSON.stringify(written)}`;
     const own = key ? [`${path}: ${constraints[key]} (${shown})`] : [];
     return [...own, ...flatten(e.children ?? [], path)];
@@ -81,7 +81,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   const explicitFile = vars.CONFIG_FILE !== undefined;
   const raw = explicitFile || fileExists(configPath) ? readYaml(configPath, problems) : {};
   const file = plainToInstance(FileConfig, raw);
-  file.rate_limits.tiers = raw.rate_limits ? toMap(TierLimitConfig, (raw.rate_limits as any).tiers) : file.rate_limits.tiers;
+  file.rate_limits.tiers = raw.rate_limits ? toMap(TierLimitConfig, (raw.rate_limits as { tiers?: unknown }).tiers) : file.rate_limits.tiers;
   file.providers = toMap(ProviderConfig, raw.providers);
   problems.push(...flatten(validateSync(file, { forbidUnknownValues: false })).map((p) => `${configPath}: ${p}`));
   // Map values are not reached by @ValidateNested: each provider is checked on its own.

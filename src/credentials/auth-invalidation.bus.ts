@@ -70,6 +70,11 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
   async emit(event: AuthInvalidation): Promise<void> {
     this.dispatch(event);
     if (!this.redis.client) return;
+    // Not connected: fail now rather than wait in the offline queue (other instances catch up within their TTL).
+    if (this.redis.client.status !== 'ready') {
+      this.logger.warn(`Redis is not connected: an auth invalidation (${event.kind}) reaches other instances only through their TTL.`);
+      return;
+    }
     try {
       await this.redis.client.publish(AUTH_INVALIDATION_CHANNEL, JSON.stringify({ from: this.instanceId, event }));
     } catch (err) {

@@ -20,11 +20,11 @@ export class LoginFailuresRepository {
 
   /** @returns how long the account must still wait (database clock), and whether it has failures counted */
   async state(accountHash: string): Promise<BackoffState> {
-    const [row] = (await this.failures.query(
+    const [row] = await this.failures.query<{ wait: number | null }[]>(
       `SELECT greatest(0, ceil(extract(epoch FROM locked_until - now())))::int AS wait
          FROM login_failures WHERE account_hash = $1`,
       [accountHash],
-    )) as { wait: number | null }[];
+    );
     return { waitSeconds: row?.wait ?? 0, hasFailures: row !== undefined };
   }
 

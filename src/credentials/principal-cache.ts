@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig, appConfig } from '../config/app-config';
-import type { UserRole } from '../users/user.entity';
+import type { UserRole } from '../common/user-role';
 import { AuthInvalidation, AuthInvalidationBus } from './auth-invalidation.bus';
 
 /** What authentication needs to know about a user. */

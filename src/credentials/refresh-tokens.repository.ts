@@ -88,12 +88,12 @@ export class RefreshTokensRepository {
         const issuedAt = inserted.generatedMaps[0].createdAt as Date;
         return { outcome: 'rotated', userId: found.userId, familyId: found.familyId, issuedAt };
       }
-      const [current] = (await em.query(
+      const [current] = await em.query<{ spent: boolean; revoked: boolean; within_overlap: boolean | null }[]>(
         `SELECT used_at IS NOT NULL AS spent, revoked_at IS NOT NULL AS revoked,
                 used_at > now() - make_interval(secs => $2) AS within_overlap
            FROM refresh_tokens WHERE id = $1`,
         [found.id, overlapSeconds],
-      )) as { spent: boolean; revoked: boolean; within_overlap: boolean | null }[];
+      );
       if (current.revoked) return { outcome: 'revoked' };
       if (!current.spent) return { outcome: 'expired' };
       if (current.within_overlap) {
@@ -161,12 +161,12 @@ export class RefreshTokensRepository {
    * @returns each family with how many milliseconds of that window it has left (database clock)
    */
   async recentlyRevokedFamilies(withinSeconds: number): Promise<{ familyId: string; remainingMs: number }[]> {
-    const rows = (await this.tokens.query(
+    const rows = await this.tokens.query<{ family_id: string; remaining_ms: number }[]>(
       `SELECT family_id, max(revoked_at) AS revoked_at,
               (extract(epoch FROM max(revoked_at) + make_interval(secs => $1) - now()) * 1000)::float8 AS remaining_ms
          FROM refresh_tokens WHERE revoked_at > now() - make_interval(secs => $1) GROUP BY family_id`,
       [withinSeconds],
-    )) as { family_id: string; remaining_ms: number }[];
+    );
     return rows.map((r) => ({ familyId: r.family_id, remainingMs: Number(r.remaining_ms) }));
   }
 

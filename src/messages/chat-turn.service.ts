@@ -1,4 +1,4 @@
-import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
@@ -124,8 +124,8 @@ export interface SettledTurn {
 }
 
 /**
- * Extension points of every send, registered as providers under {@link TURN_HOOKS}. Both are awaited in order of
- * registration.
+ * Extension points of every send: the array provided as {@link TURN_HOOKS} in the messages module. Both are
+ * awaited in the array's order.
  */
 export interface TurnHook {
   /**
@@ -141,10 +141,10 @@ export interface TurnHook {
   afterSettled?(settled: SettledTurn): Promise<void>;
 }
 
-/** Injection token of the registered {@link TurnHook}s (an array; none by default). */
+/** Injection token of the registered {@link TurnHook}s (an array, provided by the messages module). */
 export const TURN_HOOKS = Symbol('TURN_HOOKS');
 
-/** Text in `stream: false` answers the engine hands out as one piece. */
+/** A piece of the provider's answer: streamed, or (`stream: false`) the whole text as one piece. */
 type AnswerPiece = ModelStreamEvent;
 
 /**
@@ -174,7 +174,7 @@ export class ChatTurnService {
     private readonly usage: UsageService,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
-    @Optional() @Inject(TURN_HOOKS) private readonly hooks: TurnHook[] = [],
+    @Inject(TURN_HOOKS) private readonly hooks: TurnHook[],
   ) {}
 
   /**
@@ -430,7 +430,7 @@ export class ChatTurnService {
       try {
         await hook.afterSettled?.({ plan, sessionId, messageId: answerId, outcome });
       } catch (err) {
-        this.logger.error(`A turn hook failed after answer ${answerId}: ${(err as Error)?.stack ?? err}`);
+        this.logger.error(`A turn hook failed after answer ${answerId}: ${(err as Error)?.stack ?? String(err)}`);
       }
     }
     if (row && outcome.status === 'complete') {
@@ -444,7 +444,7 @@ export class ChatTurnService {
   /** A failure as the domain error the edge maps; anything unexpected is logged and becomes a plain Error. */
   private domainError(err: unknown): Error {
     if (err instanceof DomainError || err instanceof ProblemException) return err;
-    this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? err}`);
+    this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? String(err)}`);
     return new Error('The answer failed unexpectedly. It has been logged.');
   }
 }

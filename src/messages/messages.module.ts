@@ -5,8 +5,8 @@ import { ContextModule } from '../context/context.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { StreamsModule } from '../streams/streams.module';
 import { UsageModule } from '../usage/usage.module';
+import { ChatTurnService, TURN_HOOKS } from './chat-turn.service';
 import { GenerationsService } from './generations.service';
-import { ChatTurnService } from './chat-turn.service';
 import { MessageEntity } from './message.entity';
 import { MessagesController } from './messages.controller';
 import { MessagesRepository } from './messages.repository';
@@ -17,7 +17,15 @@ import { TurnTransports } from './transports/turn-transports';
 @Module({
   imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, StreamsModule],
   controllers: [MessagesController],
-  providers: [ChatTurnService, GenerationsService, TurnTransports, MessagesService, MessagesRepository],
+  providers: [
+    ChatTurnService,
+    // The turn engine's extension points (see TurnHook): none yet.
+    { provide: TURN_HOOKS, useValue: [] },
+    GenerationsService,
+    TurnTransports,
+    MessagesService,
+    MessagesRepository,
+  ],
   exports: [ChatTurnService],
 })
 export class MessagesModule {}

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
-import type { ModelAttempt } from '../providers/model-router';
+import type { ModelAttempt } from '../providers/model-attempt';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
 
 /** How an answer ended, as stored on its message. */

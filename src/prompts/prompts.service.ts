@@ -248,7 +248,7 @@ export class PromptsService {
     }
     const errors: FieldError[] = [];
     // No prototype: a variable named `__proto__` or `constructor` is just a name.
-    const values: Record<string, string> = Object.create(null);
+    const values = Object.create(null) as Record<string, string>;
     for (const [name, value] of entries) {
       if (!['string', 'number', 'boolean'].includes(typeof value)) {
         errors.push({ field: `variables.${name}`, message: 'must be a string, number or boolean' });

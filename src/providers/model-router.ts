@@ -8,30 +8,15 @@ import {
   ModelCompletion,
   ModelProvider,
   ModelProviderError,
-  ModelProviderErrorKind,
   ModelRequest,
   ModelStreamEvent,
 } from './model-provider';
+import { ModelAttempt } from './model-attempt';
 import { ModelProviderFactory } from './model-provider.factory';
 import { ModelRegistry, RegisteredModel } from './model-registry';
 
 /** Error kinds worth calling the same model again for: they are usually gone a moment later. */
 const RETRYABLE = new Set<ModelProviderError['kind']>(['rate_limited', 'unavailable', 'timeout']);
-
-/** One model tried for an answer, as stored on the message (`attempts`) and shown in its DTO. */
-export interface ModelAttempt {
-  /** Registry id of the model. */
-  model: string;
-  /**
-   * Why this model was given up (or failed mid-stream); null for the model that answered. `context_too_small`:
-   * the conversation could not be fitted to its context window, so it was skipped without a call.
-   */
-  error_kind: ModelProviderErrorKind | 'context_too_small' | null;
-  /** The provider's HTTP status for that error, when there was one. */
-  upstream_status: number | null;
-  /** Calls to this model after its first one. */
-  retries: number;
-}
 
 /**
  * How long to wait before calling the same model again after `err`, or undefined when it should not be called

@@ -29,7 +29,7 @@ export class RateLimitGuard extends ThrottlerGuard {
    * would otherwise outlast the upgrade); else the client IP, IPv6 grouped by /64 as the library does.
    */
   protected override async getTracker(req: Request): Promise<string> {
-    const user = req.user as { id?: number; tier?: string } | undefined;
+    const user: { id?: number; tier?: string } | undefined = req.user;
     return user?.id ? `user:${user.id}:${user.tier}` : `ip:${await super.getTracker(req)}`;
   }
 

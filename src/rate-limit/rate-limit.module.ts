@@ -11,7 +11,7 @@ const reflector = new Reflector();
 const classOf = (ctx: ExecutionContext) =>
   reflector.getAllAndOverride<RateLimitClass | undefined>(RATE_LIMIT_CLASS_KEY, [ctx.getHandler(), ctx.getClass()]);
 const tierOf = (ctx: ExecutionContext, config: AppConfig) => {
-  const user = ctx.switchToHttp().getRequest().user as { tier?: string } | undefined;
+  const user = ctx.switchToHttp().getRequest<{ user?: { tier?: string } }>().user;
   if (!user) return undefined;
   return config.rateLimits.tiers[user.tier ?? 'free'] ?? config.rateLimits.tiers.free;
 };

@@ -4,7 +4,8 @@ import { Repository } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { MessageEntity } from '../messages/message.entity';
-import { UserEntity, UserRole } from './user.entity';
+import type { UserRole } from '../common/user-role';
+import { UserEntity } from './user.entity';
 
 /** Usage of one model, summed over assistant messages. */
 export interface ModelUsageRow {
