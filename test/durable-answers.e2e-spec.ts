@@ -99,7 +99,7 @@ describe.each([
     const events = parseWithIds(whole.body);
     expect(events[events.length - 1]).toEqual({ data: '[DONE]', event: undefined, id: undefined });
     expect(events.slice(0, -1).every((e) => e.id)).toBe(true);
-    const answer = await request(a.url).get(`/v1/chat/sessions/${whole.headers['x-session-id']}/messages`).set(user.auth);
+    const answer = await request(a.url).get(`/v1/chat/sessions/${String(whole.headers['x-session-id'])}/messages`).set(user.auth);
     const messageId = answer.body.items[1].id as number;
 
     const cutAt = events[2];

@@ -2,8 +2,20 @@ import { ModelUsage } from '../providers/model-provider';
 import type { TurnEvent } from './chat-turn.service';
 import type { UsageDto } from './dto/chat-completion.dto';
 
+/** The `done` event's payload in an answer's log (`message_count` is for JSON answers; SSE leaves it out). */
+export interface DonePayload {
+  message_id: number;
+  model: string;
+  finish_reason: string;
+  usage: UsageDto;
+  cost: number;
+  title: string | null;
+  message_count: number;
+  [key: string]: unknown;
+}
+
 /** The typed `done` event's payload. */
-export function doneDto(event: Extract<TurnEvent, { type: 'done' }>): Record<string, unknown> {
+export function doneDto(event: Extract<TurnEvent, { type: 'done' }>): DonePayload {
   return {
     message_id: event.messageId,
     model: event.model,

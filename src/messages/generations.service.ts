@@ -173,7 +173,10 @@ export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
       await this.messages.checkpoint(rows);
     } catch (err) {
       this.logger.warn(`Checkpoint of ${rows.length} answer(s) failed: ${(err as Error).message}`);
-      for (const row of rows) if (row.content !== undefined) this.running.get(row.id)?.saved && (this.running.get(row.id)!.saved = -1);
+      for (const row of rows) {
+        const answer = this.running.get(row.id);
+        if (answer && row.content !== undefined) answer.saved = -1; // saved again next time
+      }
     }
   }
 

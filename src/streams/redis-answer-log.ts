@@ -46,8 +46,8 @@ export class RedisAnswerLog implements AnswerLog {
     }
     pipeline.expire(key, events.some(isFinal) ? this.retentionSeconds : this.liveTtlSeconds);
     const results = await pipeline.exec();
-    const failed = results?.find(([err]) => err);
-    if (failed) throw failed[0];
+    const failed = results?.find(([err]) => err)?.[0];
+    if (failed) throw failed;
   }
 
   async read(answerId: number, after: number): Promise<AnswerEvent[] | null> {
@@ -74,7 +74,7 @@ export class RedisAnswerLog implements AnswerLog {
       while (!signal.aborted) {
         let reply: [string, StreamEntry[]][] | null;
         try {
-          reply = (await connection.xread('COUNT', 1000, 'BLOCK', idleMs, 'STREAMS', key, idOf(position))) as typeof reply;
+          reply = await connection.xread('COUNT', 1000, 'BLOCK', idleMs, 'STREAMS', key, idOf(position));
         } catch (err) {
           if (signal.aborted) return;
           throw err;

@@ -7,6 +7,7 @@ import { invalidField, ProblemException } from '../../common/problem';
 import { AppConfig, appConfig } from '../../config/app-config';
 import { AnswerEvent } from '../../streams/answer-log';
 import { AnswerStreams } from '../../streams/answer-streams.service';
+import { DonePayload } from '../answer-events';
 import { ChatCompletionDto } from '../dto/chat-completion.dto';
 import { ResumeQueryDto } from '../dto/list-messages-query.dto';
 import { SendMessageDto, StreamFormat } from '../dto/send-message.dto';
@@ -168,7 +169,7 @@ export class TurnTransports {
       if (event.type === 'delta') text += event.data.text as string;
       if (event.type === 'error') throw failure() ?? new ProblemException(event.data.status as number, event.data.detail as string);
       if (event.type === 'done') {
-        const d = event.data as Record<string, any>;
+        const d = event.data as DonePayload;
         if (d.status === 'incomplete') return undefined;
         return {
           id: d.message_id,
