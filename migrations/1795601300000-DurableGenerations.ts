@@ -11,11 +11,11 @@ export class DurableGenerations1795601300000 implements MigrationInterface {
     public async up(queryRunner: QueryRunner): Promise<void> {
         await queryRunner.query(`ALTER TABLE "messages" ADD "owner_instance" character varying(64)`);
         await queryRunner.query(`ALTER TABLE "messages" ADD "heartbeat_at" TIMESTAMP WITH TIME ZONE`);
-        await queryRunner.query(`CREATE INDEX "IDX_messages_in_progress_heartbeat" ON "messages" ("heartbeat_at") WHERE status = 'in_progress'`);
+        await queryRunner.query(`CREATE INDEX "IDX_messages_status_heartbeat" ON "messages" ("status", "heartbeat_at") `);
     }
 
     public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP INDEX "IDX_messages_in_progress_heartbeat"`);
+        await queryRunner.query(`DROP INDEX "IDX_messages_status_heartbeat"`);
         await queryRunner.query(`UPDATE "messages" SET status = 'incomplete' WHERE status IN ('in_progress', 'cancelled')`);
         await queryRunner.query(`ALTER TABLE "messages" DROP COLUMN "heartbeat_at"`);
         await queryRunner.query(`ALTER TABLE "messages" DROP COLUMN "owner_instance"`);

@@ -17,6 +17,8 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 /** One turn of a session. History is read by keyset pagination over (session_id, id). */
 @Entity('messages')
 @Index('IDX_messages_session_id_id', ['sessionId', 'id'])
+// The sweep of abandoned answers: `status = 'in_progress' AND heartbeat_at < …`.
+@Index('IDX_messages_status_heartbeat', ['status', 'heartbeatAt'])
 export class MessageEntity {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id: number;

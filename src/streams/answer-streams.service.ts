@@ -33,7 +33,9 @@ export class AnswerStreams implements OnApplicationShutdown {
     if (redis.client) {
       this.local = new MemoryAnswerLog(LOCAL_LINGER_MS, s.max_events);
       this.shared = new RedisAnswerLog(redis.client, s.key_prefix, s.retention_seconds, s.max_events);
-      this.cancels = new RedisCancelSignals(redis.client, s.key_prefix);
+      this.cancels = new RedisCancelSignals(redis.client, s.key_prefix, (err) =>
+        this.logger.warn(`Stop requests from other instances are not received until Redis answers: ${err.message}`),
+      );
     } else {
       this.local = new MemoryAnswerLog(s.retention_seconds * 1000, s.max_events);
       this.shared = null;

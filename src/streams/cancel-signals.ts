@@ -37,9 +37,11 @@ export class RedisCancelSignals implements CancelSignals {
   private readonly handlers: ((answerId: number) => void)[] = [];
   private ready?: Promise<unknown>;
 
+  /** @param onError told when the subscription fails (Redis out of reach); it is retried on reconnection */
   constructor(
     private readonly client: Redis,
     prefix: string,
+    private readonly onError: (err: Error) => void = () => undefined,
   ) {
     this.channel = `${prefix}cancel`;
   }
@@ -56,7 +58,8 @@ export class RedisCancelSignals implements CancelSignals {
       if (channel !== this.channel) return;
       for (const h of this.handlers) h(Number(message));
     });
-    this.ready = this.subscriber.subscribe(this.channel);
+    // Redis out of reach at start: ioredis subscribes again once it reconnects (autoResubscribe).
+    this.ready = this.subscriber.subscribe(this.channel).catch((err: Error) => this.onError(err));
   }
 
   /** Resolves once the subscription is active (a publish before that is not seen here). */

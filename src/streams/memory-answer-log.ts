@@ -72,6 +72,8 @@ export class MemoryAnswerLog implements AnswerLog {
         position = event.n;
         if (isFinal(event)) return;
       }
+      // Events appended while the reader handled these are read before waiting for the next append.
+      if (events?.length) continue;
       const appended = await this.nextAppend(answerId, signal, idleMs);
       if (!appended) yield null;
     }
