@@ -291,7 +291,7 @@ export interface Bench {
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** Starts another instance of the built app on the same database (e.g. behind a query-counting proxy). */
   startApp(env?: Record<string, string>): Promise<Server>;
-  /** A streaming request on one arm with the mock's pace; `session` continues an app session. */
+  /** A streaming request on one arm with the mock's pace; `session` continues an app session; `port` picks another instance of the floor or the app. */
   stream(arm: ArmName, pace: Pace, options?: { session?: number; onFirstToken?: () => void; timeoutMs?: number; port?: number }): Promise<StreamSample>;
   /** A non-streamed send on the app (`stream: false`); resolves to the HTTP status. */
   complete(pace: Pace, timeoutMs?: number): Promise<number>;

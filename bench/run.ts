@@ -174,7 +174,7 @@ async function main(): Promise<void> {
           });
         }
         if (arm === 'floor') {
-          return timedStream({ port: floor.port, path: '/chat', body: text, tokenMarker: 'event: token', endMarker: 'event: done', timeoutMs, agent, onFirstToken: options.onFirstToken });
+          return timedStream({ port: options.port ?? floor.port, path: '/chat', body: text, tokenMarker: 'event: token', endMarker: 'event: done', timeoutMs, agent, onFirstToken: options.onFirstToken });
         }
         return timedStream({
           port: options.port ?? app.port,

@@ -7,15 +7,20 @@ import { RedisAnswerLog } from '../src/streams/redis-answer-log';
 const delta = (n: number, text: string): AnswerEvent => ({ n, type: 'delta', data: { text } });
 const done = (n: number): AnswerEvent => ({ n, type: 'done', data: { finish_reason: 'stop' } });
 
-describe.each([
-  ['in memory', () => ({ log: new MemoryAnswerLog(60_000, 1000) as AnswerLog, close: async () => undefined })],
+interface Made {
+  log: AnswerLog;
+  close: () => Promise<void>;
+}
+
+describe.each<[string, () => Made]>([
+  ['in memory', () => ({ log: new MemoryAnswerLog(60_000, 1000), close: async () => undefined })],
   [
     'on Redis Streams',
     () => {
       const client = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/11');
       const prefix = `test-answer-log-${randomUUID()}:`;
       return {
-        log: new RedisAnswerLog(client, prefix, 60, 1000) as AnswerLog,
+        log: new RedisAnswerLog(client, prefix, 60, 1000),
         close: async () => {
           const keys = await client.keys(`${prefix}*`);
           if (keys.length) await client.del(...keys);

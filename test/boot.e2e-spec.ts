@@ -60,6 +60,19 @@ describe('boot (src/main.ts)', () => {
     expect(modelLines[0]).toMatch(/provider\/model/);
   }, 45_000);
 
+  it('refuses a configuration with an unknown key, naming the key and its path on one line', async () => {
+    const configFile = join(dir, 'unknown-key.yaml');
+    writeFileSync(configFile, ['rate_limits:', '  tiers:', '    free: { requests: 10, sends: 2, daily_budget_usd: 5 }', ''].join('\n'));
+    const run = spawnEntryPoint({ CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data-unknown-key') });
+    running.push(run);
+
+    const exit = await exitWithin(run, 40_000);
+    expect(exit).toEqual({ code: 1, signal: null });
+    const lines = run.stderr().split('\n').filter((l) => l.includes('daily_budget_usd'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('rate_limits.tiers.free.daily_budget_usd: unknown key');
+  }, 45_000);
+
   it('starts with a good configuration, answers /health, and exits 0 soon after SIGTERM', async () => {
     const port = await freePort();
     const run = spawnEntryPoint({

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { Bench, Row, Section, directive, envInt, procStats, sleep, times } from '../harness';
+import { Row, Section, Server, directive, envInt, procStats, sleep, startInstrument, stop, times } from '../harness';
 
 /**
  * The process's RSS once it has stopped moving (within 1 MB over 2 s, at most 20 s): after a load the heap keeps
@@ -21,8 +21,7 @@ async function settledRss(pid: number): Promise<number> {
  * memory grew per open stream; then drops them all. A stream counts as open once its response headers arrived or,
  * for one that sends none before the first token, when it has not failed 3 s after the last one was sent.
  */
-async function rssPerStream(bench: Bench, arm: 'floor' | 'app', count: number) {
-  const server = bench[arm];
+async function rssPerStream(server: Server, arm: 'floor' | 'app', count: number, token: string) {
   const before = await settledRss(server.pid);
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const requests: http.ClientRequest[] = [];
@@ -37,7 +36,7 @@ async function rssPerStream(bench: Bench, arm: 'floor' | 'app', count: number) {
       path: app ? '/v1/chat/stream' : '/chat',
       method: 'POST',
       agent,
-      headers: { 'Content-Type': 'application/json', ...(app && { Authorization: `Bearer ${bench.token}` }) },
+      headers: { 'Content-Type': 'application/json', ...(app && { Authorization: `Bearer ${token}` }) },
     });
     req.on('response', (res) => {
       if (res.statusCode === 200) headers++;
@@ -61,28 +60,42 @@ async function rssPerStream(bench: Bench, arm: 'floor' | 'app', count: number) {
   return { kbPerStream: open > 0 ? (after - before) / open : NaN, failed: failedWhileOpen, open };
 }
 
-/** RSS per idle open stream (BENCH_IDLE_STREAMS, default 1,000, at most 5,000). */
+/**
+ * RSS per idle open stream (BENCH_IDLE_STREAMS, default 1,000, at most 5,000), on a fresh floor and a fresh app
+ * instance warmed by 20 short answers: a process that already served a big load reuses its free heap, and its RSS
+ * would hardly move.
+ */
 export const idle: Section = {
   name: 'idle',
-  title: 'Memory per idle open stream (RSS growth / streams)',
+  title: 'Memory per idle open stream (RSS growth / streams, fresh processes)',
   async run(bench) {
     const count = envInt('BENCH_IDLE_STREAMS', 1000, 5000);
-    // A first, smaller round grows the pools and buffers that any load would; the second round is measured.
-    await rssPerStream(bench, 'floor', Math.ceil(count / 10));
-    await rssPerStream(bench, 'app', Math.ceil(count / 10));
-    const floor = await rssPerStream(bench, 'floor', count);
-    const app = await rssPerStream(bench, 'app', count);
-    const rows: Row[] = [
-      {
-        measure: `RSS per idle stream (${count} open)`,
-        floor: `${floor.kbPerStream.toFixed(0)} KB`,
-        app: `${app.kbPerStream.toFixed(0)} KB`,
-        ratio: times(app.kbPerStream, floor.kbPerStream),
-        target: '≤ 96 KB',
-        met: app.kbPerStream <= 96 && app.failed === 0,
-      },
-    ];
-    if (floor.failed + app.failed) rows.push({ measure: 'streams refused or failed while opening', floor: String(floor.failed), app: String(app.failed) });
-    return rows;
+    const short = { ttftMs: 0, itlMs: 0, tokens: 5 };
+    const floorServer = await startInstrument('floor-relay.mjs', { UP: `http://127.0.0.1:${bench.direct.port}` });
+    let appServer: Server | undefined;
+    try {
+      appServer = await bench.startApp();
+      for (let i = 0; i < 20; i++) {
+        await bench.stream('floor', short, { port: floorServer.port });
+        await bench.stream('app', short, { port: appServer.port });
+      }
+      const floor = await rssPerStream(floorServer, 'floor', count, bench.token);
+      const app = await rssPerStream(appServer, 'app', count, bench.token);
+      const rows: Row[] = [
+        {
+          measure: `RSS per idle stream (${count} open)`,
+          floor: `${floor.kbPerStream.toFixed(0)} KB`,
+          app: `${app.kbPerStream.toFixed(0)} KB`,
+          ratio: times(app.kbPerStream, floor.kbPerStream),
+          target: '≤ 96 KB',
+          met: app.kbPerStream <= 96 && app.failed === 0,
+        },
+      ];
+      if (floor.failed + app.failed) rows.push({ measure: 'streams refused or failed while opening', floor: String(floor.failed), app: String(app.failed) });
+      return rows;
+    } finally {
+      await stop(appServer);
+      await stop(floorServer);
+    }
   },
 };

@@ -22,6 +22,16 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.not_configured': HttpStatus.SERVICE_UNAVAILABLE,
   'context.too_small': HttpStatus.UNPROCESSABLE_ENTITY,
   'auth.login_backoff': HttpStatus.TOO_MANY_REQUESTS,
+  'budget.exceeded': HttpStatus.TOO_MANY_REQUESTS,
+  'budget.tokens_per_minute': HttpStatus.TOO_MANY_REQUESTS,
+  'budget.model_not_allowed': HttpStatus.FORBIDDEN,
+};
+
+/** Problem `type`s more precise than the status's name, so a client can tell a budget from a rate limit. */
+const TYPE_BY_CODE: Partial<Record<DomainErrorCode, string>> = {
+  'budget.exceeded': 'budget-exceeded',
+  'budget.tokens_per_minute': 'tokens-per-minute',
+  'budget.model_not_allowed': 'model-not-allowed',
 };
 
 /** Socket errors and PostgreSQL's connection-class SQLSTATEs (08xxx, 57P0x, 53300): the database is out of reach. */
@@ -53,7 +63,12 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
   const requestId = req?.id as string | undefined;
   const instance = req?.originalUrl?.split('?')[0];
   if (exception instanceof DomainError) {
-    const ext = exception.fieldErrors ? { errors: exception.fieldErrors } : {};
+    const type = TYPE_BY_CODE[exception.code];
+    const ext = {
+      ...(type && { type: `${TYPE_BASE}${type}` }),
+      ...(exception.fieldErrors && { errors: exception.fieldErrors }),
+      ...exception.extensions,
+    };
     return problem(STATUS_BY_CODE[exception.code], exception.message, instance, ext);
   }
   if (exception instanceof ProblemException) {
@@ -87,7 +102,8 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
 /** Headers that go with the problem of `exception`: `Retry-After` (RFC 9110 §10.2.3) and a ProblemException's own. */
 export function problemHeaders(exception: unknown): Record<string, string> {
   if (exception instanceof ProblemException) return exception.headers;
-  if (exception instanceof DomainError && (exception.code === 'provider.rate_limited' || exception.code === 'auth.login_backoff')) {
+  const waits = (e: DomainError) => e.code === 'provider.rate_limited' || e.code === 'auth.login_backoff' || e.retryAfterSeconds !== undefined;
+  if (exception instanceof DomainError && waits(exception)) {
     return { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };
   }
   return {};

@@ -17,6 +17,12 @@ export class ConfigValidationError extends Error {
 }
 
 /**
+ * The YAML file is strict: a key no setting declares (a typo, or a limit this version doesn't have) stops start-up
+ * rather than being silently ignored.
+ */
+const STRICT = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false };
+
+/**
  * Variables whose values are never printed, even when invalid: secrets, and URLs that may carry a password.
  * Their problem line says how long the value was instead.
  */
@@ -35,6 +41,7 @@ function flatten(errors: ValidationError[], prefix = '', raw?: Record<string, un
     const constraints = e.constraints ?? {};
     const key = TYPE_CONSTRAINTS.find((k) => k in constraints) ?? Object.keys(constraints)[0];
     const written: unknown = raw && e.property in raw ? raw[e.property] : e.value;
+    if (key === 'whitelistValidation') return [`${path}: unknown key "${e.property}"`];
     const shown =
       raw && SECRET_VARIABLE.test(e.property)
         ? `a value of ${typeof written === 'string' ? written.length : 0} characters, not shown`
@@ -83,10 +90,19 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   const file = plainToInstance(FileConfig, raw);
   file.rate_limits.tiers = raw.rate_limits ? toMap(TierLimitConfig, (raw.rate_limits as { tiers?: unknown }).tiers) : file.rate_limits.tiers;
   file.providers = toMap(ProviderConfig, raw.providers);
-  problems.push(...flatten(validateSync(file, { forbidUnknownValues: false })).map((p) => `${configPath}: ${p}`));
-  // Map values are not reached by @ValidateNested: each provider is checked on its own.
+  problems.push(...flatten(validateSync(file, STRICT)).map((p) => `${configPath}: ${p}`));
+  // Map values are not reached by @ValidateNested: each provider and tier is checked on its own.
   for (const [name, provider] of Object.entries(file.providers)) {
-    problems.push(...flatten(validateSync(provider), `providers.${name}`).map((p) => `${configPath}: ${p}`));
+    problems.push(...flatten(validateSync(provider, STRICT), `providers.${name}`).map((p) => `${configPath}: ${p}`));
+  }
+  for (const [name, tier] of Object.entries(file.rate_limits.tiers)) {
+    const path = `rate_limits.tiers.${name}`;
+    problems.push(...flatten(validateSync(tier, STRICT), path).map((p) => `${configPath}: ${p}`));
+    for (const pattern of Array.isArray(tier.allowed_models) ? tier.allowed_models : []) {
+      if (typeof pattern === 'string' && !pattern.endsWith('*') && !registryNames(file.models).has(pattern.toLowerCase())) {
+        problems.push(`${configPath}: ${path}.allowed_models: "${pattern}" is not a model id or alias`);
+      }
+    }
   }
   problems.push(...registryProblems(file.models).map((p) => `${configPath}: ${p}`));
   const defaultModel = vars.DEFAULT_MODEL ?? file.default_model ?? undefined;
@@ -139,6 +155,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     retries: file.retries,
     auth: file.auth,
     rateLimits: file.rate_limits,
+    budgets: file.budgets,
     contextManagement: file.context_management,
     offline: file.offline,
     streams: { ...file.streams, key_prefix: vars.STREAMS_KEY_PREFIX ?? file.streams.key_prefix },

@@ -88,17 +88,54 @@ export class AuthConfig {
   @ValidateNested() @Type(() => LoginBackoffConfig) login_backoff = new LoginBackoffConfig();
 }
 
-export class TierLimitConfig {
-  @IsInt() @Min(1) requests: number;
-  @IsInt() @Min(1) sends: number;
+/**
+ * Spending and model limits, on a tier in the YAML file or as an override on a user or an application; every key is
+ * optional and `null` means unlimited. The effective limit of a caller is the tightest of tier, user and application.
+ * Days and months are UTC calendar days and months.
+ */
+export class BudgetLimits {
+  /** Input + output tokens per UTC clock minute. */
+  @IsOptional() @IsInt() @Min(1) tokens_per_minute?: number | null;
+  /** USD spent per UTC day, at the registry's prices. */
+  @IsOptional() @IsNumber() @Min(0) daily_cost_usd?: number | null;
+  /** USD spent per UTC calendar month. */
+  @IsOptional() @IsNumber() @Min(0) monthly_cost_usd?: number | null;
+  /** Input + output tokens per UTC day. */
+  @IsOptional() @IsInt() @Min(1) daily_tokens?: number | null;
+  /** Model ids or aliases the caller may use; a trailing `*` matches a prefix (`openai/*`). */
+  @IsOptional() @IsArray() @IsString({ each: true }) allowed_models?: string[] | null;
+  /** Most output tokens one answer may ask for; a request above it is sent with this limit instead. */
+  @IsOptional() @IsInt() @Min(1) max_output_tokens?: number | null;
+}
+
+/** The keys of {@link BudgetLimits}, in the order they are reported. */
+export const BUDGET_LIMIT_KEYS = [
+  'tokens_per_minute',
+  'daily_cost_usd',
+  'monthly_cost_usd',
+  'daily_tokens',
+  'allowed_models',
+  'max_output_tokens',
+] as const satisfies readonly (keyof BudgetLimits)[];
+
+/** Where budget counters live (README "Budgets and quotas"). */
+export class BudgetsConfig {
+  /** Prefix of the budget counters' Redis keys (with `REDIS_URL`), so several deployments can share one server. */
+  @IsString() redis_key_prefix = 'budget:';
+}
+
+/** A tier: request and send rates per `rate_limits.window_seconds` (null: unlimited), plus its budgets. */
+export class TierLimitConfig extends BudgetLimits {
+  @IsOptional() @IsInt() @Min(1) requests?: number | null;
+  @IsOptional() @IsInt() @Min(1) sends?: number | null;
 }
 
 export class RateLimitsConfig {
   @IsInt() @Min(1) window_seconds = 60;
   @IsInt() @Min(1) unauthenticated_per_ip = 60;
   @IsInt() @Min(1) auth_per_ip = 10;
-  /** Tier name → limits; converted entry by entry by the loader (class-transformer has no typed maps). */
-  @IsObject() @ValidateNested({ each: true })
+  /** Tier name → limits; converted and validated entry by entry by the loader (class-transformer has no typed maps). */
+  @IsObject()
   tiers: Record<string, TierLimitConfig> = {
     free: Object.assign(new TierLimitConfig(), { requests: 120, sends: 10 }),
   };
@@ -265,6 +302,8 @@ export class FileConfig {
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
-  @IsObject() @ValidateNested({ each: true }) providers: Record<string, ProviderConfig> = {};
+  @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
+  /** Provider name → provider; converted and validated entry by entry by the loader. */
+  @IsObject() providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
 }

@@ -157,16 +157,20 @@ export class ContextService {
       ...models.map((m) => m.contextWindow - reservedOutputFor(m, maxTokens) - cm.safety_margin_tokens),
     );
     const mostThatFit = Math.max(Math.floor(available / (PER_MESSAGE_OVERHEAD + 1)), 0) + 1;
-    const stored = session
-      ? await this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit, countDropped)
-      : { messages: [], olderNotLoaded: 0 };
-    const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
     // Only as much text as the documents budget can take is loaded; the builder cuts it to tokens.
     const documentChars = cm.documents_budget_tokens * MAX_CHARS_PER_TOKEN;
+    // Both reads at once: a send waits for one round trip, not two.
+    const [stored, documents] = session
+      ? await Promise.all([
+          this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit, countDropped),
+          this.files.documentsForContext(session.id, documentChars),
+        ])
+      : [{ messages: [], olderNotLoaded: 0 }, []];
+    const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
     return {
       systemPrompt: systemPrompt ?? session?.systemPrompt ?? cm.default_system_prompt,
       summary,
-      documents: session ? await this.files.documentsForContext(session.id, documentChars) : [],
+      documents,
       messages: [...stored.messages, ...newTurn],
       olderNotLoaded: stored.olderNotLoaded,
       requireNewest: turn.length > 0,

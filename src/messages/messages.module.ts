@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ChatsModule } from '../chats/chats.module';
+import { BudgetsModule } from '../budgets/budgets.module';
+import { BudgetTurnHook } from '../budgets/budget-turn-hook';
 import { ContextModule } from '../context/context.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { StreamsModule } from '../streams/streams.module';
@@ -15,12 +17,12 @@ import { TurnTransports } from './transports/turn-transports';
 
 /** Sending turns to models (SSE and JSON) and reading a session's messages. */
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, StreamsModule],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, BudgetsModule, StreamsModule],
   controllers: [MessagesController],
   providers: [
     ChatTurnService,
-    // The turn engine's extension points (see TurnHook): none yet.
-    { provide: TURN_HOOKS, useValue: [] },
+    // The turn engine's extension points (see TurnHook): budgets reserve before the provider, settle after.
+    { provide: TURN_HOOKS, useFactory: (budgets: BudgetTurnHook) => [budgets], inject: [BudgetTurnHook] },
     GenerationsService,
     TurnTransports,
     MessagesService,

@@ -65,6 +65,22 @@ export class UsageRepository {
   }
 
   /**
+   * What the user spent from a UTC day on, every model and purpose together: the source of truth budget counters
+   * are rebuilt from.
+   * @param from first UTC day, `YYYY-MM-DD`, inclusive
+   * @returns input + output tokens, and USD
+   */
+  async spentSince(userId: number, from: string): Promise<{ tokens: number; cost: number }> {
+    const row = await this.ledger
+      .createQueryBuilder('u')
+      .select('COALESCE(SUM(u.tokens_input + u.tokens_output), 0)', 'tokens')
+      .addSelect('COALESCE(SUM(u.cost), 0)', 'cost')
+      .where('u.user_id = :userId AND u.day >= :from', { userId, from })
+      .getRawOne<{ tokens: string; cost: string }>();
+    return { tokens: Number(row?.tokens ?? 0), cost: Number(row?.cost ?? 0) };
+  }
+
+  /**
    * @param from first UTC day, `YYYY-MM-DD`, inclusive
    * @param to last UTC day, `YYYY-MM-DD`, inclusive
    * @returns the user's rows in the range, by day, model and purpose
