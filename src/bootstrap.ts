@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { QuietStartupLogger } from './common/boot-logger';
 import { rejectDeepJson } from './common/json-depth';
 import { AppConfig, appConfig } from './config/app-config';
 import openApiMetadata from './metadata';
@@ -12,7 +13,7 @@ import openApiMetadata from './metadata';
  */
 export function configureApp(app: NestExpressApplication): void {
   const config = app.get<AppConfig>(appConfig.KEY);
-  app.useLogger(app.get(Logger));
+  app.useLogger(new QuietStartupLogger(app.get(Logger)));
   app.useBodyParser('json', { limit: config.limits.json_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) });
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');

@@ -52,7 +52,7 @@ export class SessionTitlesService implements OnModuleDestroy {
   titleRoute(answerRoute: ModelRoute): ModelRoute | undefined {
     const name = this.config.contextManagement.title_model;
     try {
-      const route = name ? this.router.route(this.registry.resolve(name)) : answerRoute.again();
+      const route = name ? this.router.route(this.registry.resolve(name), 'title') : answerRoute.again('title');
       return route.model.provider === OFFLINE_PROVIDER ? undefined : route;
     } catch {
       return undefined; // its provider is not configured: first words instead

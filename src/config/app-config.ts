@@ -163,6 +163,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     prompts: file.prompts,
     files: file.files,
     history: file.history,
+    /** Prometheus metrics (README "Operating it"). */
+    metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT, host: vars.METRICS_HOST ?? '127.0.0.1' },
     /** Where uploaded files' bytes go when set (README "Files (PDF upload)"); unset: PostgreSQL. */
     s3: vars.S3_BUCKET
       ? {

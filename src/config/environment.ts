@@ -35,6 +35,12 @@ export class EnvironmentVariables {
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL?: string;
   @IsOptional() @IsIn(['json', 'pretty']) LOG_FORMAT?: string;
   @IsOptional() @Transform(toBool) @IsBoolean() TRUST_PROXY?: boolean;
+  /** Bearer token that unlocks `GET /metrics` on the API port (unset: 404 there). */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(16, { message: 'METRICS_TOKEN must be at least 16 characters' })
+  METRICS_TOKEN?: string;
+  /** A private listener serving `GET /metrics` without auth (unset: none). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) METRICS_PORT?: number;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() METRICS_HOST?: string;
   /** An S3-compatible object store for uploaded files (path-style URLs); unset: the bytes stay in PostgreSQL. */
   @IsOptional() @Transform(emptyToUndefined) @IsString() S3_ENDPOINT?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() S3_BUCKET?: string;

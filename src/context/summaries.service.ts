@@ -72,7 +72,7 @@ export class SummariesService implements OnModuleDestroy {
     const outside = await this.repository.messagesOutsideWindow(sessionId, state.summaryMessageId ?? 0, 2 * cm.window_size);
     if (outside.length < (state.summary ? cm.summary_update_interval : 1)) return;
 
-    const route = this.router.route(this.registry.resolve(cm.summary_model ?? state.model));
+    const route = this.router.route(this.registry.resolve(cm.summary_model ?? state.model), 'summary');
     const { model } = route;
     // The offline model only echoes: its "summary" would replace real messages with noise.
     if (model.provider === OFFLINE_PROVIDER) return;

@@ -6,6 +6,16 @@ import { buildDataSourceOptions, EntityList } from './data-source-options';
 import { EMBEDDED_POOL_SIZE, EmbeddedPostgres } from './embedded-postgres';
 import { runMigrationsLocked } from './migrate';
 
+/** `host:port` of a PostgreSQL URL, for logs: never the user name or password. */
+function hostAndPort(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}`;
+  } catch {
+    return '(unparsable DATABASE_URL)';
+  }
+}
+
 /** Stops the embedded server, if one was started, after the pool has closed. */
 class EmbeddedShutdown implements OnApplicationShutdown {
   constructor(
@@ -38,7 +48,12 @@ export class DatabaseModule {
         TypeOrmModule.forRootAsync({
           inject: [appConfig.KEY],
           useFactory: async (config: AppConfig) => {
-            if (config.databaseUrl) return buildDataSourceOptions(config.databaseUrl, config.databasePoolSize, entities);
+            const logger = new Logger('Database');
+            if (config.databaseUrl) {
+              logger.log(`connecting to the database at ${hostAndPort(config.databaseUrl)}`);
+              return buildDataSourceOptions(config.databaseUrl, config.databasePoolSize, entities);
+            }
+            logger.log(`starting the embedded PostgreSQL under ${config.dataDir}`);
             const embedded = await EmbeddedPostgres.start(config.dataDir);
             return buildDataSourceOptions(embedded.url, EMBEDDED_POOL_SIZE, entities);
           },

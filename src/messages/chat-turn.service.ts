@@ -1,4 +1,4 @@
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
@@ -7,11 +7,13 @@ import { ChatsService } from '../chats/chats.service';
 import { SessionTitlesService } from '../chats/session-titles.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { DomainError } from '../common/domain-error';
+import { inSpan } from '../common/tracing';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { SqlStatement } from '../database/sql-statement';
 import { ContextService, SendContext } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { tokenCounterFor } from '../providers/tokenizer';
 import { isAbortError } from '../providers/abort';
 import { ChatTurn, FinishReason, ModelProviderError, ModelStreamEvent, ModelUsage } from '../providers/model-provider';
@@ -64,6 +66,8 @@ export type TurnEvent =
       model: string;
       /** True when this send created the session. */
       sessionCreated: boolean;
+      /** Milliseconds this service spent before calling the provider (planning, hooks, storing the turn). */
+      preparedMs: number;
     }
   | {
       type: 'delta';
@@ -86,6 +90,8 @@ export type TurnEvent =
       title: string | null;
       /** Messages now stored in the session. */
       messageCount: number;
+      /** Milliseconds from calling the provider to its last piece (retries and fallbacks included). */
+      providerMs: number;
     }
   | {
       type: 'failed';
@@ -175,6 +181,7 @@ export class ChatTurnService {
     @InjectDataSource() private readonly db: DataSource,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
     @Inject(TURN_HOOKS) private readonly hooks: TurnHook[],
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /**
@@ -192,10 +199,13 @@ export class ChatTurnService {
     signal: AbortSignal,
     delivered?: () => string,
   ): AsyncGenerator<TurnEvent> {
-    const plan = await this.plan(user, request);
+    const began = performance.now();
+    const plan = await inSpan('chat.plan', {}, () => this.plan(user, request));
     for (const hook of this.hooks) await hook.beforeProvider?.(plan);
-    const { session, messageIds, answerId } = await this.recordTurn(plan);
+    const { session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan));
     yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session };
+    const calledAt = performance.now();
+    const ended = this.metrics?.answerStarted();
     const started: Extract<TurnEvent, { type: 'started' }> = {
       type: 'started',
       sessionId: session.id,
@@ -203,6 +213,7 @@ export class ChatTurnService {
       userMessageIds: messageIds,
       model: plan.route.model.id,
       sessionCreated: !plan.session,
+      preparedMs: calledAt - began,
     };
     const title = session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
     let text = '';
@@ -219,6 +230,7 @@ export class ChatTurnService {
           yield { type: 'delta', text: piece.text };
           continue;
         }
+        const providerMs = performance.now() - calledAt;
         const outcome = this.outcome(plan, text, piece.finishReason, piece.usage);
         const after = await this.settle(plan, session.id, answerId, outcome, title);
         yield {
@@ -230,6 +242,7 @@ export class ChatTurnService {
           cost: outcome.cost,
           title: after?.title ?? null,
           messageCount: after?.message_count ?? 0,
+          providerMs,
         };
         return;
       }
@@ -242,7 +255,17 @@ export class ChatTurnService {
         const after = await this.settle(plan, session.id, answerId, outcome, title);
         if (!announced) yield { ...started, model: plan.route.model.id };
         const usage = { inputTokens: outcome.tokensInput, outputTokens: outcome.tokensOutput, estimated: outcome.usageEstimated };
-        yield { type: 'done', messageId: answerId, model: outcome.model, finishReason: 'cancelled', usage, cost: outcome.cost, title: after?.title ?? null, messageCount: after?.message_count ?? 0 };
+        yield {
+          type: 'done',
+          messageId: answerId,
+          model: outcome.model,
+          finishReason: 'cancelled',
+          usage,
+          cost: outcome.cost,
+          title: after?.title ?? null,
+          messageCount: after?.message_count ?? 0,
+          providerMs: performance.now() - calledAt,
+        };
         return;
       }
       const clientLeft = stopped && !stop;
@@ -257,6 +280,8 @@ export class ChatTurnService {
       if (!error) return; // the client left: nobody to tell
       if (!announced) yield { ...started, model: plan.route.model.id };
       yield { type: 'failed', error, partialText: text };
+    } finally {
+      ended?.();
     }
   }
 
@@ -403,6 +428,17 @@ export class ChatTurnService {
    * @returns the session as it is afterwards (undefined when it was deleted meanwhile)
    */
   private async settle(
+    plan: TurnPlan,
+    sessionId: number,
+    answerId: number,
+    outcome: AnswerOutcome,
+    title: string | undefined,
+  ): Promise<SessionRow | undefined> {
+    return inSpan('chat.settle', { 'chat.message.status': outcome.status }, () => this.store(plan, sessionId, answerId, outcome, title));
+  }
+
+  /** The body of {@link settle}. */
+  private async store(
     plan: TurnPlan,
     sessionId: number,
     answerId: number,

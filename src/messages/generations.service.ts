@@ -17,6 +17,8 @@ interface RunningAnswer {
   saved: number;
   /** Number of the last event published. */
   n: number;
+  /** Our own time before the provider was called (ms), once known. */
+  preparedMs?: number;
   /** The domain error behind the final `error` event, if any. */
   error?: Error;
   /** Settles when the turn engine is done with the answer (it is stored). */
@@ -32,6 +34,8 @@ export interface StartedAnswer {
   events: AsyncIterable<AnswerEvent | null>;
   /** The domain error behind a final `error` event (so the edge can answer with its status before any SSE byte). */
   error: () => Error | undefined;
+  /** Our own time before the provider was called (ms), once the answer has started. */
+  preparedMs: () => number | undefined;
 }
 
 /** How a send is tied to its client. */
@@ -103,6 +107,7 @@ export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
       sessionCreated: stored.sessionCreated,
       events: events!,
       error: () => answer.error,
+      preparedMs: () => answer.preparedMs,
     };
   }
 
@@ -116,6 +121,7 @@ export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
         const event = next.value;
         switch (event.type) {
           case 'started':
+            answer.preparedMs = event.preparedMs;
             publish('start', { session_id: event.sessionId, message_id: event.messageId, model: event.model });
             break;
           case 'delta':
@@ -124,7 +130,7 @@ export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
             break;
           case 'done':
             ended = true;
-            publish('done', doneDto(event));
+            publish('done', doneDto(event, answer.preparedMs ?? 0));
             break;
           case 'failed':
             ended = true;

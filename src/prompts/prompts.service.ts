@@ -156,7 +156,7 @@ export class PromptsService {
     if (dto.dry_run) {
       result = { preview: text, tokens_used: countTokens(text), model_used: null };
     } else {
-      const route = this.router.route(dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel());
+      const route = this.router.route(dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel(), 'preview');
       try {
         const answer = await route.complete(
           {

@@ -1,9 +1,13 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { context } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError } from '../common/domain-error';
+import { inContext } from '../common/tracing';
 import { AppConfig, appConfig } from '../config/app-config';
 import { RetriesConfig } from '../config/file-config';
+import { MetricsService } from '../metrics/metrics.service';
 import { abortError, isAbortError } from './abort';
+import { ModelCallTelemetry } from './model-call-telemetry';
 import {
   ModelCompletion,
   ModelProvider,
@@ -68,18 +72,20 @@ export class ModelRouter {
     private readonly registry: ModelRegistry,
     private readonly factory: ModelProviderFactory,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /**
    * Plans an answer by `model`: the model, then its `fallbacks` in order. Models whose provider is not configured
    * are skipped at once and recorded as `not_configured` attempts.
+   * @param purpose why the call is made (`answer`, `title`, `summary`, `preview`), for metrics and traces
    * @throws ModelProviderError `not_configured` when no model of the chain is configured (the last one's)
    */
-  route(model: RegisteredModel): ModelRoute {
+  route(model: RegisteredModel, purpose = 'answer'): ModelRoute {
     const { candidates, skipped, unavailable } = this.plan(model);
     if (!candidates.length) throw unavailable;
     if (skipped.length) this.logger.warn(`Answering with ${candidates[0].model.id}: ${skipped.map((s) => s.model).join(', ')} not configured`);
-    return new ModelRoute(candidates, skipped, this.config, this.logger);
+    return new ModelRoute(candidates, skipped, this.config, this.logger, { metrics: this.metrics, purpose });
   }
 
   /**
@@ -132,6 +138,7 @@ export class ModelRoute {
     private readonly skipped: ModelAttempt[],
     private readonly config: AppConfig,
     private readonly logger: Logger,
+    private readonly observed: { metrics?: MetricsService; purpose: string } = { purpose: 'answer' },
   ) {
     this.attempts = skipped.map((a) => ({ ...a }));
   }
@@ -155,8 +162,8 @@ export class ModelRoute {
    * A fresh route over the same planned chain (the same models and adapters, no attempts yet), for another call
    * made for the same send, such as its title: the chain is planned once per send.
    */
-  again(): ModelRoute {
-    return new ModelRoute(this.candidates, this.skipped, this.config, this.logger);
+  again(purpose = this.observed.purpose): ModelRoute {
+    return new ModelRoute(this.candidates, this.skipped, this.config, this.logger, { ...this.observed, purpose });
   }
 
   /**
@@ -172,7 +179,7 @@ export class ModelRoute {
       for (let calls = 1; ; calls++) {
         let started = false; // an event reached the consumer: no retry, no fallback from here on
         try {
-          for await (const event of this.guarded(provider, request, signal)) {
+          for await (const event of this.guarded(provider, request, signal, this.telemetry(request))) {
             if (!started) {
               // This model answers: the failures that made it retry are history (the consumer may stop at `finish`).
               attempt.error_kind = null;
@@ -205,12 +212,15 @@ export class ModelRoute {
     let lastError: ModelProviderError | undefined;
     for (const { provider, request, attempt } of this.calls(build, skipped)) {
       for (let calls = 1; ; calls++) {
+        const telemetry = this.telemetry(request);
         try {
-          const completion = await provider.complete(request, signal);
+          const completion = await context.with(telemetry.ctx, () => provider.complete(request, signal));
+          telemetry.succeeded(request.model, completion.finishReason, completion.usage);
           attempt.error_kind = null;
           attempt.upstream_status = null;
           return completion;
         } catch (err) {
+          telemetry.failed(err);
           lastError = this.classify(err, signal, attempt);
           if (!(await this.retried(lastError, calls, attempt, signal))) break;
         }
@@ -240,6 +250,7 @@ export class ModelRoute {
     if (i > 0) {
       const previous = this.attempts[this.attempts.length - 1];
       this.logger.warn(`Falling back from ${previous.model} (${previous.error_kind}) to ${model.id}`);
+      this.observed.metrics?.fallback(previous.model, model.id);
     }
     const attempt: ModelAttempt = { model: model.id, error_kind: null, upstream_status: null, retries: 0 };
     this.attempts.push(attempt);
@@ -292,6 +303,7 @@ export class ModelRoute {
       throw isAbortError(e) ? abortError(signal) : e;
     }
     attempt.retries++; // counted once the call is about to happen, not when the wait was cut short
+    this.observed.metrics?.retry(attempt.model);
     return true;
   }
 
@@ -299,7 +311,12 @@ export class ModelRoute {
    * The adapter's stream under the first-token and idle timeouts. When one fires, the upstream request is
    * aborted and a `timeout` ModelProviderError is thrown.
    */
-  private async *guarded(provider: ModelProvider, request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+  private async *guarded(
+    provider: ModelProvider,
+    request: ModelRequest,
+    signal: AbortSignal,
+    telemetry: ModelCallTelemetry,
+  ): AsyncIterable<ModelStreamEvent> {
     const { provider_first_token_timeout_ms: firstMs, provider_idle_timeout_ms: idleMs } = this.config.limits;
     const upstream = new AbortController();
     const onAbort = () => upstream.abort(signal.reason);
@@ -314,18 +331,27 @@ export class ModelRoute {
     };
     arm(firstMs, `The model provider sent nothing within ${firstMs} ms.`);
     try {
-      for await (const event of provider.stream(request, upstream.signal)) {
+      for await (const event of inContext(telemetry.ctx, provider.stream(request, upstream.signal))) {
         // The clock stops while the consumer handles the event (writing to the client, storing the answer).
         clearTimeout(timer);
+        if (event.type === 'delta') telemetry.piece();
+        else telemetry.succeeded(request.model, event.finishReason, event.usage);
         yield event;
         arm(idleMs, `The model provider stopped sending for ${idleMs} ms.`);
       }
     } catch (err) {
-      if (timedOut && !signal.aborted) throw timedOut;
-      throw err;
+      const failure = timedOut && !signal.aborted ? timedOut : err;
+      telemetry.failed(failure);
+      throw failure;
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
+      telemetry.ended();
     }
+  }
+
+  /** Starts watching a call of the current model with `request` (metrics and a trace span). */
+  private telemetry(request: ModelRequest): ModelCallTelemetry {
+    return new ModelCallTelemetry(this.observed.metrics, this.model, request, this.observed.purpose);
   }
 }

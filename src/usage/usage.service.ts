@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
 import { invalidField, notFound } from '../common/problem';
+import { MetricsService } from '../metrics/metrics.service';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ModelUsage } from '../providers/model-provider';
 import { costOf, RegisteredModel, roundUsd } from '../providers/model-registry';
@@ -35,6 +36,7 @@ export class UsageService {
     private readonly users: UsersRepository,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /**
@@ -47,6 +49,7 @@ export class UsageService {
   async recordCall(call: ModelCall, stmt?: SqlStatement): Promise<number> {
     const own = stmt ?? new SqlStatement();
     const cost = costOf(call.model, call.usage);
+    this.metrics?.usage({ provider: call.model.provider, model: call.model.id, purpose: call.purpose }, call.usage, cost);
     const sums = { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost };
     const user = this.users.addUsage(own, call.userId, sums);
     this.usage.record(

@@ -7,7 +7,7 @@ import { invalidField, ProblemException } from '../../common/problem';
 import { AppConfig, appConfig } from '../../config/app-config';
 import { AnswerEvent } from '../../streams/answer-log';
 import { AnswerStreams } from '../../streams/answer-streams.service';
-import { DonePayload } from '../answer-events';
+import { DonePayload, serverTiming } from '../answer-events';
 import { ChatCompletionDto } from '../dto/chat-completion.dto';
 import { ResumeQueryDto } from '../dto/list-messages-query.dto';
 import { SendMessageDto, StreamFormat } from '../dto/send-message.dto';
@@ -50,7 +50,7 @@ export class TurnTransports {
       });
       res.setHeader('X-Session-Id', String(answer.sessionId));
       if (sse) {
-        await this.write(sse, answer.events, answer.error);
+        await this.write(sse, answer.events, answer.error, undefined, (ms) => res.setHeader('Server-Timing', serverTiming(ms)), answer.preparedMs);
         return;
       }
       if (dto.background) {
@@ -58,7 +58,10 @@ export class TurnTransports {
         return;
       }
       const completion = await this.collect(answer.sessionId, answer.events, answer.error);
-      if (completion && !res.destroyed) res.status(200).json(completion);
+      if (completion && !res.destroyed) {
+        res.setHeader('Server-Timing', serverTiming(completion.timing.app_ms, completion.timing.provider_ms));
+        res.status(200).json(completion.body);
+      }
     } finally {
       client.dispose();
     }
@@ -118,6 +121,7 @@ export class TurnTransports {
    * Writes an answer's events as SSE; the headers go out with the first text (or the end), never before.
    * @param failure the domain error behind a final `error`: thrown when nothing was written yet (a proper status)
    * @param ended asked whenever the log is quiet: true when the answer has ended without its log saying so
+   * @param timing given our own time before the provider was called, before the headers go out (the sender only)
    * @returns the text and last event number written, and whether the log's final event was reached
    */
   private async write(
@@ -125,6 +129,8 @@ export class TurnTransports {
     events: AsyncIterable<AnswerEvent | null>,
     failure: () => Error | undefined,
     ended?: () => Promise<boolean>,
+    timing?: (preparedMs: number) => void,
+    preparedMs?: () => number | undefined,
   ): Promise<{ text: string; n: number; ended: boolean }> {
     let start: { data: object; n: number } | undefined;
     let text = '';
@@ -138,6 +144,7 @@ export class TurnTransports {
       switch (event.type) {
         case 'start':
           start = { data: event.data, n: event.n };
+          if (timing && preparedMs?.() !== undefined) timing(preparedMs()!);
           break;
         case 'delta':
           if (!sse.isOpen && start) sse.start(start.data, start.n);
@@ -162,7 +169,11 @@ export class TurnTransports {
   }
 
   /** Collects the events into one ChatCompletion object; undefined when the client left. */
-  private async collect(sessionId: number, events: AsyncIterable<AnswerEvent | null>, failure: () => Error | undefined): Promise<ChatCompletionDto | undefined> {
+  private async collect(
+    sessionId: number,
+    events: AsyncIterable<AnswerEvent | null>,
+    failure: () => Error | undefined,
+  ): Promise<{ body: ChatCompletionDto; timing: DonePayload['server_timing'] } | undefined> {
     let text = '';
     for await (const event of events) {
       if (!event) continue;
@@ -171,7 +182,7 @@ export class TurnTransports {
       if (event.type === 'done') {
         const d = event.data as DonePayload;
         if (d.status === 'incomplete') return undefined;
-        return {
+        const body: ChatCompletionDto = {
           id: d.message_id,
           session_id: sessionId,
           model: d.model,
@@ -183,6 +194,7 @@ export class TurnTransports {
           cost: d.cost,
           finish_reason: d.finish_reason,
         };
+        return { body, timing: d.server_timing };
       }
     }
     return undefined;
