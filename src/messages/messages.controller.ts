@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import {
   ApiBearerAuth,
   ApiExtraModels,
@@ -22,6 +23,7 @@ import { TurnTransports } from './transports/turn-transports';
 @ApiTags('chat messages')
 @ApiBearerAuth()
 @Controller('v1/chat')
+@KeyScope('chat')
 export class MessagesController {
   constructor(
     private readonly transports: TurnTransports,
@@ -63,6 +65,7 @@ export class MessagesController {
    * whose event log has expired is replayed from its stored row.
    */
   @Get('messages/:message_id/events')
+  @KeyScope('sessions:read')
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'SSE stream of the answer, from after the given event id to its end.', content: { 'text/event-stream': { schema: { type: 'string', example: 'id: 4\ndata: world\n\ndata: [DONE]\n\n' } } } })
   events(
@@ -77,6 +80,7 @@ export class MessagesController {
 
   /** An answer's status (`in_progress` while generated), its text so far, usage, cost and model. */
   @Get('messages/:message_id')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: AnswerStateDto })
   answer(@CurrentUser() user: AuthenticatedUser, @Param('message_id', ParseIdPipe) id: number): Promise<AnswerStateDto> {
     return this.messages.state(user, id);
@@ -95,6 +99,7 @@ export class MessagesController {
 
   /** A session's messages, oldest first; page with `after_id` = the previous page's `next_after_id`. */
   @Get('sessions/:session_id/messages')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: MessagePageDto })
   list(
     @CurrentUser() user: AuthenticatedUser,

@@ -1,4 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ModelDto } from './dto/model.dto';
@@ -11,6 +12,7 @@ export const OFFLINE_MODE_HEADER = 'X-Offline-Mode';
 @ApiTags('models')
 @ApiBearerAuth()
 @Controller('v1/models')
+@KeyScope('chat')
 export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 

@@ -1,9 +1,9 @@
 import { HttpStatus } from '@nestjs/common';
 import { join } from 'node:path';
-import { ProblemException } from '../../src/common/problem';
+import { problemOf } from '../../src/common/problem-details';
 import { loadAppConfig } from '../../src/config/app-config';
 import { ModelProviderFactory } from '../../src/providers/model-provider.factory';
-import { costOf, ModelRegistry, OFFLINE_MODEL_ID, RegisteredModel } from '../../src/providers/model-registry';
+import { costOf, ModelRegistry, OFFLINE_MODEL_ID, RegisteredModel, UnknownModelError } from '../../src/providers/model-registry';
 import { ModelRouter } from '../../src/providers/model-router';
 import { ModelsService } from '../../src/providers/models.service';
 import { OfflineModelProvider } from '../../src/providers/offline/offline.model-provider';
@@ -90,12 +90,13 @@ describe('ModelRegistry', () => {
         thrown = err;
       }
 
-      expect(thrown).toBeInstanceOf(ProblemException);
-      const problem = thrown as ProblemException;
-      expect(problem.getStatus()).toBe(HttpStatus.BAD_REQUEST);
-      expect(problem.message).toContain('"gpt-9"');
+      expect(thrown).toBeInstanceOf(UnknownModelError);
+      const problem = problemOf(thrown);
+      expect(problem.status).toBe(HttpStatus.BAD_REQUEST);
+      expect(problem.errors).toEqual([{ field: 'model', message: 'unknown model' }]);
+      expect(problem.detail).toContain('"gpt-9"');
       for (const id of ['openai/gpt-4o-mini', 'openai/gpt-4', 'groq/llama-3.3-70b-versatile', OFFLINE_MODEL_ID]) {
-        expect(problem.message).toContain(id);
+        expect(problem.detail).toContain(id);
       }
       expect(online.find('gpt-9')).toBeUndefined();
     });
