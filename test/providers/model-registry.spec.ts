@@ -19,7 +19,7 @@ function modelsService(env: Record<string, string> = {}): ModelsService {
   const config = loadAppConfig({ CONFIG_FILE, ...env });
   const models = new ModelRegistry(config);
   const factory = new ModelProviderFactory(models, new OfflineModelProvider(config), config);
-  return new ModelsService(models, new ModelRouter(models, factory, config));
+  return new ModelsService(models, new ModelRouter(models, factory, config), config);
 }
 
 describe('ModelRegistry', () => {
@@ -116,12 +116,12 @@ describe('ModelsService (GET /v1/models)', () => {
     const models = modelsService();
 
     expect(models.offlineMode).toBe(true);
-    expect(new Set(models.list().map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
+    expect(new Set(models.list('free').map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
   });
 
   it('maps registry models to the wire format; models of unconfigured providers answer nowhere', () => {
     const models = modelsService({ OPENAI_API_KEY: 'sk-test' });
-    const list = models.list();
+    const list = models.list('free');
 
     expect(models.offlineMode).toBe(false);
     expect(list[0]).toEqual({
@@ -133,6 +133,7 @@ describe('ModelsService (GET /v1/models)', () => {
       aliases: ['gpt-4o-mini', 'fast'],
       available: true,
       answered_by: 'openai/gpt-4o-mini',
+      allowed: true,
     });
     expect(list.find((m) => m.id === 'groq/llama-3.3-70b-versatile')).toMatchObject({ available: false, answered_by: null });
     expect(list.at(-1)).toMatchObject({ id: OFFLINE_MODEL_ID, available: true, answered_by: OFFLINE_MODEL_ID });
