@@ -158,6 +158,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     budgets: file.budgets,
     contextManagement: file.context_management,
     offline: file.offline,
+    streams: { ...file.streams, key_prefix: vars.STREAMS_KEY_PREFIX ?? file.streams.key_prefix },
+    shutdown: file.shutdown,
     prompts: file.prompts,
     files: file.files,
     history: file.history,
