@@ -1,6 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../auth/auth.decorators';
+import { KeyScope, Roles } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { OperationId } from '../common/operation-id.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -10,6 +10,7 @@ import { LimitsService } from './limits.service';
 /** `/v1/users/…/limits`: budgets, what is used and left, and when each resets. */
 @ApiTags('users')
 @Controller('v1/users')
+@KeyScope('usage:read')
 export class LimitsController {
   constructor(private readonly limits: LimitsService) {}
 

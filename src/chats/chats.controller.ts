@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -30,6 +31,7 @@ import { OperationId } from '../common/operation-id.decorator';
 @ApiTags('chat sessions')
 @ApiBearerAuth()
 @Controller('v1/chat')
+@KeyScope('chat')
 export class ChatsController {
   constructor(private readonly chats: ChatsService) {}
 
@@ -44,6 +46,7 @@ export class ChatsController {
 
   /** List my sessions (without messages), newest activity first. */
   @Get('sessions')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: SessionPageDto })
   @OperationId('listSessions')
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: ListSessionsQueryDto): Promise<SessionPageDto> {
@@ -52,6 +55,7 @@ export class ChatsController {
 
   /** One session with its usage totals. */
   @Get('sessions/:session_id')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: SessionDto })
   @OperationId('getSession')
   get(@CurrentUser() user: AuthenticatedUser, @Param('session_id', ParseIdPipe) id: number): Promise<SessionDto> {
@@ -93,6 +97,7 @@ export class ChatsController {
 
   /** The chat history: my sessions with their messages, newest activity first. */
   @Get('history')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: HistoryPageDto })
   @OperationId('getChatHistory')
   history(@CurrentUser() user: AuthenticatedUser, @Query() query: HistoryQueryDto): Promise<HistoryPageDto> {

@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -10,6 +11,7 @@ import { OperationId } from '../common/operation-id.decorator';
 @ApiTags('chat sessions')
 @ApiBearerAuth()
 @Controller('v1/chat')
+@KeyScope('sessions:read')
 export class ContextController {
   constructor(private readonly context: ContextService) {}
 

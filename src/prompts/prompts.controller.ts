@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -27,6 +28,7 @@ import { OperationId } from '../common/operation-id.decorator';
 @ApiTags('prompts')
 @ApiBearerAuth()
 @Controller('api/chat/prompts')
+@KeyScope('prompts')
 export class PromptsController {
   constructor(private readonly prompts: PromptsService) {}
 

@@ -1,5 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { FINISH_REASONS, FinishReason } from '../../providers/model-provider';
+import { FINISH_REASONS } from '../../providers/model-provider';
+
+/** How a stored answer ended: a provider's finish reasons, or `cancelled` (stopped through the cancel route). */
+export const ANSWER_FINISH_REASONS = [...FINISH_REASONS, 'cancelled'] as const;
 import { MESSAGE_ROLES, MESSAGE_STATUSES, MessageEntity, MessageRole, MessageStatus } from '../message.entity';
 
 /** Token counts of one answer (also the streamed `done` event's `usage`). */
@@ -41,7 +44,7 @@ export class ChatCompletionDto {
   /** USD. */
   cost: number;
   /** Why the answer ended: `stop`, `length` (output limit), `content_filter`, `tool_calls` or `error`. */
-  @ApiProperty({ enum: FINISH_REASONS, enumName: 'FinishReason' }) finish_reason: FinishReason;
+  @ApiProperty({ enum: ANSWER_FINISH_REASONS, enumName: 'FinishReason' }) finish_reason: string;
 }
 
 /** One model tried for an answer. */
@@ -72,10 +75,13 @@ export class MessageDto {
   content: string;
   /** The model that answered (assistant messages). */
   @ApiProperty({ type: String, nullable: true }) model: string | null;
-  /** `complete`; `incomplete` when the client left mid-stream; `failed` when the provider failed. */
+  /**
+   * `in_progress` while being generated; `complete`; `incomplete` when the client left mid-stream or the server
+   * stopped generating it; `failed` when the provider failed; `cancelled` when stopped by a cancel.
+   */
   @ApiProperty({ enum: MESSAGE_STATUSES, enumName: 'MessageStatus' }) status: MessageStatus;
   /** Why the answer ended (assistant messages); null for other roles and answers still running. */
-  @ApiProperty({ enum: FINISH_REASONS, enumName: 'FinishReason', nullable: true }) finish_reason: FinishReason | null;
+  @ApiProperty({ enum: ANSWER_FINISH_REASONS, enumName: 'FinishReason', nullable: true }) finish_reason: string | null;
   @ApiProperty({ type: 'integer' }) tokens_input: number;
   @ApiProperty({ type: 'integer' }) tokens_output: number;
   /** Of `tokens_input`, those served from the provider's prompt cache. */
@@ -96,7 +102,7 @@ export class MessageDto {
       content: m.content,
       model: m.model,
       status: m.status,
-      finish_reason: m.finishReason as FinishReason | null, // the column only ever holds FINISH_REASONS
+      finish_reason: m.finishReason,
       tokens_input: m.tokensInput,
       tokens_output: m.tokensOutput,
       tokens_cached: m.tokensCached,
@@ -107,6 +113,23 @@ export class MessageDto {
       created_at: m.createdAt.toISOString(),
     };
   }
+}
+
+/** An answer as `GET /v1/chat/messages/{id}` shows it: a stored message with its session. */
+export class AnswerStateDto extends MessageDto {
+  @ApiProperty({ type: 'integer' }) session_id: number;
+
+  static override from(m: MessageEntity): AnswerStateDto {
+    return { ...MessageDto.from(m), session_id: m.sessionId };
+  }
+}
+
+/** `POST /v1/chat/stream` with `background: true, stream: false`: the answer runs on; poll or resume it. */
+export class BackgroundAnswerDto {
+  @ApiProperty({ type: 'integer' }) message_id: number;
+  @ApiProperty({ type: 'integer' }) session_id: number;
+  /** `in_progress` */
+  status: string;
 }
 
 /** A page of messages, oldest first, read by keyset (`after_id`), not by offset. */

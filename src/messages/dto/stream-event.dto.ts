@@ -1,6 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { FINISH_REASONS, FinishReason } from '../../providers/model-provider';
-import { UsageDto } from './chat-completion.dto';
+import { ANSWER_FINISH_REASONS, UsageDto } from './chat-completion.dto';
 
 /** `event: start` of a typed stream: which session, message and model the answer belongs to. */
 export class StreamStartEventDto {
@@ -21,7 +20,7 @@ export class StreamDoneEventDto {
   @ApiProperty({ type: 'integer', format: 'int32' }) message_id: number;
   /** Registry id of the model that answered. */
   model: string;
-  @ApiProperty({ enum: FINISH_REASONS, enumName: 'FinishReason' }) finish_reason: FinishReason;
+  @ApiProperty({ enum: ANSWER_FINISH_REASONS, enumName: 'FinishReason' }) finish_reason: string;
   usage: UsageDto;
   /** USD. */
   cost: number;
