@@ -101,12 +101,14 @@ async function main(): Promise<void> {
 
   // The documented request, without the defaulted fields (temperature, stream): they are optional.
   const sent = await sendMessage({ body: { session_id: sessionId, messages: [{ role: 'user', content: 'Hello there' }], stream: false } });
-  check(!!sent.data, 'send (stream: false)', sent.error);
+  // 200 is the answer; 202 (only with `background: true`) would be its ids: `in` tells the two apart.
+  const answer = sent.data;
+  if (!answer || !('output_text' in answer)) return check(false, 'send (stream: false)', sent.error ?? answer);
   report('send', {
     session_header: sent.response?.headers.get('X-Session-Id'),
-    output_text: sent.data!.output_text,
-    finish_reason: sent.data!.finish_reason,
-    total_tokens: sent.data!.usage.total_tokens,
+    output_text: answer.output_text,
+    finish_reason: answer.finish_reason,
+    total_tokens: answer.usage.total_tokens,
   });
 
   let text = '';
