@@ -141,6 +141,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     logFormat: (vars.LOG_FORMAT ?? (process.stdout.isTTY && !production ? 'pretty' : 'json')) as 'json' | 'pretty',
     databaseUrl: vars.DATABASE_URL,
     databasePoolSize: vars.DATABASE_POOL_SIZE ?? 20,
+    /** Start-up: tries to reach PostgreSQL before giving up (exit 1), and the pause between two tries. */
+    databaseConnect: { attempts: vars.DATABASE_CONNECT_ATTEMPTS ?? 10, retryDelayMs: vars.DATABASE_CONNECT_RETRY_MS ?? 3000 },
     dataDir: resolve(vars.DATA_DIR ?? 'data'),
     redisUrl: vars.REDIS_URL,
     jwtSecret: vars.JWT_SECRET,
