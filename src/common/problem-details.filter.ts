@@ -55,12 +55,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       return this.problem(exception.getStatus(), this.detailOf(exception), instance);
     }
-    const bodyError = exception as { type?: string; status?: number };
+    const bodyError = exception as { type?: string; status?: number; expose?: boolean; message?: string };
     if (bodyError?.type === 'entity.too.large') {
       return this.problem(413, 'The request body is larger than this server accepts.', instance);
     }
-    if (bodyError?.type === 'entity.parse.failed') {
-      return this.problem(400, 'The request body is not valid JSON.', instance);
+    // The body parser's other refusals (an unsupported charset or content encoding, a body cut short): client
+    // errors whose message is meant for the client (http-errors' `expose`).
+    if (bodyError?.expose === true && typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+      return this.problem(bodyError.status, `The request body cannot be read: ${bodyError.message}.`, instance);
     }
     const pgCode = exception instanceof QueryFailedError ? (exception.driverError as { code?: string })?.code : undefined;
     if (pgCode === '23505') return this.problem(409, 'A resource with these unique values already exists.', instance);
