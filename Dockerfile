@@ -13,11 +13,9 @@ WORKDIR /app
 ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
 # No install scripts: the `node` devDependency's would fetch a second Node binary, and the image already runs
-# Node 24; dropping its link makes npm scripts use the image's node.
-# `npm ci` first; npm >= 11.16 rejects a lockfile that lacks optional platform packages its registry did not serve
-# (npm/cli#9846), and then `npm install`, which installs the same locked versions, takes over.
-RUN (npm ci --ignore-scripts --no-audit --no-fund \
-     || npm install --ignore-scripts --no-audit --no-fund) \
+# Node 24; dropping its link makes npm scripts use the image's node. The lockfile records every platform's optional
+# packages, so `npm ci` installs exactly what it lists on x64 and arm64 alike.
+RUN npm ci --ignore-scripts --no-audit --no-fund \
     && rm -f node_modules/.bin/node
 COPY tsconfig.json tsconfig.build.json nest-cli.json ormconfig.ts ./
 COPY src ./src
@@ -33,14 +31,14 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only: no compiler, no jest, no second Node binary (the `node` devDependency).
-RUN (npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
-     || npm install --omit=dev --ignore-scripts --no-audit --no-fund) \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config.yaml ./
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000
+# Readiness, not liveness: a container whose database (or Redis) is unreachable reports unhealthy.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/src/main.js"]

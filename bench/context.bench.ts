@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { buildContext, CandidateMessage, ContextDocument } from '../src/context/context-builder';
-import { tokenCounterFor } from '../src/context/token-counter';
+import { tokenCounterFor } from '../src/providers/tokenizer';
 
 const BUILDS = Number(process.env.BENCH_BUILDS ?? 30);
 const counter = tokenCounterFor({ provider: 'openai', upstreamModel: 'gpt-4o-mini' }, 1);

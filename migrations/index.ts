@@ -1,16 +1,21 @@
+import { MigrationInterface } from 'typeorm';
 import { InitialSchema1795404344451 } from './1795404344451-InitialSchema';
 import { UsageLedger1795600000000 } from './1795600000000-UsageLedger';
 import { ContextSummaries1795600100000 } from './1795600100000-ContextSummaries';
 import { PromptTemplates1795600200000 } from './1795600200000-PromptTemplates';
 import { Files1795600300000 } from './1795600300000-Files';
 import { UsagePurpose1795600400000 } from './1795600400000-UsagePurpose';
+import { LoginSessions1795601200000 } from './1795601200000-LoginSessions';
+import { LoginFailures1795601200001 } from './1795601200001-LoginFailures';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
-export const MIGRATIONS: Function[] = [
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1795404344451,
   UsageLedger1795600000000,
   ContextSummaries1795600100000,
   PromptTemplates1795600200000,
   Files1795600300000,
   UsagePurpose1795600400000,
+  LoginSessions1795601200000,
+  LoginFailures1795601200001,
 ];

@@ -66,14 +66,17 @@ function renderSwaggerMetadata() {
     ts.isObjectLiteralExpression(value)
       ? print(value)
       : `{ ${Object.entries(value).map(([key, inner]) => `${JSON.stringify(key)}: ${literal(inner)}`).join(', ')} }`;
+  // Sorted by path, so the file does not change with the order the compiler happens to read the sources in.
   const files = (entries) =>
     entries
-      .map(([importExpr, classes]) => {
+      .map(([importExpr, classes]) => [print(importExpr), classes])
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([importText, classes]) => {
         const lines = Object.entries(classes).map(([name, meta]) => `          ${JSON.stringify(name)}: ${literal(meta)},`);
-        return `        [${print(importExpr)}, {\n${lines.join("\n")}\n        }],`;
+        return `        [${importText}, {\n${lines.join("\n")}\n        }],`;
       })
       .join('\n');
-  const imports = Object.entries(visitor.typeImports).map(([path, expr]) => `    [${JSON.stringify(path)}]: ${expr},`);
+  const imports = Object.entries(visitor.typeImports).sort(([a], [b]) => a.localeCompare(b)).map(([path, expr]) => `    [${JSON.stringify(path)}]: ${expr},`);
   return [
     '/* eslint-disable */',
     '// Written by scripts/swagger-metadata.js (`npm run openapi`): the @nestjs/swagger plugin\'s view of the DTOs,',

@@ -11,9 +11,11 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { createValidationPipe } from './common/validation.pipe';
 import { AppConfig, appConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
+import { ENTITIES } from './entities';
 import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { PromptsModule } from './prompts/prompts.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
@@ -44,11 +46,14 @@ import { randomUUID } from 'node:crypto';
             return id;
           },
           redact: ['req.headers.authorization', 'req.headers.cookie'],
+          // The caller's id (never the email) on every request line, once authentication has run.
+          customProps: (req) => ({ user_id: (req as { user?: { id?: number } }).user?.id }),
           autoLogging: { ignore: (req) => req.url === '/health' },
         },
       }),
     }),
-    DatabaseModule,
+    DatabaseModule.forRoot(ENTITIES),
+    MetricsModule,
     RateLimitModule,
     UsersModule,
     AuthModule,

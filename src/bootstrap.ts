@@ -3,6 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { Server } from 'node:http';
+import { QuietStartupLogger } from './common/boot-logger';
 import { rejectDeepJson } from './common/json-depth';
 import { securityHeaders } from './common/security-headers';
 import { AppConfig, appConfig } from './config/app-config';
@@ -15,7 +16,7 @@ import openApiMetadata from './metadata';
  */
 export function configureApp(app: NestExpressApplication): void {
   const config = app.get<AppConfig>(appConfig.KEY);
-  app.useLogger(app.get(Logger));
+  app.useLogger(new QuietStartupLogger(app.get(Logger)));
   app.disable('x-powered-by');
   app.use(securityHeaders('/docs'));
   app.useBodyParser('json', { limit: config.limits.json_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) });

@@ -1,38 +1,73 @@
+// Tracing first: it patches http, express, pg and ioredis as they load (a no-op without OTEL_* configuration).
+import { tracingSdk } from './tracing';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { configureApp, loadOpenApiMetadata } from './bootstrap';
+import { createBootLogger, PinoNestLogger, QuietStartupLogger } from './common/boot-logger';
 import { ConfigValidationError, loadAppConfig } from './config/app-config';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+const log = createBootLogger();
+
 async function bootstrap(): Promise<void> {
+  log.info({ node: process.version, tracing: Boolean(tracingSdk) }, 'starting chat-backend');
   // Validate first (`.env` is already merged into process.env by ConfigModule.forRoot at import), so a bad value
-  // is reported as plain lines before Nest starts and prints its own stack traces.
+  // is reported as plain lines before Nest starts.
   const config = loadAppConfig(process.env);
   await loadOpenApiMetadata();
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bufferLogs: true });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, {
+    logger: new QuietStartupLogger(new PinoNestLogger(log)),
+  });
   configureApp(app);
   await app.listen(config.port, config.host);
+
+  const url = await app.getUrl();
+  const database = config.databaseUrl ? `PostgreSQL at ${hostOf(config.databaseUrl)}` : `embedded PostgreSQL under ${config.dataDir}`;
+  log.info(
+    { url, database, redis: Boolean(config.redisUrl), default_model: config.defaultModel ?? null },
+    `listening on ${url} (${database}; Redis ${config.redisUrl ? `at ${hostOf(config.redisUrl)}` : 'not used'})`,
+  );
 
   // Close the server, the pool and the embedded database, then exit 0 (SIGTERM from docker/k8s, Ctrl-C).
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      log.info({ signal }, 'shutting down');
       setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
-      app.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          console.error(err);
-          process.exit(1);
-        },
-      );
+      app
+        .close()
+        .then(() => tracingSdk?.shutdown())
+        .then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
     });
   }
 }
 
+/** `host:port` of a connection URL, never its credentials. */
+function hostOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.port ? `${u.hostname}:${u.port}` : u.hostname;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
 bootstrap().catch((err: unknown) => {
-  console.error(err instanceof ConfigValidationError ? err.message : err);
+  if (err instanceof ConfigValidationError) {
+    // One line per problem, so each can be read (and grepped) on its own.
+    for (const problem of err.problems) log.error({ context: 'Config' }, problem);
+    log.fatal(`start-up failed: the configuration has ${err.problems.length} problem(s)`);
+  } else {
+    log.fatal({ err }, `start-up failed: ${(err as Error)?.message ?? String(err)}`);
+  }
   process.exit(1);
 });

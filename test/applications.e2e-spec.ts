@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { startApp, TestApp } from './support/app';
+import { writeTestConfig } from './support/test-config';
 
 describe('Applications and API keys (e2e): /v1/applications', () => {
   let t: TestApp;
@@ -19,7 +20,9 @@ describe('Applications and API keys (e2e): /v1/applications', () => {
     (await t.http().post(`/v1/applications/${appId}/keys`).set(auth(token)).send(name ? { name } : {}).expect(201)).body;
 
   beforeAll(async () => {
-    t = await startApp();
+    // These tests change rows behind the API's back (a disabled user, an old last_used_at), which the caller cache
+    // would hide for auth.cache_ttl_ms: it is off here (test/auth-cache.e2e-spec.ts covers it).
+    t = await startApp({ CONFIG_FILE: writeTestConfig((c) => (c.auth = { ...c.auth, cache_ttl_ms: 0 })) });
     db = t.app.get(DataSource);
     alice = await register('alice@example.com');
     bob = await register('bob@example.com');

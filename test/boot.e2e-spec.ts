@@ -47,10 +47,12 @@ describe('boot (src/main.ts)', () => {
 
     const exit = await exitWithin(run, 40_000);
     expect(exit).toEqual({ code: 1, signal: null });
-    const stderr = run.stderr();
-    expect(stderr).not.toMatch(/^\s{4}at /m);
+    expect(run.stderr()).not.toMatch(/^\s{4}at /m);
     expect(run.stdout()).not.toMatch(/^\s{4}at /m);
-    const lines = stderr.split('\n');
+    // Every line is JSON; the problems are error lines, one each.
+    const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(entries[entries.length - 1]).toMatchObject({ level: 60, msg: expect.stringContaining('start-up failed') });
+    const lines = entries.filter((e) => e.level === 50).map((e) => e.msg);
     const portLines = lines.filter((l) => /\bPORT\b/.test(l));
     expect(portLines).toHaveLength(1);
     expect(portLines[0]).toContain('abc');
@@ -58,6 +60,42 @@ describe('boot (src/main.ts)', () => {
     const modelLines = lines.filter((l) => l.includes('gpt-4o'));
     expect(modelLines).toHaveLength(1);
     expect(modelLines[0]).toMatch(/provider\/model/);
+  }, 45_000);
+
+  it('says where it connects before trying, as JSON from the first line, and never prints the password', async () => {
+    const port = await freePort(); // nothing listens there
+    const run = spawnEntryPoint({
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      JWT_SECRET: TEST_ENV.JWT_SECRET,
+      CONFIG_FILE: TEST_ENV.CONFIG_FILE,
+      DATABASE_URL: `postgres://someone:hunter2-secret@127.0.0.1:${port}/chat`,
+      DATA_DIR: join(dir, 'data'),
+    });
+    running.push(run);
+    const deadline = Date.now() + 50_000;
+    while (!/Retrying/.test(run.stdout()) && Date.now() < deadline && run.child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    run.child.kill('SIGKILL');
+    const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; context?: string });
+    expect(entries[0].msg).toBe('starting chat-backend');
+    expect(entries.map((e) => e.msg)).toContain(`connecting to the database at 127.0.0.1:${port}`);
+    expect(entries.some((e) => e.context === 'TypeOrmModule' && /Retrying \(1\)/.test(e.msg))).toBe(true);
+    expect(run.stdout()).not.toContain('hunter2');
+  }, 60_000);
+
+  it('refuses a configuration with an unknown key, naming the key and its path on one line', async () => {
+    const configFile = join(dir, 'unknown-key.yaml');
+    writeFileSync(configFile, ['rate_limits:', '  tiers:', '    free: { requests: 10, sends: 2, daily_budget_usd: 5 }', ''].join('\n'));
+    const run = spawnEntryPoint({ CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data-unknown-key') });
+    running.push(run);
+
+    const exit = await exitWithin(run, 40_000);
+    expect(exit).toEqual({ code: 1, signal: null });
+    const lines = run.stdout().split('\n').filter((l) => l.includes('daily_budget_usd'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('rate_limits.tiers.free.daily_budget_usd: unknown key');
   }, 45_000);
 
   it('starts with a good configuration, answers /health, and exits 0 soon after SIGTERM', async () => {

@@ -292,8 +292,8 @@ describe('Chat sessions (e2e)', () => {
       ['DELETE', '/v1/chat/sessions/99999999999', 404],
       ['POST', '/v1/chat/sessions/99999999999/restore', 404],
     ])('%s %s → %i', async (method, path, status) => {
-      const res = await request(t.url)
-        [method.toLowerCase() as 'get' | 'patch' | 'delete' | 'post'](path)
+      const api = request(t.url);
+      const res = await api[method.toLowerCase() as 'get' | 'patch' | 'delete' | 'post'](path)
         .set(u.auth)
         .send(method === 'PATCH' ? { title: 'x' } : undefined);
       expectProblem(res, status);

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../migrations';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { runMigrationsLocked } from '../src/database/migrate';
+import { ENTITIES } from '../src/entities';
 import { databaseUrl, DB_PREFIX, withAdmin } from './support/database';
 
 /**
@@ -29,8 +30,8 @@ describe('migrations', () => {
 
   it('two instances migrating an empty database at once both succeed and apply each migration exactly once', async () => {
     const [a, b] = await Promise.all([
-      new DataSource(buildDataSourceOptions(url, 2)).initialize(),
-      new DataSource(buildDataSourceOptions(url, 2)).initialize(),
+      new DataSource(buildDataSourceOptions(url, 2, ENTITIES)).initialize(),
+      new DataSource(buildDataSourceOptions(url, 2, ENTITIES)).initialize(),
     ]);
     try {
       const [appliedA, appliedB] = await Promise.all([runMigrationsLocked(a), runMigrationsLocked(b)]);
@@ -55,7 +56,7 @@ describe('migrations', () => {
   }, 30_000);
 
   it('runs again without applying anything, in process and through the migrate entry point', async () => {
-    const dataSource = await new DataSource(buildDataSourceOptions(url, 2)).initialize();
+    const dataSource = await new DataSource(buildDataSourceOptions(url, 2, ENTITIES)).initialize();
     try {
       await expect(runMigrationsLocked(dataSource)).resolves.toEqual([]);
     } finally {
@@ -63,7 +64,7 @@ describe('migrations', () => {
     }
 
     // What `npm run migration:run` runs (there from dist/), here from source.
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/database/migrate.ts'], {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/migrate.ts'], {
       cwd: resolve(__dirname, '..'),
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATABASE_URL: url, CONFIG_FILE: 'config.yaml' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -81,7 +82,7 @@ describe('migrations', () => {
   }, 30_000);
 
   it('leaves the schema exactly as the entities describe it (no migration is missing)', async () => {
-    const dataSource = await new DataSource(buildDataSourceOptions(url, 2)).initialize();
+    const dataSource = await new DataSource(buildDataSourceOptions(url, 2, ENTITIES)).initialize();
     try {
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);

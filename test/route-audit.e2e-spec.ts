@@ -15,6 +15,8 @@ const PUBLIC_ALLOW_LIST = [
   'GET /health/ready',
   'GET /config',
   'GET /',
+  // Guarded by METRICS_TOKEN instead of a user's token (404 without it).
+  'GET /metrics',
 ];
 
 /** Routes only admins may call. */

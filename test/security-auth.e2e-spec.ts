@@ -12,11 +12,16 @@ describe('Auth security (e2e)', () => {
   let userId: number;
   let access: string;
   let refreshToken: string;
+  let sid: string;
   const jwt = new JwtService();
-  /** Signs like the server does; `options` override (an `undefined` value drops that option). */
-  const sign = (payload: object, options: Record<string, unknown> = {}) => {
+  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  /**
+   * Signs like the server does, with the genuine login's `sid` unless the payload sets its own; `options` override
+   * (an `undefined` value drops that option or claim).
+   */
+  const sign = (payload: Record<string, unknown>, options: Record<string, unknown> = {}) => {
     const merged = { secret: SECRET, algorithm: 'HS256', issuer: ISSUER, audience: AUDIENCE, expiresIn: 300, ...options };
-    return jwt.sign(payload, Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)));
+    return jwt.sign(defined({ sid, ...payload }), defined(merged));
   };
   const me = (token: string) => t.http().get('/v1/users/me').set('Authorization', `Bearer ${token}`);
 
@@ -26,6 +31,7 @@ describe('Auth security (e2e)', () => {
     userId = res.body.user.id;
     access = res.body.access_token;
     refreshToken = res.body.refresh_token;
+    sid = jwt.decode(access).sid;
   });
   afterAll(() => t.close());
 
@@ -70,6 +76,16 @@ describe('Auth security (e2e)', () => {
     it('rejects a token with no typ claim, or another typ', async () => {
       await me(sign({ sub: String(userId) })).expect(401);
       await me(sign({ sub: String(userId), typ: 'refresh' })).expect(401);
+    });
+
+    it('rejects a token without a sid, with a malformed one, or with the sid of an ended login session', async () => {
+      await me(sign({ sub: String(userId), typ: 'access', sid: undefined })).expect(401);
+      await me(sign({ sub: String(userId), typ: 'access', sid: 'not-a-uuid' })).expect(401);
+      const other = await t.http().post('/v1/auth/login').send({ email: 'sec@example.com', password: 'password123' }).expect(200);
+      const otherSid = jwt.decode(other.body.access_token).sid;
+      await me(sign({ sub: String(userId), typ: 'access', sid: otherSid })).expect(200);
+      await t.http().post('/v1/auth/logout').set('Authorization', `Bearer ${access}`).send({ refresh_token: other.body.refresh_token }).expect(204);
+      await me(sign({ sub: String(userId), typ: 'access', sid: otherSid })).expect(401);
     });
 
     it('rejects a token without exp', async () => {
@@ -154,5 +170,51 @@ describe('Auth security (e2e)', () => {
       const { key } = await newApplicationKey('q');
       await t.http().get(`/v1/users/me?access_token=${key.body.key}`).expect(401);
     });
+  });
+});
+
+describe('JWT_SECRET at start-up', () => {
+  const refusal = async (env: Record<string, string>): Promise<string> => {
+    const err = await startApp(env).then(
+      async (t) => {
+        await t.close();
+        throw new Error('the app started');
+      },
+      (e: Error) => e,
+    );
+    return err.message;
+  };
+
+  it('refuses a short secret without ever printing it', async () => {
+    const message = await refusal({ JWT_SECRET: 'short-but-still-secret-value' });
+    expect(message).toMatch(/JWT_SECRET must be at least 32 characters \(a value of 28 characters, not shown\)/);
+    expect(message).not.toContain('short-but-still-secret-value');
+  });
+
+  it('never prints other secrets either (ADMIN_PASSWORD)', async () => {
+    const message = await refusal({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'hunter2' });
+    expect(message).toMatch(/ADMIN_PASSWORD/);
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('refuses a long but repetitive secret in production, naming the rule and not the value', async () => {
+    for (const secret of ['a'.repeat(32), 'ab'.repeat(24), 'passwordpasswordpasswordpassword']) {
+      const message = await refusal({ NODE_ENV: 'production', JWT_SECRET: secret });
+      expect(message).toMatch(/JWT_SECRET: too predictable for production: it has (only \d+ distinct characters|about \d+ bits)/);
+      expect(message).not.toContain(secret);
+    }
+  });
+
+  it('accepts a random secret in production, and a repetitive one outside production', async () => {
+    const outcome = await startApp({ NODE_ENV: 'production', JWT_SECRET: 'Zk3v9Qx_LmT2rWp8YbN4cHd7JsF1gUa6' }).then(
+      async (t) => {
+        await t.close();
+        return 'started';
+      },
+      (e: Error) => e.message,
+    );
+    expect(outcome).toBe('started');
+    const t = await startApp({ NODE_ENV: 'development', JWT_SECRET: 'a'.repeat(32) });
+    await t.close();
   });
 });

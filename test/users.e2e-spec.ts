@@ -236,7 +236,10 @@ describe('Users (e2e): /v1/users, /v1/stats', () => {
       await t.http().get('/v1/users/me').set(auth(target.access_token)).expect(401);
       await login('promoted@example.com', 'password123').expect(401);
       await t.http().patch(`/v1/users/${target.user.id}`).set(auth(token)).send({ disabled: false }).expect(200);
-      await t.http().get('/v1/users/me').set(auth(target.access_token)).expect(200);
+      // Disabling ended the user's login sessions: enabled again, they log in anew.
+      await t.http().get('/v1/users/me').set(auth(target.access_token)).expect(401);
+      const again = await login('promoted@example.com', 'password123').expect(200);
+      await t.http().get('/v1/users/me').set(auth(again.body.access_token)).expect(200);
     });
 
     it('does not let an admin demote or disable itself', async () => {

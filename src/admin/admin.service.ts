@@ -1,6 +1,7 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
 import { UsersService } from '../users/users.service';
 import { AdminMessageDto } from './admin.dto';
 import { AdminRepository } from './admin.repository';
@@ -13,6 +14,7 @@ export class AdminService {
   constructor(
     private readonly admin: AdminRepository,
     private readonly users: UsersService,
+    private readonly invalidations: AuthInvalidationBus,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -29,6 +31,7 @@ export class AdminService {
       );
     }
     const migrations = await this.admin.resetToFreshInstall();
+    await this.invalidations.emit({ kind: 'all' });
     this.logger.warn(`Database reset by user ${callerId}: schema re-created by ${migrations.length} migrations.`);
     await this.users.ensureConfiguredAdmin();
     return { message: 'Database reset' };

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { CredentialsModule } from '../credentials/credentials.module';
 import { ApiKeyEntity } from './api-key.entity';
 import { ApiKeyStrategy } from './api-key.strategy';
 import { ApiKeysRepository } from './api-keys.repository';
@@ -11,7 +12,7 @@ import { ApplicationsService } from './applications.service';
 
 /** Applications and their API keys (`/v1/applications`), and the `api-key` strategy of the global auth guard. */
 @Module({
-  imports: [PassportModule, TypeOrmModule.forFeature([ApplicationEntity, ApiKeyEntity])],
+  imports: [PassportModule, TypeOrmModule.forFeature([ApplicationEntity, ApiKeyEntity]), CredentialsModule],
   controllers: [ApplicationsController],
   providers: [ApplicationsRepository, ApiKeysRepository, ApplicationsService, ApiKeyStrategy],
 })

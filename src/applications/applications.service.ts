@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PageQueryDto } from '../common/pagination.dto';
 import { notFound } from '../common/problem';
+import { AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
 import { generateApiKey } from './api-key.token';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApplicationEntity } from './application.entity';
@@ -21,6 +22,7 @@ export class ApplicationsService {
   constructor(
     private readonly applications: ApplicationsRepository,
     private readonly keys: ApiKeysRepository,
+    private readonly invalidations: AuthInvalidationBus,
   ) {}
 
   async create(userId: number, dto: CreateApplicationDto): Promise<ApplicationDto> {
@@ -32,9 +34,10 @@ export class ApplicationsService {
     return { total, page: query.page, page_size: query.page_size, items: rows.map(ApplicationDto.from) };
   }
 
-  /** Deletes an application and its keys. @throws 404 when missing or not the caller's */
+  /** Deletes an application and its keys; the keys stop working at once. @throws 404 when missing or not the caller's */
   async delete(userId: number, id: number): Promise<void> {
     if (!(await this.applications.deleteOwned(userId, id))) throw notFound('Application');
+    await this.invalidations.emit({ kind: 'application', applicationId: id });
   }
 
   /** Creates a key; the answer is the only time the key is shown. @throws 404 for an unknown application */
@@ -51,10 +54,11 @@ export class ApplicationsService {
     return { total, page: query.page, page_size: query.page_size, items: rows.map(ApiKeyDto.from) };
   }
 
-  /** Revokes a key (idempotent). @throws 404 for an unknown application or key */
+  /** Revokes a key (idempotent); it stops working at once. @throws 404 for an unknown application or key */
   async revokeKey(userId: number, applicationId: number, keyId: number): Promise<void> {
     const app = await this.owned(userId, applicationId);
     if (!(await this.keys.revoke(app.id, keyId))) throw notFound('API key');
+    await this.invalidations.emit({ kind: 'api-key', keyId });
   }
 
   private async owned(userId: number, id: number): Promise<ApplicationEntity> {

@@ -1,6 +1,8 @@
-import { applyDecorators, SetMetadata, UseGuards } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
+import type { Request } from 'express';
+import type { ClientSeen } from '../credentials/refresh-tokens.repository';
 import { ApiForbiddenResponse } from '@nestjs/swagger';
-import type { UserRole } from '../users/user.entity';
+import type { UserRole } from '../common/user-role';
 import { ROLES_KEY, RolesGuard, UserTokenGuard } from './roles.guard';
 
 /** Restricts a route (or controller) to callers with one of these roles; others get 403. */
@@ -17,3 +19,13 @@ export const UserTokenOnly = () =>
     UseGuards(UserTokenGuard),
     ApiForbiddenResponse({ description: 'Not allowed with an application API key; use a user access token.' }),
   );
+
+/**
+ * Injects who is asking for tokens: the `User-Agent` header (cut to 512 characters) and the client address as
+ * Express sees it (`req.ip`, which follows `TRUST_PROXY`), for the session list.
+ */
+export const Client = createParamDecorator((_: unknown, ctx: ExecutionContext): ClientSeen => {
+  const req = ctx.switchToHttp().getRequest<Request>();
+  const userAgent = req.headers['user-agent'];
+  return { userAgent: typeof userAgent === 'string' && userAgent ? userAgent.slice(0, 512) : null, ip: req.ip?.slice(0, 64) ?? null };
+});

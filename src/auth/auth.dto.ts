@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsNotEmpty, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { PageMetaDto } from '../common/pagination.dto';
 import { NormalizeEmail, UserProfileDto } from '../users/users.dto';
 
 /** A new account. Unknown fields (`role`, `tier`, …) are rejected with 422. */
@@ -47,4 +48,26 @@ export class AuthTokensDto {
   /** Seconds until the access token expires. */
   @ApiProperty({ type: 'integer' }) expires_in: number;
   user: UserProfileDto;
+}
+
+/** One login session: a login (or registration, or anonymous start) and the refresh tokens that followed it. */
+export class LoginSessionDto {
+  /** The session's id; access tokens carry it as their `sid` claim. */
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+  /** When the login happened. */
+  created_at: Date;
+  /** When the session last got tokens (the login, or its latest refresh). */
+  last_used_at: Date;
+  /** `User-Agent` of that latest request, if it sent one. */
+  user_agent: string | null;
+  /** Client address of that latest request, as the server saw it (behind a proxy: per `TRUST_PROXY`). */
+  ip: string | null;
+  /** True for the session of the access token making this request. */
+  current: boolean;
+}
+
+/** One page of the caller's live login sessions, the most recently used first. */
+export class LoginSessionPageDto extends PageMetaDto {
+  items: LoginSessionDto[];
 }

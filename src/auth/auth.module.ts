@@ -1,14 +1,12 @@
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { CredentialsModule } from '../credentials/credentials.module';
 import { UsersModule } from '../users/users.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
-import { jwtSecretProvider } from './jwt-secret.provider';
+import { jwtSigningKeyProvider } from './jwt-secret.provider';
 import { JwtStrategy } from './jwt.strategy';
-import { RefreshTokenEntity } from './refresh-token.entity';
-import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { TokensService } from './tokens.service';
 
 /**
@@ -16,8 +14,8 @@ import { TokensService } from './tokens.service';
  * rotating refresh tokens. (The `api-key` strategy lives in ApplicationsModule.)
  */
 @Module({
-  imports: [PassportModule, JwtModule.register({}), TypeOrmModule.forFeature([RefreshTokenEntity]), UsersModule],
+  imports: [PassportModule, JwtModule.register({}), UsersModule, CredentialsModule],
   controllers: [AuthController],
-  providers: [jwtSecretProvider, RefreshTokensRepository, TokensService, AuthService, JwtStrategy],
+  providers: [jwtSigningKeyProvider, TokensService, AuthService, JwtStrategy],
 })
 export class AuthModule {}

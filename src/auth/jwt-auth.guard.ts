@@ -24,7 +24,7 @@ export class JwtAuthGuard extends AuthGuard(['jwt', 'api-key']) {
    * instead of being hidden behind a 401.
    */
   override handleRequest<TUser>(err: unknown, user: TUser | false): TUser {
-    if (err) throw err;
+    if (err) throw err as Error;
     if (!user) {
       throw new ProblemException(HttpStatus.UNAUTHORIZED, 'A valid bearer token is required.', {}, { 'WWW-Authenticate': 'Bearer' });
     }

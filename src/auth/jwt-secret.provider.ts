@@ -1,11 +1,14 @@
 import { Logger, Provider } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, KeyObject, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppConfig, appConfig } from '../config/app-config';
 
-/** DI token of the HMAC secret that signs and verifies access JWTs. */
-export const JWT_SECRET = Symbol('JWT_SECRET');
+/**
+ * DI token of the HMAC key (a secret `KeyObject`) that signs and verifies access JWTs. Made once: given a string,
+ * jsonwebtoken would try `createPublicKey` and then `createSecretKey` on it for every token it verifies.
+ */
+export const JWT_SIGNING_KEY = Symbol('JWT_SIGNING_KEY');
 
 /** Name of the development secret's file under `DATA_DIR`. */
 export const JWT_SECRET_FILE = 'jwt-secret';
@@ -32,9 +35,9 @@ export function resolveJwtSecret(config: AppConfig, logger = new Logger('JwtSecr
   return secret;
 }
 
-/** Provides {@link JWT_SECRET}, resolved once at start-up. */
-export const jwtSecretProvider: Provider = {
-  provide: JWT_SECRET,
+/** Provides {@link JWT_SIGNING_KEY}, resolved once at start-up. */
+export const jwtSigningKeyProvider: Provider = {
+  provide: JWT_SIGNING_KEY,
   inject: [appConfig.KEY],
-  useFactory: (config: AppConfig) => resolveJwtSecret(config),
+  useFactory: (config: AppConfig): KeyObject => createSecretKey(Buffer.from(resolveJwtSecret(config), 'utf8')),
 };

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/c
 import { Reflector } from '@nestjs/core';
 import type { AuthenticatedUser } from '../common/authenticated-user';
 import { ProblemException } from '../common/problem';
-import type { UserRole } from '../users/user.entity';
+import type { UserRole } from '../common/user-role';
 
 export const ROLES_KEY = 'roles';
 
@@ -18,7 +18,7 @@ export class RolesGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const roles = this.reflector.getAllAndOverride<UserRole[] | undefined>(ROLES_KEY, [context.getHandler(), context.getClass()]);
     if (!roles?.length) return true;
-    const user = context.switchToHttp().getRequest().user as AuthenticatedUser | undefined;
+    const user = context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
     if (user && roles.includes(user.role)) return true;
     throw new ProblemException(HttpStatus.FORBIDDEN, `This action requires the ${roles.join(' or ')} role.`);
   }
@@ -32,7 +32,7 @@ export class RolesGuard implements CanActivate {
 @Injectable()
 export class UserTokenGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    const user = context.switchToHttp().getRequest().user as AuthenticatedUser | undefined;
+    const user = context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
     if (user && user.applicationId === null) return true;
     throw new ProblemException(HttpStatus.FORBIDDEN, 'This action needs a user access token; API keys cannot perform it.');
   }

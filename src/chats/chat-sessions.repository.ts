@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, In, IsNull, Not, Repository } from 'typeorm';
+import { EntityManager, IsNull, Not, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { SqlStatement } from '../database/sql-statement';
 import { MessageEntity } from '../messages/message.entity';
 import { ChatSessionEntity } from './chat-session.entity';
 
@@ -14,6 +15,29 @@ export interface SessionFilter {
   createdTo?: Date;
 }
 
+/** The fields of a new session. */
+export type NewSession = Pick<ChatSessionEntity, 'userId' | 'model'> &
+  Partial<Pick<ChatSessionEntity, 'applicationId' | 'title' | 'systemPrompt' | 'metadata'>>;
+
+/** Usage added to running totals. */
+export interface UsageSums {
+  tokensInput: number;
+  tokensOutput: number;
+  /** USD */
+  cost: number;
+}
+
+/** The columns the turn's CTEs return, and the row they come as. */
+export const SESSION_COLUMNS = 'id, user_id, title, message_count';
+
+/** A session as a send's writes return it. */
+export interface SessionRow {
+  id: number;
+  user_id: number;
+  title: string | null;
+  message_count: number;
+}
+
 /** Role and content of a message, oldest first, as history answers show them. */
 export interface Turn {
   role: string;
@@ -21,7 +45,9 @@ export interface Turn {
 }
 
 /**
- * Chat sessions in PostgreSQL. Every read takes the owner's id, so a session of another user is simply not found.
+ * Chat sessions in PostgreSQL, the only writer of `chat_sessions`: turns, answers, usage totals, titles and
+ * summaries are written here through intent-named methods, most of them in the caller's transaction. Every read
+ * by a user takes the owner's id, so a session of another user is simply not found.
  */
 @Injectable()
 export class ChatSessionsRepository {
@@ -30,27 +56,88 @@ export class ChatSessionsRepository {
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
   ) {}
 
-  create(data: Partial<ChatSessionEntity>): Promise<ChatSessionEntity> {
-    return this.sessions.save(this.sessions.create(data));
+  /**
+   * Inserts a session.
+   * @param tx the caller's transaction (a send inserts the session with its first messages; a session created from
+   *        a prompt with the prompt's use), or none for an insert of its own
+   */
+  insert(data: Partial<ChatSessionEntity>, tx: EntityManager = this.sessions.manager): Promise<ChatSessionEntity> {
+    return tx.save(tx.create(ChatSessionEntity, data));
   }
 
   /**
-   * Inserts a session started from a prompt and counts the prompt's use, in one transaction: both or neither.
-   * The count comes first because its UPDATE locks the prompt's row: a concurrent delete then waits for this
-   * commit (the session's `prompt_id` becomes null), or it committed first and the UPDATE finds no row.
-   * Raw SQL for the count, as in the prompts repository: it is atomic and leaves `updated_at` alone.
-   * @returns the session, or null when the prompt no longer exists (nothing written)
+   * Adds to `stmt` a CTE `session` recording a new turn: a new session inserted with `added` messages counted, or
+   * an existing one with `added` more messages, the activity time, and the request's system prompt when it gives
+   * one (it replaces the stored one). An existing session deleted meanwhile yields no row.
+   * @param session an existing session's id, or the fields of a new one
+   * @returns the CTE's name; it returns {@link SESSION_COLUMNS}
    */
-  createFromPrompt(data: Partial<ChatSessionEntity> & { promptId: number }): Promise<ChatSessionEntity | null> {
-    return this.sessions.manager.transaction(async (em) => {
-      // TypeORM answers an UPDATE with [rows, affected].
-      const [, counted]: [unknown, number] = await em.query('UPDATE prompts SET usage_count = usage_count + 1 WHERE id = $1', [
-        data.promptId,
-      ]);
-      if (!counted) return null;
-      const sessions = em.getRepository(ChatSessionEntity);
-      return sessions.save(sessions.create(data));
-    });
+  recordTurn(stmt: SqlStatement, session: number | NewSession, turn: { added: number; systemPrompt?: string }): string {
+    if (typeof session === 'number') {
+      return stmt.with(
+        'session',
+        `UPDATE chat_sessions SET message_count = message_count + ${stmt.param(turn.added, 'integer')},
+           system_prompt = COALESCE(${stmt.param(turn.systemPrompt ?? null, 'text')}, system_prompt), updated_at = now()
+         WHERE id = ${stmt.param(session, 'integer')} RETURNING ${SESSION_COLUMNS}`,
+      );
+    }
+    return stmt.with(
+      'session',
+      `INSERT INTO chat_sessions (user_id, application_id, model, title, system_prompt, metadata, message_count)
+       VALUES (${stmt.param(session.userId, 'integer')}, ${stmt.param(session.applicationId ?? null, 'integer')},
+         ${stmt.param(session.model, 'varchar')}, ${stmt.param(session.title ?? null, 'varchar')},
+         ${stmt.param(session.systemPrompt ?? null, 'text')}, ${stmt.param(JSON.stringify(session.metadata ?? {}), 'jsonb')},
+         ${stmt.param(turn.added, 'integer')})
+       RETURNING ${SESSION_COLUMNS}`,
+    );
+  }
+
+  /**
+   * Adds to `stmt` a CTE `session` recording a settled answer: its usage added to the running totals (relative
+   * increments, so concurrent answers lose nothing), the activity time, and `title` for a session still untitled
+   * (a title set meanwhile is kept).
+   * @param usage.cost USD
+   * @returns the CTE's name; it returns {@link SESSION_COLUMNS}
+   */
+  recordAnswer(stmt: SqlStatement, sessionId: number, usage: UsageSums, title?: string): string {
+    return stmt.with(
+      'session',
+      `UPDATE chat_sessions SET ${this.usageSums(stmt, usage)}, updated_at = now(),
+         title = COALESCE(title, ${stmt.param(title ?? null, 'varchar')})
+       WHERE id = ${stmt.param(sessionId, 'integer')} RETURNING ${SESSION_COLUMNS}`,
+    );
+  }
+
+  /**
+   * Adds to `stmt` a CTE `session_usage` adding a model call made for the session (its title, its summary) to the
+   * running totals. Leaves `updated_at` alone: usage is not activity in the session.
+   * @returns the CTE's name
+   */
+  addUsage(stmt: SqlStatement, sessionId: number, usage: UsageSums): string {
+    return stmt.with(
+      'session_usage',
+      `UPDATE chat_sessions SET ${this.usageSums(stmt, usage)} WHERE id = ${stmt.param(sessionId, 'integer')} RETURNING id`,
+    );
+  }
+
+  private usageSums(stmt: SqlStatement, u: UsageSums): string {
+    return `tokens_input = tokens_input + ${stmt.param(u.tokensInput, 'bigint')},
+      tokens_output = tokens_output + ${stmt.param(u.tokensOutput, 'bigint')}, cost = cost + ${stmt.param(u.cost, 'numeric')}`;
+  }
+
+  /**
+   * Stores a summary covering messages up to `coversMessageId`, only if nobody stored another since
+   * `previousMessageId` was read (compare-and-set), so a slow summary never replaces a newer one. Leaves
+   * `updated_at` alone: a summary is not activity in the session.
+   * @returns whether it was stored
+   */
+  async saveSummary(sessionId: number, summary: string, coversMessageId: number, previousMessageId: number | null): Promise<boolean> {
+    const [, affected]: [unknown, number] = await this.sessions.query(
+      `UPDATE chat_sessions SET summary = $2, summary_message_id = $3, summary_updated_at = now()
+        WHERE id = $1 AND summary_message_id IS NOT DISTINCT FROM $4::integer`,
+      [sessionId, summary, coversMessageId, previousMessageId],
+    );
+    return affected > 0;
   }
 
   /** @returns the session if it exists and belongs to `userId`, else null. */
@@ -78,21 +165,26 @@ export class ChatSessionsRepository {
   }
 
   /**
-   * Messages of several sessions for history answers, oldest first per session; empty `failed` answers (a provider
-   * that failed before saying anything) are left out.
+   * Messages of several sessions for history answers, oldest first per session, in one query; empty `failed`
+   * answers (a provider that failed before saying anything) are left out.
+   * @param perSession only each session's newest this many (read backwards on the (session_id, id) index, so a
+   *        page costs the same however long its sessions are); all of them when omitted
    */
-  async turnsOf(sessionIds: number[]): Promise<Map<number, Turn[]>> {
+  async turnsOf(sessionIds: number[], perSession?: number): Promise<Map<number, Turn[]>> {
     const result = new Map<number, Turn[]>(sessionIds.map((id) => [id, []]));
     if (!sessionIds.length) return result;
-    const rows = await this.messages
-      .createQueryBuilder('m')
-      .select(['m.sessionId', 'm.role', 'm.content'])
-      .where({ sessionId: In(sessionIds) })
-      .andWhere(new Brackets((w) => w.where("m.status <> 'failed'").orWhere("m.content <> ''")))
-      .orderBy('m.session_id', 'ASC')
-      .addOrderBy('m.id', 'ASC')
-      .getMany();
-    for (const m of rows) result.get(m.sessionId)!.push({ role: m.role, content: m.content });
+    const rows: { session_id: number; role: string; content: string }[] = await this.sessions.query(
+      `SELECT m.session_id, m.role, m.content
+         FROM unnest($1::integer[]) AS s(id)
+         CROSS JOIN LATERAL (
+           SELECT id, session_id, role, content FROM messages
+            WHERE session_id = s.id AND (status <> 'failed' OR content <> '')
+            ORDER BY session_id DESC, id DESC LIMIT $2
+         ) m
+        ORDER BY m.session_id, m.id`,
+      [sessionIds, perSession ?? null],
+    );
+    for (const m of rows) result.get(m.session_id)!.push({ role: m.role, content: m.content });
     return result;
   }
 

@@ -10,11 +10,15 @@ import { ChatsController } from './chats.controller';
 import { ChatsService } from './chats.service';
 import { SessionTitlesService } from './session-titles.service';
 
-/** Chat sessions and their titles. Reads messages for history answers; writing them is the messages module's job. */
+/**
+ * Chat sessions and their titles. `ChatSessionsRepository` is the only writer of `chat_sessions` (other modules call
+ * its intent-named methods in their transactions). Reads messages for history answers; writing them is the
+ * messages module's job.
+ */
 @Module({
   imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule, UsageModule],
   controllers: [ChatsController],
   providers: [ChatsService, ChatSessionsRepository, SessionTitlesService],
-  exports: [ChatsService, SessionTitlesService],
+  exports: [ChatsService, ChatSessionsRepository, SessionTitlesService],
 })
 export class ChatsModule {}

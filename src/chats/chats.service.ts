@@ -1,11 +1,16 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
+import { AppConfig, appConfig } from '../config/app-config';
 import { PromptsService } from '../prompts/prompts.service';
 import { ModelRegistry } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
+import { ModelCall, UsageService } from '../usage/usage.service';
 import { ChatSessionEntity } from './chat-session.entity';
-import { ChatSessionsRepository } from './chat-sessions.repository';
+import { ChatSessionsRepository, NewSession } from './chat-sessions.repository';
 import {
   DeletedDto,
   HistoryPageDto,
@@ -22,7 +27,7 @@ import {
 } from './dto/session-input.dto';
 
 /**
- * Chat sessions: creation, listing, seed 004's history and switch-model, soft and hard deletion.
+ * Chat sessions: creation, listing, the documented history and switch-model, soft and hard deletion.
  * A session of another user is a 404 identical to a missing one.
  */
 @Injectable()
@@ -32,12 +37,15 @@ export class ChatsService {
     private readonly registry: ModelRegistry,
     private readonly prompts: PromptsService,
     private readonly router: ModelRouter,
+    private readonly usage: UsageService,
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
   /**
    * Creates a session. The model defaults to the server's default model. With `prompt_id`, the prompt rendered
    * with `variables` becomes the system prompt, the session records the prompt and its version, and the prompt's
-   * use is counted in the same transaction as the insert (issue 6).
+   * use is counted in the same transaction as the insert.
    * @throws 400 unknown model, or `system_prompt` together with `prompt_id`; 404 prompt; 422 missing variables;
    *         503 model's provider not configured
    */
@@ -50,28 +58,34 @@ export class ChatsService {
     }
     const prompt = dto.prompt_id !== undefined ? await this.prompts.renderForSession(user, dto.prompt_id, dto.variables) : undefined;
     const fields = this.newSessionFields(user, {
-      model: dto.model,
+      model: this.usableModelId(dto.model),
       title: dto.title,
       systemPrompt: prompt?.text ?? dto.system_prompt,
       metadata: dto.metadata,
     });
-    if (!prompt) return SessionDto.from(await this.sessions.create(fields));
-    const session = await this.sessions.createFromPrompt({ ...fields, promptId: prompt.promptId, promptVersion: prompt.promptVersion });
+    if (!prompt) return SessionDto.from(await this.sessions.insert(fields));
+    // The use is counted first: its UPDATE locks the prompt's row, so a concurrent delete waits for this commit
+    // (the session's `prompt_id` then becomes null), or it committed first and nothing is counted or inserted.
+    const session = await this.db.transaction(async (tx) =>
+      (await this.prompts.countSessionUse(tx, prompt.promptId))
+        ? this.sessions.insert({ ...fields, promptId: prompt.promptId, promptVersion: prompt.promptVersion }, tx)
+        : null,
+    );
     // Deleted since it was rendered: as if it had been missing from the start.
     if (!session) throw notFound('Prompt');
     return SessionDto.from(session);
   }
 
   /**
-   * The fields of a new session, shared by `POST /v1/chat/sessions` and by `POST /v1/chat/stream` without a
+   * The fields of a new session, shared by `POST /v1/chat/sessions` and by the turn engine for a send without a
    * session (which inserts it in the same transaction as the first messages). Stamps the API key's application.
-   * @throws 400 unknown model, 503 model's provider not configured
+   * @param init.model registry id of a model whose chain the caller has checked can answer
    */
   newSessionFields(
     user: AuthenticatedUser,
-    init: { model?: string; title?: string; systemPrompt?: string; metadata?: Record<string, unknown> },
-  ): Partial<ChatSessionEntity> {
-    const model = this.usableModelId(init.model);
+    init: { model: string; title?: string; systemPrompt?: string; metadata?: Record<string, unknown> },
+  ): NewSession {
+    const { model } = init;
     return {
       userId: user.id,
       applicationId: user.applicationId,
@@ -80,6 +94,17 @@ export class ChatsService {
       systemPrompt: init.systemPrompt ?? null,
       metadata: init.metadata ?? {},
     };
+  }
+
+  /**
+   * Adds a model call made for a session (its title, its summary) to the session's totals, the user's and the
+   * ledger, in one statement.
+   */
+  async recordSessionCall(sessionId: number, call: ModelCall): Promise<void> {
+    const stmt = new SqlStatement();
+    const cost = await this.usage.recordCall(call, stmt);
+    this.sessions.addUsage(stmt, sessionId, { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost });
+    await stmt.run(this.db);
   }
 
   /** @throws 404 when missing or not the caller's */
@@ -103,7 +128,10 @@ export class ChatsService {
     return { total, page: q.page, page_size: q.page_size, items: rows.map(SessionDto.from) };
   }
 
-  /** Seed 004's history: active sessions with their messages, newest `updated_at` first. */
+  /**
+   * The documented history (`GET /v1/chat/history`): active sessions, newest `updated_at` first, each with its
+   * newest `history.messages_per_session` messages (oldest first); the page's messages come in one query.
+   */
   async history(user: AuthenticatedUser, q: HistoryQueryDto): Promise<HistoryPageDto> {
     const from = q.start_date ? new Date(q.start_date) : undefined;
     const to = q.end_date ? new Date(q.end_date) : undefined;
@@ -116,7 +144,7 @@ export class ChatsService {
       q.page,
       q.page_size,
     );
-    const turns = await this.sessions.turnsOf(rows.map((s) => s.id));
+    const turns = await this.sessions.turnsOf(rows.map((s) => s.id), this.config.history.messages_per_session);
     return {
       total,
       page: q.page,
@@ -145,7 +173,7 @@ export class ChatsService {
     return SessionDto.from(session);
   }
 
-  /** Deletes for good, or archives with `soft` (seed 003). */
+  /** Deletes for good, or archives with `soft`. */
   async remove(user: AuthenticatedUser, id: number, soft: boolean): Promise<DeletedDto> {
     if (soft) {
       await this.findOwned(user.id, id);
@@ -163,7 +191,7 @@ export class ChatsService {
   }
 
   /**
-   * Seed 004's switch-model: later answers use the new model; the history is kept whole.
+   * The documented switch-model: later answers use the new model; the history is kept whole.
    * @throws 400 unknown model, 404 no such session, 503 model's provider not configured
    */
   async switchModel(user: AuthenticatedUser, dto: SwitchModelDto): Promise<SwitchModelResultDto> {

@@ -4,8 +4,8 @@ import { AppConfig, appConfig } from '../config/app-config';
 import { ModelUsage } from '../providers/model-provider';
 import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
-import { UsageService } from '../usage/usage.service';
 import { ChatSessionsRepository } from './chat-sessions.repository';
+import { ChatsService } from './chats.service';
 
 /** A title made from the first user message keeps this many characters at most. */
 const TITLE_LENGTH = 60;
@@ -20,7 +20,7 @@ export const TITLE_INSTRUCTION =
   'Answer with the title only: no quotes, no final period.';
 
 /**
- * Titles for untitled sessions, from their first exchange (seed 003 "Auto Title Generation"), by the title model
+ * Titles for untitled sessions, from their first exchange, by the title model
  * (`context_management.title_model`, default the session's own model).
  *
  * - The offline model (also every model in offline mode) titles at once with the first words of the user's
@@ -40,29 +40,47 @@ export class SessionTitlesService implements OnModuleDestroy {
     private readonly sessions: ChatSessionsRepository,
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
-    private readonly usage: UsageService,
+    private readonly chats: ChatsService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
   /**
-   * The title to store with the first answer, when it needs no model call.
-   * @param sessionModel registry id of the session's model
-   * @returns the first words of `userText` when titles come from the offline model (or the title model can't be
-   *          reached), else undefined: a model titles the session after the answer
+   * The model that titles a session answered through `answerRoute`, planned once per send: the title model
+   * (`context_management.title_model`) when one is configured, else the answer's own chain.
+   * @returns the route, or undefined when that is the offline model or can't be reached (first words instead)
    */
-  immediateTitle(sessionModel: string, userText: string): string | undefined {
-    return this.titleModel(sessionModel) ? undefined : titleFrom(userText);
+  titleRoute(answerRoute: ModelRoute): ModelRoute | undefined {
+    const name = this.config.contextManagement.title_model;
+    try {
+      const route = name ? this.router.route(this.registry.resolve(name), 'title') : answerRoute.again('title');
+      return route.model.provider === OFFLINE_PROVIDER ? undefined : route;
+    } catch {
+      return undefined; // its provider is not configured: first words instead
+    }
   }
 
   /**
-   * Called once an answer is stored: titles a still untitled session with the title model, in the background,
-   * and adds the call's usage to the session's and the user's totals and the ledger (purpose `title`).
+   * The title to store with the first answer, when it needs no model call.
+   * @param titler the send's {@link titleRoute}
+   * @returns the first words of `userText` when no model titles (offline, or the title model can't be reached),
+   *          else undefined: a model titles the session after the answer
+   */
+  immediateTitle(titler: ModelRoute | undefined, userText: string): string | undefined {
+    return titler ? undefined : titleFrom(userText);
+  }
+
+  /**
+   * Called once an answer is stored: titles a still untitled session with `titler`, in the background, and adds
+   * the call's usage to the session's and the user's totals and the ledger (purpose `title`).
    * Does nothing for a titled session or when the title was made at once ({@link immediateTitle}).
    */
-  afterAnswer(session: { id: number; userId: number; model: string; title: string | null }, userText: string, answerText: string): void {
-    if (session.title !== null) return;
-    const titler = this.titleModel(session.model);
-    if (!titler) return;
+  afterAnswer(
+    session: { id: number; userId: number; title: string | null },
+    titler: ModelRoute | undefined,
+    userText: string,
+    answerText: string,
+  ): void {
+    if (session.title !== null || !titler) return;
     this.work.start(`title:${session.id}`, `Title of session ${session.id}`, async (signal) => {
       let title: string;
       let usage: ModelUsage | undefined;
@@ -86,7 +104,7 @@ export class SessionTitlesService implements OnModuleDestroy {
       }
       // The provider billed the call whether or not the title is still wanted (a PATCH may have won the race).
       if (usage) {
-        await this.usage.recordCall({ userId: session.userId, sessionId: session.id, purpose: 'title', model: titler.model, usage });
+        await this.chats.recordSessionCall(session.id, { userId: session.userId, purpose: 'title', model: titler.model, usage });
       }
       await this.sessions.setTitleIfUntitled(session.id, title);
     });
@@ -99,16 +117,6 @@ export class SessionTitlesService implements OnModuleDestroy {
 
   onModuleDestroy(): Promise<void> {
     return this.work.stop();
-  }
-
-  /** The model that titles sessions of `sessionModel`; undefined when that is the offline one or unreachable. */
-  private titleModel(sessionModel: string): ModelRoute | undefined {
-    try {
-      const route = this.router.route(this.registry.resolve(this.config.contextManagement.title_model ?? sessionModel));
-      return route.model.provider === OFFLINE_PROVIDER ? undefined : route;
-    } catch {
-      return undefined; // its provider is not configured: first words instead
-    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { UserRole } from '../users/user.entity';
+import type { UserRole } from './user-role';
 
 /** Who is calling: set on `req.user` by the JWT or API-key strategy. */
 export interface AuthenticatedUser {
@@ -8,9 +8,11 @@ export interface AuthenticatedUser {
   tier: string;
   /** Set when the call was made with an application's API key; new sessions are stamped with it. */
   applicationId: number | null;
+  /** The login session (`sid`) of the access token; null for API keys. */
+  sessionId: string | null;
 }
 
 /** Injects the authenticated caller (`req.user`) into a handler parameter. */
 export const CurrentUser = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): AuthenticatedUser => ctx.switchToHttp().getRequest().user,
+  (_: unknown, ctx: ExecutionContext): AuthenticatedUser => ctx.switchToHttp().getRequest<{ user: AuthenticatedUser }>().user,
 );

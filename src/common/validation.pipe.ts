@@ -32,16 +32,19 @@ interface OptionalFields {
   defaults: Record<string, unknown>;
 }
 
-const optionalFieldsOf = new Map<Function, OptionalFields>();
+/** A DTO class: class-transformer constructs it with no arguments. */
+type DtoClass = new () => object;
 
-function optionalFields(dtoClass: Function): OptionalFields {
+const optionalFieldsOf = new Map<DtoClass, OptionalFields>();
+
+function optionalFields(dtoClass: DtoClass): OptionalFields {
   let fields = optionalFieldsOf.get(dtoClass);
   if (!fields) {
     const rules = getMetadataStorage().getTargetValidationMetadatas(dtoClass, '', true, false);
     const names = new Set(
       rules.filter((r) => r.type === ValidationTypes.CONDITIONAL_VALIDATION && r.name === IS_OPTIONAL).map((r) => r.propertyName),
     );
-    const defaults = names.size ? (new (dtoClass as new () => Record<string, unknown>)() as Record<string, unknown>) : {};
+    const defaults = names.size ? (new dtoClass() as Record<string, unknown>) : {};
     fields = { names, defaults };
     optionalFieldsOf.set(dtoClass, fields);
   }
@@ -55,7 +58,7 @@ function optionalFields(dtoClass: Function): OptionalFields {
  * them too), never plain JSON values such as `metadata`.
  */
 function dropOptionalNulls(dto: object): void {
-  const { names, defaults } = optionalFields(dto.constructor);
+  const { names, defaults } = optionalFields(dto.constructor as DtoClass);
   const target = dto as Record<string, unknown>;
   for (const key of Object.keys(target)) {
     const value = target[key];

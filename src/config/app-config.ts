@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { OFFLINE_ALIAS, OFFLINE_MODEL_ID } from './builtin-models';
 import { EnvironmentVariables } from './environment';
 import { FileConfig, ModelConfig, ProviderConfig, TierLimitConfig } from './file-config';
+import { weakSecretReason } from './secret-strength';
 
 /** Thrown at boot when configuration is invalid; `problems` holds one readable line per problem. */
 export class ConfigValidationError extends Error {
@@ -15,6 +16,18 @@ export class ConfigValidationError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
+
+/**
+ * The YAML file is strict: a key no setting declares (a typo, or a limit this version doesn't have) stops start-up
+ * rather than being silently ignored.
+ */
+const STRICT = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false };
+
+/**
+ * Variables whose values are never printed, even when invalid: secrets, and URLs that may carry a password.
+ * Their problem line says how long the value was instead.
+ */
+const SECRET_VARIABLE = /SECRET|PASSWORD|TOKEN|API_KEY|ACCESS_KEY|_URL$/;
 
 /** Type checks name the real problem; range checks on a value of the wrong type only add noise. */
 const TYPE_CONSTRAINTS = ['isInt', 'isNumber', 'isBoolean', 'isString', 'isIn', 'isObject', 'isArray', 'matches'];
@@ -28,8 +41,13 @@ function flatten(errors: ValidationError[], prefix = '', raw?: Record<string, un
     const path = prefix ? `${prefix}.${e.property}` : e.property;
     const constraints = e.constraints ?? {};
     const key = TYPE_CONSTRAINTS.find((k) => k in constraints) ?? Object.keys(constraints)[0];
-    const written = raw && e.property in raw ? raw[e.property] : e.value;
-    const own = key ? [`${path}: ${constraints[key]} (got ${JSON.stringify(written)})`] : [];
+    const written: unknown = raw && e.property in raw ? raw[e.property] : e.value;
+    if (key === 'whitelistValidation') return [`${path}: unknown key "${e.property}"`];
+    const shown =
+      raw && SECRET_VARIABLE.test(e.property)
+        ? `a value of ${typeof written === 'string' ? written.length : 0} characters, not shown`
+        : `got ${JSON.stringify(written)}`;
+    const own = key ? [`${path}: ${constraints[key]} (${shown})`] : [];
     return [...own, ...flatten(e.children ?? [], path)];
   });
 }
@@ -71,12 +89,21 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   const explicitFile = vars.CONFIG_FILE !== undefined;
   const raw = explicitFile || fileExists(configPath) ? readYaml(configPath, problems) : {};
   const file = plainToInstance(FileConfig, raw);
-  file.rate_limits.tiers = raw.rate_limits ? toMap(TierLimitConfig, (raw.rate_limits as any).tiers) : file.rate_limits.tiers;
+  file.rate_limits.tiers = raw.rate_limits ? toMap(TierLimitConfig, (raw.rate_limits as { tiers?: unknown }).tiers) : file.rate_limits.tiers;
   file.providers = toMap(ProviderConfig, raw.providers);
-  problems.push(...flatten(validateSync(file, { forbidUnknownValues: false })).map((p) => `${configPath}: ${p}`));
-  // Map values are not reached by @ValidateNested: each provider is checked on its own.
+  problems.push(...flatten(validateSync(file, STRICT)).map((p) => `${configPath}: ${p}`));
+  // Map values are not reached by @ValidateNested: each provider and tier is checked on its own.
   for (const [name, provider] of Object.entries(file.providers)) {
-    problems.push(...flatten(validateSync(provider), `providers.${name}`).map((p) => `${configPath}: ${p}`));
+    problems.push(...flatten(validateSync(provider, STRICT), `providers.${name}`).map((p) => `${configPath}: ${p}`));
+  }
+  for (const [name, tier] of Object.entries(file.rate_limits.tiers)) {
+    const path = `rate_limits.tiers.${name}`;
+    problems.push(...flatten(validateSync(tier, STRICT), path).map((p) => `${configPath}: ${p}`));
+    for (const pattern of Array.isArray(tier.allowed_models) ? tier.allowed_models : []) {
+      if (typeof pattern === 'string' && !pattern.endsWith('*') && !registryNames(file.models).has(pattern.toLowerCase())) {
+        problems.push(`${configPath}: ${path}.allowed_models: "${pattern}" is not a model id or alias`);
+      }
+    }
   }
   problems.push(...registryProblems(file.models).map((p) => `${configPath}: ${p}`));
   const defaultModel = vars.DEFAULT_MODEL ?? file.default_model ?? undefined;
@@ -99,6 +126,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     problems.push(`${configPath}: limits.headers_timeout_ms (${headers_timeout_ms}) must not be greater than limits.request_timeout_ms (${request_timeout_ms})`);
   }
   if (production && !vars.JWT_SECRET) problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 characters)');
+  const weakness = production && vars.JWT_SECRET && vars.JWT_SECRET.length >= 32 ? weakSecretReason(vars.JWT_SECRET) : null;
+  if (weakness) problems.push(`JWT_SECRET: too predictable for production: it ${weakness}; use e.g. \`openssl rand -base64 48\``);
   if (production && vars.ALLOW_DB_RESET) problems.push('ALLOW_DB_RESET: must not be true when NODE_ENV=production');
   if ((vars.ADMIN_EMAIL === undefined) !== (vars.ADMIN_PASSWORD === undefined)) {
     problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');
@@ -121,7 +150,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     /** `pretty` (one coloured line per entry) on a terminal outside production; JSON lines otherwise. */
     logFormat: (vars.LOG_FORMAT ?? (process.stdout.isTTY && !production ? 'pretty' : 'json')) as 'json' | 'pretty',
     databaseUrl: vars.DATABASE_URL,
-    databasePoolSize: vars.DATABASE_POOL_SIZE ?? 10,
+    databasePoolSize: vars.DATABASE_POOL_SIZE ?? 20,
     dataDir: resolve(vars.DATA_DIR ?? 'data'),
     redisUrl: vars.REDIS_URL,
     jwtSecret: vars.JWT_SECRET,
@@ -136,10 +165,14 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     retries: file.retries,
     auth: file.auth,
     rateLimits: file.rate_limits,
+    budgets: file.budgets,
     contextManagement: file.context_management,
     offline: file.offline,
     prompts: file.prompts,
     files: file.files,
+    history: file.history,
+    /** Prometheus metrics (README "Operating it"). */
+    metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT, host: vars.METRICS_HOST ?? '127.0.0.1' },
     /** Where uploaded files' bytes go when set (README "Files (PDF upload)"); unset: PostgreSQL. */
     s3: vars.S3_BUCKET
       ? {

@@ -2,7 +2,10 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
 const toBool = ({ value }: { value: unknown }) =>
-  value === undefined || value === '' ? undefined : ['1', 'true', 'yes', 'on'].includes(String(value).toLowerCase());
+  value === undefined || value === ''
+    ? undefined
+    : (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') &&
+      ['1', 'true', 'yes', 'on'].includes(String(value).toLowerCase());
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
@@ -33,6 +36,12 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(emptyToUndefined) @IsString() TRUST_PROXY?: string;
   /** Origins allowed to call the API from a browser, comma-separated; `*` (any) only outside production. */
   @IsOptional() @Transform(emptyToUndefined) @IsString() CORS_ORIGINS?: string;
+  /** Bearer token that unlocks `GET /metrics` on the API port (unset: 404 there). */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(16, { message: 'METRICS_TOKEN must be at least 16 characters' })
+  METRICS_TOKEN?: string;
+  /** A private listener serving `GET /metrics` without auth (unset: none). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) METRICS_PORT?: number;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() METRICS_HOST?: string;
   /** An S3-compatible object store for uploaded files (path-style URLs); unset: the bytes stay in PostgreSQL. */
   @IsOptional() @Transform(emptyToUndefined) @IsString() S3_ENDPOINT?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() S3_BUCKET?: string;

@@ -62,24 +62,89 @@ export class RetriesConfig {
   @IsInt() @Min(0) max_delay_ms = 8_000;
 }
 
+/**
+ * Per-account login backoff (README "Security"): after `free_failures` failed logins of one email, the next
+ * attempt must wait `base_seconds`, doubling with each further failure up to `max_seconds`; a success clears it.
+ */
+export class LoginBackoffConfig {
+  /** Failed logins of one account answered normally before it has to wait. */
+  @IsInt() @Min(1) free_failures = 5;
+  /** Wait after the `free_failures`-th failure; doubles with each further failure. */
+  @IsInt() @Min(1) base_seconds = 1;
+  /** Longest wait. */
+  @IsInt() @Min(1) max_seconds = 900;
+  /** A count of failures is forgotten after this long without another failure. */
+  @IsInt() @Min(60) forget_after_seconds = 86_400;
+}
+
 export class AuthConfig {
   @IsInt() @Min(10) @Max(86_400) access_token_ttl_seconds = 900;
   @IsInt() @Min(60) refresh_token_ttl_seconds = 30 * 86_400;
+  /**
+   * Seconds after a refresh token is spent during which presenting it again returns the same successor pair
+   * instead of counting as reuse (two tabs refreshing at once); 0 turns the overlap off. RFC 9700 §4.14.2.
+   */
+  @IsInt() @Min(0) @Max(300) refresh_reuse_overlap_seconds = 10;
   @IsString() issuer = 'chat-backend';
   @IsString() audience = 'chat-backend-api';
+  /**
+   * How long an instance may answer from its cached copy of a caller (user role, tier, disabled; API key) before
+   * reading PostgreSQL again. Changes made through the API invalidate it at once (README "Security").
+   */
+  @IsInt() @Min(0) @Max(300_000) cache_ttl_ms = 5_000;
+  /** Most callers (users plus API keys) one instance keeps cached; the oldest entry goes first. */
+  @IsInt() @Min(1) cache_max_entries = 10_000;
+  @ValidateNested() @Type(() => LoginBackoffConfig) login_backoff = new LoginBackoffConfig();
 }
 
-export class TierLimitConfig {
-  @IsInt() @Min(1) requests: number;
-  @IsInt() @Min(1) sends: number;
+/**
+ * Spending and model limits, on a tier in the YAML file or as an override on a user or an application; every key is
+ * optional and `null` means unlimited. The effective limit of a caller is the tightest of tier, user and application.
+ * Days and months are UTC calendar days and months.
+ */
+export class BudgetLimits {
+  /** Input + output tokens per UTC clock minute. */
+  @IsOptional() @IsInt() @Min(1) tokens_per_minute?: number | null;
+  /** USD spent per UTC day, at the registry's prices. */
+  @IsOptional() @IsNumber() @Min(0) daily_cost_usd?: number | null;
+  /** USD spent per UTC calendar month. */
+  @IsOptional() @IsNumber() @Min(0) monthly_cost_usd?: number | null;
+  /** Input + output tokens per UTC day. */
+  @IsOptional() @IsInt() @Min(1) daily_tokens?: number | null;
+  /** Model ids or aliases the caller may use; a trailing `*` matches a prefix (`openai/*`). */
+  @IsOptional() @IsArray() @IsString({ each: true }) allowed_models?: string[] | null;
+  /** Most output tokens one answer may ask for; a request above it is sent with this limit instead. */
+  @IsOptional() @IsInt() @Min(1) max_output_tokens?: number | null;
+}
+
+/** The keys of {@link BudgetLimits}, in the order they are reported. */
+export const BUDGET_LIMIT_KEYS = [
+  'tokens_per_minute',
+  'daily_cost_usd',
+  'monthly_cost_usd',
+  'daily_tokens',
+  'allowed_models',
+  'max_output_tokens',
+] as const satisfies readonly (keyof BudgetLimits)[];
+
+/** Where budget counters live (README "Budgets and quotas"). */
+export class BudgetsConfig {
+  /** Prefix of the budget counters' Redis keys (with `REDIS_URL`), so several deployments can share one server. */
+  @IsString() redis_key_prefix = 'budget:';
+}
+
+/** A tier: request and send rates per `rate_limits.window_seconds` (null: unlimited), plus its budgets. */
+export class TierLimitConfig extends BudgetLimits {
+  @IsOptional() @IsInt() @Min(1) requests?: number | null;
+  @IsOptional() @IsInt() @Min(1) sends?: number | null;
 }
 
 export class RateLimitsConfig {
   @IsInt() @Min(1) window_seconds = 60;
   @IsInt() @Min(1) unauthenticated_per_ip = 60;
   @IsInt() @Min(1) auth_per_ip = 10;
-  /** Tier name → limits; converted entry by entry by the loader (class-transformer has no typed maps). */
-  @IsObject() @ValidateNested({ each: true })
+  /** Tier name → limits; converted and validated entry by entry by the loader (class-transformer has no typed maps). */
+  @IsObject()
   tiers: Record<string, TierLimitConfig> = {
     free: Object.assign(new TierLimitConfig(), { requests: 120, sends: 10 }),
   };
@@ -114,7 +179,7 @@ export class ContextManagementConfig {
   @IsNumber() @Min(1) @Max(4) token_estimate_factor = 1.25;
 }
 
-/** Prompt templates (issue 6): size limits checked on create, update, preview and sessions started from a prompt. */
+/** Prompt templates: size limits checked on create, update, preview and sessions started from a prompt. */
 export class PromptsConfig {
   /** Characters in a prompt's content (and in a preview's ad-hoc `content`). */
   @IsInt() @Min(1) @Max(1_000_000) max_content_length = 20_000;
@@ -124,6 +189,12 @@ export class PromptsConfig {
   @IsInt() @Min(1) @Max(1000) max_variables = 50;
   /** Most output tokens a preview asks the model for. */
   @IsInt() @Min(1) preview_max_tokens = 1024;
+}
+
+/** `GET /v1/chat/history` (README "API at a glance"). */
+export class HistoryConfig {
+  /** Messages shown per session, the newest ones (oldest first): the page's cost stays bounded however long a session is. */
+  @IsInt() @Min(1) @Max(10_000) messages_per_session = 50;
 }
 
 /** PDF uploads (README "Files (PDF upload)"); the upload size limit is `limits.max_upload_bytes`. */
@@ -217,6 +288,9 @@ export class FileConfig {
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
-  @IsObject() @ValidateNested({ each: true }) providers: Record<string, ProviderConfig> = {};
+  @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
+  @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
+  /** Provider name → provider; converted and validated entry by entry by the loader. */
+  @IsObject() providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
 }

@@ -1,4 +1,4 @@
-import { ProblemException } from '../common/problem';
+import { ContextTooSmallError } from './context-builder';
 import {
   buildContext,
   CandidateMessage,
@@ -8,7 +8,7 @@ import {
   summaryContent,
   TRUNCATED_MARK,
 } from './context-builder';
-import { makeTokenCounter, PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
+import { makeTokenCounter, PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../providers/tokenizer';
 
 /** One token per character keeps the arithmetic visible. */
 const chars = makeTokenCounter({ name: 'chars', count: (t) => t.length, truncate: (t, n) => t.slice(0, Math.max(n, 0)) });
@@ -113,13 +113,13 @@ describe('buildContext', () => {
   });
 
   it('refuses with 422 when the newest user message alone does not fit, and says why', () => {
-    expect(() => buildContext(input({ messages: history, contextWindow: each - 1 }))).toThrow(ProblemException);
+    expect(() => buildContext(input({ messages: history, contextWindow: each - 1 }))).toThrow(ContextTooSmallError);
     try {
       buildContext(input({ systemPrompt: 's', messages: history, contextWindow: each }));
       fail('expected a 422');
     } catch (err) {
-      expect((err as ProblemException).getStatus()).toBe(422);
-      expect((err as ProblemException).message).toMatch(/too long for this model/);
+      expect(err).toBeInstanceOf(ContextTooSmallError);
+      expect((err as ContextTooSmallError).message).toMatch(/too long for this model/);
     }
     // A preview (nothing required) of the same history is no error: it just holds less.
     expect(buildContext(input({ systemPrompt: 's', messages: history, contextWindow: each, requireNewest: false })).turns).toHaveLength(1);
@@ -130,8 +130,8 @@ describe('buildContext', () => {
       buildContext(input({ messages: history, contextWindow: 100, reservedOutput: 100 }));
       fail('expected a 422');
     } catch (err) {
-      expect((err as ProblemException).getStatus()).toBe(422);
-      expect((err as ProblemException).extensions.errors).toEqual([{ field: 'max_tokens', message: 'leaves no room for the prompt' }]);
+      expect(err).toBeInstanceOf(ContextTooSmallError);
+      expect((err as ContextTooSmallError).fieldErrors).toEqual([{ field: 'max_tokens', message: 'leaves no room for the prompt' }]);
     }
   });
 

@@ -1,7 +1,22 @@
-import { HttpStatus } from '@nestjs/common';
-import { ProblemException } from '../common/problem';
+import { DomainError } from '../common/domain-error';
+import type { FieldError } from '../common/problem';
 import type { ChatTurn } from '../providers/model-provider';
-import { PER_MESSAGE_OVERHEAD, TokenCounter } from './token-counter';
+import { PER_MESSAGE_OVERHEAD, TokenCounter } from '../providers/tokenizer';
+
+/**
+ * The conversation can't be fitted to a model's context window: the reserved output leaves no room, or the newest
+ * user message (with the system prompt and summary) alone is too long. Answered as 422 with the field at fault.
+ */
+export class ContextTooSmallError extends DomainError {
+  readonly code = 'context.too_small' as const;
+  override readonly fieldErrors: FieldError[];
+
+  constructor(message: string, fieldError: FieldError) {
+    super(message);
+    this.name = 'ContextTooSmallError';
+    this.fieldErrors = [fieldError];
+  }
+}
 
 /** A document of the session whose text goes into the context (PDF text, from the files module). */
 export interface ContextDocument {
@@ -115,7 +130,7 @@ export function summaryContent(summary: string): string {
 }
 
 /**
- * Builds what a model is sent, in this order (API.md "Behaviour", seed 003): the system prompt, the session
+ * Builds what a model is sent, in this order (API.md "Behaviour"): the system prompt, the session
  * summary, the session's documents as one user-role block (never in the system prompt: OWASP LLM01, untrusted
  * content must not gain instruction authority), then the newest messages that fit. Pure: no I/O.
  *
@@ -125,7 +140,7 @@ export function summaryContent(summary: string): string {
  * stopping at the first that does not fit (never cut in half). When that cut leaves an answer without its
  * question at the start, the answer goes too.
  * @returns the turns oldest first, with tokens per part and what was dropped
- * @throws ProblemException 422 when the reserved output leaves no room, or the newest user message (with the
+ * @throws ContextTooSmallError when the reserved output leaves no room, or the newest user message (with the
  *         system prompt and summary) alone does not fit; thrown before anything is stored
  */
 export function buildContext(input: ContextInput): BuiltContext {
@@ -138,10 +153,9 @@ export function buildContext(input: ContextInput): BuiltContext {
     available: input.contextWindow - input.reservedOutput - input.safetyMargin,
   };
   if (budget.available <= PER_MESSAGE_OVERHEAD) {
-    throw new ProblemException(
-      HttpStatus.UNPROCESSABLE_ENTITY,
+    throw new ContextTooSmallError(
       `max_tokens ${input.reservedOutput} leaves no room for the prompt in this model's ${input.contextWindow}-token context window.`,
-      { errors: [{ field: 'max_tokens', message: 'leaves no room for the prompt' }] },
+      { field: 'max_tokens', message: 'leaves no room for the prompt' },
     );
   }
 
@@ -159,12 +173,11 @@ export function buildContext(input: ContextInput): BuiltContext {
   const newest = input.requireNewest ? candidates[candidates.length - 1] : undefined;
   const mandatory = headTokens + (newest ? costOf(newest.content) : 0);
   if (mandatory > budget.available) {
-    throw new ProblemException(
-      HttpStatus.UNPROCESSABLE_ENTITY,
+    throw new ContextTooSmallError(
       `The message is too long for this model: with the system prompt and summary it needs about ${mandatory} tokens ` +
         `of a ${budget.available}-token budget (context window ${budget.contextWindow} − reserved output ` +
         `${budget.reservedOutput} − safety margin ${budget.safetyMargin}).`,
-      { errors: [{ field: 'messages', message: 'too long for the model context window' }] },
+      { field: 'messages', message: 'too long for the model context window' },
     );
   }
 

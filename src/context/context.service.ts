@@ -11,7 +11,7 @@ import { ModelRouter } from '../providers/model-router';
 import { BuiltContext, buildContext, CandidateMessage, ContextDocument, MAX_CHARS_PER_TOKEN } from './context-builder';
 import { ContextRepository } from './context.repository';
 import { ContextPreviewDto } from './dto/context-preview.dto';
-import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from './token-counter';
+import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../providers/tokenizer';
 
 /** A built context plus what the preview reports beyond it. */
 export interface SessionContext extends BuiltContext {
@@ -25,7 +25,7 @@ export interface SendContext extends SessionContext {
   /**
    * The same parts (system prompt, summary, documents, messages: nothing is reloaded) fitted to `model`'s window,
    * tokenizer and output reservation, for a fallback. Pure.
-   * @throws ProblemException 422 when the new user message does not fit that model
+   * @throws ContextTooSmallError when the new user message does not fit that model
    */
   refit(model: RegisteredModel): SessionContext;
 }
@@ -75,7 +75,7 @@ export class ContextService {
    * @param systemPrompt a `system` message of the request, replacing the session's prompt
    * @param turn the new turn, oldest first; its last message is the user's and is always kept
    * @param maxTokens the request's `max_tokens`
-   * @throws ProblemException 422 when the new user message does not fit the first model (nothing is stored yet)
+   * @throws ContextTooSmallError when the new user message does not fit the first model (nothing is stored yet)
    */
   async forSend(
     session: ChatSessionEntity | null,
@@ -100,7 +100,7 @@ export class ContextService {
     if (maxTokens !== undefined && maxTokens > model.maxOutputTokens) {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
     }
-    const built = this.fit(await this.load(session, [model], undefined, [], maxTokens), model, maxTokens);
+    const built = this.fit(await this.load(session, [model], undefined, [], maxTokens, true), model, maxTokens);
     const summarized = built.summary ? await this.repository.countMessagesUpTo(session.id, built.summary.coversMessageId) : 0;
     const { budget, tokens, documents, dropped } = built.accounting;
     const summaryTurn = built.turns.find((t) => t.part === 'summary');
@@ -134,13 +134,17 @@ export class ContextService {
     };
   }
 
-  /** Reads the parts of a context: as many of the newest messages as the largest of `models` could take. */
+  /**
+   * Reads the parts of a context: as many of the newest messages as the largest of `models` could take.
+   * @param countDropped count the older messages not loaded (the preview reports them; a send skips the query)
+   */
   private async load(
     session: ChatSessionEntity | null,
     models: readonly RegisteredModel[],
     systemPrompt: string | undefined,
     turn: ChatTurn[],
     maxTokens: number | undefined,
+    countDropped = false,
   ): Promise<ContextParts> {
     const cm = this.config.contextManagement;
     const useSummary = cm.mode === 'summary_window' && session?.summary && session.summaryMessageId !== null;
@@ -153,18 +157,22 @@ export class ContextService {
       ...models.map((m) => m.contextWindow - reservedOutputFor(m, maxTokens) - cm.safety_margin_tokens),
     );
     const mostThatFit = Math.max(Math.floor(available / (PER_MESSAGE_OVERHEAD + 1)), 0) + 1;
-    const stored = session
-      ? await this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit)
-      : { messages: [], total: 0 };
-    const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
     // Only as much text as the documents budget can take is loaded; the builder cuts it to tokens.
     const documentChars = cm.documents_budget_tokens * MAX_CHARS_PER_TOKEN;
+    // Both reads at once: a send waits for one round trip, not two.
+    const [stored, documents] = session
+      ? await Promise.all([
+          this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit, countDropped),
+          this.files.documentsForContext(session.id, documentChars),
+        ])
+      : [{ messages: [], olderNotLoaded: 0 }, []];
+    const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
     return {
       systemPrompt: systemPrompt ?? session?.systemPrompt ?? cm.default_system_prompt,
       summary,
-      documents: session ? await this.files.documentsForContext(session.id, documentChars) : [],
+      documents,
       messages: [...stored.messages, ...newTurn],
-      olderNotLoaded: stored.total - stored.messages.length,
+      olderNotLoaded: stored.olderNotLoaded,
       requireNewest: turn.length > 0,
     };
   }

@@ -1,13 +1,14 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { ChatSessionsRepository } from '../chats/chat-sessions.repository';
+import { ChatsService } from '../chats/chats.service';
 import { BackgroundWork } from '../common/background-work';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
-import { UsageService } from '../usage/usage.service';
 import { CandidateMessage } from './context-builder';
 import { ContextRepository } from './context.repository';
-import { tokenCounterFor } from './token-counter';
+import { tokenCounterFor } from '../providers/tokenizer';
 
 /** The summary model's instruction. */
 export const SUMMARY_INSTRUCTION =
@@ -16,7 +17,7 @@ export const SUMMARY_INSTRUCTION =
   'questions; drop small talk. Write plain prose in the conversation\'s language. Answer with the summary only.';
 
 /**
- * Seed 003's `summary_window` mode: a rolling summary of the messages older than the verbatim window, written by
+ * The `summary_window` context mode: a rolling summary of the messages older than the verbatim window, written by
  * the summary model (`context_management.summary_model`, default the session's own) in the background after an
  * answer has been stored, so no stream waits for it.
  *
@@ -36,7 +37,8 @@ export class SummariesService implements OnModuleDestroy {
     private readonly repository: ContextRepository,
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
-    private readonly usage: UsageService,
+    private readonly chats: ChatsService,
+    private readonly sessions: ChatSessionsRepository,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -70,7 +72,7 @@ export class SummariesService implements OnModuleDestroy {
     const outside = await this.repository.messagesOutsideWindow(sessionId, state.summaryMessageId ?? 0, 2 * cm.window_size);
     if (outside.length < (state.summary ? cm.summary_update_interval : 1)) return;
 
-    const route = this.router.route(this.registry.resolve(cm.summary_model ?? state.model));
+    const route = this.router.route(this.registry.resolve(cm.summary_model ?? state.model), 'summary');
     const { model } = route;
     // The offline model only echoes: its "summary" would replace real messages with noise.
     if (model.provider === OFFLINE_PROVIDER) return;
@@ -92,11 +94,11 @@ export class SummariesService implements OnModuleDestroy {
     // The route caps maxTokens at the model's maximum.
     const result = await route.complete({ messages: request(fold), maxTokens: cm.summary_max_tokens }, signal);
     // Billed even when the summary turns out empty or a newer one wins.
-    await this.usage.recordCall({ userId, sessionId, purpose: 'summary', model: route.model, usage: result.usage });
+    await this.chats.recordSessionCall(sessionId, { userId, purpose: 'summary', model: route.model, usage: result.usage });
     const summary = result.text.trim();
     if (!summary) throw new Error(`${model.id} returned an empty summary; the previous one is kept`);
     const coversMessageId = fold[fold.length - 1].id!;
-    if (!(await this.repository.saveSummary(sessionId, summary, coversMessageId, state.summaryMessageId))) {
+    if (!(await this.sessions.saveSummary(sessionId, summary, coversMessageId, state.summaryMessageId))) {
       this.logger.debug(`Summary of session ${sessionId} not stored: a newer one was stored meanwhile`);
     }
   }

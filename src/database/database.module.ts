@@ -1,10 +1,20 @@
-import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig, appConfig } from '../config/app-config';
-import { buildDataSourceOptions } from './data-source-options';
+import { buildDataSourceOptions, EntityList } from './data-source-options';
 import { EMBEDDED_POOL_SIZE, EmbeddedPostgres } from './embedded-postgres';
 import { runMigrationsLocked } from './migrate';
+
+/** `host:port` of a PostgreSQL URL, for logs: never the user name or password. */
+function hostAndPort(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}`;
+  } catch {
+    return '(unparsable DATABASE_URL)';
+  }
+}
 
 /** Stops the embedded server, if one was started, after the pool has closed. */
 class EmbeddedShutdown implements OnApplicationShutdown {
@@ -25,23 +35,37 @@ class EmbeddedShutdown implements OnApplicationShutdown {
  * PostgreSQL through TypeORM: `DATABASE_URL`, or the embedded server under `DATA_DIR` when it is unset.
  * Pending migrations run before any other module touches the database.
  */
-@Module({
-  imports: [
-    TypeOrmModule.forRootAsync({
-      inject: [appConfig.KEY],
-      useFactory: async (config: AppConfig) => {
-        if (config.databaseUrl) return buildDataSourceOptions(config.databaseUrl, config.databasePoolSize);
-        const embedded = await EmbeddedPostgres.start(config.dataDir);
-        return buildDataSourceOptions(embedded.url, EMBEDDED_POOL_SIZE);
-      },
-      dataSourceFactory: async (options) => {
-        const dataSource = await new DataSource(options!).initialize();
-        const applied = await runMigrationsLocked(dataSource);
-        if (applied.length) new Logger('Migrations').log(`Applied: ${applied.join(', ')}`);
-        return dataSource;
-      },
-    }),
-  ],
-  providers: [EmbeddedShutdown],
-})
-export class DatabaseModule {}
+@Module({})
+export class DatabaseModule {
+  /**
+   * @param entities the schema's entity classes, handed in by the app (`src/entities.ts`): the database layer
+   *   imports no feature module
+   */
+  static forRoot(entities: EntityList): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          inject: [appConfig.KEY],
+          useFactory: async (config: AppConfig) => {
+            const logger = new Logger('Database');
+            if (config.databaseUrl) {
+              logger.log(`connecting to the database at ${hostAndPort(config.databaseUrl)}`);
+              return buildDataSourceOptions(config.databaseUrl, config.databasePoolSize, entities);
+            }
+            logger.log(`starting the embedded PostgreSQL under ${config.dataDir}`);
+            const embedded = await EmbeddedPostgres.start(config.dataDir);
+            return buildDataSourceOptions(embedded.url, EMBEDDED_POOL_SIZE, entities);
+          },
+          dataSourceFactory: async (options) => {
+            const dataSource = await new DataSource(options!).initialize();
+            const applied = await runMigrationsLocked(dataSource);
+            if (applied.length) new Logger('Migrations').log(`Applied: ${applied.join(', ')}`);
+            return dataSource;
+          },
+        }),
+      ],
+      providers: [EmbeddedShutdown],
+    };
+  }
+}

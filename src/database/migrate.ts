@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
@@ -22,31 +21,4 @@ export async function runMigrationsLocked(dataSource: DataSource): Promise<strin
   } finally {
     await lock.end(); // ending the session releases the lock
   }
-}
-
-/** `npm run migration:run`: applies pending migrations with the app's own configuration, then exits. */
-async function main(): Promise<void> {
-  const { loadAppConfig } = await import('../config/app-config');
-  const { buildDataSourceOptions } = await import('./data-source-options');
-  const { EMBEDDED_POOL_SIZE, EmbeddedPostgres } = await import('./embedded-postgres');
-  const config = loadAppConfig(process.env);
-  const embedded = config.databaseUrl ? undefined : await EmbeddedPostgres.start(config.dataDir);
-  const dataSource = new DataSource(
-    buildDataSourceOptions(config.databaseUrl ?? embedded!.url, embedded ? EMBEDDED_POOL_SIZE : 2),
-  );
-  await dataSource.initialize();
-  try {
-    const applied = await runMigrationsLocked(dataSource);
-    new Logger('Migrations').log(applied.length ? `Applied: ${applied.join(', ')}` : 'No pending migrations');
-  } finally {
-    await dataSource.destroy();
-    await embedded?.stop();
-  }
-}
-
-if (require.main === module) {
-  main().catch((err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-  });
 }

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, Header, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
+import { Controller, Delete, Get, Header, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -8,12 +8,13 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { FileDeletedDto, FileDto, FilePageDto, UploadFileDto, UploadResultDto } from './dto/file.dto';
 import { FilesService } from './files.service';
+import { answerUpload } from './upload-response';
 
 /** PDF files of chat sessions (seed 004's upload, under its `/api/chat` prefix). */
 @ApiTags('files')
@@ -37,8 +38,9 @@ export class FilesController {
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,
     @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<UploadResultDto> {
-    return this.files.upload(user, sessionId, req);
+    return answerUpload(req, res, () => this.files.upload(user, sessionId, req));
   }
 
   /** A session's files, oldest first, without their text. */

@@ -108,11 +108,12 @@ export class FilesRepository {
 
   /** Deletes an owned file with its bytes (FK cascade). @returns whether it existed. */
   async deleteOwned(userId: number, id: number): Promise<boolean> {
-    const result = await this.dataSource.query(
+    // pg answers a DELETE with [rows, affected count].
+    const result: [unknown[], number] = await this.dataSource.query(
       'DELETE FROM files f USING chat_sessions s WHERE f.id = $1 AND s.id = f.session_id AND s.user_id = $2',
       [id, userId],
     );
-    return Number(result[1]) > 0;
+    return result[1] > 0;
   }
 
   /** Inserts a file's bytes within `tx`, the transaction inserting its row (see {@link createWithContent}). */

@@ -1,13 +1,13 @@
 import { HttpStatus, Inject, Injectable, StreamableFile } from '@nestjs/common';
 import { create as contentDisposition } from 'content-disposition';
-import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
-import { QueryFailedError } from 'typeorm';
+import type { IncomingMessage } from 'node:http';
 import { ChatsService } from '../chats/chats.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { isForeignKeyViolation, isUniqueViolation } from '../database/pg-errors';
 import { FileDeletedDto, FileDto, FilePageDto, FileSummaryDto, UploadResultDto } from './dto/file.dto';
 import { FileEntity } from './file.entity';
 import { FilesRepository } from './files.repository';
@@ -15,7 +15,7 @@ import { ReceivedFile, receivePdf } from './multipart-upload';
 import { ExtractedPdf, PdfExtractionService } from './pdf-extraction.service';
 import { FileStorage } from './storage/file-storage';
 
-/** The multipart field seed 004's upload reads (`curl -F "file=@document.pdf"`). */
+/** The multipart field the documented upload reads (`curl -F "file=@document.pdf"`). */
 const UPLOAD_FIELD = 'file';
 
 /** A session's file as the model's context gets it. */
@@ -26,10 +26,8 @@ export interface SessionDocument {
   partial: boolean;
 }
 
-const pgCode = (err: unknown) => (err instanceof QueryFailedError ? (err.driverError as { code?: string }).code : undefined);
-
 /**
- * PDF files of chat sessions (seed 004's upload): receive under the size limit, check the bytes are a PDF,
+ * PDF files of chat sessions (the documented upload): receive under the size limit, check the bytes are a PDF,
  * extract the text in a budgeted child process, store bytes and text together, and hand the text to the
  * model as document context. Another user's session or file is a 404 identical to a missing one.
  */
@@ -44,27 +42,14 @@ export class FilesService {
   ) {}
 
   /**
-   * Seed 004's upload, answered 201 for a new file; the same bytes uploaded to the same session again return the
-   * stored file, answered 200, without extracting anything (the status is set on `req`'s response).
+   * The documented upload. The same bytes uploaded to the same session again return the stored file without
+   * extracting anything (`created` false).
+   * @param body the request as it streams in: a `multipart/form-data` body with the file in field `file`
    * @throws 404 session missing or not the caller's; 409 session archived; 413 too large; 415 not multipart or
    *         not a PDF; 422 no file, session full, encrypted, corrupt, too many pages, no text, or an extraction
    *         budget passed; 429 too many uploads being processed
    */
-  async upload(user: AuthenticatedUser, sessionId: number, req: Request): Promise<UploadResultDto> {
-    const { created, result } = await this.receiveAndStore(user, sessionId, req);
-    req.res?.status(created ? HttpStatus.CREATED : HttpStatus.OK);
-    return result;
-  }
-
-  /** The upload's work: `created` false when the session already held these bytes. */
-  private async receiveAndStore(
-    user: AuthenticatedUser,
-    sessionId: number,
-    req: Request,
-  ): Promise<{ created: boolean; result: UploadResultDto }> {
-    // Until the body is in, any answer closes the connection: to keep it alive, Node would read and throw away
-    // the rest of a body of up to MAX_UPLOAD_BYTES.
-    req.res?.setHeader('Connection', 'close');
+  async upload(user: AuthenticatedUser, sessionId: number, body: IncomingMessage): Promise<{ created: boolean; result: UploadResultDto }> {
     const session = await this.chats.findOwned(user.id, sessionId);
     if (session.archivedAt) {
       throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before uploading to it.');
@@ -74,13 +59,12 @@ export class FilesService {
     // at its cap, is refused at once, and at most that many bodies are buffered at a time.
     const release = this.extraction.reserve(user.id);
     try {
-      const received = await receivePdf(req, UPLOAD_FIELD, {
+      const received = await receivePdf(body, UPLOAD_FIELD, {
         maxFileBytes: this.config.limits.max_upload_bytes,
         maxParts: this.config.files.max_multipart_parts,
         maxOverheadBytes: this.config.files.max_multipart_overhead_bytes,
         lingerMs: this.config.files.upload_linger_ms,
       });
-      req.res?.removeHeader('Connection');
       const existing = await this.files.findInSessionBySha256(session.id, received.sha256);
       if (existing) return { created: false, result: uploaded(existing) };
       const pdf = await this.extraction.extract(received.bytes);
@@ -118,12 +102,12 @@ export class FilesService {
       return { created: true, result: uploaded(file) };
     } catch (err) {
       // The same bytes arrived twice at once: the other upload stored them first.
-      if (pgCode(err) === '23505') {
+      if (isUniqueViolation(err)) {
         const winner = await this.files.findInSessionBySha256(sessionId, received.sha256);
         if (winner) return { created: false, result: uploaded(winner) };
       }
       // The session was deleted while the text was being extracted.
-      if (pgCode(err) === '23503') throw notFound('Chat session');
+      if (isForeignKeyViolation(err)) throw notFound('Chat session');
       throw err;
     }
   }

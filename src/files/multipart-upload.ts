@@ -1,7 +1,7 @@
 import { HttpStatus } from '@nestjs/common';
 import busboy from 'busboy';
-import type { Request } from 'express';
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { invalidField, ProblemException } from '../common/problem';
 
 /** What one upload may hold (`limits.max_upload_bytes` and the `files` section of the configuration). */
@@ -44,7 +44,7 @@ const refuse = (status: HttpStatus, detail: string) => new ProblemException(stat
  * @returns the file, its cleaned name and SHA-256
  * @throws 413 too large or too many parts, 415 not multipart or not a PDF, 422 no such field, 400 malformed multipart
  */
-export function receivePdf(req: Request, field: string, limits: UploadLimits): Promise<ReceivedFile> {
+export function receivePdf(req: IncomingMessage, field: string, limits: UploadLimits): Promise<ReceivedFile> {
   const { maxFileBytes: maxBytes, maxParts, maxOverheadBytes, lingerMs } = limits;
   const maxBody = maxBytes + maxOverheadBytes;
   const declared = Number(req.headers['content-length']);
@@ -142,7 +142,7 @@ export function receivePdf(req: Request, field: string, limits: UploadLimits): P
  * "broken pipe" instead of showing the 413). So once the answer is out, only our side is closed, and what still
  * arrives is read and thrown away until the client closes, at most `lingerMs`.
  */
-function linger(req: Request, lingerMs: number): void {
+function linger(req: IncomingMessage, lingerMs: number): void {
   const socket = req.socket;
   socket.destroySoon = () => {
     socket.end();

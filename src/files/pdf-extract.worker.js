@@ -19,6 +19,7 @@
  * ToUnicode map can turn any glyph into any of them, and PostgreSQL refuses U+0000 in text (a 500 on insert);
  * the others are noise at best. Matched on code units (no `u` flag), so a lone half is found.
  */
+// eslint-disable-next-line no-control-regex -- matching these controls is the point
 const UNWANTED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** The first `max` UTF-16 code units of `text`, one fewer when the cut would split a surrogate pair. */

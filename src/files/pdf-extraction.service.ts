@@ -1,8 +1,10 @@
-import { HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { ChildProcess, fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ProblemException } from '../common/problem';
+import { inSpan } from '../common/tracing';
+import { MetricsService } from '../metrics/metrics.service';
 import { AppConfig, appConfig } from '../config/app-config';
 
 /**
@@ -90,7 +92,10 @@ export class PdfExtractionService implements OnApplicationShutdown {
   private active = 0;
   private readonly perUser = new Map<number, number>();
 
-  constructor(@Inject(appConfig.KEY) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {}
 
   /**
    * Runs one extraction; the caller holds a slot from {@link reserve}.
@@ -99,7 +104,7 @@ export class PdfExtractionService implements OnApplicationShutdown {
    * @throws 422 encrypted, corrupt, too many pages, no text, or a budget passed (the detail says which)
    */
   async extract(bytes: Buffer): Promise<ExtractedPdf> {
-    return this.interpret(await this.runChild(bytes));
+    return inSpan('file.extract_pdf', { 'file.size': bytes.length }, async () => this.interpret(await this.runChild(bytes)));
   }
 
   /** Kills children still running when the app stops, so none outlives it. */
@@ -186,6 +191,7 @@ export class PdfExtractionService implements OnApplicationShutdown {
         const run: ChildRun = { answer, killedFor, exit: { code, signal }, elapsedMs: Date.now() - started, peakRssMb: Math.round(peakKb / 1024) };
         const outcome = answer ? (answer.ok ? 'ok' : answer.reason) : killedFor ? `killed (${killedFor} budget)` : `exit ${code ?? signal}`;
         this.logger.log(`PDF extraction: ${outcome} in ${run.elapsedMs} ms, peak RSS ${run.peakRssMb} MiB`);
+        this.metrics?.extraction(answer ? (answer.ok ? 'ok' : answer.reason) : killedFor ? `killed_${killedFor}` : 'failed', run.elapsedMs / 1000);
         if (!answer && !killedFor && stderr) this.logger.warn(`PDF extraction process said: ${stderr.trim().slice(-500)}`);
         resolve(run);
       });

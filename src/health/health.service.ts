@@ -37,7 +37,7 @@ export class HealthService {
       rate_limits: {
         window_seconds: this.config.rateLimits.window_seconds,
         tiers: Object.fromEntries(
-          Object.entries(this.config.rateLimits.tiers).map(([name, t]) => [name, { requests: t.requests, sends: t.sends }]),
+          Object.entries(this.config.rateLimits.tiers).map(([name, t]) => [name, { requests: t.requests ?? null, sends: t.sends ?? null }]),
         ),
       },
       context_management: {

@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { numericTransformer } from '../common/numeric.transformer';
-import type { ModelAttempt } from '../providers/model-router';
+import type { ModelAttempt } from '../providers/model-attempt';
 
 export const MESSAGE_ROLES = ['system', 'user', 'assistant'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];

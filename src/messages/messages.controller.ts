@@ -15,13 +15,17 @@ import { ChatCompletionDto, MessagePageDto } from './dto/chat-completion.dto';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { SendMessageDto } from './dto/send-message.dto';
 import { MessagesService } from './messages.service';
+import { TurnTransports } from './transports/turn-transports';
 
-/** Seed 004's streaming endpoint and a session's stored messages. */
+/** The documented streaming endpoint (`POST /v1/chat/stream`) and a session's stored messages. */
 @ApiTags('chat messages')
 @ApiBearerAuth()
 @Controller('v1/chat')
 export class MessagesController {
-  constructor(private readonly messages: MessagesService) {}
+  constructor(
+    private readonly transports: TurnTransports,
+    private readonly messages: MessagesService,
+  ) {}
 
   /**
    * Send a turn and get the model's answer. `stream: true` (default) answers `text/event-stream`: one
@@ -46,7 +50,7 @@ export class MessagesController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    return this.messages.send(user, dto, req, res);
+    return this.transports.send(user, dto, req, res);
   }
 
   /** A session's messages, oldest first; page with `after_id` = the previous page's `next_after_id`. */

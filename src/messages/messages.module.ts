@@ -1,18 +1,30 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ChatsModule } from '../chats/chats.module';
+import { BudgetsModule } from '../budgets/budgets.module';
+import { BudgetTurnHook } from '../budgets/budget-turn-hook';
 import { ContextModule } from '../context/context.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { UsageModule } from '../usage/usage.module';
+import { ChatTurnService, TURN_HOOKS } from './chat-turn.service';
 import { MessageEntity } from './message.entity';
 import { MessagesController } from './messages.controller';
 import { MessagesRepository } from './messages.repository';
 import { MessagesService } from './messages.service';
+import { TurnTransports } from './transports/turn-transports';
 
 /** Sending turns to models (SSE and JSON) and reading a session's messages. */
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, BudgetsModule],
   controllers: [MessagesController],
-  providers: [MessagesService, MessagesRepository],
+  providers: [
+    ChatTurnService,
+    // The turn engine's extension points (see TurnHook): budgets reserve before the provider, settle after.
+    { provide: TURN_HOOKS, useFactory: (budgets: BudgetTurnHook) => [budgets], inject: [BudgetTurnHook] },
+    TurnTransports,
+    MessagesService,
+    MessagesRepository,
+  ],
+  exports: [ChatTurnService],
 })
 export class MessagesModule {}

@@ -1,23 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, MoreThan, Repository } from 'typeorm';
-import { ChatSessionEntity } from '../chats/chat-session.entity';
-import type { ModelAttempt } from '../providers/model-router';
-import { UsageRepository } from '../usage/usage.repository';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
+import type { ModelAttempt } from '../providers/model-attempt';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
 
-/** What `startTurn` stores: the session (existing or new), the new turn and the answer's placeholder row. */
-export interface NewTurn {
-  /** An existing session's id, or the fields of a session to create in the same transaction. */
-  session: number | Partial<ChatSessionEntity>;
-  /** Replaces the session's system prompt when set. */
-  systemPrompt?: string;
-  turns: { role: MessageRole; content: string }[];
-  /** Registry id of the model that will answer. */
-  answerModel: string;
-}
-
-/** How an answer ended, with its usage and cost. */
+/** How an answer ended, as stored on its message. */
 export interface AnswerOutcome {
   content: string;
   status: MessageStatus;
@@ -35,105 +23,52 @@ export interface AnswerOutcome {
   usageEstimated: boolean;
   /** USD */
   cost: number;
+  /** Why a `failed` answer failed (a sentence safe to show); never a provider secret. */
   error?: string;
-  /** Title given to a still untitled session. */
-  title?: string;
 }
 
-/**
- * Messages in PostgreSQL. Writes that change usage totals update the message, its session and its user in one
- * transaction with relative increments (`x = x + n`), so concurrent answers never lose an update.
- */
+/** The only writer of `messages`: a turn's messages with the answer's placeholder, and the settled answer. */
 @Injectable()
 export class MessagesRepository {
-  constructor(
-    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly usage: UsageRepository,
-  ) {}
+  constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
 
   /**
-   * Commits the user's turn and an empty `incomplete` assistant row in one transaction, before any model is called.
-   * @returns the session (after the insert) and the assistant row's id
+   * Adds to `stmt` a CTE `turn_messages` inserting a turn's messages, oldest first, into the session `sessionCte`
+   * returns, followed by an empty `incomplete` assistant row: the answer's placeholder, committed before any model
+   * is called so nothing acknowledged is lost. Ids follow the order (the rows are produced in that order).
+   * @param answerModel registry id of the model planned to answer
+   * @returns the CTE's name; it returns the rows' `id`s, the placeholder's the largest
    */
-  async startTurn(turn: NewTurn): Promise<{ session: ChatSessionEntity; answerId: number }> {
-    return this.dataSource.transaction(async (tx) => {
-      const sessionId =
-        typeof turn.session === 'number'
-          ? turn.session
-          : (await tx.save(tx.create(ChatSessionEntity, turn.session))).id;
-      const rows = await tx.save(
-        [...turn.turns, { role: 'assistant' as const, content: '' }].map((t, i, all) =>
-          tx.create(MessageEntity, {
-            sessionId,
-            role: t.role,
-            content: t.content,
-            ...(i === all.length - 1 ? { status: 'incomplete' as const, model: turn.answerModel } : {}),
-          }),
-        ),
-      );
-      await tx
-        .createQueryBuilder()
-        .update(ChatSessionEntity)
-        .set({
-          messageCount: () => `message_count + ${rows.length}`,
-          ...(turn.systemPrompt !== undefined ? { systemPrompt: turn.systemPrompt } : {}),
-          updatedAt: () => 'now()',
-        })
-        .where({ id: sessionId })
-        .execute();
-      const session = await tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
-      return { session, answerId: rows[rows.length - 1].id };
-    });
+  insertTurn(stmt: SqlStatement, sessionCte: string, turns: { role: MessageRole; content: string }[], answerModel: string): string {
+    const rows = [
+      ...turns.map((t) => ({ role: t.role, content: t.content, status: 'complete', model: null })),
+      { role: 'assistant', content: '', status: 'incomplete', model: answerModel },
+    ];
+    return stmt.with(
+      'turn_messages',
+      `INSERT INTO messages (session_id, role, content, status, model)
+       SELECT ${sessionCte}.id, t.role, t.content, t.status, t.model
+         FROM ${sessionCte}, unnest(${stmt.param(rows.map((r) => r.role), 'varchar[]')}, ${stmt.param(rows.map((r) => r.content), 'text[]')},
+           ${stmt.param(rows.map((r) => r.status), 'varchar[]')}, ${stmt.param(rows.map((r) => r.model), 'varchar[]')})
+           WITH ORDINALITY AS t(role, content, status, model, ord)
+        ORDER BY t.ord
+       RETURNING id`,
+    );
   }
 
-  /**
-   * Stores how an answer ended and adds its usage to the session's and the user's totals and to the user's
-   * `usage_daily` row for today (UTC), the answering model and purpose `answer`, atomically.
-   * @returns the session as it is afterwards
-   */
-  async finishAnswer(answerId: number, sessionId: number, userId: number, outcome: AnswerOutcome): Promise<ChatSessionEntity> {
-    return this.dataSource.transaction(async (tx) => {
-      await tx.update(MessageEntity, { id: answerId }, {
-        content: outcome.content,
-        status: outcome.status,
-        finishReason: outcome.finishReason,
-        model: outcome.model,
-        attempts: outcome.attempts,
-        tokensInput: outcome.tokensInput,
-        tokensOutput: outcome.tokensOutput,
-        tokensCached: outcome.tokensCached,
-        tokensReasoning: outcome.tokensReasoning,
-        usageEstimated: outcome.usageEstimated,
-        cost: outcome.cost,
-        error: outcome.error ?? null,
-      });
-      await tx
-        .createQueryBuilder()
-        .update(ChatSessionEntity)
-        .set({
-          updatedAt: () => 'now()',
-          ...(outcome.title ? { title: () => 'COALESCE(title, :title)' } : {}),
-        })
-        .where('id = :sessionId', { sessionId })
-        .setParameters({ title: outcome.title })
-        .execute();
-      await this.usage.record(
-        {
-          userId,
-          sessionId,
-          model: outcome.model,
-          purpose: 'answer',
-          tokensInput: outcome.tokensInput,
-          tokensOutput: outcome.tokensOutput,
-          tokensCached: outcome.tokensCached,
-          tokensReasoning: outcome.tokensReasoning,
-          cost: outcome.cost,
-        },
-        tx,
-      );
-      return tx.findOneByOrFail(ChatSessionEntity, { id: sessionId });
-    });
+  /** Adds to `stmt` a CTE `answer` storing how an answer ended on its placeholder row. */
+  settleAnswer(stmt: SqlStatement, answerId: number, o: AnswerOutcome): string {
+    return stmt.with(
+      'answer',
+      `UPDATE messages SET content = ${stmt.param(o.content, 'text')}, status = ${stmt.param(o.status, 'varchar')},
+         finish_reason = ${stmt.param(o.finishReason, 'varchar')}, model = ${stmt.param(o.model, 'varchar')},
+         attempts = ${stmt.param(JSON.stringify(o.attempts), 'jsonb')},
+         tokens_input = ${stmt.param(o.tokensInput, 'integer')}, tokens_output = ${stmt.param(o.tokensOutput, 'integer')},
+         tokens_cached = ${stmt.param(o.tokensCached, 'integer')}, tokens_reasoning = ${stmt.param(o.tokensReasoning, 'integer')},
+         usage_estimated = ${stmt.param(o.usageEstimated, 'boolean')}, cost = ${stmt.param(o.cost, 'numeric')},
+         error = ${stmt.param(o.error ?? null, 'text')}
+       WHERE id = ${stmt.param(answerId, 'integer')} RETURNING id`,
+    );
   }
 
   /**
@@ -141,11 +76,16 @@ export class MessagesRepository {
    * @returns up to `limit` messages and whether more follow
    */
   async page(sessionId: number, afterId: number, limit: number): Promise<{ items: MessageEntity[]; more: boolean }> {
-    const rows = await this.messages.find({
-      where: { sessionId, id: MoreThan(afterId) },
-      order: { id: 'ASC' },
-      take: limit + 1,
-    });
+    // `= ANY(array)` instead of `=`: with a constant session id the planner treats the order as plain `id` and may
+    // walk the primary key past other sessions' rows; this way it reads the page from the (session_id, id) index,
+    // so a page of a 100,000-message session costs what a page of a short one does.
+    const rows = await this.messages
+      .createQueryBuilder('m')
+      .where('m.session_id = ANY(:ids) AND m.id > :afterId', { ids: [sessionId], afterId })
+      .orderBy('m.session_id', 'ASC')
+      .addOrderBy('m.id', 'ASC')
+      .take(limit + 1)
+      .getMany();
     return { items: rows.slice(0, limit), more: rows.length > limit };
   }
 }

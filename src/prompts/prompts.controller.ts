@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import { ClientSignal } from '../common/client-signal.decorator';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -48,9 +48,9 @@ export class PromptsController {
   preview(
     @CurrentUser() user: AuthenticatedUser,
     @Body() dto: PreviewPromptDto,
-    @Res({ passthrough: true }) res: Response,
+    @ClientSignal() signal: AbortSignal,
   ): Promise<PromptPreviewDto> {
-    return this.prompts.preview(user, dto, res);
+    return this.prompts.preview(user, dto, signal);
   }
 
   /** One prompt of mine, or a system template. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, DataSource, FindOptionsWhere, Repository } from 'typeorm';
+import { Brackets, DataSource, EntityManager, FindOptionsWhere, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { PromptVersionEntity } from './prompt-version.entity';
 import { PromptEntity } from './prompt.entity';
@@ -132,9 +132,12 @@ export class PromptsRepository {
   /**
    * Counts one use, atomically in SQL (`usage_count + 1`), so concurrent uses are all counted. Leaves
    * `updated_at` alone: being used is not being edited.
+   * @param tx the caller's transaction (a session created from the prompt counts its use in the same one)
+   * @returns false when the prompt no longer exists
    */
-  async incrementUsage(id: number): Promise<void> {
-    await this.prompts.query('UPDATE prompts SET usage_count = usage_count + 1 WHERE id = $1', [id]);
+  async incrementUsage(id: number, tx: EntityManager = this.prompts.manager): Promise<boolean> {
+    const [, affected]: [unknown, number] = await tx.query('UPDATE prompts SET usage_count = usage_count + 1 WHERE id = $1', [id]);
+    return affected > 0;
   }
 
   /** A page of a prompt's earlier versions, newest first. */

@@ -1,15 +1,12 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
-import type { Response } from 'express';
-import { abortOnClientClose } from '../common/abort-on-close';
+import { EntityManager } from 'typeorm';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { PageQueryDto } from '../common/pagination.dto';
 import { FieldError, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { isAbortError } from '../providers/abort';
-import { ModelProviderError } from '../providers/model-provider';
 import { ModelRegistry } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
-import { providerProblem } from '../providers/provider-problem';
 import { countTokens } from '../providers/tokenizer';
 import { UsageService } from '../usage/usage.service';
 import {
@@ -37,7 +34,7 @@ const CLIENT_CLOSED_REQUEST = 499 as HttpStatus;
 /** Search terms shorter than this match as substrings: full-text search would need the whole word. */
 const MIN_WORD_SEARCH_LENGTH = 3;
 
-/** What a session started from a prompt records (issue 6). */
+/** What a session started from a prompt records. */
 export interface RenderedPrompt {
   promptId: number;
   promptVersion: number;
@@ -46,7 +43,7 @@ export interface RenderedPrompt {
 }
 
 /**
- * Seed 004's prompt management: a user's own prompts and the system templates (visible to all, changed only by
+ * Prompt management: a user's own prompts and the system templates (visible to all, changed only by
  * admins), rendering with `{placeholders}`, previews through the chat model, versions and full-text search.
  * Another user's prompt is a 404 identical to a missing one.
  */
@@ -84,7 +81,7 @@ export class PromptsService {
   }
 
   /**
-   * Seed 004's listing: my prompts and (by default) the system templates, filtered and searched. Plain words
+   * The listing: my prompts and (by default) the system templates, filtered and searched. Plain words
    * match as word prefixes (`summ` finds "Summarize"), all of them required; a term with search operators
    * (`"phrase"`, `or`, `-word`) goes to `websearch_to_tsquery`; a term shorter than 3 characters, or one without
    * letters or digits, matches as a substring.
@@ -100,7 +97,7 @@ export class PromptsService {
   }
 
   /**
-   * Seed 004's update: any create field. A changed title or content keeps the previous pair as a version.
+   * The update: any create field. A changed title or content keeps the previous pair as a version.
    * @throws 404 missing or another user's, 403 a system template and the caller is not an admin, 422 limits
    */
   async update(user: AuthenticatedUser, id: number, dto: UpdatePromptDto): Promise<PromptDto> {
@@ -119,7 +116,7 @@ export class PromptsService {
   }
 
   /**
-   * Seed 004's delete. Sessions started from the prompt keep their system prompt; their `prompt_id` becomes null.
+   * The delete. Sessions started from the prompt keep their system prompt; their `prompt_id` becomes null.
    * @throws 404 missing or another user's, 403 a system template and the caller is not an admin
    */
   async remove(user: AuthenticatedUser, id: number): Promise<PromptDeletedDto> {
@@ -136,15 +133,15 @@ export class PromptsService {
   }
 
   /**
-   * Seed 004's preview: renders `prompt_id`'s content (or the ad-hoc `content`) with `variables` and sends it to
+   * The preview: renders `prompt_id`'s content (or the ad-hoc `content`) with `variables` and sends it to
    * the chat model as one user message, through the model router (retries, fallbacks). With `dry_run` it only
    * renders. A preview of a stored prompt counts as one use once it succeeded. A model's answer adds its usage
    * to the caller's totals and the ledger (purpose `preview`). The model call is aborted when the client
-   * disconnects (`res` closes early); the adapter bounds it by `limits.provider_timeout_ms`.
+   * disconnects (`signal` aborts); the adapter bounds it by `limits.provider_timeout_ms`.
    * @throws 422 neither or both of prompt_id/content, missing variables, limits; 404 prompt; 400/503 model;
    *         502/504/429 the provider failed
    */
-  async preview(user: AuthenticatedUser, dto: PreviewPromptDto, res: Response): Promise<PromptPreviewDto> {
+  async preview(user: AuthenticatedUser, dto: PreviewPromptDto, signal: AbortSignal): Promise<PromptPreviewDto> {
     if ((dto.prompt_id === undefined) === (dto.content === undefined)) {
       throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, 'Give either prompt_id or content, not both.', {
         errors: [{ field: 'prompt_id', message: 'exactly one of prompt_id and content is required' }],
@@ -159,15 +156,14 @@ export class PromptsService {
     if (dto.dry_run) {
       result = { preview: text, tokens_used: countTokens(text), model_used: null };
     } else {
-      const route = this.router.route(dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel());
-      const clientGone = abortOnClientClose(res);
+      const route = this.router.route(dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel(), 'preview');
       try {
         const answer = await route.complete(
           {
             messages: [{ role: 'user', content: text }],
             maxTokens: this.config.prompts.preview_max_tokens, // the route caps it at each model's maximum
           },
-          clientGone.signal,
+          signal,
         );
         await this.usage.recordCall({ userId: user.id, purpose: 'preview', model: route.model, usage: answer.usage });
         result = {
@@ -176,14 +172,11 @@ export class PromptsService {
           model_used: route.model.id,
         };
       } catch (err) {
-        if (err instanceof ModelProviderError) throw providerProblem(err);
         // Nobody is left to answer; 499 (as proxies log it), not a 500 worth an error log.
-        if (isAbortError(err) && clientGone.signal.aborted) {
+        if (isAbortError(err) && signal.aborted) {
           throw new ProblemException(CLIENT_CLOSED_REQUEST, 'The client closed the connection.');
         }
         throw err;
-      } finally {
-        clientGone.dispose();
       }
     }
     if (prompt) await this.prompts.incrementUsage(prompt.id);
@@ -195,6 +188,15 @@ export class PromptsService {
    * counts the use.
    * @throws 404 missing or another user's, 422 missing variables or limits
    */
+  /**
+   * Counts one use of a prompt a session is being created from, in the caller's transaction. The UPDATE locks
+   * the prompt's row: a concurrent delete then waits for this commit, or it committed first and nothing is found.
+   * @returns false when the prompt no longer exists
+   */
+  countSessionUse(tx: EntityManager, promptId: number): Promise<boolean> {
+    return this.prompts.incrementUsage(promptId, tx);
+  }
+
   async renderForSession(user: AuthenticatedUser, id: number, variables: TemplateVariables | undefined): Promise<RenderedPrompt> {
     const checked = this.checkVariables(variables);
     const prompt = await this.findVisible(user, id);
@@ -246,7 +248,7 @@ export class PromptsService {
     }
     const errors: FieldError[] = [];
     // No prototype: a variable named `__proto__` or `constructor` is just a name.
-    const values: Record<string, string> = Object.create(null);
+    const values = Object.create(null) as Record<string, string>;
     for (const [name, value] of entries) {
       if (!['string', 'number', 'boolean'].includes(typeof value)) {
         errors.push({ field: `variables.${name}`, message: 'must be a string, number or boolean' });
@@ -260,7 +262,7 @@ export class PromptsService {
     return values;
   }
 
-  /** @throws 422 naming every placeholder without a value (seed 004) */
+  /** @throws 422 naming every placeholder without a value */
   private render(content: string, variables: Record<string, string>): string {
     try {
       return renderTemplate(content, variables);

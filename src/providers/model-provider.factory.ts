@@ -1,9 +1,8 @@
-import { HttpStatus, Inject, Injectable } from '@nestjs/common';
-import { ProblemException } from '../common/problem';
+import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig, appConfig } from '../config/app-config';
 import { AnthropicModelProvider } from './anthropic/anthropic.model-provider';
 import { GeminiModelProvider } from './gemini/gemini.model-provider';
-import { ModelProvider } from './model-provider';
+import { ModelProvider, ModelProviderError } from './model-provider';
 import { ModelRegistry, OFFLINE_PROVIDER, ProviderEndpoint, RegisteredModel } from './model-registry';
 import { OfflineModelProvider } from './offline/offline.model-provider';
 import { OpenAiCompatibleModelProvider } from './openai-compatible/openai-compatible.model-provider';
@@ -34,7 +33,7 @@ export class ModelProviderFactory {
    * The adapter for `model`'s provider (created on first use), or the offline model in offline mode.
    * @returns the adapter and the model it answers as: `model` itself, or the offline model for `offline/*` and in
    *          offline mode
-   * @throws ProblemException 503 when the model's provider has no credentials (outside offline mode)
+   * @throws ModelProviderError `not_configured` when the model's provider has no credentials (outside offline mode)
    */
   forModel(model: RegisteredModel): ProviderSelection {
     if (model.provider === OFFLINE_PROVIDER || this.registry.offlineMode) {
@@ -42,8 +41,8 @@ export class ModelProviderFactory {
     }
     const endpoint = this.registry.endpoint(model.provider);
     if (!endpoint) {
-      throw new ProblemException(
-        HttpStatus.SERVICE_UNAVAILABLE,
+      throw new ModelProviderError(
+        'not_configured',
         `Model "${model.id}" is not available: provider "${model.provider}" is not configured on this server.`,
       );
     }

@@ -1,3 +1,5 @@
+import { DomainError, DomainErrorCode } from '../common/domain-error';
+
 /** A turn as sent to a model: the three roles every chat protocol knows. */
 export interface ChatTurn {
   role: 'system' | 'user' | 'assistant';
@@ -30,7 +32,7 @@ export interface ModelUsage {
   reasoningTokens?: number;
 }
 
-/** Normalised finish reasons (issue 4): `stop`, `length`, `content_filter`, `tool_calls`, `error`. */
+/** Normalised finish reasons: `stop`, `length`, `content_filter`, `tool_calls`, `error`. */
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'error';
 
 /** One event of a streamed answer: a text piece, then exactly one `finish` (with usage) at the end. */
@@ -63,27 +65,30 @@ export abstract class ModelProvider {
   abstract complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion>;
 }
 
-/** Why a provider call failed, normalised across providers; mapped to HTTP by the messages service. */
+/** Why a provider call failed, normalised across providers; mapped to HTTP once, at the edge. */
 export type ModelProviderErrorKind =
   | 'auth' // the provider rejected our credentials (401/403)
   | 'rate_limited' // 429 from the provider
   | 'bad_request' // the provider refused the request (400/404/422)
   | 'unavailable' // 5xx, connection refused, stream cut
   | 'timeout'
-  | 'not_configured';
+  | 'not_configured'; // the model's provider has no base URL or key on this server
 
 /**
- * A provider call failed. `message` is safe to show to a client (never contains a key);
- * `retryAfterSeconds` is set when the provider said when to retry.
+ * A provider call failed, or the model can't be called at all (`not_configured`). `message` is safe to show to a
+ * client (never contains a key); `retryAfterSeconds` is set when the provider said when to retry.
  */
-export class ModelProviderError extends Error {
+export class ModelProviderError extends DomainError {
+  readonly code: DomainErrorCode;
+
   constructor(
     readonly kind: ModelProviderErrorKind,
     message: string,
     readonly upstreamStatus?: number,
-    readonly retryAfterSeconds?: number,
+    override readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ModelProviderError';
+    this.code = `provider.${kind}`;
   }
 }

@@ -1,37 +1,26 @@
-import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { context } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProblemException } from '../common/problem';
+import { DomainError } from '../common/domain-error';
+import { inContext } from '../common/tracing';
 import { AppConfig, appConfig } from '../config/app-config';
 import { RetriesConfig } from '../config/file-config';
+import { MetricsService } from '../metrics/metrics.service';
 import { abortError, isAbortError } from './abort';
+import { ModelCallTelemetry } from './model-call-telemetry';
 import {
   ModelCompletion,
   ModelProvider,
   ModelProviderError,
-  ModelProviderErrorKind,
   ModelRequest,
   ModelStreamEvent,
 } from './model-provider';
+import { ModelAttempt } from './model-attempt';
 import { ModelProviderFactory } from './model-provider.factory';
 import { ModelRegistry, RegisteredModel } from './model-registry';
 
 /** Error kinds worth calling the same model again for: they are usually gone a moment later. */
 const RETRYABLE = new Set<ModelProviderError['kind']>(['rate_limited', 'unavailable', 'timeout']);
-
-/** One model tried for an answer, as stored on the message (`attempts`) and shown in its DTO. */
-export interface ModelAttempt {
-  /** Registry id of the model. */
-  model: string;
-  /**
-   * Why this model was given up (or failed mid-stream); null for the model that answered. `context_too_small`:
-   * the conversation could not be fitted to its context window, so it was skipped without a call.
-   */
-  error_kind: ModelProviderErrorKind | 'context_too_small' | null;
-  /** The provider's HTTP status for that error, when there was one. */
-  upstream_status: number | null;
-  /** Calls to this model after its first one. */
-  retries: number;
-}
 
 /**
  * How long to wait before calling the same model again after `err`, or undefined when it should not be called
@@ -60,8 +49,8 @@ export function retryDelayMs(
 /**
  * What a route sends: one request for every model, or a function building each model's own (a send's context is
  * fitted to each model's window). Either way without the model: the route sets each model's upstream name and caps
- * `maxTokens` at the model's maximum. A function throws a 422 ProblemException when the request cannot be fitted to
- * that model: the model is then skipped as a `context_too_small` attempt.
+ * `maxTokens` at the model's maximum. A function throws a `context.too_small` DomainError when the request cannot be
+ * fitted to that model: the model is then skipped as a `context_too_small` attempt.
  */
 export type RouteRequest = Omit<ModelRequest, 'model'> | ((model: RegisteredModel) => Omit<ModelRequest, 'model'>);
 
@@ -83,18 +72,20 @@ export class ModelRouter {
     private readonly registry: ModelRegistry,
     private readonly factory: ModelProviderFactory,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /**
    * Plans an answer by `model`: the model, then its `fallbacks` in order. Models whose provider is not configured
    * are skipped at once and recorded as `not_configured` attempts.
-   * @throws ProblemException 503 when no model of the chain is configured (the last one's problem)
+   * @param purpose why the call is made (`answer`, `title`, `summary`, `preview`), for metrics and traces
+   * @throws ModelProviderError `not_configured` when no model of the chain is configured (the last one's)
    */
-  route(model: RegisteredModel): ModelRoute {
+  route(model: RegisteredModel, purpose = 'answer'): ModelRoute {
     const { candidates, skipped, unavailable } = this.plan(model);
     if (!candidates.length) throw unavailable;
     if (skipped.length) this.logger.warn(`Answering with ${candidates[0].model.id}: ${skipped.map((s) => s.model).join(', ')} not configured`);
-    return new ModelRoute(candidates, skipped, this.config, this.logger);
+    return new ModelRoute(candidates, skipped, this.config, this.logger, { metrics: this.metrics, purpose });
   }
 
   /**
@@ -117,7 +108,7 @@ export class ModelRouter {
         // In offline mode every model maps to the offline one: try it once.
         if (!candidates.some((c) => c.model.id === selection.model.id)) candidates.push(selection);
       } catch (err) {
-        if (!(err instanceof HttpException)) throw err;
+        if (!(err instanceof ModelProviderError && err.kind === 'not_configured')) throw err;
         unavailable = err;
         skipped.push({ model: name, error_kind: 'not_configured', upstream_status: null, retries: 0 });
       }
@@ -133,7 +124,7 @@ export class ModelRouter {
  * A failure before the first piece is retried on the same model ({@link retryDelayMs}), then the next model of
  * the chain is tried; a failure after the first piece is final, since a retry would repeat text the client has
  * seen. The caller's abort is never retried. A model the request can't be fitted to is skipped without a call;
- * that never hides a provider's failure from the client (the 422 is thrown only when no model was called).
+ * that never hides a provider's failure from the client (`context.too_small` is thrown only when no model was called).
  *
  * `model` is the model answering (after a failure: the last one called); `attempts` lists every model tried.
  */
@@ -144,11 +135,12 @@ export class ModelRoute {
 
   constructor(
     private readonly candidates: Candidate[],
-    skipped: ModelAttempt[],
+    private readonly skipped: ModelAttempt[],
     private readonly config: AppConfig,
     private readonly logger: Logger,
+    private readonly observed: { metrics?: MetricsService; purpose: string } = { purpose: 'answer' },
   ) {
-    this.attempts = [...skipped];
+    this.attempts = skipped.map((a) => ({ ...a }));
   }
 
   /** The model answering now; after a failure, the last one called. */
@@ -167,19 +159,27 @@ export class ModelRoute {
   }
 
   /**
+   * A fresh route over the same planned chain (the same models and adapters, no attempts yet), for another call
+   * made for the same send, such as its title: the chain is planned once per send.
+   */
+  again(purpose = this.observed.purpose): ModelRoute {
+    return new ModelRoute(this.candidates, this.skipped, this.config, this.logger, { ...this.observed, purpose });
+  }
+
+  /**
    * Streams the answer of the first model that produces one; the events are the adapter's.
    * @throws ModelProviderError the last failure when every model failed, or a failure after the first piece
-   * @throws ProblemException the first skipped model's 422 when the request could be fitted to no model
+   * @throws DomainError the first skipped model's `context.too_small` when the request could be fitted to no model
    * @throws an abort error (see `isAbortError`) when `signal` aborts
    */
   async *stream(build: RouteRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
-    const skipped: { error?: ProblemException } = {};
+    const skipped: { error?: DomainError } = {};
     let lastError: ModelProviderError | undefined;
     for (const { provider, request, attempt } of this.calls(build, skipped)) {
       for (let calls = 1; ; calls++) {
         let started = false; // an event reached the consumer: no retry, no fallback from here on
         try {
-          for await (const event of this.guarded(provider, request, signal)) {
+          for await (const event of this.guarded(provider, request, signal, this.telemetry(request))) {
             if (!started) {
               // This model answers: the failures that made it retry are history (the consumer may stop at `finish`).
               attempt.error_kind = null;
@@ -204,20 +204,23 @@ export class ModelRoute {
    * Produces the whole answer of the first model that gives one. Bounded by the adapter's whole-call timeout
    * (`limits.provider_timeout_ms`), not the first-token one: a whole answer takes as long as its last token.
    * @throws ModelProviderError the last failure when every model failed
-   * @throws ProblemException the first skipped model's 422 when the request could be fitted to no model
+   * @throws DomainError the first skipped model's `context.too_small` when the request could be fitted to no model
    * @throws an abort error (see `isAbortError`) when `signal` aborts
    */
   async complete(build: RouteRequest, signal: AbortSignal): Promise<ModelCompletion> {
-    const skipped: { error?: ProblemException } = {};
+    const skipped: { error?: DomainError } = {};
     let lastError: ModelProviderError | undefined;
     for (const { provider, request, attempt } of this.calls(build, skipped)) {
       for (let calls = 1; ; calls++) {
+        const telemetry = this.telemetry(request);
         try {
-          const completion = await provider.complete(request, signal);
+          const completion = await context.with(telemetry.ctx, () => provider.complete(request, signal));
+          telemetry.succeeded(request.model, completion.finishReason, completion.usage);
           attempt.error_kind = null;
           attempt.upstream_status = null;
           return completion;
         } catch (err) {
+          telemetry.failed(err);
           lastError = this.classify(err, signal, attempt);
           if (!(await this.retried(lastError, calls, attempt, signal))) break;
         }
@@ -228,17 +231,17 @@ export class ModelRoute {
 
   /**
    * The models of the chain in order, each with its attempt record and the request fitted to it. A model the
-   * request can't be fitted to is recorded as a skipped attempt, and the first such 422 kept in `skipped.error`
+   * request can't be fitted to is recorded as a skipped attempt, and the first such error kept in `skipped.error`
    * (thrown only when no model was called at all).
    */
   private *calls(
     build: RouteRequest,
-    skipped: { error?: ProblemException },
+    skipped: { error?: DomainError },
   ): Generator<{ provider: ModelProvider; request: ModelRequest; attempt: ModelAttempt }> {
     for (const [i, { model, provider }] of this.candidates.entries()) {
       const attempt = this.begin(model, i);
       const request = this.requestFor(i, build, attempt);
-      if (request instanceof ProblemException) skipped.error ??= request;
+      if (request instanceof DomainError) skipped.error ??= request;
       else yield { provider, request, attempt };
     }
   }
@@ -247,6 +250,7 @@ export class ModelRoute {
     if (i > 0) {
       const previous = this.attempts[this.attempts.length - 1];
       this.logger.warn(`Falling back from ${previous.model} (${previous.error_kind}) to ${model.id}`);
+      this.observed.metrics?.fallback(previous.model, model.id);
     }
     const attempt: ModelAttempt = { model: model.id, error_kind: null, upstream_status: null, retries: 0 };
     this.attempts.push(attempt);
@@ -256,15 +260,15 @@ export class ModelRoute {
   /**
    * Candidate `i`'s request as its model expects it (its upstream name, no more output than it can give), which
    * then becomes the current model and request.
-   * @returns the 422 instead when the request can't be fitted to the model (recorded on `attempt`)
+   * @returns the `context.too_small` error instead when the request can't be fitted to the model (recorded on `attempt`)
    */
-  private requestFor(i: number, build: RouteRequest, attempt: ModelAttempt): ModelRequest | ProblemException {
+  private requestFor(i: number, build: RouteRequest, attempt: ModelAttempt): ModelRequest | DomainError {
     const { model } = this.candidates[i];
     let request: Omit<ModelRequest, 'model'>;
     try {
       request = typeof build === 'function' ? build(model) : build;
     } catch (err) {
-      if (!(err instanceof ProblemException) || err.getStatus() !== HttpStatus.UNPROCESSABLE_ENTITY) throw err;
+      if (!(err instanceof DomainError) || err.code !== 'context.too_small') throw err;
       attempt.error_kind = 'context_too_small';
       this.logger.warn(`Skipping ${model.id}: ${err.message}`);
       return err;
@@ -299,6 +303,7 @@ export class ModelRoute {
       throw isAbortError(e) ? abortError(signal) : e;
     }
     attempt.retries++; // counted once the call is about to happen, not when the wait was cut short
+    this.observed.metrics?.retry(attempt.model);
     return true;
   }
 
@@ -306,7 +311,12 @@ export class ModelRoute {
    * The adapter's stream under the first-token and idle timeouts. When one fires, the upstream request is
    * aborted and a `timeout` ModelProviderError is thrown.
    */
-  private async *guarded(provider: ModelProvider, request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+  private async *guarded(
+    provider: ModelProvider,
+    request: ModelRequest,
+    signal: AbortSignal,
+    telemetry: ModelCallTelemetry,
+  ): AsyncIterable<ModelStreamEvent> {
     const { provider_first_token_timeout_ms: firstMs, provider_idle_timeout_ms: idleMs } = this.config.limits;
     const upstream = new AbortController();
     const onAbort = () => upstream.abort(signal.reason);
@@ -321,18 +331,27 @@ export class ModelRoute {
     };
     arm(firstMs, `The model provider sent nothing within ${firstMs} ms.`);
     try {
-      for await (const event of provider.stream(request, upstream.signal)) {
+      for await (const event of inContext(telemetry.ctx, provider.stream(request, upstream.signal))) {
         // The clock stops while the consumer handles the event (writing to the client, storing the answer).
         clearTimeout(timer);
+        if (event.type === 'delta') telemetry.piece();
+        else telemetry.succeeded(request.model, event.finishReason, event.usage);
         yield event;
         arm(idleMs, `The model provider stopped sending for ${idleMs} ms.`);
       }
     } catch (err) {
-      if (timedOut && !signal.aborted) throw timedOut;
-      throw err;
+      const failure = timedOut && !signal.aborted ? timedOut : err;
+      telemetry.failed(failure);
+      throw failure;
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
+      telemetry.ended();
     }
+  }
+
+  /** Starts watching a call of the current model with `request` (metrics and a trace span). */
+  private telemetry(request: ModelRequest): ModelCallTelemetry {
+    return new ModelCallTelemetry(this.observed.metrics, this.model, request, this.observed.purpose);
   }
 }

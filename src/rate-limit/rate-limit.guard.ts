@@ -1,7 +1,8 @@
-import { ExecutionContext, HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { ExecutionContext, HttpException, HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ThrottlerGuard, ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { ProblemException } from '../common/problem';
+import { MetricsService } from '../metrics/metrics.service';
 
 /**
  * @nestjs/throttler's guard, keyed by user id once authenticated (by client IP before), with one counter per
@@ -12,6 +13,8 @@ import { ProblemException } from '../common/problem';
 export class RateLimitGuard extends ThrottlerGuard {
   protected override headerPrefix = 'RateLimit';
   private readonly log = new Logger(RateLimitGuard.name);
+  /** Property-injected: the constructor is the library's. */
+  @Optional() @Inject(MetricsService) private readonly metrics?: MetricsService;
 
   /** A counter store that doesn't answer (Redis down) is a 503, not a 500. */
   override async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -29,7 +32,7 @@ export class RateLimitGuard extends ThrottlerGuard {
    * would otherwise outlast the upgrade); else the client IP, IPv6 grouped by /64 as the library does.
    */
   protected override async getTracker(req: Request): Promise<string> {
-    const user = req.user as { id?: number; tier?: string } | undefined;
+    const user: { id?: number; tier?: string } | undefined = req.user;
     return user?.id ? `user:${user.id}:${user.tier}` : `ip:${await super.getTracker(req)}`;
   }
 
@@ -42,6 +45,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
     const res = context.switchToHttp().getResponse<Response>();
+    this.metrics?.refused(detail.key.split(':')[1] ?? 'requests');
     res.setHeader('Retry-After', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
     return super.throwThrottlingException(context, detail);
   }

@@ -10,8 +10,10 @@ import { RedisConnection } from './redis.provider';
 const reflector = new Reflector();
 const classOf = (ctx: ExecutionContext) =>
   reflector.getAllAndOverride<RateLimitClass | undefined>(RATE_LIMIT_CLASS_KEY, [ctx.getHandler(), ctx.getClass()]);
+/** A tier's `requests` or `sends` of null (unlimited) as the throttler's number. */
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const tierOf = (ctx: ExecutionContext, config: AppConfig) => {
-  const user = ctx.switchToHttp().getRequest().user as { tier?: string } | undefined;
+  const user = ctx.switchToHttp().getRequest<{ user?: { tier?: string } }>().user;
   if (!user) return undefined;
   return config.rateLimits.tiers[user.tier ?? 'free'] ?? config.rateLimits.tiers.free;
 };
@@ -35,12 +37,15 @@ const tierOf = (ctx: ExecutionContext, config: AppConfig) => {
             {
               name: 'default',
               ttl,
-              limit: (ctx) => tierOf(ctx, config)?.requests ?? config.rateLimits.unauthenticated_per_ip,
+              limit: (ctx) => {
+                const tier = tierOf(ctx, config);
+                return tier ? (tier.requests ?? UNLIMITED) : config.rateLimits.unauthenticated_per_ip;
+              },
             },
             {
               name: 'send',
               ttl,
-              limit: (ctx) => (tierOf(ctx, config) ?? config.rateLimits.tiers.free).sends,
+              limit: (ctx) => (tierOf(ctx, config) ?? config.rateLimits.tiers.free).sends ?? UNLIMITED,
               skipIf: (ctx) => classOf(ctx) !== 'send',
             },
             {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import { UsageDailyEntity, UsagePurpose } from './usage-daily.entity';
 
 /** The `usage_daily` columns a model call adds to. */
@@ -9,8 +10,6 @@ const LEDGER_SUMS = ['requests', 'tokens_input', 'tokens_output', 'tokens_cached
 /** One model call's usage, as {@link UsageRepository.record} adds it up. */
 export interface UsageEntry {
   userId: number;
-  /** The session whose totals include the call (answers, titles, summaries); none for a prompt preview. */
-  sessionId?: number;
   /** Registry id of the model that answered (after a failure: the last one tried). */
   model: string;
   purpose: UsagePurpose;
@@ -38,44 +37,47 @@ export interface UsageDayRow {
 }
 
 /**
- * The `usage_daily` ledger and the running usage totals of users and sessions. Every model call is added by
- * {@link record}: answers in the transaction that stores them (`MessagesRepository.finishAnswer`), titles,
- * summaries and previews on their own. It writes the `users` and `chat_sessions` totals itself (tables the users
- * and chats modules own) so that a call's ledger row and totals change in one atomic step.
+ * The `usage_daily` ledger, written only here. Every model call is added by {@link record} in the statement that
+ * also adds it to the user's totals (users repository) and, for a call made for a session, to the session's
+ * (chat sessions repository): answers in the statement that stores them, titles, summaries and previews on
+ * their own.
  */
 @Injectable()
 export class UsageRepository {
   constructor(@InjectRepository(UsageDailyEntity) private readonly ledger: Repository<UsageDailyEntity>) {}
 
   /**
-   * Adds one model call to the user's totals, the session's (when `entry.sessionId`) and the user's `usage_daily`
-   * row for today (UTC), its model and purpose, atomically, with relative increments so concurrent calls lose
-   * nothing. `updated_at` is left alone: usage is not an edit. A user deleted meanwhile gets no ledger row.
-   * @param manager the caller's transaction; without one, a transaction of its own
+   * Adds to `stmt` a CTE `ledger` adding one model call to the user's `usage_daily` row for today (UTC), its model
+   * and purpose, with relative increments so concurrent calls lose nothing.
+   * @param userCte a CTE of the same statement returning the user's `id` (and locking the row); no row, no entry
    */
-  async record(entry: UsageEntry, manager?: EntityManager): Promise<void> {
-    if (!manager) return this.ledger.manager.transaction((tx) => this.record(entry, tx));
-    const { userId, sessionId, tokensInput, tokensOutput, cost } = entry;
-    if (sessionId !== undefined) {
-      await manager.query(
-        `UPDATE chat_sessions SET tokens_input = tokens_input + $2, tokens_output = tokens_output + $3, cost = cost + $4
-          WHERE id = $1`,
-        [sessionId, tokensInput, tokensOutput, cost],
-      );
-    }
-    const [, users]: [unknown, number] = await manager.query(
-      'UPDATE users SET tokens_input = tokens_input + $2, tokens_output = tokens_output + $3, cost = cost + $4 WHERE id = $1',
-      [userId, tokensInput, tokensOutput, cost],
-    );
-    // The update locks the user's row until commit, so the ledger's foreign key can't be broken meanwhile.
-    if (!users) return;
-    await manager.query(
+  record(stmt: SqlStatement, entry: UsageEntry, userCte: string): string {
+    const values = [entry.tokensInput, entry.tokensOutput, entry.tokensCached, entry.tokensReasoning].map((n) => stmt.param(n, 'bigint'));
+    return stmt.with(
+      'ledger',
       `INSERT INTO usage_daily (user_id, day, model, purpose, ${LEDGER_SUMS.join(', ')})
-       VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, $3, 1, $4, $5, $6, $7, $8)
+       SELECT id, (now() AT TIME ZONE 'UTC')::date, ${stmt.param(entry.model, 'varchar')}, ${stmt.param(entry.purpose, 'varchar')},
+         1, ${values.join(', ')}, ${stmt.param(entry.cost, 'numeric')} FROM ${userCte}
        ON CONFLICT (user_id, day, model, purpose) DO UPDATE SET
-         ${LEDGER_SUMS.map((c) => `${c} = usage_daily.${c} + EXCLUDED.${c}`).join(', ')}`,
-      [userId, entry.model, entry.purpose, tokensInput, tokensOutput, entry.tokensCached, entry.tokensReasoning, cost],
+         ${LEDGER_SUMS.map((c) => `${c} = usage_daily.${c} + EXCLUDED.${c}`).join(', ')}
+       RETURNING user_id`,
     );
+  }
+
+  /**
+   * What the user spent from a UTC day on, every model and purpose together: the source of truth budget counters
+   * are rebuilt from.
+   * @param from first UTC day, `YYYY-MM-DD`, inclusive
+   * @returns input + output tokens, and USD
+   */
+  async spentSince(userId: number, from: string): Promise<{ tokens: number; cost: number }> {
+    const row = await this.ledger
+      .createQueryBuilder('u')
+      .select('COALESCE(SUM(u.tokens_input + u.tokens_output), 0)', 'tokens')
+      .addSelect('COALESCE(SUM(u.cost), 0)', 'cost')
+      .where('u.user_id = :userId AND u.day >= :from', { userId, from })
+      .getRawOne<{ tokens: string; cost: string }>();
+    return { tokens: Number(row?.tokens ?? 0), cost: Number(row?.cost ?? 0) };
   }
 
   /**

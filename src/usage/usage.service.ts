@@ -1,5 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { SqlStatement } from '../database/sql-statement';
 import { invalidField, notFound } from '../common/problem';
+import { MetricsService } from '../metrics/metrics.service';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ModelUsage } from '../providers/model-provider';
 import { costOf, RegisteredModel, roundUsd } from '../providers/model-registry';
@@ -8,12 +12,10 @@ import { UsageDayDto, UsageQueryDto, UsageReportDto, UsageTotalsDto } from './us
 import { UsagePurpose } from './usage-daily.entity';
 import { UsageDayRow, UsageRepository } from './usage.repository';
 
-/** A model call that is not a chat answer (those are recorded with the answer), as {@link UsageService.recordCall} takes it. */
+/** A model call as {@link UsageService.recordCall} takes it. */
 export interface ModelCall {
   userId: number;
-  /** The session the call was made for (titles, summaries); none for a prompt preview. */
-  sessionId?: number;
-  purpose: Exclude<UsagePurpose, 'answer'>;
+  purpose: UsagePurpose;
   /** The model that answered (`route.model` after the call). */
   model: RegisteredModel;
   usage: ModelUsage;
@@ -32,25 +34,38 @@ export class UsageService {
   constructor(
     private readonly usage: UsageRepository,
     private readonly users: UsersRepository,
+    @InjectDataSource() private readonly db: DataSource,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /**
-   * Adds a title, summary or preview call to the user's totals, the session's and the ledger, priced at the
-   * answering model's price now in force.
+   * Adds a model call to the user's totals and the ledger, priced at the answering model's price now in force.
+   * A user deleted meanwhile gets no ledger row.
+   * @param stmt the caller's statement (an answer is stored, and a session's totals grow, in the same one); without
+   *        one, a statement of its own is run
+   * @returns the call's cost in USD
    */
-  recordCall(call: ModelCall): Promise<void> {
-    return this.usage.record({
-      userId: call.userId,
-      sessionId: call.sessionId,
-      model: call.model.id,
-      purpose: call.purpose,
-      tokensInput: call.usage.inputTokens,
-      tokensOutput: call.usage.outputTokens,
-      tokensCached: call.usage.cachedInputTokens ?? 0,
-      tokensReasoning: call.usage.reasoningTokens ?? 0,
-      cost: costOf(call.model, call.usage),
-    });
+  async recordCall(call: ModelCall, stmt?: SqlStatement): Promise<number> {
+    const own = stmt ?? new SqlStatement();
+    const cost = costOf(call.model, call.usage);
+    this.metrics?.usage({ provider: call.model.provider, model: call.model.id, purpose: call.purpose }, call.usage, cost);
+    const sums = { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost };
+    const user = this.users.addUsage(own, call.userId, sums);
+    this.usage.record(
+      own,
+      {
+        userId: call.userId,
+        model: call.model.id,
+        purpose: call.purpose,
+        ...sums,
+        tokensCached: call.usage.cachedInputTokens ?? 0,
+        tokensReasoning: call.usage.reasoningTokens ?? 0,
+      },
+      user,
+    );
+    if (!stmt) await own.run(this.db);
+    return cost;
   }
 
   /**

@@ -1,8 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { numericTransformer } from '../common/numeric.transformer';
-
-export const USER_ROLES = ['user', 'admin'] as const;
-export type UserRole = (typeof USER_ROLES)[number];
+import type { UserRole } from '../common/user-role';
 
 /** A person or an anonymous visitor (seed 000). Email is stored lower-cased; anonymous users have none. */
 @Entity('users')

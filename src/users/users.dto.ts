@@ -3,7 +3,8 @@ import { PageMetaDto } from '../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsEmail, IsIn, IsString, MaxLength, MinLength, ValidateIf } from 'class-validator';
-import { USER_ROLES, UserEntity, UserRole } from './user.entity';
+import { USER_ROLES, UserRole } from '../common/user-role';
+import { UserEntity } from './user.entity';
 
 /** Trims and lower-cases an email before it is validated (emails are stored in that form). */
 export const NormalizeEmail = () =>

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { RefreshTokenEntity } from '../auth/refresh-token.entity';
+import { SqlStatement } from '../database/sql-statement';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { MessageEntity } from '../messages/message.entity';
-import { UserEntity, UserRole } from './user.entity';
+import type { UserRole } from '../common/user-role';
+import { UserEntity } from './user.entity';
 
 /** Usage of one model, summed over assistant messages. */
 export interface ModelUsageRow {
@@ -24,9 +25,32 @@ const isId = (id: number) => Number.isSafeInteger(id) && id > 0 && id <= MAX_INT
 export class UsersRepository {
   constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
 
+  /**
+   * Adds to `stmt` a CTE `user_usage` adding one model call's usage to the user's running totals, with relative
+   * increments so concurrent calls lose nothing. The row stays locked until the statement commits, so a ledger
+   * row written by the same statement can't lose its user meanwhile.
+   * @param usage.cost USD
+   * @returns the CTE's name; it returns the user's `id`, or no row when the user no longer exists
+   */
+  addUsage(stmt: SqlStatement, userId: number, usage: { tokensInput: number; tokensOutput: number; cost: number }): string {
+    return stmt.with(
+      'user_usage',
+      `UPDATE users SET tokens_input = tokens_input + ${stmt.param(usage.tokensInput, 'bigint')},
+         tokens_output = tokens_output + ${stmt.param(usage.tokensOutput, 'bigint')}, cost = cost + ${stmt.param(usage.cost, 'numeric')}
+       WHERE id = ${stmt.param(userId, 'integer')} RETURNING id`,
+    );
+  }
+
   /** @returns the user with this id, or null */
   findById(id: number): Promise<UserEntity | null> {
     return isId(id) ? this.users.findOneBy({ id }) : Promise.resolve(null);
+  }
+
+  /** @returns what authentication needs of the user with this id (one primary-key read), or null */
+  async findPrincipal(id: number): Promise<Pick<UserEntity, 'id' | 'role' | 'tier' | 'disabled'> | null> {
+    if (!isId(id)) return null;
+    const row = await this.users.findOne({ where: { id }, select: { id: true, role: true, tier: true, disabled: true } });
+    return row ? { id: row.id, role: row.role, tier: row.tier, disabled: row.disabled } : null;
   }
 
   /** @param email already normalised (trimmed, lower case) */
@@ -65,16 +89,6 @@ export class UsersRepository {
   async deleteById(id: number): Promise<boolean> {
     const { affected } = await this.users.delete({ id });
     return (affected ?? 0) > 0;
-  }
-
-  /** Revokes every live refresh token of a user (after a password change, so other devices must log in again). */
-  async revokeRefreshTokens(userId: number): Promise<void> {
-    await this.users.manager
-      .createQueryBuilder()
-      .update(RefreshTokenEntity)
-      .set({ revokedAt: () => 'now()' })
-      .where('user_id = :userId AND revoked_at IS NULL', { userId })
-      .execute();
   }
 
   /** One page of users, oldest first. */

@@ -2,6 +2,9 @@ import { HttpStatus, Inject, Injectable, Logger, OnApplicationBootstrap } from '
 import { PageQueryDto } from '../common/pagination.dto';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
+import { LoginSessions } from '../credentials/login-sessions.service';
+import { isUniqueViolation } from '../database/pg-errors';
 import { PasswordHasher } from './password-hasher.service';
 import { UserEntity } from './user.entity';
 import {
@@ -34,6 +37,8 @@ export class UsersService implements OnApplicationBootstrap {
   constructor(
     private readonly users: UsersRepository,
     private readonly passwords: PasswordHasher,
+    private readonly invalidations: AuthInvalidationBus,
+    private readonly sessions: LoginSessions,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -55,6 +60,7 @@ export class UsersService implements OnApplicationBootstrap {
       if (existing) {
         if (existing.role !== 'admin' || existing.disabled) {
           await this.users.updateFields(existing.id, { role: 'admin', disabled: false });
+          await this.invalidations.emit({ kind: 'user', userId: existing.id });
           this.logger.log(`Promoted ${email} to admin (ADMIN_EMAIL).`);
         }
         return;
@@ -65,7 +71,7 @@ export class UsersService implements OnApplicationBootstrap {
         return;
       } catch (err) {
         // Another instance created it in the meantime: promote on the next turn.
-        if ((err as { driverError?: { code?: string } }).driverError?.code !== '23505') throw err;
+        if (!isUniqueViolation(err)) throw err;
       }
     }
   }
@@ -78,7 +84,8 @@ export class UsersService implements OnApplicationBootstrap {
   /**
    * Updates one's own profile. An anonymous user sends `email` + `password` together to claim an account (id and
    * sessions kept, `is_anonymous` becomes false). A registered user must confirm a change of email or password with
-   * `current_password`. A password change revokes every refresh token of the user (every device logs in again).
+   * `current_password`. A password change ends every login session of the user, this one included: every device
+   * logs in again, and their access tokens fail at once.
    * @throws 409 when the email belongs to someone else; 422 for a missing/incorrect `current_password` or a half claim
    */
   async updateMe(userId: number, dto: UpdateMeDto): Promise<UserProfileDto> {
@@ -112,13 +119,17 @@ export class UsersService implements OnApplicationBootstrap {
 
     if (changes.email && (await this.users.isEmailTaken(changes.email, userId))) throw emailTaken();
     const updated = await this.users.updateFields(userId, changes);
-    if (dto.password !== undefined && !user.isAnonymous) await this.users.revokeRefreshTokens(userId);
+    if (dto.password !== undefined && !user.isAnonymous) await this.sessions.endAll(userId);
     return UserProfileDto.from(updated ?? user);
   }
 
-  /** Deletes the user and everything it owns (sessions, messages, files, applications, keys, refresh tokens). */
+  /**
+   * Deletes the user and everything it owns (sessions, messages, files, applications, keys, refresh tokens); its
+   * tokens and keys stop working at once.
+   */
   async deleteMe(userId: number): Promise<void> {
     if (!(await this.users.deleteById(userId))) throw notFound('User');
+    await this.invalidations.emit({ kind: 'user', userId });
   }
 
   /** A user's usage statistics (API.md `GET /v1/users/me/stats`). @throws 404 for an unknown user */
@@ -171,8 +182,8 @@ export class UsersService implements OnApplicationBootstrap {
   }
 
   /**
-   * Changes a user's role, tier or disabled flag (admin). An admin cannot demote or disable itself, so the
-   * service never loses its last way in by accident.
+   * Changes a user's role, tier or disabled flag (admin); it applies to the user's next request, on every instance.
+   * An admin cannot demote or disable itself, so the service never loses its last way in by accident.
    * @throws 404 unknown user; 422 a tier not in the configuration; 409 demoting or disabling oneself
    */
   async updateForAdmin(callerId: number, id: number, dto: AdminUpdateUserDto): Promise<AdminUserDto> {
@@ -185,6 +196,9 @@ export class UsersService implements OnApplicationBootstrap {
       throw new ProblemException(HttpStatus.CONFLICT, 'Admins cannot demote or disable themselves; ask another admin.');
     }
     const updated = await this.users.updateFields(id, { role: dto.role, tier: dto.tier, disabled: dto.disabled });
+    await this.invalidations.emit({ kind: 'user', userId: id });
+    // A disabled account's logins end for good: enabling it again does not bring them back.
+    if (dto.disabled === true) await this.sessions.endAll(id);
     return AdminUserDto.from(updated ?? user);
   }
 

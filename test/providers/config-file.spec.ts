@@ -16,6 +16,12 @@ function problemsOf(env: Record<string, string>): string[] {
   throw new Error('expected the configuration to be rejected');
 }
 
+function writeYaml(lines: string[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'providers-config-')), 'config.yaml');
+  writeFileSync(file, lines.join('\n'));
+  return file;
+}
+
 describe('configuration files', () => {
   it('the shipped config.yaml loads, validates and builds a registry', () => {
     const config = loadAppConfig({ CONFIG_FILE: SHIPPED });
@@ -100,6 +106,68 @@ describe('configuration files', () => {
       expect.arrayContaining([
         expect.stringMatching(/providers\.acme\.protocol: .*got "smoke-signals"/),
         expect.stringMatching(/models\.0\.pricing\.priced_at: .*got "last tuesday"/),
+      ]),
+    );
+  });
+
+  it('is strict: an unknown key anywhere stops loading with one line naming the key and its path', () => {
+    const file = writeYaml([
+      'tokens_per_day: 5',
+      'limits: { max_input_length: 100, max_input_lenght: 200 }',
+      'rate_limits:',
+      '  tiers:',
+      '    free: { requests: 10, sends: 2, daily_budget_usd: 5 }',
+      'providers:',
+      '  acme: { base_url: "http://x", api_key: "sk-inline" }',
+      'models:',
+      '  - id: acme/one',
+      '    context_window: 1000',
+      '    max_output_tokens: 100',
+      '    pricing: { input_per_1m: 1, output_per_1m: 2, per_request: 0.1 }',
+    ]);
+
+    const problems = problemsOf({ CONFIG_FILE: file });
+
+    expect(problems.sort()).toEqual(
+      [
+        `${file}: limits.max_input_lenght: unknown key "max_input_lenght"`,
+        `${file}: models.0.pricing.per_request: unknown key "per_request"`,
+        `${file}: providers.acme.api_key: unknown key "api_key"`,
+        `${file}: rate_limits.tiers.free.daily_budget_usd: unknown key "daily_budget_usd"`,
+        `${file}: tokens_per_day: unknown key "tokens_per_day"`,
+      ].sort(),
+    );
+  });
+
+  it('reads every budget limit of a tier, null meaning unlimited, and checks allowed_models against the registry', () => {
+    const good = loadAppConfig({
+      CONFIG_FILE: writeYaml([
+        'rate_limits:',
+        '  tiers:',
+        '    free: { requests: 10, sends: null, tokens_per_minute: 1000, daily_cost_usd: 0.5, monthly_cost_usd: null,',
+        '            daily_tokens: 20000, allowed_models: ["offline/*", "gpt-4"], max_output_tokens: 256 }',
+        'models:',
+        '  - { id: openai/gpt-4, aliases: [gpt-4], context_window: 1000, max_output_tokens: 100, pricing: { input_per_1m: 1, output_per_1m: 2 } }',
+      ]),
+    });
+    expect(good.rateLimits.tiers.free).toMatchObject({
+      requests: 10,
+      sends: null,
+      tokens_per_minute: 1000,
+      daily_cost_usd: 0.5,
+      monthly_cost_usd: null,
+      daily_tokens: 20000,
+      allowed_models: ['offline/*', 'gpt-4'],
+      max_output_tokens: 256,
+    });
+
+    const file = writeYaml(['rate_limits:', '  tiers:', '    free: { daily_cost_usd: -1, allowed_models: ["gpt-9"] }']);
+    const problems = problemsOf({ CONFIG_FILE: file });
+    expect(problems).toHaveLength(2);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/rate_limits\.tiers\.free\.daily_cost_usd: .*got -1/),
+        `${file}: rate_limits.tiers.free.allowed_models: "gpt-9" is not a model id or alias`,
       ]),
     );
   });

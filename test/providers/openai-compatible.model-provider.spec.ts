@@ -1,5 +1,5 @@
 import { isAbortError } from '../../src/providers/abort';
-import { ModelProviderError, ModelRequest, ModelStreamEvent } from '../../src/providers/model-provider';
+import { ModelProviderError, ModelRequest } from '../../src/providers/model-provider';
 import { OpenAiCompatibleModelProvider } from '../../src/providers/openai-compatible/openai-compatible.model-provider';
 import { countChatTokens, countTokens } from '../../src/providers/tokenizer';
 import { FakeOpenAi, startFakeOpenAi } from '../support/fake-openai-server';

@@ -1,4 +1,4 @@
-import { countChatTokens, countTokens } from '../../src/providers/tokenizer';
+import { countChatTokens, countTokens, tokenCounterFor } from '../../src/providers/tokenizer';
 
 describe('tokenizer', () => {
   it('counts o200k_base tokens', () => {
@@ -19,5 +19,17 @@ describe('tokenizer', () => {
 
     expect(countChatTokens(messages)).toBe(expected);
     expect(countChatTokens([])).toBe(3);
+  });
+});
+
+describe('token counters', () => {
+  it('count a request as its turns in a context plus the reply priming, for every family alike', () => {
+    const turns = [{ role: 'user' as const, content: 'hello world' }];
+    for (const model of [{ provider: 'openai', upstreamModel: 'gpt-4o' }, { provider: 'groq', upstreamModel: 'llama-3.3-70b' }]) {
+      const counter = tokenCounterFor(model, 1.25);
+      expect(counter.countRequest(turns)).toBe(counter.countTurns(turns) + 3);
+    }
+    // The adapters' estimate for a provider that reports no usage is the same count.
+    expect(countChatTokens(turns)).toBe(tokenCounterFor({ provider: 'openai', upstreamModel: 'gpt-4o' }, 1.25).countRequest(turns));
   });
 });

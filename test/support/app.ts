@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,8 +36,13 @@ const PROVIDER_VARS = /^(OPENAI|ANTHROPIC|GOOGLE|GEMINI|GROQ|MISTRAL|DEEPSEEK|OP
  * database, listening on a random loopback port.
  * @param env extra environment variables (a value of `undefined` removes a variable); `EMBEDDED: '1'` uses the
  *            embedded PostgreSQL under a temporary DATA_DIR instead of the worker database
+ * @param configure changes to the application's module before it is compiled (e.g. a provider registered at one of
+ *        the app's extension points, such as the turn engine's hooks)
  */
-export async function startApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+export async function startApp(
+  env: Record<string, string | undefined> = {},
+  configure: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
+): Promise<TestApp> {
   for (const key of Object.keys(process.env)) if (PROVIDER_VARS.test(key)) delete process.env[key];
   const embedded = env.EMBEDDED === '1';
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-backend-test-'));
@@ -49,7 +54,7 @@ export async function startApp(env: Record<string, string | undefined> = {}): Pr
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const moduleRef = await configure(Test.createTestingModule({ imports: [AppModule] })).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bufferLogs: true });
   configureApp(app);
   await app.listen(0, '127.0.0.1');

@@ -85,7 +85,7 @@ export function scriptControl<TScript extends object>() {
     next: (request: RecordedRequest): TScript => choose(request, count++),
     /** One script for all following requests, or a function choosing one per request. */
     script(script: TScript | ScriptChooser<TScript>): void {
-      choose = typeof script === 'function' ? (script as ScriptChooser<TScript>) : () => script;
+      choose = typeof script === 'function' ? (script) : () => script;
     },
     /** Forgets the recorded requests and restores the default (empty) script. */
     reset(): void {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../../src/database/data-source-options';
 import { runMigrationsLocked } from '../../src/database/migrate';
+import { ENTITIES } from '../../src/entities';
 import { ADMIN_URL, databaseUrl, DB_PREFIX, TEMPLATE_DB, withAdmin } from './database';
 
 /** Runs once before the e2e files: a fresh template database with every migration applied. */
@@ -20,7 +21,7 @@ export default async function globalSetup(): Promise<void> {
       `The e2e tests need PostgreSQL at ${ADMIN_URL} (set TEST_DATABASE_URL to an admin connection): ${(err as Error).message}`,
     );
   }
-  const dataSource = await new DataSource(buildDataSourceOptions(databaseUrl(TEMPLATE_DB), 2)).initialize();
+  const dataSource = await new DataSource(buildDataSourceOptions(databaseUrl(TEMPLATE_DB), 2, ENTITIES)).initialize();
   try {
     await runMigrationsLocked(dataSource);
   } finally {

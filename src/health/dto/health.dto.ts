@@ -18,10 +18,10 @@ export class ReadinessDto {
   checks: ReadinessChecksDto;
 }
 
-/** Limits of one tier, per window. */
+/** Limits of one tier, per window; null: unlimited. */
 export class TierLimitsDto {
-  @ApiProperty({ type: 'integer' }) requests: number;
-  @ApiProperty({ type: 'integer' }) sends: number;
+  @ApiProperty({ type: 'integer', nullable: true }) requests: number | null;
+  @ApiProperty({ type: 'integer', nullable: true }) sends: number | null;
 }
 
 export class RateLimitsDto {

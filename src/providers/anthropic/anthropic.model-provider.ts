@@ -198,9 +198,10 @@ export class AnthropicModelProvider extends ModelProvider {
     if (err instanceof APIConnectionError || isAbortError(err)) return unreachableError();
     if (!(err instanceof APIError)) return brokenStreamError();
     // An `error` event inside a 200 stream has no status of its own: its `type` says which it would have had.
-    const status = err.status ?? (err.type ? STATUS_BY_ERROR_TYPE[err.type] : undefined);
+    // The SDK types `status` and `headers` loosely (any).
+    const status = (err.status as number | undefined) ?? (err.type ? STATUS_BY_ERROR_TYPE[err.type] : undefined);
     if (status === undefined) return brokenStreamError();
-    const retryAfter = retryAfterSeconds(err.headers?.get('retry-after'));
+    const retryAfter = retryAfterSeconds((err.headers as Headers | undefined)?.get('retry-after'));
     return errorForStatus(status, err.apiMessage ?? undefined, retryAfter, this.endpoint.apiKey);
   }
 }

@@ -1,5 +1,4 @@
 import OpenAI, { APIConnectionError, APIError } from 'openai';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { isAbortError } from '../abort';
 import {
   FinishReason,
@@ -126,7 +125,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
   private params(request: ModelRequest) {
     return {
       model: request.model,
-      messages: request.messages.map(({ role, content }) => ({ role, content }) as ChatCompletionMessageParam),
+      messages: request.messages.map(({ role, content }) => ({ role, content })),
       temperature: acceptsTemperature(this.options, request.model) ? request.temperature : undefined,
       [this.endpoint.maxTokensField ?? 'max_tokens']: request.maxTokens,
     };
@@ -156,10 +155,11 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
     // A cut stream, malformed JSON, or an error event in the middle of a stream.
     if (!(err instanceof APIError) || err.status === undefined) return brokenStreamError();
     const raw = (err.error as { message?: unknown } | undefined)?.message;
+    // The SDK types `status` and `headers` loosely (any).
     return errorForStatus(
-      err.status,
+      err.status as number,
       typeof raw === 'string' ? raw : undefined,
-      retryAfterSeconds(err.headers?.get('retry-after')),
+      retryAfterSeconds((err.headers as Headers | undefined)?.get('retry-after')),
       this.endpoint.apiKey,
     );
   }

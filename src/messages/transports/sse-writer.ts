@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { StreamFormat } from './dto/send-message.dto';
+import type { StreamFormat } from '../dto/send-message.dto';
 
 const isSpace = (c: string) => /\s/.test(c);
 const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
@@ -21,12 +21,13 @@ export function splitAtWordInterior(buffer: string): [string, string] {
 /**
  * Writes Server-Sent Events (WHATWG HTML §9.2) straight to the response with `res.write`.
  *
- * `data` format (seed 004): text pieces as `data: <text>` events, then `data: [DONE]`. Event boundaries are placed
- * inside words, never next to whitespace, so a client that strips each line (seed 004's own aiohttp sample does)
+ * `data` format (the documented API's): text pieces as `data: <text>` events, then `data: [DONE]`. Event boundaries are placed
+ * inside words, never next to whitespace, so a client that strips each line (the API guide's own aiohttp sample does)
  * still prints the words with their spaces; a spec-compliant parser gets the text back byte for byte either way.
  * Text holding line breaks becomes several `data:` lines of one event, which a parser joins back with `\n`.
  * `events` format: `event: start|delta|done|error` with JSON payloads (the provider's pieces as they came), then
  * `data: [DONE]`. Headers go out with the first event, so a failure before it can still get a proper status.
+ * Events of one turn of the event loop are written together.
  */
 export class SseWriter {
   private opened = false;
@@ -34,6 +35,9 @@ export class SseWriter {
   private sent = '';
   private heartbeat?: NodeJS.Timeout;
   private lastWrite = 0;
+  /** Events written this turn of the event loop, not yet handed to the socket. */
+  private pending = '';
+  private flushing?: NodeJS.Immediate;
 
   /**
    * @param heartbeatMs after the headers, a `: ping` comment goes out whenever nothing was written for this long,
@@ -123,7 +127,12 @@ export class SseWriter {
   private finish(): void {
     clearInterval(this.heartbeat);
     this.event(undefined, '[DONE]');
-    this.res.end();
+    clearImmediate(this.flushing);
+    this.flushing = undefined;
+    const rest = this.pending;
+    this.pending = '';
+    if (this.res.writableEnded || this.res.destroyed) return;
+    this.res.end(rest);
   }
 
   private event(name: string | undefined, data: string): void {
@@ -131,9 +140,19 @@ export class SseWriter {
     this.write(`${name ? `event: ${name}\n` : ''}${lines.join('')}\n`);
   }
 
+  /**
+   * Queues `chunk`; everything queued in one turn of the event loop goes out in one `res.write` (one syscall, not
+   * one per token), right after the turn's callbacks and microtasks have run, so nothing waits on a timer.
+   */
   private write(chunk: string): void {
     if (this.res.writableEnded || this.res.destroyed) return;
-    this.res.write(chunk);
+    this.pending += chunk;
     this.lastWrite = Date.now();
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined;
+      const out = this.pending;
+      this.pending = '';
+      if (out && !this.res.writableEnded && !this.res.destroyed) this.res.write(out);
+    });
   }
 }

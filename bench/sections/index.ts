@@ -1,0 +1,13 @@
+/**
+ * The benchmark's sections, run in this order. To add one: write bench/sections/<name>.ts exporting a `Section`
+ * (see bench/harness.ts) and add it here; `BENCH_ONLY=<name>` runs it alone.
+ */
+import { Section } from '../harness';
+import { cpu } from './cpu';
+import { idle } from './idle';
+import { newestPage } from './newest-page';
+import { queries } from './queries';
+import { throughput } from './throughput';
+import { ttft } from './ttft';
+
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage];

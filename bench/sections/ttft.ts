@@ -1,0 +1,72 @@
+import { ArmName, Bench, Pace, Row, Section, StreamSample, envInt, ms, percentile, seeded, times } from '../harness';
+
+const ARMS: ArmName[] = ['direct', 'floor', 'app'];
+
+/**
+ * Runs `rounds` rounds; in each, every arm in turn (the order rotates) gets `concurrency` requests at once with the
+ * same paces. Returns each arm's samples.
+ */
+async function interleaved(bench: Bench, rounds: number, concurrency: number, pace: (random: () => number) => Pace, timeoutMs: number) {
+  const samples: Record<ArmName, StreamSample[]> = { direct: [], floor: [], app: [] };
+  const random = seeded(concurrency);
+  for (let round = 0; round < rounds; round++) {
+    const paces = Array.from({ length: concurrency }, () => pace(random));
+    for (let k = 0; k < ARMS.length; k++) {
+      const arm = ARMS[(round + k) % ARMS.length];
+      samples[arm].push(...(await Promise.all(paces.map((p) => bench.stream(arm, p, { timeoutMs })))));
+    }
+  }
+  return samples;
+}
+
+/** Added time to first token (arm − direct) at one concurrency, as table rows. */
+function rows(label: string, samples: Record<ArmName, StreamSample[]>, check: (app: Added, floor: Added, errors: number) => { target: string; met: boolean }): Row[] {
+  const ttft = (arm: ArmName) => samples[arm].filter((s) => s.ok).map((s) => s.ttftMs);
+  const added = (arm: ArmName, p: number) => percentile(ttft(arm), p) - percentile(ttft('direct'), p);
+  const floor = { p50: added('floor', 50), p99: added('floor', 99) };
+  const app = { p50: added('app', 50), p99: added('app', 99) };
+  const errors = (arm: ArmName) => samples[arm].filter((s) => !s.ok).length;
+  const { target, met } = check(app, floor, errors('app'));
+  const causes = [...new Set(samples.app.filter((s) => !s.ok).map((s) => s.error))].slice(0, 2).join('; ');
+  return [
+    { measure: `${label}: added TTFT p50`, floor: ms(floor.p50), app: ms(app.p50), ratio: times(app.p50, floor.p50), target, met },
+    { measure: `${label}: added TTFT p99`, floor: ms(floor.p99), app: ms(app.p99), ratio: times(app.p99, floor.p99) },
+    { measure: `${label}: direct TTFT p50 / p99 (the mock alone)`, app: `${ms(percentile(ttft('direct'), 50))} / ${ms(percentile(ttft('direct'), 99))}` },
+    {
+      measure: `${label}: errors (of ${samples.app.length} per arm)`,
+      floor: String(errors('floor')),
+      app: `${errors('app')}${causes ? ` (${causes})` : ''}`,
+    },
+  ];
+}
+
+interface Added {
+  p50: number;
+  p99: number;
+}
+
+/** Paced like a real model: 20 ms between tokens, 50–200 tokens. */
+const paced = (random: () => number): Pace => ({ ttftMs: 0, itlMs: 20, tokens: 50 + Math.floor(random() * 151) });
+
+/**
+ * Added time to first token: how much later than the mock itself each relay delivers the first token, at
+ * concurrency 1 (BENCH_TTFT_C1_ROUNDS, 10 paced tokens each), 100 and 500 (paced 20 ms, 50–200 tokens; rounds
+ * BENCH_TTFT_C100_ROUNDS, BENCH_TTFT_C500_ROUNDS).
+ */
+export const ttft: Section = {
+  name: 'ttft',
+  title: 'Time to first token added to the mock\'s (arm − direct)',
+  async run(bench) {
+    const c1 = await interleaved(bench, envInt('BENCH_TTFT_C1_ROUNDS', 40), 1, () => ({ ttftMs: 0, itlMs: 20, tokens: 10 }), 30_000);
+    const c100 = await interleaved(bench, envInt('BENCH_TTFT_C100_ROUNDS', 2), 100, paced, 60_000);
+    const c500 = await interleaved(bench, envInt('BENCH_TTFT_C500_ROUNDS', 1), 500, paced, 120_000);
+    return [
+      ...rows('C=1', c1, (app) => ({ target: '≤ 3 ms p50', met: app.p50 <= 3 })),
+      ...rows('C=100', c100, (app, floor) => ({
+        target: '≤ 3× floor p50 and p99',
+        met: app.p50 <= 3 * Math.max(floor.p50, 1) && app.p99 <= 3 * Math.max(floor.p99, 1),
+      })),
+      ...rows('C=500', c500, (app, floor, errors) => ({ target: '≤ 5× floor p50, 0 errors', met: app.p50 <= 5 * Math.max(floor.p50, 1) && errors === 0 })),
+    ];
+  },
+};

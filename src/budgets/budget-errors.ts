@@ -1,0 +1,18 @@
+import { DomainError, DomainErrorCode } from '../common/domain-error';
+
+/**
+ * A send refused by the caller's budgets before any provider was called (OWASP LLM10, unbounded consumption):
+ * `budget.exceeded` (429) a spending or daily-token limit, `budget.tokens_per_minute` (429) the token rate,
+ * `budget.model_not_allowed` (403) a model outside `allowed_models`. The problem names the limit, its window and
+ * when it resets (`Retry-After`).
+ */
+export class BudgetError extends DomainError {
+  constructor(
+    readonly code: Extract<DomainErrorCode, `budget.${string}`>,
+    message: string,
+    override readonly extensions: Record<string, unknown>,
+    override readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}

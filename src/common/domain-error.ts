@@ -1,0 +1,35 @@
+import type { FieldError } from './problem';
+
+/**
+ * The codes of errors raised below the HTTP edge. Each maps to one HTTP status in the problem mapping
+ * (`problem-details.ts`), the only place that knows HTTP: `provider.*` are model provider failures
+ * (see `ModelProviderErrorKind`), `context.too_small` is a conversation that does not fit a model's window,
+ * `auth.login_backoff` an account that must wait before its next login attempt, `budget.*` a send refused by the
+ * caller's budgets (a spending or token limit reached, or a model outside `allowed_models`).
+ */
+export type DomainErrorCode =
+  | 'provider.auth'
+  | 'provider.rate_limited'
+  | 'provider.bad_request'
+  | 'provider.unavailable'
+  | 'provider.timeout'
+  | 'provider.not_configured'
+  | 'context.too_small'
+  | 'auth.login_backoff'
+  | 'budget.exceeded'
+  | 'budget.tokens_per_minute'
+  | 'budget.model_not_allowed';
+
+/**
+ * An error a service throws when a request can't be served for a reason of the domain. `message` is a sentence
+ * safe to show to a client (never a secret); the edge turns it into problem details (RFC 9457).
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: DomainErrorCode;
+  /** Field-level reasons, shown as the problem's `errors`. */
+  readonly fieldErrors?: FieldError[];
+  /** Seconds after which a retry may succeed, shown as `Retry-After`. */
+  readonly retryAfterSeconds?: number;
+  /** Members added to the problem (e.g. which limit refused a send). */
+  readonly extensions?: Record<string, unknown>;
+}

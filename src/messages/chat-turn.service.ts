@@ -1,0 +1,449 @@
+import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ChatSessionEntity } from '../chats/chat-session.entity';
+import { ChatSessionsRepository, SessionRow } from '../chats/chat-sessions.repository';
+import { ChatsService } from '../chats/chats.service';
+import { SessionTitlesService } from '../chats/session-titles.service';
+import { AuthenticatedUser } from '../common/authenticated-user';
+import { DomainError } from '../common/domain-error';
+import { inSpan } from '../common/tracing';
+import { invalidField, notFound, ProblemException } from '../common/problem';
+import { AppConfig, appConfig } from '../config/app-config';
+import { SqlStatement } from '../database/sql-statement';
+import { ContextService, SendContext } from '../context/context.service';
+import { SummariesService } from '../context/summaries.service';
+import { MetricsService } from '../metrics/metrics.service';
+import { tokenCounterFor } from '../providers/tokenizer';
+import { isAbortError } from '../providers/abort';
+import { ChatTurn, FinishReason, ModelProviderError, ModelStreamEvent, ModelUsage } from '../providers/model-provider';
+import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
+import { ModelRoute, ModelRouter } from '../providers/model-router';
+import { UsageService } from '../usage/usage.service';
+import { MessageRole } from './message.entity';
+import { AnswerOutcome, MessagesRepository } from './messages.repository';
+
+/** What a send asks for (the body of `POST /v1/chat/stream`, without the transport's options). */
+export interface TurnRequest {
+  /** Registry id or alias; used when the send creates a session. Default: the server's default model. */
+  model?: string;
+  /** The new turn, oldest first; the last message is the user's. `system` messages become the system prompt. */
+  messages: { role: MessageRole; content: string }[];
+  /** Sampling temperature, 0..2. */
+  temperature?: number;
+  /** Most tokens to generate; at most the model's `max_output_tokens`. */
+  max_tokens?: number;
+  /** An existing session of the caller; without it the send creates one. */
+  session_id?: number;
+  /** `false`: the whole answer in one provider call (no streaming upstream), delivered as one `delta`. */
+  stream?: boolean;
+}
+
+/**
+ * The events of one send, in order: `started` once, then `delta`s, then exactly one of `done` or `failed`. A send
+ * the client abandoned (its signal aborted) ends without `done`/`failed`: the answer is stored as `incomplete`.
+ */
+export type TurnEvent =
+  | {
+      type: 'started';
+      /** The session answered in (created by this send when `sessionCreated`). */
+      sessionId: number;
+      /** Id of the answer's message (its placeholder row until the answer is settled). */
+      messageId: number;
+      /** Ids of the request's user and assistant messages as stored, oldest first. */
+      userMessageIds: number[];
+      /** Registry id of the model answering: the first of the chain that responded (after retries and fallbacks). */
+      model: string;
+      /** True when this send created the session. */
+      sessionCreated: boolean;
+      /** Milliseconds this service spent before calling the provider (planning, hooks, storing the turn). */
+      preparedMs: number;
+    }
+  | {
+      type: 'delta';
+      /** A piece of the answer's text, as the provider sent it (never empty). */
+      text: string;
+    }
+  | {
+      type: 'done';
+      /** Id of the stored answer. */
+      messageId: number;
+      /** Registry id of the model that answered. */
+      model: string;
+      finishReason: FinishReason;
+      /** The provider's token counts (or a tokenizer's, marked `estimated`). */
+      usage: ModelUsage;
+      /** USD, at the answering model's price now in force. */
+      cost: number;
+      /** The session's title after the answer; null while a model is titling it in the background. */
+      title: string | null;
+      /** Messages now stored in the session. */
+      messageCount: number;
+      /** Milliseconds from calling the provider to its last piece (retries and fallbacks included). */
+      providerMs: number;
+    }
+  | {
+      type: 'failed';
+      /** Why: a domain error (e.g. `ModelProviderError`), mapped to HTTP at the edge. */
+      error: Error;
+      /** The answer's text produced before the failure (stored with the `failed` answer). */
+      partialText: string;
+    };
+
+/** A send once it is planned: what the hooks and the rest of the send see. Nothing is stored yet. */
+export interface TurnPlan {
+  user: AuthenticatedUser;
+  /** The existing session, or null when the send creates one. */
+  session: ChatSessionEntity | null;
+  /** The model chain, planned once: `route.model` is the first model of the chain that can be called. */
+  route: ModelRoute;
+  /** The context built for `route.model` (and refittable to a fallback). */
+  context: SendContext;
+  /** The route titling a new or untitled session (planned with the answer's), or undefined for first words. */
+  titler: ModelRoute | undefined;
+  /** A system prompt given with the request (it replaces the session's). */
+  systemPrompt?: string;
+  /** The request's user and assistant messages, oldest first. */
+  turns: ChatTurn[];
+  temperature?: number;
+  /** Registry id of the model a new session is created with. */
+  sessionModel: string;
+}
+
+/** A settled answer, as the `afterSettled` hook sees it. */
+export interface SettledTurn {
+  plan: TurnPlan;
+  sessionId: number;
+  messageId: number;
+  outcome: AnswerOutcome;
+}
+
+/**
+ * Extension points of every send: the array provided as {@link TURN_HOOKS} in the messages module. Both are
+ * awaited in the array's order.
+ */
+export interface TurnHook {
+  /**
+   * Runs after the send is planned and before anything is stored or any provider is called (e.g. to reserve a
+   * budget). Throwing a domain error refuses the send: no row is written, and the client gets a 4xx before any SSE
+   * byte.
+   */
+  beforeProvider?(plan: TurnPlan): Promise<void>;
+  /**
+   * Runs once the answer is settled and stored, complete or not (e.g. to settle a reservation, count metrics). A
+   * failure here is logged and changes nothing for the client.
+   */
+  afterSettled?(settled: SettledTurn): Promise<void>;
+}
+
+/** Injection token of the registered {@link TurnHook}s (an array, provided by the messages module). */
+export const TURN_HOOKS = Symbol('TURN_HOOKS');
+
+/** A piece of the provider's answer: streamed, or (`stream: false`) the whole text as one piece. */
+type AnswerPiece = ModelStreamEvent;
+
+/**
+ * The turn engine: one send, from request to stored answer, with no HTTP in it. Transports at the edge consume
+ * its events (plain SSE, typed SSE, JSON).
+ *
+ * Order of work: validate → plan (the session, the model chain once, the context) → `beforeProvider` hooks →
+ * one transaction storing the session (new or touched), the user's messages and the answer's `incomplete`
+ * placeholder → call the model → one transaction storing the answer, its usage and the totals → `afterSettled`
+ * hooks → titles and summaries in the background. A client that leaves aborts the upstream request and the text
+ * it received stays as `incomplete`; a provider failure keeps the partial text as `failed`. Nothing acknowledged
+ * is lost.
+ */
+@Injectable()
+export class ChatTurnService {
+  private readonly logger = new Logger(ChatTurnService.name);
+
+  constructor(
+    private readonly messages: MessagesRepository,
+    private readonly sessions: ChatSessionsRepository,
+    private readonly chats: ChatsService,
+    private readonly registry: ModelRegistry,
+    private readonly router: ModelRouter,
+    private readonly context: ContextService,
+    private readonly titles: SessionTitlesService,
+    private readonly summaries: SummariesService,
+    private readonly usage: UsageService,
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+    @Inject(TURN_HOOKS) private readonly hooks: TurnHook[],
+    @Optional() private readonly metrics?: MetricsService,
+  ) {}
+
+  /**
+   * Runs one send. Errors before anything is stored (bad input, unknown or archived session, a conversation too
+   * long for the model, a refusing hook) are thrown by the iterator before its first event; after that, failures
+   * are `failed` events. Consume it to the end: the answer is settled before it finishes.
+   * @param signal aborted when the client leaves; the upstream call stops and the answer is stored `incomplete`
+   * @param delivered the answer's text the client has received so far (a transport may hold text back); default:
+   *        every `delta` handed out
+   * @throws ProblemException 400/404/409/422 bad input; DomainError (e.g. `context.too_small`, `provider.not_configured`)
+   */
+  async *run(
+    user: AuthenticatedUser,
+    request: TurnRequest,
+    signal: AbortSignal,
+    delivered?: () => string,
+  ): AsyncGenerator<TurnEvent> {
+    const began = performance.now();
+    const plan = await inSpan('chat.plan', {}, () => this.plan(user, request));
+    for (const hook of this.hooks) await hook.beforeProvider?.(plan);
+    const { session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan));
+    const calledAt = performance.now();
+    const ended = this.metrics?.answerStarted();
+    const started: Extract<TurnEvent, { type: 'started' }> = {
+      type: 'started',
+      sessionId: session.id,
+      messageId: answerId,
+      userMessageIds: messageIds,
+      model: plan.route.model.id,
+      sessionCreated: !plan.session,
+      preparedMs: calledAt - began,
+    };
+    const title = session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
+    let text = '';
+    let announced = false;
+    try {
+      for await (const piece of this.answer(plan, request, signal)) {
+        if (!announced) {
+          announced = true;
+          yield { ...started, model: plan.route.model.id };
+        }
+        if (piece.type === 'delta') {
+          if (!piece.text) continue;
+          text += piece.text;
+          yield { type: 'delta', text: piece.text };
+          continue;
+        }
+        const providerMs = performance.now() - calledAt;
+        const outcome = this.outcome(plan, text, piece.finishReason, piece.usage);
+        const after = await this.settle(plan, session.id, answerId, outcome, title);
+        yield {
+          type: 'done',
+          messageId: answerId,
+          model: outcome.model,
+          finishReason: piece.finishReason,
+          usage: piece.usage,
+          cost: outcome.cost,
+          title: after?.title ?? null,
+          messageCount: after?.message_count ?? 0,
+          providerMs,
+        };
+        return;
+      }
+      throw new ModelProviderError('unavailable', 'the stream ended without a finish event');
+    } catch (err) {
+      const clientLeft = signal.aborted && isAbortError(err);
+      const partial = clientLeft ? (delivered?.() ?? text) : text;
+      const error = clientLeft ? undefined : this.domainError(err);
+      await this.settle(plan, session.id, answerId, this.unfinishedOutcome(plan, partial, error), title);
+      if (!error) return; // the client left: nobody to tell
+      if (!announced) yield { ...started, model: plan.route.model.id };
+      yield { type: 'failed', error, partialText: text };
+    } finally {
+      ended?.();
+    }
+  }
+
+  /** Validates the request and plans the send: the session, the model chain (once) and the context. Reads only. */
+  private async plan(user: AuthenticatedUser, request: TurnRequest): Promise<TurnPlan> {
+    this.validate(request);
+    const systemMessages = request.messages.filter((m) => m.role === 'system');
+    const turns = request.messages.filter((m) => m.role !== 'system') as ChatTurn[];
+    const systemPrompt = systemMessages.length ? systemMessages.map((m) => m.content).join('\n\n') : undefined;
+
+    let session: ChatSessionEntity | null = null;
+    if (request.session_id !== undefined) {
+      session = await this.chats.findOwned(user.id, request.session_id);
+      if (session.archivedAt) {
+        throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before sending to it.');
+      }
+      if (request.model) this.registry.resolve(request.model); // an unknown name is still a 400
+    }
+    const registered: RegisteredModel = session
+      ? this.registry.resolve(session.model)
+      : request.model
+        ? this.registry.resolve(request.model)
+        : this.registry.defaultModel();
+    const route = this.router.route(registered);
+    const model = route.model; // the first model of the chain that can answer: the context is built for it
+    if (request.max_tokens !== undefined && request.max_tokens > model.maxOutputTokens) {
+      throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
+    }
+    // Built before storing anything, so a turn that can't be answered leaves no trace. A fallback gets the same
+    // parts refitted to its own window (one it can't fit is skipped by the route).
+    const context = await this.context.forSend(session, route.models, systemPrompt, turns, request.max_tokens);
+    const titler = session?.title ? undefined : this.titles.titleRoute(route);
+    return { user, session, route, context, titler, systemPrompt, turns, temperature: request.temperature, sessionModel: registered.id };
+  }
+
+  private validate(request: TurnRequest): void {
+    const max = this.config.limits.max_messages_per_request;
+    if (request.messages.length > max) throw invalidField('messages', `must hold at most ${max} messages`);
+    const limit = this.config.limits.max_input_length;
+    request.messages.forEach((m, i) => {
+      if (m.role === 'user' && m.content.length > limit) {
+        throw invalidField(`messages.${i}.content`, `must be at most ${limit} characters (MAX_INPUT_LENGTH)`);
+      }
+      if (m.role !== 'system' && !m.content.trim()) throw invalidField(`messages.${i}.content`, 'must not be empty');
+    });
+    if (request.messages[request.messages.length - 1].role !== 'user') {
+      throw invalidField('messages', 'the last message must have role "user"');
+    }
+  }
+
+  /**
+   * One statement: the session (inserted, or its count and activity time updated), the turn and the placeholder.
+   * @throws 404 when the session was deleted since it was read
+   */
+  private async recordTurn(plan: TurnPlan): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
+    const stmt = new SqlStatement();
+    const session = this.sessions.recordTurn(
+      stmt,
+      plan.session?.id ?? this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt }),
+      { added: plan.turns.length + 1, systemPrompt: plan.session ? plan.systemPrompt : undefined },
+    );
+    const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id);
+    const [row] = await stmt.run<SessionRow & { ids: number[] }>(
+      this.db,
+      `SELECT ${session}.*, (SELECT array_agg(id ORDER BY id) FROM ${messages}) AS ids FROM ${session}`,
+    );
+    if (!row) throw notFound('Chat session');
+    const { ids, ...rest } = row;
+    return { session: rest, messageIds: ids.slice(0, -1), answerId: ids[ids.length - 1] };
+  }
+
+  /** The provider's answer as stream events: streamed upstream, or (`stream: false`) one call as one piece. */
+  private async *answer(plan: TurnPlan, request: TurnRequest, signal: AbortSignal): AsyncIterable<AnswerPiece> {
+    const requestFor = (candidate: RegisteredModel) => {
+      const fitted = plan.context.refit(candidate);
+      return {
+        messages: fitted.turns.map(({ role, content }) => ({ role, content })),
+        temperature: plan.temperature,
+        // What the context reserved, so the answer can never overflow the window (and the preview shows it).
+        maxTokens: fitted.accounting.budget.reservedOutput,
+      };
+    };
+    if (request.stream !== false) {
+      // Retries and fallbacks happen inside the route before the first piece, so `route.model` is settled then.
+      yield* plan.route.stream(requestFor, signal);
+      return;
+    }
+    const whole = await plan.route.complete(requestFor, signal);
+    yield { type: 'delta', text: whole.text };
+    yield { type: 'finish', finishReason: whole.finishReason, usage: whole.usage };
+  }
+
+  /** A complete answer, priced at the answering model's price now in force (later price changes leave it be). */
+  private outcome(plan: TurnPlan, text: string, finishReason: string, usage: ModelUsage): AnswerOutcome {
+    const model = plan.route.model;
+    return {
+      content: text,
+      status: 'complete',
+      finishReason,
+      model: model.id,
+      attempts: plan.route.attempts,
+      tokensInput: usage.inputTokens,
+      tokensOutput: usage.outputTokens,
+      tokensCached: usage.cachedInputTokens ?? 0,
+      tokensReasoning: usage.reasoningTokens ?? 0,
+      usageEstimated: usage.estimated,
+      cost: costOf(model, usage),
+    };
+  }
+
+  /**
+   * An answer that did not complete: `incomplete` when the client left (no `error`), `failed` otherwise.
+   *
+   * Usage is an estimate with the answering model's counter (as in the context preview): the context sent and
+   * the text produced. A provider that failed before producing any text (refused credentials or request,
+   * rate limits after retries, outages) bills nothing, so such an answer stores 0 tokens at no cost; it still
+   * counts as a request. A client that left was cut off while a provider worked on its request, so it is charged.
+   */
+  private unfinishedOutcome(plan: TurnPlan, text: string, error: Error | undefined): AnswerOutcome {
+    const model = plan.route.model;
+    const charged = !error || text !== '';
+    const counter = tokenCounterFor(model, this.config.contextManagement.token_estimate_factor);
+    const sent = plan.route.request?.messages ?? []; // what the last model called was sent
+    const usage: ModelUsage = { inputTokens: charged ? counter.countRequest(sent) : 0, outputTokens: counter.count(text), estimated: charged };
+    return {
+      content: text,
+      status: error ? 'failed' : 'incomplete',
+      finishReason: error ? 'error' : null,
+      model: model.id,
+      attempts: plan.route.attempts,
+      tokensInput: usage.inputTokens,
+      tokensOutput: usage.outputTokens,
+      tokensCached: 0,
+      tokensReasoning: 0,
+      usageEstimated: usage.estimated,
+      cost: costOf(model, usage),
+      error: error?.message,
+    };
+  }
+
+  /**
+   * One statement: the answer, its usage in the ledger and the user's and session's totals; then the
+   * `afterSettled` hooks, and the session's title and summary start in the background (no stream waits).
+   * @returns the session as it is afterwards (undefined when it was deleted meanwhile)
+   */
+  private async settle(
+    plan: TurnPlan,
+    sessionId: number,
+    answerId: number,
+    outcome: AnswerOutcome,
+    title: string | undefined,
+  ): Promise<SessionRow | undefined> {
+    return inSpan('chat.settle', { 'chat.message.status': outcome.status }, () => this.store(plan, sessionId, answerId, outcome, title));
+  }
+
+  /** The body of {@link settle}. */
+  private async store(
+    plan: TurnPlan,
+    sessionId: number,
+    answerId: number,
+    outcome: AnswerOutcome,
+    title: string | undefined,
+  ): Promise<SessionRow | undefined> {
+    const usage: ModelUsage = {
+      inputTokens: outcome.tokensInput,
+      outputTokens: outcome.tokensOutput,
+      cachedInputTokens: outcome.tokensCached,
+      reasoningTokens: outcome.tokensReasoning,
+      estimated: outcome.usageEstimated,
+    };
+    const stmt = new SqlStatement();
+    this.messages.settleAnswer(stmt, answerId, outcome);
+    await this.usage.recordCall({ userId: plan.user.id, purpose: 'answer', model: plan.route.model, usage }, stmt);
+    const session = this.sessions.recordAnswer(
+      stmt,
+      sessionId,
+      { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost },
+      title,
+    );
+    const [row] = await stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`);
+    for (const hook of this.hooks) {
+      try {
+        await hook.afterSettled?.({ plan, sessionId, messageId: answerId, outcome });
+      } catch (err) {
+        this.logger.error(`A turn hook failed after answer ${answerId}: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    }
+    if (row && outcome.status === 'complete') {
+      const after = { id: row.id, userId: row.user_id, title: row.title, messageCount: row.message_count };
+      this.titles.afterAnswer(after, plan.titler, plan.turns.find((t) => t.role === 'user')!.content, outcome.content);
+      this.summaries.afterAnswer(after);
+    }
+    return row;
+  }
+
+  /** A failure as the domain error the edge maps; anything unexpected is logged and becomes a plain Error. */
+  private domainError(err: unknown): Error {
+    if (err instanceof DomainError || err instanceof ProblemException) return err;
+    this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? String(err)}`);
+    return new Error('The answer failed unexpectedly. It has been logged.');
+  }
+}
