@@ -283,7 +283,7 @@ export function requestArbitrary(op: Operation, components: Record<string, Schem
       extraQuery: fc.option(fc.constantFrom('__proto__[role]=admin', 'unknown=1', 'constructor=x'), { freq: 6, nil: undefined }),
       body,
     })
-    .map(({ identity, path, query, extraQuery, body: b }) => {
+    .map(({ identity, path, query, extraQuery, body: b }): FuzzRequest => {
       let url = op.path;
       pathParams.forEach((p, i) => (url = url.replace(`{${p.name}}`, path[i])));
       const pairs = queryParams.flatMap((p, i) => (query[i] === undefined ? [] : [`${p.name}=${query[i]}`]));
@@ -296,7 +296,7 @@ export function requestArbitrary(op: Operation, components: Record<string, Schem
         identity: who,
         method: op.method,
         url,
-        headers: (b ? { 'Content-Type': b.type } : {}) as Record<string, string>,
+        headers: b ? { 'Content-Type': b.type } : {},
         body: b?.body,
         bodyKind: b?.kind ?? 'none',
       };
