@@ -7,6 +7,8 @@ import { Files1795600300000 } from './1795600300000-Files';
 import { UsagePurpose1795600400000 } from './1795600400000-UsagePurpose';
 import { LoginSessions1795601200000 } from './1795601200000-LoginSessions';
 import { LoginFailures1795601200001 } from './1795601200001-LoginFailures';
+import { DurableGenerations1795601300000 } from './1795601300000-DurableGenerations';
+import { ApiKeyScopes1795601500000 } from './1795601500000-ApiKeyScopes';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -18,4 +20,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   UsagePurpose1795600400000,
   LoginSessions1795601200000,
   LoginFailures1795601200001,
+  DurableGenerations1795601300000,
+  ApiKeyScopes1795601500000,
 ];

@@ -52,6 +52,10 @@ describe('Applications and API keys (e2e): /v1/applications', () => {
       name: 'ci',
       prefix: key.key.slice(0, 11),
       key: expect.stringMatching(/^ak_[A-Za-z0-9_-]{43}$/),
+      last_used_at: null,
+      revoked_at: null,
+      scopes: ['chat', 'sessions:read', 'prompts', 'files', 'usage:read'],
+      expires_at: null,
       created_at: expect.any(String),
     });
     const [row] = await db.query('SELECT key_hash FROM api_keys WHERE id = $1', [key.id]);
@@ -64,6 +68,8 @@ describe('Applications and API keys (e2e): /v1/applications', () => {
       prefix: key.prefix,
       last_used_at: null,
       revoked_at: null,
+      scopes: key.scopes,
+      expires_at: null,
       created_at: key.created_at,
     });
     expect(JSON.stringify(list.body)).not.toContain(key.key);
@@ -154,6 +160,31 @@ describe('Applications and API keys (e2e): /v1/applications', () => {
     await t.http().delete(`/v1/applications/${app.id}/keys/${key.id}`).set(auth(key.key)).expect(403);
     await t.http().delete(`/v1/applications/${app.id}`).set(auth(key.key)).expect(403);
     await t.http().get('/v1/users/me').set(auth(key.key)).expect(200);
+  });
+
+  it('a key works only within its scopes (403 naming the missing one) and not after expires_at (401)', async () => {
+    const app = await createApp(alice.token, 'scoped');
+    const reader = (
+      await t.http().post(`/v1/applications/${app.id}/keys`).set(auth(alice.token)).send({ name: 'reader', scopes: ['sessions:read'] }).expect(201)
+    ).body;
+    expect(reader.scopes).toEqual(['sessions:read']);
+
+    await t.http().get('/v1/chat/sessions').set(auth(reader.key)).expect(200);
+    const send = await t.http().post('/v1/chat/stream').set(auth(reader.key)).send({ messages: [{ role: 'user', content: 'hi' }] });
+    expect(send.status).toBe(403);
+    expect(send.body).toMatchObject({ scope: 'chat', detail: expect.stringContaining('"chat" scope') });
+    expect((await t.http().get('/api/chat/prompts').set(auth(reader.key))).body.scope).toBe('prompts');
+    expect((await t.http().get('/v1/users/me/usage').set(auth(reader.key))).body.scope).toBe('usage:read');
+    await t.http().get('/v1/users').set(auth(reader.key)).expect(403);
+
+    await t.http().post(`/v1/applications/${app.id}/keys`).set(auth(alice.token)).send({ scopes: ['admin'] }).expect(422);
+    await t.http().post(`/v1/applications/${app.id}/keys`).set(auth(alice.token)).send({ expires_at: '2001-01-01T00:00:00Z' }).expect(422);
+    const expiring = (
+      await t.http().post(`/v1/applications/${app.id}/keys`).set(auth(alice.token)).send({ expires_at: '2999-01-01T00:00:00Z' }).expect(201)
+    ).body;
+    expect(expiring.expires_at).toBe('2999-01-01T00:00:00.000Z');
+    await db.query(`UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, [expiring.id]);
+    await t.http().get('/v1/chat/sessions').set(auth(expiring.key)).expect(401);
   });
 
   it('requires authentication', async () => {

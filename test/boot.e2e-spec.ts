@@ -62,7 +62,7 @@ describe('boot (src/main.ts)', () => {
     expect(modelLines[0]).toMatch(/provider\/model/);
   }, 45_000);
 
-  it('says where it connects before trying, as JSON from the first line, and never prints the password', async () => {
+  it('says where it connects before every attempt, one JSON line each, then one error line and exit 1; never the password', async () => {
     const port = await freePort(); // nothing listens there
     const run = spawnEntryPoint({
       LOG_FORMAT: 'json',
@@ -70,18 +70,26 @@ describe('boot (src/main.ts)', () => {
       JWT_SECRET: TEST_ENV.JWT_SECRET,
       CONFIG_FILE: TEST_ENV.CONFIG_FILE,
       DATABASE_URL: `postgres://someone:hunter2-secret@127.0.0.1:${port}/chat`,
+      DATABASE_CONNECT_ATTEMPTS: '3',
+      DATABASE_CONNECT_RETRY_MS: '50',
       DATA_DIR: join(dir, 'data'),
     });
     running.push(run);
-    const deadline = Date.now() + 50_000;
-    while (!/Retrying/.test(run.stdout()) && Date.now() < deadline && run.child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    run.child.kill('SIGKILL');
-    const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; context?: string });
+    const exit = await exitWithin(run, 50_000);
+    expect(exit).toEqual({ code: 1, signal: null });
+    const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; context?: string });
     expect(entries[0].msg).toBe('starting chat-backend');
-    expect(entries.map((e) => e.msg)).toContain(`connecting to the database at 127.0.0.1:${port}`);
-    expect(entries.some((e) => e.context === 'TypeOrmModule' && /Retrying \(1\)/.test(e.msg))).toBe(true);
+    const attempts = entries.filter((e) => e.context === 'Database' && e.msg.startsWith(`connecting to the database at 127.0.0.1:${port}`));
+    expect(attempts.map((e) => e.msg)).toEqual([
+      `connecting to the database at 127.0.0.1:${port}`,
+      `connecting to the database at 127.0.0.1:${port} (attempt 2 of 3; the last one failed: connect ECONNREFUSED 127.0.0.1:${port})`,
+      `connecting to the database at 127.0.0.1:${port} (attempt 3 of 3; the last one failed: connect ECONNREFUSED 127.0.0.1:${port})`,
+    ]);
+    expect(entries.some((e) => e.context === 'TypeOrmModule')).toBe(false);
+    const errors = entries.filter((e) => e.level >= 50);
+    expect(errors.map((e) => e.msg)).toEqual([
+      `could not connect to the database at 127.0.0.1:${port} after 3 attempts: connect ECONNREFUSED 127.0.0.1:${port}`,
+    ]);
     expect(run.stdout()).not.toContain('hunter2');
   }, 60_000);
 

@@ -122,4 +122,14 @@ describe('budgets: reserved before the provider, shared by two instances through
     expect(fake.requests).toHaveLength(0);
     expect(await answersOf(a.url, carol)).toHaveLength(0);
   });
+
+  it('the model listing marks which models the caller may use', async () => {
+    const dave = await registerUser(a.url);
+
+    const models = (await request(a.url).get('/v1/models').set(dave.auth).expect(200)).body as { id: string; allowed: boolean }[];
+
+    expect(models.find((m) => m.id === 'openai/gpt-4o-mini')?.allowed).toBe(true);
+    expect(models.find((m) => m.id === 'offline/echo')?.allowed).toBe(true);
+    expect(models.find((m) => m.id === 'groq/llama-3.3-70b-versatile')?.allowed).toBe(false);
+  });
 });

@@ -1,7 +1,8 @@
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
-import { ROLES_KEY } from '../src/auth/roles.guard';
+import { KEY_SCOPE_KEY, ROLES_KEY } from '../src/auth/roles.guard';
+import { API_KEY_SCOPES } from '../src/common/api-key-scopes';
 import { IS_PUBLIC_KEY } from '../src/common/public.decorator';
 import { startApp, TestApp } from './support/app';
 
@@ -25,6 +26,7 @@ const ADMIN_ONLY = [
   'GET /v1/users/:id',
   'GET /v1/users/:id/stats',
   'GET /v1/users/:id/usage',
+  'GET /v1/users/:id/limits',
   'PATCH /v1/users/:id',
   'GET /v1/stats/global',
   'POST /v1/admin/reset-db',
@@ -34,6 +36,8 @@ interface Route {
   route: string;
   isPublic: boolean;
   roles: string[];
+  /** The API-key scope the route needs (`none`: closed to keys); undefined when unclassified. */
+  keyScope: string | undefined;
 }
 
 const join = (...parts: (string | undefined)[]) =>
@@ -61,7 +65,10 @@ function listRoutes(t: TestApp): Route[] {
         const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
         const isPublic = !!reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller]);
         const roles = reflector.getAllAndOverride<string[]>(ROLES_KEY, [handler, controller]) ?? [];
-        for (const b of base) for (const p of ([] as string[]).concat(path)) routes.push({ route: `${method} ${join(b, p)}`, isPublic, roles });
+        const keyScope = reflector.getAllAndOverride<string | undefined>(KEY_SCOPE_KEY, [handler, controller]);
+        for (const b of base) {
+          for (const p of ([] as string[]).concat(path)) routes.push({ route: `${method} ${join(b, p)}`, isPublic, roles, keyScope });
+        }
       }
     }
   }
@@ -101,6 +108,14 @@ describe('Route audit (e2e)', () => {
       const route = routes.find((r) => r.route === name);
       expect({ name, found: !!route, roles: route?.roles }).toEqual({ name, found: true, roles: ['admin'] });
     }
+  });
+
+  it('classifies every authenticated route with an API-key scope, and closes admin routes to keys', () => {
+    const known: string[] = [...API_KEY_SCOPES, 'none'];
+    const unclassified = routes.filter((r) => !r.isPublic && !known.includes(r.keyScope ?? '')).map((r) => r.route);
+    expect(unclassified).toEqual([]);
+    expect(routes.filter((r) => r.roles.includes('admin') && r.keyScope !== 'none').map((r) => r.route)).toEqual([]);
+    expect(routes.find((r) => r.route === 'POST /v1/chat/stream')?.keyScope).toBe('chat');
   });
 
   it('a route not on the allow-list really answers 401 without a token', async () => {

@@ -4,10 +4,11 @@
  */
 import { Section } from '../harness';
 import { cpu } from './cpu';
+import { durable } from './durable';
 import { idle } from './idle';
 import { newestPage } from './newest-page';
 import { queries } from './queries';
 import { throughput } from './throughput';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable];

@@ -1,3 +1,4 @@
+import type { ApiKeyScope } from '../common/api-key-scopes';
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { ApplicationEntity } from './application.entity';
 
@@ -33,6 +34,14 @@ export class ApiKeyEntity {
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
+
+  /** What the key may do; null: every scope. */
+  @Column({ type: 'text', array: true, nullable: true })
+  scopes: ApiKeyScope[] | null;
+
+  /** After this the key no longer authenticates; null: never. */
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
+import type { ApiKeyScope } from '../common/api-key-scopes';
 import { UserEntity } from '../users/user.entity';
 import { ApiKeyEntity } from './api-key.entity';
 import { isId } from './applications.repository';
@@ -14,6 +15,9 @@ export interface ActiveApiKey {
   role: UserEntity['role'];
   tier: string;
   disabled: boolean;
+  /** Null: every scope. */
+  scopes: ApiKeyScope[] | null;
+  expiresAt: Date | null;
 }
 
 /** Persistence of API keys (stored as SHA-256 hashes). */
@@ -21,8 +25,11 @@ export interface ActiveApiKey {
 export class ApiKeysRepository {
   constructor(@InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>) {}
 
-  create(applicationId: number, name: string | null, prefix: string, keyHash: string): Promise<ApiKeyEntity> {
-    return this.keys.save(this.keys.create({ applicationId, name, prefix, keyHash }));
+  create(
+    applicationId: number,
+    fields: Pick<ApiKeyEntity, 'name' | 'prefix' | 'keyHash' | 'scopes' | 'expiresAt'>,
+  ): Promise<ApiKeyEntity> {
+    return this.keys.save(this.keys.create({ applicationId, ...fields }));
   }
 
   /** One page of an application's keys (revoked ones included), newest first. */
@@ -52,6 +59,8 @@ export class ApiKeysRepository {
       .addSelect('u.role', 'role')
       .addSelect('u.tier', 'tier')
       .addSelect('u.disabled', 'disabled')
+      .addSelect('k.scopes', 'scopes')
+      .addSelect('k.expires_at', 'expiresAt')
       .where('k.key_hash = :keyHash AND k.revoked_at IS NULL', { keyHash })
       .getRawOne<ActiveApiKey>();
     return row ?? null;

@@ -1,7 +1,8 @@
 import { PageMetaDto } from '../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { API_KEY_SCOPES, ApiKeyScope } from '../common/api-key-scopes';
 import { ApiKeyEntity } from './api-key.entity';
 import { ApplicationEntity } from './application.entity';
 
@@ -35,6 +36,15 @@ export class CreateApiKeyDto {
   /** Up to 100 characters, to tell keys apart. */
   @IsOptional() @Trim() @IsString() @MaxLength(100)
   name?: string;
+
+  /** What the key may do (default: every scope); a route outside them answers 403 naming the scope it needs. */
+  @ApiProperty({ enum: API_KEY_SCOPES, isArray: true, required: false })
+  @IsOptional() @IsArray() @ArrayNotEmpty() @IsIn(API_KEY_SCOPES, { each: true })
+  scopes?: ApiKeyScope[];
+
+  /** ISO 8601 time after which the key no longer authenticates (401); default: never. Must be in the future. */
+  @IsOptional() @IsISO8601({ strict: true })
+  expires_at?: string;
 }
 
 /** An API key as listed: never the key itself, only its visible prefix. */
@@ -47,6 +57,11 @@ export class ApiKeyDto {
   last_used_at: Date | null;
   /** Set once the key is revoked; a revoked key no longer authenticates. */
   revoked_at: Date | null;
+  /** What the key may do. */
+  @ApiProperty({ enum: API_KEY_SCOPES, isArray: true })
+  scopes: ApiKeyScope[];
+  /** After this the key no longer authenticates; null: never. */
+  expires_at: Date | null;
   created_at: Date;
 
   static from(key: ApiKeyEntity): ApiKeyDto {
@@ -56,19 +71,17 @@ export class ApiKeyDto {
       prefix: key.prefix,
       last_used_at: key.lastUsedAt,
       revoked_at: key.revokedAt,
+      scopes: key.scopes ?? [...API_KEY_SCOPES],
+      expires_at: key.expiresAt,
       created_at: key.createdAt,
     };
   }
 }
 
 /** A key just created. `key` is shown here only: it is stored hashed and cannot be recovered. */
-export class CreatedApiKeyDto {
-  @ApiProperty({ type: 'integer' }) id: number;
-  name: string | null;
-  prefix: string;
-  /** `ak_` + 43 characters. Send it as `Authorization: Bearer <key>`; it acts as its user. */
+export class CreatedApiKeyDto extends ApiKeyDto {
+  /** `ak_` + 43 characters. Send it as `Authorization: Bearer <key>`; it acts as its user, within its scopes. */
   key: string;
-  created_at: Date;
 }
 
 /** One page of API keys. */

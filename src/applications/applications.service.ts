@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PageQueryDto } from '../common/pagination.dto';
-import { notFound } from '../common/problem';
+import { invalidField, notFound } from '../common/problem';
 import { AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
 import { generateApiKey } from './api-key.token';
 import { ApiKeysRepository } from './api-keys.repository';
@@ -43,9 +43,16 @@ export class ApplicationsService {
   /** Creates a key; the answer is the only time the key is shown. @throws 404 for an unknown application */
   async createKey(userId: number, applicationId: number, dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     const app = await this.owned(userId, applicationId);
+    if (dto.expires_at && Date.parse(dto.expires_at) <= Date.now()) throw invalidField('expires_at', 'must be in the future');
     const { key, prefix, hash } = generateApiKey();
-    const saved = await this.keys.create(app.id, dto.name || null, prefix, hash);
-    return { id: saved.id, name: saved.name, prefix: saved.prefix, key, created_at: saved.createdAt };
+    const saved = await this.keys.create(app.id, {
+      name: dto.name || null,
+      prefix,
+      keyHash: hash,
+      scopes: dto.scopes ? [...new Set(dto.scopes)] : null,
+      expiresAt: dto.expires_at ? new Date(dto.expires_at) : null,
+    });
+    return { ...ApiKeyDto.from(saved), key };
   }
 
   async listKeys(userId: number, applicationId: number, query: PageQueryDto): Promise<ApiKeyPageDto> {

@@ -13,7 +13,7 @@ import { PageQueryDto } from '../common/pagination.dto';
 import { Public } from '../common/public.decorator';
 import type { ClientSeen } from '../credentials/refresh-tokens.repository';
 import { AuthRateLimit } from '../rate-limit/rate-limit.decorators';
-import { Client, UserTokenOnly } from './auth.decorators';
+import { Client, KeyScope, UserTokenOnly } from './auth.decorators';
 import { AuthTokensDto, LoginDto, LoginSessionPageDto, RefreshTokenDto, RegisterDto } from './auth.dto';
 import { AuthService } from './auth.service';
 
@@ -23,6 +23,7 @@ import { AuthService } from './auth.service';
  */
 @ApiTags('auth')
 @Controller('v1/auth')
+@KeyScope('none')
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 

@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { ApiKeyScope } from '../common/api-key-scopes';
 import type { AuthenticatedUser } from '../common/authenticated-user';
 import { ProblemException } from '../common/problem';
 import type { UserRole } from '../common/user-role';
@@ -35,5 +36,31 @@ export class UserTokenGuard implements CanActivate {
     const user = context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
     if (user && user.applicationId === null) return true;
     throw new ProblemException(HttpStatus.FORBIDDEN, 'This action needs a user access token; API keys cannot perform it.');
+  }
+}
+
+export const KEY_SCOPE_KEY = 'apiKeyScope';
+
+/** A route's API-key scope, or `none` for routes no API key may call (admin, account management). */
+export type RouteKeyScope = ApiKeyScope | 'none';
+
+/**
+ * Global guard, after authentication: an API-key caller must hold the route's scope (`@KeyScope`). A route without
+ * one is closed to keys (every route is classified; a test checks). User access tokens are not limited here.
+ * @throws 403 problem naming the scope the key lacks
+ */
+@Injectable()
+export class KeyScopeGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const user = context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
+    if (!user?.scopes) return true;
+    const scope = this.reflector.getAllAndOverride<RouteKeyScope | undefined>(KEY_SCOPE_KEY, [context.getHandler(), context.getClass()]);
+    if (scope && scope !== 'none' && user.scopes.includes(scope)) return true;
+    if (!scope || scope === 'none') {
+      throw new ProblemException(HttpStatus.FORBIDDEN, 'This action needs a user access token; API keys cannot perform it.');
+    }
+    throw new ProblemException(HttpStatus.FORBIDDEN, `This API key lacks the "${scope}" scope this action needs.`, { scope });
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuthenticatedUser } from '../common/authenticated-user';
+import { allowsModel } from '../config/allowed-models';
 import { AppConfig, appConfig } from '../config/app-config';
 import { BudgetLimits } from '../config/file-config';
 import { RegisteredModel } from '../providers/model-registry';
@@ -80,12 +81,7 @@ export class BudgetsService {
 
   /** @returns whether `model` is within `allowed_models` (an id or alias, or a prefix ending in `*`), case-insensitive */
   allows(limits: BudgetLimits, model: Pick<RegisteredModel, 'id' | 'aliases'>): boolean {
-    if (!limits.allowed_models) return true;
-    const names = [model.id, ...model.aliases].map((n) => n.toLowerCase());
-    return limits.allowed_models.some((pattern) => {
-      const p = pattern.toLowerCase();
-      return p.endsWith('*') ? names.some((n) => n.startsWith(p.slice(0, -1))) : names.includes(p);
-    });
+    return allowsModel(limits, model);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../auth/auth.decorators';
+import { KeyScope, Roles } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { LimitsReportDto } from './budgets.dto';
@@ -9,6 +9,7 @@ import { LimitsService } from './limits.service';
 /** `/v1/users/…/limits`: budgets, what is used and left, and when each resets. */
 @ApiTags('users')
 @Controller('v1/users')
+@KeyScope('usage:read')
 export class LimitsController {
   constructor(private readonly limits: LimitsService) {}
 

@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -23,6 +24,7 @@ import {
 @ApiTags('chat sessions')
 @ApiBearerAuth()
 @Controller('v1/chat')
+@KeyScope('chat')
 export class ChatsController {
   constructor(private readonly chats: ChatsService) {}
 
@@ -35,6 +37,7 @@ export class ChatsController {
 
   /** List my sessions (without messages), newest activity first. */
   @Get('sessions')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: SessionPageDto })
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: ListSessionsQueryDto): Promise<SessionPageDto> {
     return this.chats.list(user, query);
@@ -42,6 +45,7 @@ export class ChatsController {
 
   /** One session with its usage totals. */
   @Get('sessions/:session_id')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: SessionDto })
   get(@CurrentUser() user: AuthenticatedUser, @Param('session_id', ParseIdPipe) id: number): Promise<SessionDto> {
     return this.chats.get(user, id);
@@ -79,6 +83,7 @@ export class ChatsController {
 
   /** Seed 004's chat history: sessions with their messages. */
   @Get('history')
+  @KeyScope('sessions:read')
   @ApiOkResponse({ type: HistoryPageDto })
   history(@CurrentUser() user: AuthenticatedUser, @Query() query: HistoryQueryDto): Promise<HistoryPageDto> {
     return this.chats.history(user, query);

@@ -1,4 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { ApiKeyScope } from './api-key-scopes';
 import type { UserRole } from './user-role';
 
 /** Who is calling: set on `req.user` by the JWT or API-key strategy. */
@@ -10,6 +11,8 @@ export interface AuthenticatedUser {
   applicationId: number | null;
   /** The login session (`sid`) of the access token; null for API keys. */
   sessionId: string | null;
+  /** An API key's scopes (README "Applications and API keys"); undefined for a user access token (no limit). */
+  scopes?: readonly ApiKeyScope[];
 }
 
 /** Injects the authenticated caller (`req.user`) into a handler parameter. */

@@ -5,7 +5,8 @@ import type { FieldError } from './problem';
  * (`problem-details.ts`), the only place that knows HTTP: `provider.*` are model provider failures
  * (see `ModelProviderErrorKind`), `context.too_small` is a conversation that does not fit a model's window,
  * `auth.login_backoff` an account that must wait before its next login attempt, `budget.*` a send refused by the
- * caller's budgets (a spending or token limit reached, or a model outside `allowed_models`).
+ * caller's budgets (a spending or token limit reached, or a model outside `allowed_models`), `model.unknown` a
+ * model name the registry does not know.
  */
 export type DomainErrorCode =
   | 'provider.auth'
@@ -18,7 +19,8 @@ export type DomainErrorCode =
   | 'auth.login_backoff'
   | 'budget.exceeded'
   | 'budget.tokens_per_minute'
-  | 'budget.model_not_allowed';
+  | 'budget.model_not_allowed'
+  | 'model.unknown';
 
 /**
  * An error a service throws when a request can't be served for a reason of the domain. `message` is a sentence

@@ -11,7 +11,7 @@ const TYPE_BASE = 'https://chat-backend.dev/problems/';
 /**
  * The HTTP status of each domain error (API.md "Errors"): a provider that rejected our credentials or request, or
  * is down → 502; rate limited → 429; timed out → 504; not configured on this server → 503; a conversation too
- * long for the model → 422; an account that must wait before its next login → 429.
+ * long for the model → 422; an account that must wait before its next login → 429; an unknown model name → 400.
  */
 const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.auth': HttpStatus.BAD_GATEWAY,
@@ -25,6 +25,7 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'budget.exceeded': HttpStatus.TOO_MANY_REQUESTS,
   'budget.tokens_per_minute': HttpStatus.TOO_MANY_REQUESTS,
   'budget.model_not_allowed': HttpStatus.FORBIDDEN,
+  'model.unknown': HttpStatus.BAD_REQUEST,
 };
 
 /** Problem `type`s more precise than the status's name, so a client can tell a budget from a rate limit. */

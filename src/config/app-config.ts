@@ -151,6 +151,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     logFormat: (vars.LOG_FORMAT ?? (process.stdout.isTTY && !production ? 'pretty' : 'json')) as 'json' | 'pretty',
     databaseUrl: vars.DATABASE_URL,
     databasePoolSize: vars.DATABASE_POOL_SIZE ?? 20,
+    /** Start-up: tries to reach PostgreSQL before giving up (exit 1), and the pause between two tries. */
+    databaseConnect: { attempts: vars.DATABASE_CONNECT_ATTEMPTS ?? 10, retryDelayMs: vars.DATABASE_CONNECT_RETRY_MS ?? 3000 },
     dataDir: resolve(vars.DATA_DIR ?? 'data'),
     redisUrl: vars.REDIS_URL,
     jwtSecret: vars.JWT_SECRET,
@@ -168,6 +170,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     budgets: file.budgets,
     contextManagement: file.context_management,
     offline: file.offline,
+    streams: { ...file.streams, key_prefix: vars.STREAMS_KEY_PREFIX ?? file.streams.key_prefix },
+    shutdown: file.shutdown,
     prompts: file.prompts,
     files: file.files,
     history: file.history,

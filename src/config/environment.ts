@@ -19,8 +19,12 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(emptyToUndefined) @IsString() HOST?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() DATABASE_URL?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200) DATABASE_POOL_SIZE?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) DATABASE_CONNECT_ATTEMPTS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(600_000) DATABASE_CONNECT_RETRY_MS?: number;
   @IsOptional() @Transform(emptyToUndefined) @IsString() DATA_DIR?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_URL?: string;
+  /** Prefix of the Redis keys of answers' event logs and stop requests (instances sharing them use the same). */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() STREAMS_KEY_PREFIX?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
   JWT_SECRET?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString() DEFAULT_MODEL?: string;

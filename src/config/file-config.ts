@@ -223,6 +223,30 @@ export class FilesConfig {
   @IsInt() @Min(100) storage_cleanup_interval_ms = 10_000;
 }
 
+/** Answers that outlive their connection (README "Streams that survive"). */
+export class StreamsConfig {
+  /** Most time between two saves of an in-progress answer's text: what a crashed process can lose. */
+  @IsInt() @Min(50) checkpoint_ms = 1_000;
+  /** An in-progress answer whose instance has not shown it is alive for this long is marked `incomplete`. */
+  @IsInt() @Min(1_000) lease_ms = 30_000;
+  /** How often every instance looks for such answers. */
+  @IsInt() @Min(100) sweep_interval_ms = 10_000;
+  /** How long an answer's event log stays readable after the answer ended (then resume replays the stored row). */
+  @IsInt() @Min(1) retention_seconds = 600;
+  /** Most events kept in one answer's log (older ones are dropped; resume then replays the stored row). */
+  @IsInt() @Min(10) max_events = 20_000;
+  /** A resumed stream with no new event for this long checks the stored row (its instance may have stopped). */
+  @IsInt() @Min(50) follow_check_ms = 2_000;
+  /** Prefix of the Redis keys and channel of answers' logs and stop requests. */
+  @IsString() key_prefix = 'answers:';
+}
+
+/** Stopping the process (SIGTERM). */
+export class ShutdownConfig {
+  /** Time running answers get to finish before they are saved as `incomplete` and their clients told to resume. */
+  @IsInt() @Min(0) grace_ms = 25_000;
+}
+
 export class OfflineConfig {
   @IsInt() @Min(0) @Max(10_000) piece_delay_ms = 15;
 }
@@ -286,6 +310,8 @@ export class FileConfig {
   @ValidateNested() @Type(() => RateLimitsConfig) rate_limits = new RateLimitsConfig();
   @ValidateNested() @Type(() => ContextManagementConfig) context_management = new ContextManagementConfig();
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
+  @ValidateNested() @Type(() => StreamsConfig) streams = new StreamsConfig();
+  @ValidateNested() @Type(() => ShutdownConfig) shutdown = new ShutdownConfig();
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();

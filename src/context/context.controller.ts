@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
@@ -9,6 +10,7 @@ import { ContextPreviewDto, ContextPreviewQueryDto } from './dto/context-preview
 @ApiTags('chat sessions')
 @ApiBearerAuth()
 @Controller('v1/chat')
+@KeyScope('sessions:read')
 export class ContextController {
   constructor(private readonly context: ContextService) {}
 

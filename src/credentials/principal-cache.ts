@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig, appConfig } from '../config/app-config';
+import type { ApiKeyScope } from '../common/api-key-scopes';
 import type { UserRole } from '../common/user-role';
 import { AuthInvalidation, AuthInvalidationBus } from './auth-invalidation.bus';
 
@@ -20,6 +21,10 @@ export interface ApiKeyPrincipal {
   tier: string;
   disabled: boolean;
   lastUsedAt: Date | null;
+  /** Null: every scope. */
+  scopes: ApiKeyScope[] | null;
+  /** Null: never expires. */
+  expiresAt: Date | null;
 }
 
 interface Entry<V> {

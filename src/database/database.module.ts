@@ -1,20 +1,11 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { AppConfig, appConfig } from '../config/app-config';
+import { connectWithRetry, ConnectPolicy } from './connect';
 import { buildDataSourceOptions, EntityList } from './data-source-options';
 import { EMBEDDED_POOL_SIZE, EmbeddedPostgres } from './embedded-postgres';
 import { runMigrationsLocked } from './migrate';
-
-/** `host:port` of a PostgreSQL URL, for logs: never the user name or password. */
-function hostAndPort(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || 5432}`;
-  } catch {
-    return '(unparsable DATABASE_URL)';
-  }
-}
 
 /** Stops the embedded server, if one was started, after the pool has closed. */
 class EmbeddedShutdown implements OnApplicationShutdown {
@@ -42,23 +33,23 @@ export class DatabaseModule {
    *   imports no feature module
    */
   static forRoot(entities: EntityList): DynamicModule {
+    let policy: ConnectPolicy = { attempts: 1, retryDelayMs: 0 };
     return {
       module: DatabaseModule,
       imports: [
         TypeOrmModule.forRootAsync({
           inject: [appConfig.KEY],
           useFactory: async (config: AppConfig) => {
-            const logger = new Logger('Database');
-            if (config.databaseUrl) {
-              logger.log(`connecting to the database at ${hostAndPort(config.databaseUrl)}`);
-              return buildDataSourceOptions(config.databaseUrl, config.databasePoolSize, entities);
-            }
-            logger.log(`starting the embedded PostgreSQL under ${config.dataDir}`);
+            policy = config.databaseConnect;
+            // Retries are connectWithRetry's, which logs each attempt on one line; none from @nestjs/typeorm.
+            const noRetry = { toRetry: () => false };
+            if (config.databaseUrl) return { ...buildDataSourceOptions(config.databaseUrl, config.databasePoolSize, entities), ...noRetry };
+            new Logger('Database').log(`starting the embedded PostgreSQL under ${config.dataDir}`);
             const embedded = await EmbeddedPostgres.start(config.dataDir);
-            return buildDataSourceOptions(embedded.url, EMBEDDED_POOL_SIZE, entities);
+            return { ...buildDataSourceOptions(embedded.url, EMBEDDED_POOL_SIZE, entities), ...noRetry };
           },
           dataSourceFactory: async (options) => {
-            const dataSource = await new DataSource(options!).initialize();
+            const dataSource = await connectWithRetry(options as DataSourceOptions & { url: string }, policy);
             const applied = await runMigrationsLocked(dataSource);
             if (applied.length) new Logger('Migrations').log(`Applied: ${applied.join(', ')}`);
             return dataSource;

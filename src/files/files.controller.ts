@@ -1,4 +1,5 @@
 import { Controller, Delete, Get, Header, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -20,6 +21,7 @@ import { answerUpload } from './upload-response';
 @ApiTags('files')
 @ApiBearerAuth()
 @Controller('api/chat')
+@KeyScope('files')
 export class FilesController {
   constructor(private readonly files: FilesService) {}
 

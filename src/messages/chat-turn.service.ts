@@ -20,6 +20,7 @@ import { ChatTurn, FinishReason, ModelProviderError, ModelStreamEvent, ModelUsag
 import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { UsageService } from '../usage/usage.service';
+import { AnswerStop, INSTANCE_ID } from './answer-stop';
 import { MessageRole } from './message.entity';
 import { AnswerOutcome, MessagesRepository } from './messages.repository';
 
@@ -40,10 +41,19 @@ export interface TurnRequest {
 }
 
 /**
- * The events of one send, in order: `started` once, then `delta`s, then exactly one of `done` or `failed`. A send
- * the client abandoned (its signal aborted) ends without `done`/`failed`: the answer is stored as `incomplete`.
+ * The events of one send, in order: `stored` once, `started` once, then `delta`s, then exactly one of `done` or
+ * `failed`. A send the client abandoned (its signal aborted) ends without `done`/`failed`: the answer is stored as
+ * `incomplete`. A send stopped with an {@link AnswerStop} reason ends with `done` (`finish_reason: "cancelled"`,
+ * stored `cancelled`) or, at shutdown, `failed` with a 503 (stored `incomplete` with the text produced so far).
  */
 export type TurnEvent =
+  | {
+      type: 'stored';
+      /** The turn and the answer's `in_progress` row are committed; no provider has been called yet. */
+      sessionId: number;
+      messageId: number;
+      sessionCreated: boolean;
+    }
   | {
       type: 'started';
       /** The session answered in (created by this send when `sessionCreated`). */
@@ -70,7 +80,8 @@ export type TurnEvent =
       messageId: number;
       /** Registry id of the model that answered. */
       model: string;
-      finishReason: FinishReason;
+      /** The provider's, or `cancelled` when the answer was stopped by a cancel. */
+      finishReason: FinishReason | 'cancelled';
       /** The provider's token counts (or a tokenizer's, marked `estimated`). */
       usage: ModelUsage;
       /** USD, at the answering model's price now in force. */
@@ -192,6 +203,7 @@ export class ChatTurnService {
     const plan = await inSpan('chat.plan', {}, () => this.plan(user, request));
     for (const hook of this.hooks) await hook.beforeProvider?.(plan);
     const { session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan));
+    yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session };
     const calledAt = performance.now();
     const ended = this.metrics?.answerStarted();
     const started: Extract<TurnEvent, { type: 'started' }> = {
@@ -236,10 +248,35 @@ export class ChatTurnService {
       }
       throw new ModelProviderError('unavailable', 'the stream ended without a finish event');
     } catch (err) {
-      const clientLeft = signal.aborted && isAbortError(err);
+      const stopped = signal.aborted && isAbortError(err);
+      const stop = stopped && signal.reason instanceof AnswerStop ? signal.reason.kind : undefined;
+      if (stop === 'cancelled') {
+        const outcome = { ...this.unfinishedOutcome(plan, text, undefined), status: 'cancelled' as const, finishReason: 'cancelled' };
+        const after = await this.settle(plan, session.id, answerId, outcome, title);
+        if (!announced) yield { ...started, model: plan.route.model.id };
+        const usage = { inputTokens: outcome.tokensInput, outputTokens: outcome.tokensOutput, estimated: outcome.usageEstimated };
+        yield {
+          type: 'done',
+          messageId: answerId,
+          model: outcome.model,
+          finishReason: 'cancelled',
+          usage,
+          cost: outcome.cost,
+          title: after?.title ?? null,
+          messageCount: after?.message_count ?? 0,
+          providerMs: performance.now() - calledAt,
+        };
+        return;
+      }
+      const clientLeft = stopped && !stop;
       const partial = clientLeft ? (delivered?.() ?? text) : text;
-      const error = clientLeft ? undefined : this.domainError(err);
-      await this.settle(plan, session.id, answerId, this.unfinishedOutcome(plan, partial, error), title);
+      const error = clientLeft
+        ? undefined
+        : stop === 'shutdown'
+          ? new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, `The server is restarting; the text so far is saved. Resume with GET /v1/chat/messages/${answerId}/events.`)
+          : this.domainError(err);
+      const outcome = this.unfinishedOutcome(plan, partial, error);
+      await this.settle(plan, session.id, answerId, stop === 'shutdown' ? { ...outcome, status: 'incomplete', finishReason: null, error: undefined } : outcome, title);
       if (!error) return; // the client left: nobody to tell
       if (!announced) yield { ...started, model: plan.route.model.id };
       yield { type: 'failed', error, partialText: text };
@@ -306,7 +343,7 @@ export class ChatTurnService {
       plan.session?.id ?? this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt }),
       { added: plan.turns.length + 1, systemPrompt: plan.session ? plan.systemPrompt : undefined },
     );
-    const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id);
+    const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id, INSTANCE_ID);
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
       this.db,
       `SELECT ${session}.*, (SELECT array_agg(id ORDER BY id) FROM ${messages}) AS ids FROM ${session}`,

@@ -6,13 +6,19 @@ import type { ModelAttempt } from '../providers/model-attempt';
 export const MESSAGE_ROLES = ['system', 'user', 'assistant'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
-/** `complete`: a whole answer; `incomplete`: the client left mid-stream; `failed`: the provider failed. */
-export const MESSAGE_STATUSES = ['complete', 'incomplete', 'failed'] as const;
+/**
+ * `in_progress`: an answer being generated; `complete`: a whole answer; `incomplete`: the client left mid-stream,
+ * or the process generating it stopped (the text checkpointed so far is kept); `failed`: the provider failed;
+ * `cancelled`: stopped by `POST /v1/chat/messages/{id}/cancel`.
+ */
+export const MESSAGE_STATUSES = ['in_progress', 'complete', 'incomplete', 'failed', 'cancelled'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** One turn of a session. History is read by keyset pagination over (session_id, id). */
 @Entity('messages')
 @Index('IDX_messages_session_id_id', ['sessionId', 'id'])
+// The sweep of abandoned answers: `status = 'in_progress' AND heartbeat_at < …`.
+@Index('IDX_messages_status_heartbeat', ['status', 'heartbeatAt'])
 export class MessageEntity {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id: number;
@@ -68,6 +74,14 @@ export class MessageEntity {
   /** For assistant messages: every model tried for this answer, in order (retries and fallbacks). */
   @Column({ type: 'jsonb', default: () => "'[]'" })
   attempts: ModelAttempt[];
+
+  /** While `in_progress`: the instance generating the answer. */
+  @Column({ name: 'owner_instance', type: 'varchar', length: 64, nullable: true })
+  ownerInstance: string | null;
+
+  /** While `in_progress`: when its instance last showed it is alive; a stale one is swept to `incomplete`. */
+  @Column({ name: 'heartbeat_at', type: 'timestamptz', nullable: true })
+  heartbeatAt: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

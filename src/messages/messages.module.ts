@@ -5,8 +5,10 @@ import { BudgetsModule } from '../budgets/budgets.module';
 import { BudgetTurnHook } from '../budgets/budget-turn-hook';
 import { ContextModule } from '../context/context.module';
 import { ProvidersModule } from '../providers/providers.module';
+import { StreamsModule } from '../streams/streams.module';
 import { UsageModule } from '../usage/usage.module';
 import { ChatTurnService, TURN_HOOKS } from './chat-turn.service';
+import { GenerationsService } from './generations.service';
 import { MessageEntity } from './message.entity';
 import { MessagesController } from './messages.controller';
 import { MessagesRepository } from './messages.repository';
@@ -15,12 +17,13 @@ import { TurnTransports } from './transports/turn-transports';
 
 /** Sending turns to models (SSE and JSON) and reading a session's messages. */
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, BudgetsModule],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, BudgetsModule, StreamsModule],
   controllers: [MessagesController],
   providers: [
     ChatTurnService,
     // The turn engine's extension points (see TurnHook): budgets reserve before the provider, settle after.
     { provide: TURN_HOOKS, useFactory: (budgets: BudgetTurnHook) => [budgets], inject: [BudgetTurnHook] },
+    GenerationsService,
     TurnTransports,
     MessagesService,
     MessagesRepository,

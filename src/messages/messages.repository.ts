@@ -34,33 +34,75 @@ export class MessagesRepository {
 
   /**
    * Adds to `stmt` a CTE `turn_messages` inserting a turn's messages, oldest first, into the session `sessionCte`
-   * returns, followed by an empty `incomplete` assistant row: the answer's placeholder, committed before any model
-   * is called so nothing acknowledged is lost. Ids follow the order (the rows are produced in that order).
+   * returns, followed by an empty `in_progress` assistant row: the answer's placeholder, committed before any model
+   * is called so nothing acknowledged is lost, owned by `owner` with a fresh heartbeat. Ids follow the order (the
+   * rows are produced in that order).
    * @param answerModel registry id of the model planned to answer
+   * @param owner the instance generating the answer
    * @returns the CTE's name; it returns the rows' `id`s, the placeholder's the largest
    */
-  insertTurn(stmt: SqlStatement, sessionCte: string, turns: { role: MessageRole; content: string }[], answerModel: string): string {
+  insertTurn(stmt: SqlStatement, sessionCte: string, turns: { role: MessageRole; content: string }[], answerModel: string, owner: string): string {
     const rows = [
-      ...turns.map((t) => ({ role: t.role, content: t.content, status: 'complete', model: null })),
-      { role: 'assistant', content: '', status: 'incomplete', model: answerModel },
+      ...turns.map((t) => ({ role: t.role, content: t.content, status: 'complete', model: null, owner: null })),
+      { role: 'assistant', content: '', status: 'in_progress', model: answerModel, owner },
     ];
     return stmt.with(
       'turn_messages',
-      `INSERT INTO messages (session_id, role, content, status, model)
-       SELECT ${sessionCte}.id, t.role, t.content, t.status, t.model
+      `INSERT INTO messages (session_id, role, content, status, model, owner_instance, heartbeat_at)
+       SELECT ${sessionCte}.id, t.role, t.content, t.status, t.model, t.owner, CASE WHEN t.owner IS NULL THEN NULL ELSE now() END
          FROM ${sessionCte}, unnest(${stmt.param(rows.map((r) => r.role), 'varchar[]')}, ${stmt.param(rows.map((r) => r.content), 'text[]')},
-           ${stmt.param(rows.map((r) => r.status), 'varchar[]')}, ${stmt.param(rows.map((r) => r.model), 'varchar[]')})
-           WITH ORDINALITY AS t(role, content, status, model, ord)
+           ${stmt.param(rows.map((r) => r.status), 'varchar[]')}, ${stmt.param(rows.map((r) => r.model), 'varchar[]')},
+           ${stmt.param(rows.map((r) => r.owner), 'varchar[]')})
+           WITH ORDINALITY AS t(role, content, status, model, owner, ord)
         ORDER BY t.ord
        RETURNING id`,
     );
+  }
+
+  /**
+   * Saves the text of answers still `in_progress` and renews their heartbeat, in one statement; answers settled
+   * meanwhile are left as they are.
+   * @param answers every answer this instance generates; `content` undefined where the text did not change
+   */
+  async checkpoint(answers: { id: number; content?: string }[]): Promise<void> {
+    if (!answers.length) return;
+    await this.messages.query(
+      `UPDATE messages m SET content = COALESCE(c.content, m.content), heartbeat_at = now()
+         FROM unnest($1::int[], $2::text[]) AS c(id, content)
+        WHERE m.id = c.id AND m.status = 'in_progress'`,
+      [answers.map((a) => a.id), answers.map((a) => a.content ?? null)],
+    );
+  }
+
+  /**
+   * Marks answers whose instance stopped showing it is alive for longer than `leaseMs` as `incomplete`, keeping
+   * their last checkpointed text.
+   * @returns the ids of the answers marked
+   */
+  async sweepAbandoned(leaseMs: number): Promise<number[]> {
+    const rows: { id: number }[] = await this.messages.query(
+      `UPDATE messages SET status = 'incomplete', owner_instance = NULL
+        WHERE status = 'in_progress' AND heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)
+        RETURNING id`,
+      [leaseMs],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** An answer (assistant message) of one of the user's sessions, or null. */
+  async findOwnedAnswer(userId: number, id: number): Promise<MessageEntity | null> {
+    return this.messages
+      .createQueryBuilder('m')
+      .innerJoin('chat_sessions', 's', 's.id = m.session_id')
+      .where('m.id = :id AND s.user_id = :userId AND m.role = :role', { id, userId, role: 'assistant' })
+      .getOne();
   }
 
   /** Adds to `stmt` a CTE `answer` storing how an answer ended on its placeholder row. */
   settleAnswer(stmt: SqlStatement, answerId: number, o: AnswerOutcome): string {
     return stmt.with(
       'answer',
-      `UPDATE messages SET content = ${stmt.param(o.content, 'text')}, status = ${stmt.param(o.status, 'varchar')},
+      `UPDATE messages SET owner_instance = NULL, content = ${stmt.param(o.content, 'text')}, status = ${stmt.param(o.status, 'varchar')},
          finish_reason = ${stmt.param(o.finishReason, 'varchar')}, model = ${stmt.param(o.model, 'varchar')},
          attempts = ${stmt.param(JSON.stringify(o.attempts), 'jsonb')},
          tokens_input = ${stmt.param(o.tokensInput, 'integer')}, tokens_output = ${stmt.param(o.tokensOutput, 'integer')},

@@ -1,17 +1,55 @@
-import { Injectable } from '@nestjs/common';
+import { HttpStatus, Injectable } from '@nestjs/common';
 import { ChatsService } from '../chats/chats.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
-import { MessageDto, MessagePageDto } from './dto/chat-completion.dto';
+import { notFound, ProblemException } from '../common/problem';
+import { AnswerStateDto, MessageDto, MessagePageDto } from './dto/chat-completion.dto';
+import { GenerationsService } from './generations.service';
+import { MessageEntity } from './message.entity';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { MessagesRepository } from './messages.repository';
 
-/** Reading a session's stored messages (sending is the turn engine's job, `ChatTurnService`). */
+/**
+ * Reading a session's stored messages and answers, and stopping an answer (sending is the turn engine's job,
+ * `ChatTurnService`; running it durably is {@link GenerationsService}'s).
+ */
 @Injectable()
 export class MessagesService {
   constructor(
     private readonly messages: MessagesRepository,
     private readonly chats: ChatsService,
+    private readonly generations: GenerationsService,
   ) {}
+
+  /** @throws 404 when the message is not an answer in one of the caller's sessions */
+  async answer(user: AuthenticatedUser, id: number): Promise<MessageEntity> {
+    const message = await this.messages.findOwnedAnswer(user.id, id);
+    if (!message) throw notFound('Message');
+    return message;
+  }
+
+  /** An answer's status, text so far (its last checkpoint while in progress), usage, cost and model. */
+  async state(user: AuthenticatedUser, id: number): Promise<AnswerStateDto> {
+    return AnswerStateDto.from(await this.answer(user, id));
+  }
+
+  /**
+   * Stops an answer on whichever instance generates it; it is stored `cancelled` with the text produced so far.
+   * @returns the answer's state once stopped (or, when its instance has not confirmed within a few seconds, as it is)
+   * @throws 404 not the caller's answer; 409 the answer has already ended
+   */
+  async cancel(user: AuthenticatedUser, id: number): Promise<AnswerStateDto> {
+    const message = await this.answer(user, id);
+    if (message.status !== 'in_progress') {
+      throw new ProblemException(HttpStatus.CONFLICT, `This answer has already ended (status "${message.status}"); only an answer in progress can be cancelled.`);
+    }
+    await this.generations.cancel(id);
+    let current = await this.answer(user, id);
+    for (let waited = 0; current.status === 'in_progress' && waited < 3000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      current = await this.answer(user, id);
+    }
+    return AnswerStateDto.from(current);
+  }
 
   /** A page of a session's messages, oldest first (keyset pagination). @throws 404 not the caller's session */
   async list(user: AuthenticatedUser, sessionId: number, q: ListMessagesQueryDto): Promise<MessagePageDto> {

@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ClientSignal } from '../common/client-signal.decorator';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
@@ -19,6 +20,7 @@ import { PromptsService } from './prompts.service';
 @ApiTags('prompts')
 @ApiBearerAuth()
 @Controller('api/chat/prompts')
+@KeyScope('prompts')
 export class PromptsController {
   constructor(private readonly prompts: PromptsService) {}
 

@@ -1,9 +1,21 @@
-import { HttpStatus, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ProblemException } from '../common/problem';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { DomainError } from '../common/domain-error';
+import type { FieldError } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { OFFLINE_ALIAS, OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 import { ModelUsage } from './model-provider';
 import { MaxTokensField, ProviderConfig, ProviderProtocol } from '../config/file-config';
+
+/** A model name that is neither a registry id nor an alias; answered 400 naming the known models. */
+export class UnknownModelError extends DomainError {
+  readonly code = 'model.unknown' as const;
+  override readonly fieldErrors: FieldError[] = [{ field: 'model', message: 'unknown model' }];
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownModelError';
+  }
+}
 
 export { OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 
@@ -151,15 +163,13 @@ export class ModelRegistry implements OnApplicationBootstrap {
 
   /**
    * @returns the model with this id or alias
-   * @throws ProblemException 400 naming the known models when there is none
+   * @throws UnknownModelError naming the known models when there is none
    */
   resolve(nameOrAlias: string): RegisteredModel {
     const model = this.find(nameOrAlias);
     if (!model) {
       const known = this.models.map((m) => m.id).join(', ');
-      throw new ProblemException(HttpStatus.BAD_REQUEST, `Unknown model "${nameOrAlias}". Known models: ${known}.`, {
-        errors: [{ field: 'model', message: 'unknown model' }],
-      });
+      throw new UnknownModelError(`Unknown model "${nameOrAlias}". Known models: ${known}.`);
     }
     return model;
   }

@@ -1,6 +1,8 @@
 import { Controller, Get, Res } from '@nestjs/common';
+import { KeyScope } from '../auth/auth.decorators';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ModelDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
 
@@ -11,6 +13,7 @@ export const OFFLINE_MODE_HEADER = 'X-Offline-Mode';
 @ApiTags('models')
 @ApiBearerAuth()
 @Controller('v1/models')
+@KeyScope('chat')
 export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 
@@ -25,8 +28,8 @@ export class ModelsController {
       },
     },
   })
-  list(@Res({ passthrough: true }) res: Response): ModelDto[] {
+  list(@CurrentUser() user: AuthenticatedUser, @Res({ passthrough: true }) res: Response): ModelDto[] {
     res.setHeader(OFFLINE_MODE_HEADER, String(this.models.offlineMode));
-    return this.models.list();
+    return this.models.list(user.tier);
   }
 }

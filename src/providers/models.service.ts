@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { allowsModel } from '../config/allowed-models';
+import { AppConfig, appConfig } from '../config/app-config';
 import { ModelDto } from './dto/model.dto';
 import { ModelRegistry } from './model-registry';
 import { ModelRouter } from './model-router';
@@ -9,6 +11,7 @@ export class ModelsService {
   constructor(
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
   /** True when no provider is configured and the offline model answers everything. */
@@ -16,8 +19,12 @@ export class ModelsService {
     return this.registry.offlineMode;
   }
 
-  /** @returns every registered model, the offline one last, each with the model the router would answer with */
-  list(): ModelDto[] {
-    return this.registry.list().map((m) => ModelDto.from(m, this.router.answeringModel(m)?.id ?? null));
+  /**
+   * @param tier the caller's tier: `allowed` says whether its `allowed_models` lets the caller send to each model
+   * @returns every registered model, the offline one last, each with the model the router would answer with
+   */
+  list(tier: string): ModelDto[] {
+    const limits = this.config.rateLimits.tiers[tier] ?? this.config.rateLimits.tiers.free;
+    return this.registry.list().map((m) => ({ ...ModelDto.from(m, this.router.answeringModel(m)?.id ?? null), allowed: allowsModel(limits, m) }));
   }
 }

@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../auth/auth.decorators';
+import { KeyScope, Roles } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { UsageQueryDto, UsageReportDto } from './usage.dto';
@@ -9,6 +9,7 @@ import { UsageService } from './usage.service';
 /** `/v1/users/…/usage`: the usage ledger by UTC day and model. */
 @ApiTags('users')
 @Controller('v1/users')
+@KeyScope('usage:read')
 export class UsageController {
   constructor(private readonly usage: UsageService) {}
 

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Query } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Roles, UserTokenOnly } from '../auth/auth.decorators';
+import { KeyScope, Roles, UserTokenOnly } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { PageQueryDto } from '../common/pagination.dto';
@@ -18,11 +18,13 @@ import { UsersService } from './users.service';
 /** `/v1/users`: one's own profile and usage; the admin's view of every user. */
 @ApiTags('users')
 @Controller('v1/users')
+@KeyScope('none')
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   /** The caller's profile. */
   @Get('me')
+  @KeyScope('usage:read')
   @ApiOkResponse({ type: UserProfileDto })
   getMe(@CurrentUser() user: AuthenticatedUser): Promise<UserProfileDto> {
     return this.users.getProfile(user.id);
@@ -51,6 +53,7 @@ export class UsersController {
 
   /** The caller's usage: sessions, messages, tokens, cost, and the same by model. */
   @Get('me/stats')
+  @KeyScope('usage:read')
   @ApiOkResponse({ type: UserStatsDto })
   getMyStats(@CurrentUser() user: AuthenticatedUser): Promise<UserStatsDto> {
     return this.users.stats(user.id);

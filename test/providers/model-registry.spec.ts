@@ -1,9 +1,9 @@
 import { HttpStatus } from '@nestjs/common';
 import { join } from 'node:path';
-import { ProblemException } from '../../src/common/problem';
+import { problemOf } from '../../src/common/problem-details';
 import { loadAppConfig } from '../../src/config/app-config';
 import { ModelProviderFactory } from '../../src/providers/model-provider.factory';
-import { costOf, ModelRegistry, OFFLINE_MODEL_ID, RegisteredModel } from '../../src/providers/model-registry';
+import { costOf, ModelRegistry, OFFLINE_MODEL_ID, RegisteredModel, UnknownModelError } from '../../src/providers/model-registry';
 import { ModelRouter } from '../../src/providers/model-router';
 import { ModelsService } from '../../src/providers/models.service';
 import { OfflineModelProvider } from '../../src/providers/offline/offline.model-provider';
@@ -19,7 +19,7 @@ function modelsService(env: Record<string, string> = {}): ModelsService {
   const config = loadAppConfig({ CONFIG_FILE, ...env });
   const models = new ModelRegistry(config);
   const factory = new ModelProviderFactory(models, new OfflineModelProvider(config), config);
-  return new ModelsService(models, new ModelRouter(models, factory, config));
+  return new ModelsService(models, new ModelRouter(models, factory, config), config);
 }
 
 describe('ModelRegistry', () => {
@@ -90,12 +90,13 @@ describe('ModelRegistry', () => {
         thrown = err;
       }
 
-      expect(thrown).toBeInstanceOf(ProblemException);
-      const problem = thrown as ProblemException;
-      expect(problem.getStatus()).toBe(HttpStatus.BAD_REQUEST);
-      expect(problem.message).toContain('"gpt-9"');
+      expect(thrown).toBeInstanceOf(UnknownModelError);
+      const problem = problemOf(thrown);
+      expect(problem.status).toBe(HttpStatus.BAD_REQUEST);
+      expect(problem.errors).toEqual([{ field: 'model', message: 'unknown model' }]);
+      expect(problem.detail).toContain('"gpt-9"');
       for (const id of ['openai/gpt-4o-mini', 'openai/gpt-4', 'groq/llama-3.3-70b-versatile', OFFLINE_MODEL_ID]) {
-        expect(problem.message).toContain(id);
+        expect(problem.detail).toContain(id);
       }
       expect(online.find('gpt-9')).toBeUndefined();
     });
@@ -115,12 +116,12 @@ describe('ModelsService (GET /v1/models)', () => {
     const models = modelsService();
 
     expect(models.offlineMode).toBe(true);
-    expect(new Set(models.list().map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
+    expect(new Set(models.list('free').map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
   });
 
   it('maps registry models to the wire format; models of unconfigured providers answer nowhere', () => {
     const models = modelsService({ OPENAI_API_KEY: 'sk-test' });
-    const list = models.list();
+    const list = models.list('free');
 
     expect(models.offlineMode).toBe(false);
     expect(list[0]).toEqual({
@@ -132,6 +133,7 @@ describe('ModelsService (GET /v1/models)', () => {
       aliases: ['gpt-4o-mini', 'fast'],
       available: true,
       answered_by: 'openai/gpt-4o-mini',
+      allowed: true,
     });
     expect(list.find((m) => m.id === 'groq/llama-3.3-70b-versatile')).toMatchObject({ available: false, answered_by: null });
     expect(list.at(-1)).toMatchObject({ id: OFFLINE_MODEL_ID, available: true, answered_by: OFFLINE_MODEL_ID });

@@ -43,6 +43,7 @@ describe('GET /v1/models', () => {
         aliases: ['gpt-4'],
         available: false,
         answered_by: 'offline/echo',
+        allowed: true,
       });
       expect(res.body.every((m: { answered_by: string }) => m.answered_by === 'offline/echo')).toBe(true);
     });

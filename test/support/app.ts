@@ -47,7 +47,8 @@ export async function startApp(
   const embedded = env.EMBEDDED === '1';
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-backend-test-'));
   const base: Record<string, string> = { ...TEST_ENV, DATA_DIR: dataDir };
-  if (!embedded) base.DATABASE_URL = await prepareWorkerDatabase();
+  // An explicit DATABASE_URL (a second instance on the same database) is used as it is, not emptied.
+  if (!embedded && !env.DATABASE_URL) base.DATABASE_URL = await prepareWorkerDatabase();
   const merged = { ...base, ...env };
   delete merged.EMBEDDED;
   for (const [k, v] of Object.entries(merged)) {

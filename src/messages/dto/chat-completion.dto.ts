@@ -71,7 +71,10 @@ export class MessageDto {
   content: string;
   /** The model that answered (assistant messages). */
   @ApiProperty({ type: String, nullable: true }) model: string | null;
-  /** `complete`; `incomplete` when the client left mid-stream; `failed` when the provider failed. */
+  /**
+   * `in_progress` while being generated; `complete`; `incomplete` when the client left mid-stream or the server
+   * stopped generating it; `failed` when the provider failed; `cancelled` when stopped by a cancel.
+   */
   @ApiProperty({ enum: MESSAGE_STATUSES, enumName: 'MessageStatus' }) status: MessageStatus;
   @ApiProperty({ type: String, nullable: true }) finish_reason: string | null;
   @ApiProperty({ type: 'integer' }) tokens_input: number;
@@ -105,6 +108,23 @@ export class MessageDto {
       created_at: m.createdAt.toISOString(),
     };
   }
+}
+
+/** An answer as `GET /v1/chat/messages/{id}` shows it: a stored message with its session. */
+export class AnswerStateDto extends MessageDto {
+  @ApiProperty({ type: 'integer' }) session_id: number;
+
+  static override from(m: MessageEntity): AnswerStateDto {
+    return { ...MessageDto.from(m), session_id: m.sessionId };
+  }
+}
+
+/** `POST /v1/chat/stream` with `background: true, stream: false`: the answer runs on; poll or resume it. */
+export class BackgroundAnswerDto {
+  @ApiProperty({ type: 'integer' }) message_id: number;
+  @ApiProperty({ type: 'integer' }) session_id: number;
+  /** `in_progress` */
+  status: string;
 }
 
 /** A page of messages, oldest first, read by keyset (`after_id`), not by offset. */

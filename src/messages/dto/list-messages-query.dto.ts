@@ -1,7 +1,9 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { toInt } from '../../common/integer-transform';
 import { MAX_ID } from '../../common/parse-id.pipe';
+import { STREAM_FORMATS, StreamFormat } from './send-message.dto';
 
 /** Query of `GET /v1/chat/sessions/{id}/messages`: keyset pagination, oldest first. */
 export class ListMessagesQueryDto {
@@ -12,4 +14,16 @@ export class ListMessagesQueryDto {
   /** Messages per page, 1..100. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
   page_size: number = 50;
+}
+
+/** Query of `GET /v1/chat/messages/{id}/events`. */
+export class ResumeQueryDto {
+  /** Replay the events after this event id (what `Last-Event-ID` says; the header wins when both are sent). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(MAX_ID)
+  after?: number;
+
+  /** `data` (default) or `events`, as for `POST /v1/chat/stream` (also chosen by `Accept: …; profile=events`). */
+  @ApiProperty({ enum: STREAM_FORMATS, enumName: 'StreamFormat', required: false })
+  @IsOptional() @IsIn(STREAM_FORMATS)
+  stream_format?: StreamFormat;
 }

@@ -19,7 +19,7 @@ import {
 import { MAX_ID } from '../../common/parse-id.pipe';
 import { MESSAGE_ROLES, MessageRole } from '../message.entity';
 
-/** One message of a request (seed 004: `{ role, content }`). */
+/** One message of a request: `{ role, content }`. */
 export class ChatMessageInputDto {
   @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' })
   @IsIn(MESSAGE_ROLES)
@@ -33,7 +33,7 @@ export class ChatMessageInputDto {
 export const STREAM_FORMATS = ['data', 'events'] as const;
 export type StreamFormat = (typeof STREAM_FORMATS)[number];
 
-/** Body of seed 004's `POST /v1/chat/stream`. */
+/** Body of the documented `POST /v1/chat/stream`. */
 export class SendMessageDto {
   /**
    * Registry id or alias (e.g. `gpt-4`, `openai/gpt-4o-mini`, `fast`). Used when the request creates a session;
@@ -69,7 +69,15 @@ export class SendMessageDto {
   session_id?: number;
 
   /**
-   * `data` (default): seed 004's plain `data: <piece>` events. `events`: typed events `start`, `delta`, `done`,
+   * `true`: the answer runs to its end even when the client disconnects; it can be resumed
+   * (`GET /v1/chat/messages/{id}/events`) or cancelled. With `stream: false` the answer is **202** at once with the
+   * message and session ids. Default `false`: a disconnect stops the answer (stored `incomplete`).
+   */
+  @IsOptional() @IsBoolean()
+  background?: boolean;
+
+  /**
+   * `data` (default): the documented plain `data: <piece>` events. `events`: typed events `start`, `delta`, `done`,
    * `error` with JSON payloads (also chosen by `Accept: text/event-stream; profile=events`).
    */
   @ApiProperty({ enum: STREAM_FORMATS, enumName: 'StreamFormat', required: false })

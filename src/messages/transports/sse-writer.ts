@@ -78,49 +78,62 @@ export class SseWriter {
     }
   }
 
-  start(payload: object): void {
+  /**
+   * Events numbered at most this are processed (the held-back text of the `data` format is rebuilt) but not
+   * written: a resumed stream replays the answer from its start to the client's last event id.
+   */
+  skipThrough = 0;
+
+  /**
+   * Each event may carry `id` (its number in the answer's log, sent as `id: <n>`); typed events then also carry
+   * `sequence_number`.
+   */
+  start(payload: object, id?: number): void {
+    if (id !== undefined && id <= this.skipThrough) return;
     this.open();
-    if (this.format === 'events') this.event('start', JSON.stringify(payload));
+    if (this.format === 'events') this.event('start', JSON.stringify(numbered(payload, id)), id);
   }
 
   /** One text piece; empty pieces are not sent. */
-  delta(text: string): void {
+  delta(text: string, id?: number): void {
     if (!text) return;
-    this.open();
+    const skip = id !== undefined && id <= this.skipThrough;
+    if (!skip) this.open();
     if (this.format === 'events') {
-      this.event('delta', JSON.stringify({ text }));
+      if (skip) return;
+      this.event('delta', JSON.stringify(numbered({ text }, id)), id);
       this.sent += text;
       return;
     }
     const [emit, keep] = splitAtWordInterior(this.held + text);
     this.held = keep;
-    this.text(emit);
+    if (!skip) this.text(emit, id);
   }
 
   /** The closing events: held-back text, `done` (typed format only), then `data: [DONE]`. */
-  done(payload: object): void {
+  done(payload: object, id?: number): void {
     this.open();
-    this.flush();
-    if (this.format === 'events') this.event('done', JSON.stringify(payload));
+    this.flush(id);
+    if (this.format === 'events') this.event('done', JSON.stringify(numbered(payload, id)), id);
     this.finish();
   }
 
   /** Held-back text, a problem object as an `error` event (both formats), then `data: [DONE]`. */
-  error(problem: object): void {
+  error(problem: object, id?: number): void {
     this.open();
-    this.flush();
-    this.event('error', JSON.stringify(problem));
+    this.flush(id);
+    this.event('error', JSON.stringify(this.format === 'events' ? numbered(problem, id) : problem), id);
     this.finish();
   }
 
-  private flush(): void {
-    this.text(this.held);
+  private flush(id?: number): void {
+    this.text(this.held, id);
     this.held = '';
   }
 
-  private text(text: string): void {
+  private text(text: string, id?: number): void {
     if (!text) return;
-    this.event(undefined, text);
+    this.event(undefined, text, id);
     this.sent += text;
   }
 
@@ -135,9 +148,9 @@ export class SseWriter {
     this.res.end(rest);
   }
 
-  private event(name: string | undefined, data: string): void {
+  private event(name: string | undefined, data: string, id?: number): void {
     const lines = data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`);
-    this.write(`${name ? `event: ${name}\n` : ''}${lines.join('')}\n`);
+    this.write(`${id !== undefined ? `id: ${id}\n` : ''}${name ? `event: ${name}\n` : ''}${lines.join('')}\n`);
   }
 
   /**
@@ -155,4 +168,9 @@ export class SseWriter {
       if (out && !this.res.writableEnded && !this.res.destroyed) this.res.write(out);
     });
   }
+}
+
+/** A typed event's payload with its `sequence_number` (its `id:`), when it has one. */
+function numbered(payload: object, id: number | undefined): object {
+  return id === undefined ? payload : { ...payload, sequence_number: id };
 }

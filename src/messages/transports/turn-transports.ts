@@ -1,146 +1,202 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { abortOnClientClose } from '../../common/abort-on-close';
 import { AuthenticatedUser } from '../../common/authenticated-user';
 import { problemOf } from '../../common/problem-details';
+import { invalidField, ProblemException } from '../../common/problem';
 import { AppConfig, appConfig } from '../../config/app-config';
-import { ModelUsage } from '../../providers/model-provider';
-import { ChatTurnService, TurnEvent } from '../chat-turn.service';
-import { ChatCompletionDto, UsageDto } from '../dto/chat-completion.dto';
+import { AnswerEvent } from '../../streams/answer-log';
+import { AnswerStreams } from '../../streams/answer-streams.service';
+import { DonePayload, serverTiming } from '../answer-events';
+import { ChatCompletionDto } from '../dto/chat-completion.dto';
+import { ResumeQueryDto } from '../dto/list-messages-query.dto';
 import { SendMessageDto, StreamFormat } from '../dto/send-message.dto';
+import { GenerationsService } from '../generations.service';
+import { MessageEntity } from '../message.entity';
+import { MessagesService } from '../messages.service';
 import { SseWriter } from './sse-writer';
 
+/** The SSE format a request asks for: `stream_format`, else `Accept: text/event-stream; profile=events`. */
+function formatOf(req: Request, asked?: StreamFormat): StreamFormat {
+  return asked ?? (/profile\s*=\s*"?events/i.test(req.headers.accept ?? '') ? 'events' : 'data');
+}
+
 /**
- * The HTTP edge of a send: picks the answer's form (plain `data:` SSE, typed SSE, or one JSON object), hands the
- * client's disconnect to the turn engine as an abort signal and writes the engine's events. Errors before the
- * first byte are thrown and answered as problem details by the exception filter; after it they become an SSE
- * `error` event formatted by the same {@link problemOf}.
+ * The HTTP edge of a send and of a resumed answer: picks the answer's form (plain `data:` SSE, typed SSE, or one
+ * JSON object), hands the client's disconnect to the generation as an abort signal (unless it runs in the
+ * background) and writes the answer's numbered events. Errors before the first byte are thrown and answered as
+ * problem details by the exception filter; after it they become an SSE `error` event formatted by the same
+ * {@link problemOf}.
  */
 @Injectable()
 export class TurnTransports {
   constructor(
-    private readonly turns: ChatTurnService,
+    private readonly generations: GenerationsService,
+    private readonly streams: AnswerStreams,
+    private readonly messages: MessagesService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
-  /** Answers `POST /v1/chat/stream` on `res`: SSE when `dto.stream` (the default), else JSON. */
+  /** Answers `POST /v1/chat/stream` on `res`: SSE when `dto.stream` (the default), else JSON (202 in the background). */
   async send(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response): Promise<void> {
     const client = abortOnClientClose(res);
     try {
-      if (!dto.stream) return await this.json(user, dto, res, client.signal);
-      const format: StreamFormat =
-        dto.stream_format ?? (/profile\s*=\s*"?events/i.test(req.headers.accept ?? '') ? 'events' : 'data');
-      await this.sse(user, dto, req, res, client.signal, format);
+      const sse = dto.stream ? new SseWriter(res, formatOf(req, dto.stream_format), this.config.limits.sse_heartbeat_ms) : undefined;
+      const answer = await this.generations.start(user, dto, {
+        background: dto.background === true,
+        clientSignal: client.signal,
+        delivered: sse ? () => sse.sentText : undefined,
+        path: req.originalUrl,
+      });
+      res.setHeader('X-Session-Id', String(answer.sessionId));
+      if (sse) {
+        await this.write(sse, answer.events, answer.error, undefined, (ms) => res.setHeader('Server-Timing', serverTiming(ms)), answer.preparedMs);
+        return;
+      }
+      if (dto.background) {
+        res.status(HttpStatus.ACCEPTED).json({ message_id: answer.messageId, session_id: answer.sessionId, status: 'in_progress' });
+        return;
+      }
+      const completion = await this.collect(answer.sessionId, answer.events, answer.error);
+      if (completion && !res.destroyed) {
+        res.setHeader('Server-Timing', serverTiming(completion.timing.app_ms, completion.timing.provider_ms));
+        res.status(200).json(completion.body);
+      }
     } finally {
       client.dispose();
     }
   }
 
-  /** Writes the events as SSE; the headers go out with the first text (or the end), never before. */
-  private async sse(
-    user: AuthenticatedUser,
-    dto: SendMessageDto,
-    req: Request,
-    res: Response,
-    signal: AbortSignal,
-    format: StreamFormat,
-  ): Promise<void> {
-    const sse = new SseWriter(res, format, this.config.limits.sse_heartbeat_ms);
-    let start: object = {};
-    let preparedMs = 0;
-    for await (const event of this.turns.run(user, dto, signal, () => sse.sentText)) {
-      switch (event.type) {
-        case 'started':
-          res.setHeader('X-Session-Id', String(event.sessionId));
-          res.setHeader('Server-Timing', serverTiming(event.preparedMs));
-          preparedMs = event.preparedMs;
-          start = { session_id: event.sessionId, message_id: event.messageId, model: event.model };
-          break;
-        case 'delta':
-          if (!sse.isOpen) sse.start(start);
-          sse.delta(event.text);
-          break;
-        case 'done':
-          if (!sse.isOpen) sse.start(start);
-          sse.done(doneDto(event, preparedMs));
-          break;
-        case 'failed':
-          if (!sse.isOpen) throw event.error;
-          sse.error(problemOf(event.error, req));
-          break;
+  /**
+   * Answers `GET /v1/chat/messages/{id}/events`: the answer's events after `Last-Event-ID` (or `?after`), then the
+   * live ones until its end, from any instance. An answer whose log has expired is replayed from its stored row.
+   * @throws 404 not the caller's answer; 410 the log expired and the client is past its start
+   */
+  async resume(user: AuthenticatedUser, id: number, query: ResumeQueryDto, req: Request, res: Response): Promise<void> {
+    const header = req.headers['last-event-id'];
+    if (header !== undefined && !/^\d{1,10}$/.test(String(header).trim())) {
+      throw invalidField('Last-Event-ID', 'must be the id of an event of this answer (a non-negative integer)');
+    }
+    const after = header !== undefined ? Number(String(header).trim()) : (query.after ?? 0);
+    const format = query.stream_format;
+    let row = await this.messages.answer(user, id);
+    const client = abortOnClientClose(res);
+    const sse = new SseWriter(res, formatOf(req, format), this.config.limits.sse_heartbeat_ms);
+    sse.skipThrough = after;
+    try {
+      const events = await this.streams.follow(id, 0, client.signal, this.config.streams.follow_check_ms);
+      if (events) {
+        const seen = await this.write(sse, events, () => undefined, async () => (row = await this.messages.answer(user, id)).status !== 'in_progress');
+        if (seen.ended || client.signal.aborted) return;
+        return this.finishFromRow(sse, row, seen.text, seen.n);
       }
+      // No log: wait for the answer to end (its instance stopped, or the log expired), then replay its row.
+      while (row.status === 'in_progress' && !client.signal.aborted) {
+        await new Promise((r) => setTimeout(r, this.config.streams.follow_check_ms));
+        row = await this.messages.answer(user, id);
+      }
+      if (after > 1) {
+        throw new ProblemException(HttpStatus.GONE, `The event log of this answer has expired; read the whole answer with GET /v1/chat/messages/${id}.`);
+      }
+      sse.start({ session_id: row.sessionId, message_id: row.id, model: row.model }, 1);
+      this.finishFromRow(sse, row, '', 1);
+    } finally {
+      client.dispose();
     }
   }
 
-  /** Collects the events into one ChatCompletion object; nothing is written when the client left. */
-  private async json(user: AuthenticatedUser, dto: SendMessageDto, res: Response, signal: AbortSignal): Promise<void> {
-    let sessionId = 0;
-    let preparedMs = 0;
+  /** The end of an answer from its stored row: the text the log did not carry, then `done` (or `error`). */
+  private finishFromRow(sse: SseWriter, row: MessageEntity, seenText: string, lastN: number): void {
+    let n = lastN;
+    const rest = row.content.startsWith(seenText) ? row.content.slice(seenText.length) : '';
+    if (rest) sse.delta(rest, ++n);
+    if (row.status === 'failed') {
+      sse.error(problemOf(new ProblemException(HttpStatus.BAD_GATEWAY, row.error ?? 'The answer failed.')), ++n);
+      return;
+    }
+    sse.done({ message_id: row.id, model: row.model, finish_reason: row.finishReason, status: row.status }, ++n);
+  }
+
+  /**
+   * Writes an answer's events as SSE; the headers go out with the first text (or the end), never before.
+   * @param failure the domain error behind a final `error`: thrown when nothing was written yet (a proper status)
+   * @param ended asked whenever the log is quiet: true when the answer has ended without its log saying so
+   * @param timing given our own time before the provider was called, before the headers go out (the sender only)
+   * @returns the text and last event number written, and whether the log's final event was reached
+   */
+  private async write(
+    sse: SseWriter,
+    events: AsyncIterable<AnswerEvent | null>,
+    failure: () => Error | undefined,
+    ended?: () => Promise<boolean>,
+    timing?: (preparedMs: number) => void,
+    preparedMs?: () => number | undefined,
+  ): Promise<{ text: string; n: number; ended: boolean }> {
+    let start: { data: object; n: number } | undefined;
     let text = '';
-    for await (const event of this.turns.run(user, dto, signal)) {
+    let n = 0;
+    for await (const event of events) {
+      if (!event) {
+        if (ended && (await ended())) return { text, n, ended: false };
+        continue;
+      }
+      n = event.n;
       switch (event.type) {
-        case 'started':
-          sessionId = event.sessionId;
-          preparedMs = event.preparedMs;
-          res.setHeader('X-Session-Id', String(event.sessionId));
+        case 'start':
+          start = { data: event.data, n: event.n };
+          if (timing && preparedMs?.() !== undefined) timing(preparedMs()!);
           break;
         case 'delta':
-          text += event.text;
+          if (!sse.isOpen && start) sse.start(start.data, start.n);
+          sse.delta(event.data.text as string, event.n);
+          text += event.data.text as string;
           break;
-        case 'failed':
-          throw event.error;
         case 'done': {
-          const completion: ChatCompletionDto = {
-            id: event.messageId,
-            session_id: sessionId,
-            model: event.model,
-            output_text: text,
-            message: { role: 'assistant', content: text },
-            title: event.title,
-            message_count: event.messageCount,
-            usage: usageDto(event.usage),
-            cost: event.cost,
-            finish_reason: event.finishReason,
-          };
-          res.setHeader('Server-Timing', serverTiming(preparedMs, event.providerMs));
-          if (!res.destroyed) res.status(200).json(completion);
+          if (!sse.isOpen && start) sse.start(start.data, start.n);
+          const { message_count: _count, ...payload } = event.data; // for JSON answers only
+          sse.done(payload, event.n);
+          return { text, n, ended: true };
+        }
+        case 'error': {
+          const error = failure();
+          if (!sse.isOpen && error) throw error;
+          sse.error(event.data, event.n);
+          return { text, n, ended: true };
         }
       }
     }
+    return { text, n, ended: false };
   }
-}
 
-/** The typed `done` event's payload. */
-function doneDto(event: Extract<TurnEvent, { type: 'done' }>, preparedMs: number): object {
-  return {
-    message_id: event.messageId,
-    model: event.model,
-    finish_reason: event.finishReason,
-    usage: usageDto(event.usage),
-    cost: event.cost,
-    title: event.title,
-    server_timing: { app_ms: round(preparedMs), provider_ms: round(event.providerMs) },
-  };
-}
-
-/**
- * A W3C Server-Timing value: `app` is our own time before the provider was called, `provider` the provider's time
- * to the last piece (known only once the answer is complete). Milliseconds, as the specification's `dur`.
- */
-function serverTiming(appMs: number, providerMs?: number): string {
-  return providerMs === undefined ? `app;dur=${round(appMs)}` : `app;dur=${round(appMs)}, provider;dur=${round(providerMs)}`;
-}
-
-const round = (ms: number) => Math.round(ms * 10) / 10;
-
-/** An answer's usage as the `done` event and the JSON answer show it (cached and reasoning: 0 when not reported). */
-function usageDto(u: ModelUsage): UsageDto {
-  return {
-    input_tokens: u.inputTokens,
-    output_tokens: u.outputTokens,
-    total_tokens: u.inputTokens + u.outputTokens,
-    cached_tokens: u.cachedInputTokens ?? 0,
-    reasoning_tokens: u.reasoningTokens ?? 0,
-    estimated: u.estimated,
-  };
+  /** Collects the events into one ChatCompletion object; undefined when the client left. */
+  private async collect(
+    sessionId: number,
+    events: AsyncIterable<AnswerEvent | null>,
+    failure: () => Error | undefined,
+  ): Promise<{ body: ChatCompletionDto; timing: DonePayload['server_timing'] } | undefined> {
+    let text = '';
+    for await (const event of events) {
+      if (!event) continue;
+      if (event.type === 'delta') text += event.data.text as string;
+      if (event.type === 'error') throw failure() ?? new ProblemException(event.data.status as number, event.data.detail as string);
+      if (event.type === 'done') {
+        const d = event.data as DonePayload;
+        if (d.status === 'incomplete') return undefined;
+        const body: ChatCompletionDto = {
+          id: d.message_id,
+          session_id: sessionId,
+          model: d.model,
+          output_text: text,
+          message: { role: 'assistant', content: text },
+          title: d.title,
+          message_count: d.message_count,
+          usage: d.usage,
+          cost: d.cost,
+          finish_reason: d.finish_reason,
+        };
+        return { body, timing: d.server_timing };
+      }
+    }
+    return undefined;
+  }
 }

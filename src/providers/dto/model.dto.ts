@@ -34,8 +34,10 @@ export class ModelDto {
    * offline mode; null when it can't be used (neither its provider nor any fallback's is configured).
    */
   @ApiProperty({ type: String, nullable: true }) answered_by: string | null;
+  /** The caller's tier lets it send to this model (its `allowed_models`; README "Budgets and quotas"). */
+  allowed: boolean;
 
-  static from(m: RegisteredModel, answeredBy: string | null): ModelDto {
+  static from(m: RegisteredModel, answeredBy: string | null): Omit<ModelDto, 'allowed'> {
     return {
       id: m.id,
       provider: m.provider,

@@ -1,0 +1,202 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { AuthenticatedUser } from '../common/authenticated-user';
+import { problemOf } from '../common/problem-details';
+import { AppConfig, appConfig } from '../config/app-config';
+import { AnswerEvent } from '../streams/answer-log';
+import { AnswerStreams } from '../streams/answer-streams.service';
+import { doneDto } from './answer-events';
+import { AnswerStop } from './answer-stop';
+import { ChatTurnService, TurnEvent, TurnRequest } from './chat-turn.service';
+import { MessagesRepository } from './messages.repository';
+
+/** An answer this instance generates. */
+interface RunningAnswer {
+  controller: AbortController;
+  /** The text produced so far, and how much of it the last checkpoint saved. */
+  text: string;
+  saved: number;
+  /** Number of the last event published. */
+  n: number;
+  /** Our own time before the provider was called (ms), once known. */
+  preparedMs?: number;
+  /** The domain error behind the final `error` event, if any. */
+  error?: Error;
+  /** Settles when the turn engine is done with the answer (it is stored). */
+  finished: Promise<void>;
+}
+
+/** A send once its turn and answer row are stored. */
+export interface StartedAnswer {
+  sessionId: number;
+  messageId: number;
+  sessionCreated: boolean;
+  /** The answer's events from the first, as they happen (null: nothing new for a while). */
+  events: AsyncIterable<AnswerEvent | null>;
+  /** The domain error behind a final `error` event (so the edge can answer with its status before any SSE byte). */
+  error: () => Error | undefined;
+  /** Our own time before the provider was called (ms), once the answer has started. */
+  preparedMs: () => number | undefined;
+}
+
+/** How a send is tied to its client. */
+export interface StartOptions {
+  /** True: the client's leaving does not stop the answer. */
+  background: boolean;
+  /** Aborts when the client leaves; it also ends `events`. */
+  clientSignal: AbortSignal;
+  /** The answer's text the client has received (stored when it leaves a non-background answer). */
+  delivered?: () => string;
+  /** Request path, for the `instance` of problems in `error` events. */
+  path?: string;
+}
+
+/**
+ * Durable generations: runs the turn engine detached from the HTTP connection and publishes its events, numbered
+ * from 1, to the answer's log ({@link AnswerStreams}), so any instance can resume or stop the answer. While an
+ * answer runs, its text is checkpointed to its row every `streams.checkpoint_ms` together with its heartbeat; every
+ * instance sweeps answers whose instance stopped heart-beating for `streams.lease_ms` to `incomplete`.
+ */
+@Injectable()
+export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(GenerationsService.name);
+  private readonly running = new Map<number, RunningAnswer>();
+  private checkpointTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly turns: ChatTurnService,
+    private readonly streams: AnswerStreams,
+    private readonly messages: MessagesRepository,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.streams.cancels.subscribe((answerId) => this.running.get(answerId)?.controller.abort(new AnswerStop('cancelled')));
+    this.checkpointTimer = setInterval(() => void this.checkpoint(), this.config.streams.checkpoint_ms).unref();
+    this.sweepTimer = setInterval(() => void this.sweep(), this.config.streams.sweep_interval_ms).unref();
+  }
+
+  /**
+   * Runs a send. Resolves once the turn and the answer's `in_progress` row are stored.
+   * @throws what the turn engine throws before storing anything (bad input, unknown session, refusing hook…)
+   */
+  async start(user: AuthenticatedUser, request: TurnRequest, options: StartOptions): Promise<StartedAnswer> {
+    const controller = new AbortController();
+    const onClientLeft = () => controller.abort(new DOMException('The client closed the connection.', 'AbortError'));
+    if (!options.background) options.clientSignal.addEventListener('abort', onClientLeft, { once: true });
+    const iterator = this.turns.run(user, request, controller.signal, options.delivered)[Symbol.asyncIterator]();
+    let first: IteratorResult<TurnEvent>;
+    try {
+      first = await iterator.next();
+    } catch (err) {
+      options.clientSignal.removeEventListener('abort', onClientLeft);
+      throw err;
+    }
+    const stored = first.value as Extract<TurnEvent, { type: 'stored' }>;
+    const answer: RunningAnswer = { controller, text: '', saved: 0, n: 0, finished: Promise.resolve() };
+    this.running.set(stored.messageId, answer);
+    this.streams.open(stored.messageId);
+    answer.finished = this.drive(stored.messageId, answer, iterator, options.path).finally(() => {
+      options.clientSignal.removeEventListener('abort', onClientLeft);
+      this.running.delete(stored.messageId);
+    });
+    const events = await this.streams.follow(stored.messageId, 0, options.clientSignal, this.config.streams.follow_check_ms);
+    return {
+      sessionId: stored.sessionId,
+      messageId: stored.messageId,
+      sessionCreated: stored.sessionCreated,
+      events: events!,
+      error: () => answer.error,
+      preparedMs: () => answer.preparedMs,
+    };
+  }
+
+  /** Publishes the engine's events until the answer is settled. */
+  private async drive(id: number, answer: RunningAnswer, iterator: AsyncIterator<TurnEvent>, path?: string): Promise<void> {
+    const publish = (type: AnswerEvent['type'], data: Record<string, unknown>) =>
+      this.streams.publish(id, { n: ++answer.n, type, data });
+    let ended = false;
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        const event = next.value;
+        switch (event.type) {
+          case 'started':
+            answer.preparedMs = event.preparedMs;
+            publish('start', { session_id: event.sessionId, message_id: event.messageId, model: event.model });
+            break;
+          case 'delta':
+            answer.text += event.text;
+            publish('delta', { text: event.text });
+            break;
+          case 'done':
+            ended = true;
+            publish('done', doneDto(event, answer.preparedMs ?? 0));
+            break;
+          case 'failed':
+            ended = true;
+            answer.error = event.error;
+            publish('error', { ...problemOf(event.error, { originalUrl: path }) });
+            break;
+        }
+      }
+      // The client of a non-background answer left: the answer is stored `incomplete`; other readers are told.
+      if (!ended) publish('done', { message_id: id, finish_reason: null, status: 'incomplete' });
+    } catch (err) {
+      // Settling failed (e.g. the database went away): readers get an error, never a silent end.
+      answer.error = err as Error;
+      if (!ended) publish('error', { ...problemOf(err, { originalUrl: path }) });
+    }
+  }
+
+  /** True when this instance generates the answer. */
+  isRunningHere(answerId: number): boolean {
+    return this.running.has(answerId);
+  }
+
+  /**
+   * Asks whichever instance generates the answer to stop it (stored `cancelled`, readers get `done` with
+   * `finish_reason: "cancelled"`). Resolves when it is stopped here, or once the request is sent elsewhere.
+   */
+  async cancel(answerId: number): Promise<void> {
+    const here = this.running.get(answerId);
+    if (here) {
+      here.controller.abort(new AnswerStop('cancelled'));
+      await here.finished;
+      return;
+    }
+    await this.streams.cancels.publish(answerId);
+  }
+
+  /** One statement: the text of every answer running here that changed, and all their heartbeats. */
+  private async checkpoint(): Promise<void> {
+    if (!this.running.size) return;
+    const rows = [...this.running].map(([id, a]) => {
+      const changed = a.text.length !== a.saved;
+      a.saved = a.text.length;
+      return { id, content: changed ? a.text : undefined };
+    });
+    try {
+      await this.messages.checkpoint(rows);
+    } catch (err) {
+      this.logger.warn(`Checkpoint of ${rows.length} answer(s) failed: ${(err as Error).message}`);
+      for (const row of rows) {
+        const answer = this.running.get(row.id);
+        if (answer && row.content !== undefined) answer.saved = -1; // saved again next time
+      }
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      const swept = await this.messages.sweepAbandoned(this.config.streams.lease_ms);
+      if (swept.length) this.logger.warn(`Marked ${swept.length} abandoned answer(s) incomplete: ${swept.join(', ')}`);
+    } catch (err) {
+      this.logger.warn(`Sweep of abandoned answers failed: ${(err as Error).message}`);
+    }
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.checkpointTimer);
+    clearInterval(this.sweepTimer);
+  }
+}

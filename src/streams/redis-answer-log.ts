@@ -1,0 +1,104 @@
+import type Redis from 'ioredis';
+import { AnswerEvent, AnswerLog, isFinal } from './answer-log';
+
+/** Entries are stored with the id `0-<n>`, so "after event n" is the stream position `0-n` (Redis Streams ids). */
+const idOf = (n: number) => `0-${n}`;
+const nOf = (id: string) => Number(id.slice(id.indexOf('-') + 1));
+
+type StreamEntry = [id: string, fields: string[]];
+
+function parse([id, fields]: StreamEntry): AnswerEvent {
+  const { type, data } = JSON.parse(fields[1]) as Pick<AnswerEvent, 'type' | 'data'>;
+  return { n: nOf(id), type, data };
+}
+
+/**
+ * The answer log on Redis Streams (one stream per answer, `XADD … MAXLEN ~`), readable from every instance.
+ * A stream expires `retentionSeconds` after its final event; one whose writer died expires after `liveTtlSeconds`.
+ * Followers block in `XREAD BLOCK` on a connection of their own, so they never hold up the shared one.
+ */
+export class RedisAnswerLog implements AnswerLog {
+  private readonly followers = new Set<Redis>();
+
+  /**
+   * @param client the shared connection (appends and reads)
+   * @param prefix key prefix, e.g. `answers:`; the stream of answer 7 is `<prefix>7`
+   */
+  constructor(
+    private readonly client: Redis,
+    private readonly prefix: string,
+    private readonly retentionSeconds: number,
+    private readonly maxEvents: number,
+    private readonly liveTtlSeconds = Math.max(retentionSeconds, 86_400),
+  ) {}
+
+  private key(answerId: number): string {
+    return `${this.prefix}${answerId}`;
+  }
+
+  /** One round trip for the whole batch (a pipeline of XADDs and one EXPIRE). */
+  async append(answerId: number, events: AnswerEvent[]): Promise<void> {
+    if (!events.length) return;
+    const key = this.key(answerId);
+    const pipeline = this.client.pipeline();
+    for (const e of events) {
+      pipeline.xadd(key, 'MAXLEN', '~', this.maxEvents, idOf(e.n), 'e', JSON.stringify({ type: e.type, data: e.data }));
+    }
+    pipeline.expire(key, events.some(isFinal) ? this.retentionSeconds : this.liveTtlSeconds);
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err)?.[0];
+    if (failed) throw failed;
+  }
+
+  async read(answerId: number, after: number): Promise<AnswerEvent[] | null> {
+    const key = this.key(answerId);
+    const [[, entries], [, exists]] = (await this.client
+      .pipeline()
+      .xrange(key, `(${idOf(after)}`, '+')
+      .exists(key)
+      .exec()) as [[null, StreamEntry[]], [null, number]];
+    if (!exists) return null;
+    const events = entries.map(parse);
+    if (events.length && events[0].n !== after + 1) return null; // trimmed past the reader's position
+    return events;
+  }
+
+  async *follow(answerId: number, after: number, signal: AbortSignal, idleMs: number): AsyncIterable<AnswerEvent | null> {
+    const key = this.key(answerId);
+    const connection = this.client.duplicate({ lazyConnect: false, maxRetriesPerRequest: 1 });
+    this.followers.add(connection);
+    const onAbort = () => connection.disconnect(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let position = after;
+    try {
+      while (!signal.aborted) {
+        let reply: [string, StreamEntry[]][] | null;
+        try {
+          reply = await connection.xread('COUNT', 1000, 'BLOCK', idleMs, 'STREAMS', key, idOf(position));
+        } catch (err) {
+          if (signal.aborted) return;
+          throw err;
+        }
+        if (!reply) {
+          yield null;
+          continue;
+        }
+        for (const entry of reply[0][1]) {
+          const event = parse(entry);
+          yield event;
+          position = event.n;
+          if (isFinal(event)) return;
+        }
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.followers.delete(connection);
+      connection.disconnect(false);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const connection of this.followers) connection.disconnect(false);
+    this.followers.clear();
+  }
+}
