@@ -8,6 +8,7 @@ import { ApplicationsModule } from './applications/applications.module';
 import { AuthModule } from './auth/auth.module';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { ChatsModule } from './chats/chats.module';
+import { DrainingModule } from './common/draining';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { createValidationPipe } from './common/validation.pipe';
 import { AppConfig, appConfig } from './config/app-config';
@@ -53,6 +54,7 @@ import { randomUUID } from 'node:crypto';
         },
       }),
     }),
+    DrainingModule,
     DatabaseModule.forRoot(ENTITIES),
     MetricsModule,
     RateLimitModule,

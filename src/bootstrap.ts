@@ -1,23 +1,41 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import type { Server } from 'node:http';
 import { QuietStartupLogger } from './common/boot-logger';
 import { rejectDeepJson } from './common/json-depth';
+import { securityHeaders } from './common/security-headers';
 import { AppConfig, appConfig } from './config/app-config';
 import openApiMetadata from './metadata';
 import { serveApiDocs } from './openapi-document';
 
 /**
- * Applies what must be set on the HTTP adapter itself (body limits, proxy trust, logger, CORS, the API docs).
+ * Applies what must be set on the HTTP adapter itself (security headers, body limits, proxy trust, logger, CORS,
+ * the HTTP server's timeouts, the API docs).
  * Shared by `main.ts` and the e2e tests so both run the same app.
  */
 export function configureApp(app: NestExpressApplication): void {
   const config = app.get<AppConfig>(appConfig.KEY);
   app.useLogger(new QuietStartupLogger(app.get(Logger)));
+  app.disable('x-powered-by');
+  app.use(securityHeaders('/docs'));
   app.useBodyParser('json', { limit: config.limits.json_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) });
   app.set('trust proxy', config.trustProxy);
-  app.disable('x-powered-by');
-  app.enableCors({ exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] });
+  // Bearer tokens only: browsers never send credentials (cookies, HTTP auth) cross-origin to this API.
+  app.enableCors({
+    origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins.length ? config.corsOrigins : false,
+    credentials: false,
+    exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+  });
+  // Slow clients (slowloris) lose their socket; answers, SSE streams included, are not limited by these.
+  const server = app.getHttpServer() as Server & { connectionsCheckingInterval: number };
+  server.headersTimeout = config.limits.headers_timeout_ms;
+  server.requestTimeout = config.limits.request_timeout_ms;
+  server.keepAliveTimeout = config.limits.keep_alive_timeout_ms;
+  // Node checks the two timeouts above every `connectionsCheckingInterval` (30 s by default, an option of
+  // http.createServer that Node reads when the server starts listening), which would let a slow client keep its
+  // socket up to 30 s longer.
+  server.connectionsCheckingInterval = Math.min(5_000, Math.ceil(config.limits.headers_timeout_ms / 4));
   serveApiDocs(app);
 }
 

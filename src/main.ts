@@ -8,9 +8,6 @@ import { configureApp, loadOpenApiMetadata } from './bootstrap';
 import { createBootLogger, PinoNestLogger, QuietStartupLogger } from './common/boot-logger';
 import { ConfigValidationError, loadAppConfig } from './config/app-config';
 
-/** How long a graceful shutdown may take before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
-
 const log = createBootLogger();
 
 async function bootstrap(): Promise<void> {
@@ -32,11 +29,11 @@ async function bootstrap(): Promise<void> {
     `listening on ${url} (${database}; Redis ${config.redisUrl ? `at ${hostOf(config.redisUrl)}` : 'not used'})`,
   );
 
-  // Close the server, the pool and the embedded database, then exit 0 (SIGTERM from docker/k8s, Ctrl-C).
+  // SIGTERM (docker, k8s) or Ctrl-C: Nest's shutdown hooks run in order (running answers get `shutdown.grace_ms`,
+  // then the listener, the pool and the embedded database close), then tracing flushes and the process exits 0.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       log.info({ signal }, 'shutting down');
-      setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
       app
         .close()
         .then(() => tracingSdk?.shutdown())

@@ -160,3 +160,35 @@ describe('Files: hostile PDFs (e2e)', () => {
     expect((await upload(c, small)).status).toBe(201);
   }, 20_000);
 });
+
+describe('Files: many form parts around the file (e2e)', () => {
+  let t: TestApp;
+  let user: TestUser;
+  beforeAll(async () => {
+    t = await startApp({ CONFIG_FILE: writeTestConfig((c) => void (c.files.max_multipart_parts = 40)) });
+    user = await registerUser(t.url);
+  });
+  afterAll(() => t.close());
+
+  /** An upload with `before` text fields ahead of the file and `after` behind it. */
+  const uploadAmong = async (before: number, after: number) => {
+    const session = (await request(t.url).post('/v1/chat/sessions').set(user.auth).send({}).expect(201)).body.id;
+    let req = request(t.url).post(`/api/chat/sessions/${session}/upload`).set(user.auth);
+    for (let i = 0; i < before; i++) req = req.field(`before${i}`, `value ${i}`);
+    req = req.attach('file', await textPdf([`among ${before} and ${after}`]), 'among.pdf');
+    for (let i = 0; i < after; i++) req = req.field(`after${i}`, `value ${i}`);
+    return req;
+  };
+
+  it('skips other fields wherever they are, far beyond busboy’s old 24-field cut', async () => {
+    const res = await uploadAmong(30, 9);
+    expect(res.status).toBe(201);
+    expect(res.body.file.extracted_text).toContain('among 30 and 9');
+  });
+
+  it('refuses a body with more parts than files.max_multipart_parts with a 413 that says so', async () => {
+    const res = await uploadAmong(40, 0);
+    expect(res.status).toBe(413);
+    expect(res.body.detail).toBe('The multipart body has more than 40 parts; send the PDF with fewer other fields.');
+  });
+});

@@ -79,11 +79,16 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
     return problem(429, 'Too many requests: wait for the time in Retry-After, then try again.', instance);
   }
   if (exception instanceof HttpException) return problem(exception.getStatus(), detailOf(exception), instance);
-  const bodyError = exception as { type?: string; status?: number };
+  const bodyError = exception as { type?: string; status?: number; expose?: boolean; message?: string };
   if (bodyError?.type === 'entity.too.large') {
     return problem(413, 'The request body is larger than this server accepts.', instance);
   }
   if (bodyError?.type === 'entity.parse.failed') return problem(400, 'The request body is not valid JSON.', instance);
+  // The body parser's other refusals (an unsupported charset or content encoding, a body cut short): client
+  // errors whose message is meant for the client (http-errors' `expose`).
+  if (bodyError?.expose === true && typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+    return problem(bodyError.status, `The request body cannot be read: ${bodyError.message}.`, instance);
+  }
   const code = exception instanceof QueryFailedError ? pgCode(exception) : undefined;
   if (code === '23505') return problem(409, 'A resource with these unique values already exists.', instance);
   // 23503: a row this request refers to was deleted meanwhile (services check existence first; this is the race).

@@ -2,6 +2,7 @@ import { ConfigType, registerAs } from '@nestjs/config';
 import { plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { OFFLINE_ALIAS, OFFLINE_MODEL_ID } from './builtin-models';
@@ -118,6 +119,12 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   if (!file.rate_limits.tiers.free) problems.push(`${configPath}: rate_limits.tiers must define the "free" tier`);
 
   const production = vars.NODE_ENV === 'production';
+  const trustProxy = parseTrustProxy(vars.TRUST_PROXY, problems);
+  const corsOrigins = parseCorsOrigins(vars.CORS_ORIGINS, production, problems);
+  const { headers_timeout_ms, request_timeout_ms } = file.limits;
+  if (Number.isInteger(headers_timeout_ms) && Number.isInteger(request_timeout_ms) && headers_timeout_ms > request_timeout_ms) {
+    problems.push(`${configPath}: limits.headers_timeout_ms (${headers_timeout_ms}) must not be greater than limits.request_timeout_ms (${request_timeout_ms})`);
+  }
   if (production && !vars.JWT_SECRET) problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 characters)');
   const weakness = production && vars.JWT_SECRET && vars.JWT_SECRET.length >= 32 ? weakSecretReason(vars.JWT_SECRET) : null;
   if (weakness) problems.push(`JWT_SECRET: too predictable for production: it ${weakness}; use e.g. \`openssl rand -base64 48\``);
@@ -135,7 +142,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     nodeEnv: (vars.NODE_ENV ?? 'development') as 'development' | 'production' | 'test',
     port: vars.PORT ?? 3000,
     host: vars.HOST ?? '0.0.0.0',
-    trustProxy: vars.TRUST_PROXY ?? false,
+    /** Express `trust proxy`: false, a hop count, or the proxies' addresses/CIDRs (README "Behind a proxy"). */
+    trustProxy,
+    /** Origins allowed by CORS; `['*']` is any origin (never with credentials). */
+    corsOrigins,
     logLevel: vars.LOG_LEVEL ?? (vars.NODE_ENV === 'test' ? 'warn' : 'info'),
     /** `pretty` (one coloured line per entry) on a terminal outside production; JSON lines otherwise. */
     logFormat: (vars.LOG_FORMAT ?? (process.stdout.isTTY && !production ? 'pretty' : 'json')) as 'json' | 'pretty',
@@ -182,6 +192,67 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     /** The raw environment, for provider credentials named in the YAML file (`api_key_env`, `base_url_env`). */
     env: { ...env },
   };
+}
+
+/** Names Express's `trust proxy` understands for address ranges (proxy-addr's pre-defined subnets). */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `TRUST_PROXY`: unset or `false` (trust no proxy), a hop count (`1`: the one proxy in front; the client is the
+ * last address it added to `X-Forwarded-For`), or a comma-separated list of the proxies' addresses and CIDRs
+ * (`10.0.0.0/8, 127.0.0.1`, or `loopback`, `linklocal`, `uniquelocal`). `true` is refused: it trusts every hop, so
+ * the client itself picks the address rate limits are keyed by (Express "trust proxy" documentation).
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): false | number | string[] {
+  const value = raw?.trim().toLowerCase();
+  if (value === undefined || value === 'false' || value === '0') return false;
+  if (value === 'true') {
+    problems.push(
+      'TRUST_PROXY: true trusts every X-Forwarded-For entry, so any client could choose its own rate-limit address; ' +
+        'set the number of proxies in front (e.g. 1) or their addresses/CIDRs',
+    );
+    return false;
+  }
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((e) => e.trim()).filter(Boolean);
+  const bad = entries.filter((e) => !PROXY_RANGE_NAMES.includes(e) && !isAddressOrCidr(e));
+  if (bad.length || !entries.length) {
+    problems.push(`TRUST_PROXY: expected false, a hop count or addresses/CIDRs, got ${JSON.stringify(raw)}`);
+    return false;
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * `CORS_ORIGINS`: comma-separated origins (`https://app.example.com`) allowed to call the API from a browser.
+ * Unset: any origin outside production, none in production. `*` is refused in production: the API is meant for
+ * bearer tokens, and a production deployment should name the web apps that may use them.
+ */
+function parseCorsOrigins(raw: string | undefined, production: boolean, problems: string[]): string[] {
+  if (raw === undefined) return production ? [] : ['*'];
+  const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  if (origins.includes('*')) {
+    if (production) problems.push('CORS_ORIGINS: * (any origin) is not allowed when NODE_ENV=production; list the origins');
+    return ['*'];
+  }
+  for (const origin of origins) {
+    let parsed: string | undefined;
+    try {
+      parsed = new URL(origin).origin;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed !== origin) problems.push(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
+  }
+  return origins;
 }
 
 function fileExists(path: string): boolean {

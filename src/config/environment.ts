@@ -36,7 +36,10 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toBool) @IsBoolean() ALLOW_DB_RESET?: boolean;
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL?: string;
   @IsOptional() @IsIn(['json', 'pretty']) LOG_FORMAT?: string;
-  @IsOptional() @Transform(toBool) @IsBoolean() TRUST_PROXY?: boolean;
+  /** Hop count or list of proxy addresses/CIDRs (Express `trust proxy`); parsed by the loader, which refuses `true`. */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() TRUST_PROXY?: string;
+  /** Origins allowed to call the API from a browser, comma-separated; `*` (any) only outside production. */
+  @IsOptional() @Transform(emptyToUndefined) @IsString() CORS_ORIGINS?: string;
   /** Bearer token that unlocks `GET /metrics` on the API port (unset: 404 there). */
   @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(16, { message: 'METRICS_TOKEN must be at least 16 characters' })
   METRICS_TOKEN?: string;

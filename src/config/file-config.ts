@@ -38,6 +38,15 @@ export class LimitsConfig {
   @IsInt() @Min(100) provider_connect_timeout_ms = 10_000;
   /** Quiet time after which an open SSE stream gets a `: ping` comment; 0 disables. */
   @IsInt() @Min(0) sse_heartbeat_ms = 15_000;
+  /** Most time a client may take to send a request's headers (Node's `server.headersTimeout`); then 408 and close. */
+  @IsInt() @Min(1000) headers_timeout_ms = 10_000;
+  /**
+   * Most time a client may take to send a whole request, body included (Node's `server.requestTimeout`). Answers
+   * are not limited by it: a long SSE stream runs on.
+   */
+  @IsInt() @Min(1000) request_timeout_ms = 60_000;
+  /** An idle keep-alive connection is closed after this (Node's `server.keepAliveTimeout`). */
+  @IsInt() @Min(1000) keep_alive_timeout_ms = 5_000;
 }
 
 /**
@@ -204,6 +213,10 @@ export class FilesConfig {
   @IsInt() @Min(1) max_concurrent_extractions_per_user = 1;
   /** After a refusal sent mid-upload, how long what the client still sends is read and dropped (lingering close). */
   @IsInt() @Min(0) upload_linger_ms = 2_000;
+  /** Parts of one upload's multipart body, the file included; other parts are skipped wherever they are, 413 beyond. */
+  @IsInt() @Min(2) @Max(10_000) max_multipart_parts = 100;
+  /** Bytes of an upload's body besides the file (boundaries, part headers, other parts); 413 beyond. */
+  @IsInt() @Min(1024) max_multipart_overhead_bytes = 64 * 1024;
   /** Files one session may hold (all their texts go with every send); 422 beyond, before the body is read. */
   @IsInt() @Min(1) max_files_per_session = 20;
   /** With S3 storage: how often objects of deleted files (sessions, users) are removed from the bucket. */

@@ -59,7 +59,12 @@ export class FilesService {
     // at its cap, is refused at once, and at most that many bodies are buffered at a time.
     const release = this.extraction.reserve(user.id);
     try {
-      const received = await receivePdf(body, UPLOAD_FIELD, this.config.limits.max_upload_bytes, this.config.files.upload_linger_ms);
+      const received = await receivePdf(body, UPLOAD_FIELD, {
+        maxFileBytes: this.config.limits.max_upload_bytes,
+        maxParts: this.config.files.max_multipart_parts,
+        maxOverheadBytes: this.config.files.max_multipart_overhead_bytes,
+        lingerMs: this.config.files.upload_linger_ms,
+      });
       const existing = await this.files.findInSessionBySha256(session.id, received.sha256);
       if (existing) return { created: false, result: uploaded(existing) };
       const pdf = await this.extraction.extract(received.bytes);

@@ -4,8 +4,17 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { invalidField, ProblemException } from '../common/problem';
 
-/** Room for the multipart framing (boundaries, part headers, other small fields) around the file in a request. */
-const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
+/** What one upload may hold (`limits.max_upload_bytes` and the `files` section of the configuration). */
+export interface UploadLimits {
+  /** Largest accepted file. */
+  maxFileBytes: number;
+  /** Parts of the multipart body, the file included. */
+  maxParts: number;
+  /** Bytes of the body besides the file: boundaries, part headers, the other parts. */
+  maxOverheadBytes: number;
+  /** After a refusal mid-body, how long the rest is still read and thrown away (see {@link linger}). */
+  lingerMs: number;
+}
 /** PDF 32000-1 §7.5.2 and its implementation notes: readers look for `%PDF-` within the first 1024 bytes. */
 const PDF_HEADER = Buffer.from('%PDF-', 'latin1');
 const HEADER_WINDOW = 1024;
@@ -27,21 +36,20 @@ const refuse = (status: HttpStatus, detail: string) => new ProblemException(stat
 
 /**
  * Reads the `field` file of a `multipart/form-data` request as it streams in (busboy), refusing as early as it
- * can: a Content-Length beyond the limit before reading anything, a file beyond `maxBytes` or a body beyond
- * `maxBytes` + {@link MULTIPART_OVERHEAD_BYTES} (every byte counts, other parts too) the moment it gets there
- * (413), and bytes that do not start like a PDF as soon as the first 1024 have arrived (415). Other file parts are
- * skipped, before or after `field`. The client's file name and Content-Type are never trusted for the type: only
- * the bytes are.
- * @param maxBytes largest accepted file (`limits.max_upload_bytes`)
- * @param lingerMs after a refusal mid-body, how long the rest is still read and thrown away (see {@link linger})
+ * can: a Content-Length beyond the limit before reading anything, a file beyond `maxFileBytes`, a body beyond
+ * `maxFileBytes` + `maxOverheadBytes` (every byte counts, other parts too) or more than `maxParts` parts the
+ * moment it gets there (413), and bytes that do not start like a PDF as soon as the first 1024 have arrived (415).
+ * Other parts, fields and files alike, are skipped wherever they are, before or after `field`. The client's file
+ * name and Content-Type are never trusted for the type: only the bytes are.
  * @returns the file, its cleaned name and SHA-256
- * @throws 413 too large, 415 not multipart or not a PDF, 422 no such field, 400 malformed multipart
+ * @throws 413 too large or too many parts, 415 not multipart or not a PDF, 422 no such field, 400 malformed multipart
  */
-export function receivePdf(req: IncomingMessage, field: string, maxBytes: number, lingerMs: number): Promise<ReceivedFile> {
-  const maxBody = maxBytes + MULTIPART_OVERHEAD_BYTES;
+export function receivePdf(req: IncomingMessage, field: string, limits: UploadLimits): Promise<ReceivedFile> {
+  const { maxFileBytes: maxBytes, maxParts, maxOverheadBytes, lingerMs } = limits;
+  const maxBody = maxBytes + maxOverheadBytes;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBody) {
-    return Promise.reject(refuse(HttpStatus.PAYLOAD_TOO_LARGE, tooLarge(maxBytes)));
+    return Promise.reject(refuse(HttpStatus.PAYLOAD_TOO_LARGE, tooLarge(maxBytes, maxOverheadBytes)));
   }
   if (!/^multipart\/form-data\b/i.test(req.headers['content-type'] ?? '')) {
     return Promise.reject(
@@ -63,9 +71,10 @@ export function receivePdf(req: IncomingMessage, field: string, maxBytes: number
       parser = busboy({
         headers: req.headers,
         defParamCharset: 'utf8',
-        // No `files` limit: with one, busboy ignores the `field` part when another file part came first. Skipped
-        // parts are bounded by the count of the whole body below.
-        limits: { fileSize: maxBytes, fields: 20, fieldSize: 1024, parts: 25, headerPairs: 20 },
+        // Only `parts` bounds the count: with a `files` or `fields` limit, busboy silently drops every later part of
+        // that kind, the wanted file included. Skipped fields are cut at `fieldSize`; every byte counts below.
+        // busboy says `partsLimit` once it has read `parts` parts, so one more than allowed is the refusal.
+        limits: { fileSize: maxBytes, fieldSize: 1024, parts: maxParts + 1, headerPairs: 20 },
       });
     } catch {
       reject(refuse(HttpStatus.BAD_REQUEST, 'The multipart body is malformed (no boundary).'));
@@ -73,7 +82,7 @@ export function receivePdf(req: IncomingMessage, field: string, maxBytes: number
     }
     const countBody = (chunk: Buffer) => {
       bodySize += chunk.length;
-      if (bodySize > maxBody) fail(refuse(HttpStatus.PAYLOAD_TOO_LARGE, tooLarge(maxBytes)));
+      if (bodySize > maxBody) fail(refuse(HttpStatus.PAYLOAD_TOO_LARGE, tooLarge(maxBytes, maxOverheadBytes)));
     };
     const fail = (err: ProblemException) => {
       if (settled) return;
@@ -104,8 +113,11 @@ export function receivePdf(req: IncomingMessage, field: string, maxBytes: number
           if (!looksLikePdf()) fail(notPdf());
         }
       });
-      stream.on('limit', () => fail(refuse(HttpStatus.PAYLOAD_TOO_LARGE, tooLarge(maxBytes))));
+      stream.on('limit', () => fail(refuse(HttpStatus.PAYLOAD_TOO_LARGE, tooLarge(maxBytes, maxOverheadBytes))));
     });
+    parser.on('partsLimit', () =>
+      fail(refuse(HttpStatus.PAYLOAD_TOO_LARGE, `The multipart body has more than ${maxParts} parts; send the PDF with fewer other fields.`)),
+    );
     parser.on('error', () => fail(refuse(HttpStatus.BAD_REQUEST, 'The multipart body is malformed.')));
     parser.on('close', () => {
       if (settled) return;
@@ -139,10 +151,10 @@ function linger(req: IncomingMessage, lingerMs: number): void {
   req.resume();
 }
 
-function tooLarge(maxBytes: number): string {
+function tooLarge(maxBytes: number, maxOverheadBytes: number): string {
   return (
     `The upload is over the ${maxBytes}-byte upload limit (MAX_UPLOAD_BYTES) for the file, ` +
-    `plus ${MULTIPART_OVERHEAD_BYTES} bytes for the multipart framing.`
+    `plus ${maxOverheadBytes} bytes for the multipart framing and other parts.`
   );
 }
 

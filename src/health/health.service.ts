@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { Draining } from '../common/draining';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ModelRegistry } from '../providers/model-registry';
 import { RedisConnection } from '../rate-limit/redis.provider';
@@ -14,6 +15,7 @@ export class HealthService {
     private readonly redis: RedisConnection,
     private readonly registry: ModelRegistry,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly draining: Draining,
   ) {}
 
   /** @returns each dependency's state; `status` is `ok` only when all are up */
@@ -23,7 +25,8 @@ export class HealthService {
       .then(() => 'up' as const)
       .catch(() => 'down' as const);
     const redis = this.config.redisUrl ? ((await this.redis.isHealthy()) ? 'up' : 'down') : 'not_configured';
-    const ok = database === 'up' && redis !== 'down';
+    // A process shutting down is not ready from the first moment, whatever its dependencies say.
+    const ok = database === 'up' && redis !== 'down' && !this.draining.active;
     return { status: ok ? 'ok' : 'unavailable', checks: { database, redis } };
   }
 

@@ -1,5 +1,7 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AuthenticatedUser } from '../common/authenticated-user';
+import { Draining } from '../common/draining';
+import { ProblemException } from '../common/problem';
 import { problemOf } from '../common/problem-details';
 import { AppConfig, appConfig } from '../config/app-config';
 import { AnswerEvent } from '../streams/answer-log';
@@ -57,7 +59,7 @@ export interface StartOptions {
  * instance sweeps answers whose instance stopped heart-beating for `streams.lease_ms` to `incomplete`.
  */
 @Injectable()
-export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
+export class GenerationsService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(GenerationsService.name);
   private readonly running = new Map<number, RunningAnswer>();
   private checkpointTimer?: NodeJS.Timeout;
@@ -68,6 +70,7 @@ export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
     private readonly streams: AnswerStreams,
     private readonly messages: MessagesRepository,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly draining: Draining,
   ) {}
 
   onModuleInit(): void {
@@ -78,9 +81,13 @@ export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Runs a send. Resolves once the turn and the answer's `in_progress` row are stored.
-   * @throws what the turn engine throws before storing anything (bad input, unknown session, refusing hook…)
+   * @throws what the turn engine throws before storing anything (bad input, unknown session, refusing hook…);
+   *         503 while the process shuts down
    */
   async start(user: AuthenticatedUser, request: TurnRequest, options: StartOptions): Promise<StartedAnswer> {
+    if (this.draining.active) {
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'This server is restarting; send again shortly.', {}, { 'Retry-After': '1' });
+    }
     const controller = new AbortController();
     const onClientLeft = () => controller.abort(new DOMException('The client closed the connection.', 'AbortError'));
     if (!options.background) options.clientSignal.addEventListener('abort', onClientLeft, { once: true });
@@ -193,6 +200,26 @@ export class GenerationsService implements OnModuleInit, OnApplicationShutdown {
     } catch (err) {
       this.logger.warn(`Sweep of abandoned answers failed: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Shutdown (SIGTERM): readiness turns 503 at once and new sends are refused; running answers get
+   * `shutdown.grace_ms` to finish. Each one still running then is stopped: stored `incomplete` with the text
+   * produced so far, and its readers get an `error` (503, saying to resume with the events route) and `[DONE]`.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.draining.start();
+    const all = () => Promise.all([...this.running.values()].map((a) => a.finished));
+    if (this.running.size) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.shutdown.grace_ms)));
+      await Promise.race([all(), grace]);
+      clearTimeout(timer);
+      if (this.running.size) this.logger.warn(`Stopping ${this.running.size} answer(s) still running after the grace time`);
+      for (const answer of this.running.values()) answer.controller.abort(new AnswerStop('shutdown'));
+      await all();
+    }
+    await this.streams.drain();
   }
 
   onApplicationShutdown(): void {
