@@ -126,7 +126,7 @@ describe('budgets: reserved before the provider, shared by two instances through
   it('the model listing marks which models the caller may use', async () => {
     const dave = await registerUser(a.url);
 
-    const models = (await request(a.url).get('/v1/models').set(dave.auth).expect(200)).body as { id: string; allowed: boolean }[];
+    const models = (await request(a.url).get('/v1/models').set(dave.auth).expect(200)).body.data as { id: string; allowed: boolean }[];
 
     expect(models.find((m) => m.id === 'openai/gpt-4o-mini')?.allowed).toBe(true);
     expect(models.find((m) => m.id === 'offline/echo')?.allowed).toBe(true);
