@@ -123,6 +123,15 @@ describe('hostile input', () => {
       expectProblem(await request(t.url).patch(`/v1/chat/sessions/${created.body.id}`).set(alice.auth).send({ metadata: null }), 422);
     });
 
+    it('refuses a lone surrogate in any text (an email included) with a 422 naming the field', async () => {
+      const body = '{"email":"\\ud800@example.com","password":"correct horse battery"}';
+      const res = await request(t.url).post('/v1/auth/register').set('Content-Type', 'application/json').send(body);
+      expectProblem(res, 422);
+      expect(res.body.errors).toEqual([{ field: 'email', message: expect.stringMatching(/well-formed Unicode/) }]);
+      const patch = await request(t.url).patch('/v1/users/me').set(alice.auth).set('Content-Type', 'application/json').send('{"email":"\\ud800"}');
+      expectProblem(patch, 422);
+    });
+
     it('lists at most a bounded number of field errors for a huge invalid array', async () => {
       const messages = Array.from({ length: 100_000 }, () => 1);
       const res = await request(t.url).post('/v1/chat/stream').set(alice.auth).send({ messages });

@@ -13,14 +13,30 @@ function fieldErrors(errors: ValidationError[], prefix = ''): FieldError[] {
   });
 }
 
-/** @returns the path of the first string (value or key) holding U+0000 in `value`, or undefined. */
-function nulPath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+const NUL = 'must not contain the NUL character (U+0000)';
+const LONE_SURROGATE = 'must be well-formed Unicode (no lone surrogate such as \\ud800)';
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** What is wrong with a text, if anything: U+0000 (PostgreSQL cannot store it) or a lone UTF-16 surrogate. */
+function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000')) return NUL;
+  return LONE_SURROGATE_RE.test(text) ? LONE_SURROGATE : undefined;
+}
+
+/** @returns the path of the first string (value or key) in `value` that cannot be stored as text, and why. */
+function badTextPath(value: unknown, path: string): { field: string; message: string } | undefined {
+  if (typeof value === 'string') {
+    const message = textProblem(value);
+    return message ? { field: path, message } : undefined;
+  }
   if (value === null || typeof value !== 'object') return undefined;
   for (const [key, child] of Object.entries(value)) {
     const at = path ? `${path}.${key}` : key;
-    if (key.includes('\u0000')) return at;
-    const found = nulPath(child, at);
+    const keyMessage = textProblem(key);
+    if (keyMessage) return { field: at, message: keyMessage };
+    const found = badTextPath(child, at);
     if (found) return found;
   }
   return undefined;
@@ -84,15 +100,16 @@ function isDto(value: unknown): value is object {
 }
 
 /**
- * Refuses U+0000 anywhere in a body or query (PostgreSQL text cannot store it, so it would fail deep in a
+ * Refuses U+0000 and lone surrogates anywhere in a body or query (PostgreSQL text cannot store the one, and
+ * validators such as isEmail throw on the other, so either would fail deep in a
  * query), and leaves path parameters as the strings they are, so `ParseIdPipe` sees `5e0` or `0x5` as written
  * (and refuses them) instead of the number `+value` would make of them.
  */
 class AppValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' || metadata.type === 'query') {
-      const field = nulPath(value, '');
-      if (field !== undefined) throw invalidField(field || metadata.type, 'must not contain the NUL character (U+0000)');
+      const bad = badTextPath(value, '');
+      if (bad) throw invalidField(bad.field || metadata.type, bad.message);
     }
     return super.transform(value, metadata);
   }
