@@ -434,17 +434,6 @@ export class ChatTurnService {
     outcome: AnswerOutcome,
     title: string | undefined,
   ): Promise<SessionRow | undefined> {
-    return inSpan('chat.settle', { 'chat.message.status': outcome.status }, () => this.store(plan, sessionId, answerId, outcome, title));
-  }
-
-  /** The body of {@link settle}. */
-  private async store(
-    plan: TurnPlan,
-    sessionId: number,
-    answerId: number,
-    outcome: AnswerOutcome,
-    title: string | undefined,
-  ): Promise<SessionRow | undefined> {
     const usage: ModelUsage = {
       inputTokens: outcome.tokensInput,
       outputTokens: outcome.tokensOutput,
@@ -461,7 +450,9 @@ export class ChatTurnService {
       { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost },
       title,
     );
-    const [row] = await stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`);
+    const [row] = await inSpan('chat.settle', { 'chat.message.status': outcome.status }, () =>
+      stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`),
+    );
     for (const hook of this.hooks) {
       try {
         await hook.afterSettled?.({ plan, sessionId, messageId: answerId, outcome });
