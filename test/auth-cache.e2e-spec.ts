@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { startApp, TestApp } from './support/app';
 import { writeTestConfig } from './support/test-config';
-import { registerUser, TestUser } from './support/users';
+import { bearer, registerUser, statusOn, TestUser } from './support/users';
 
 const ADMIN = { ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'root-password' };
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
@@ -26,7 +26,6 @@ async function queriesDuring(fn: () => Promise<unknown>): Promise<string[]> {
   return seen;
 }
 
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 async function loginAdmin(url: string): Promise<string> {
   const res = await request(url).post('/v1/auth/login').send({ email: ADMIN.ADMIN_EMAIL, password: ADMIN.ADMIN_PASSWORD }).expect(200);
@@ -134,16 +133,6 @@ describe('Auth (e2e): with REDIS_URL, a change on one instance applies on the ot
     await y?.close();
   });
 
-  /** Polls `url` until it answers `status` (pub/sub delivery is asynchronous); at most `tries` requests. */
-  async function statusOn(url: string, token: string, status: number, tries = 50): Promise<number> {
-    let last = 0;
-    for (let i = 0; i < tries; i++) {
-      last = (await request(url).get('/v1/models').set(bearer(token))).status;
-      if (last === status) return last;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return last;
-  }
 
   it('disabling a user on one instance refuses their token on another that had it cached', async () => {
     const user = await registerUser(x.url);

@@ -3,12 +3,12 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { startApp, TestApp } from './support/app';
 import { writeTestConfig } from './support/test-config';
+import { bearer, statusOn } from './support/users';
 
 const PASSWORD = 'correct horse battery';
 const ADMIN = { ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'root-password' };
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
 const sidOf = (accessToken: string): string => new JwtService().decode(accessToken).sid;
-const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 interface Login {
   access: string;
@@ -148,16 +148,6 @@ describe('Login sessions (e2e): sid in access tokens, /v1/auth/sessions, logout-
 });
 
 describe('Login sessions (e2e): ending a session on one instance', () => {
-  /** Polls until `url` answers `status` for `token` (delivery between instances is asynchronous); bounded. */
-  async function statusOn(url: string, token: string, status: number, tries = 50): Promise<number> {
-    let last = 0;
-    for (let i = 0; i < tries; i++) {
-      last = (await request(url).get('/v1/models').set(bearer(token))).status;
-      if (last === status) return last;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return last;
-  }
 
   it('with REDIS_URL, makes its access tokens fail on another instance at once', async () => {
     const longCache = writeTestConfig((c) => (c.auth = { ...c.auth, cache_ttl_ms: 60_000 }));
