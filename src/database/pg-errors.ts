@@ -11,3 +11,17 @@ export const isUniqueViolation = (err: unknown): boolean => pgCode(err) === '235
 
 /** SQLSTATE 23503: a foreign key refused the row (the row it refers to is gone). */
 export const isForeignKeyViolation = (err: unknown): boolean => pgCode(err) === '23503';
+
+/** Socket errors and PostgreSQL's connection-class SQLSTATEs (08xxx, 57P0x, 53300): the database is out of reach. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+
+/**
+ * True when `err` says PostgreSQL is out of reach (refused or lost connection, server shutting down, no free
+ * connection slot): worth retrying later, unlike an error of the statement itself.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = (err instanceof QueryFailedError ? err.driverError : err) as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  if (e.code && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect/i.test(e.message ?? '');
+}
