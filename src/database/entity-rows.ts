@@ -22,7 +22,7 @@ export class EntityRows<T extends ObjectLiteral> {
     for (const column of this.repository.metadata.columns) {
       const value = row[column.databaseName];
       const transformer = column.transformer;
-      const converted = transformer && !Array.isArray(transformer) ? transformer.from(value) : value;
+      const converted: unknown = transformer && !Array.isArray(transformer) ? transformer.from(value) : value;
       (entity as Record<string, unknown>)[column.propertyName] = converted;
     }
     return entity;
