@@ -239,6 +239,11 @@ export class StreamsConfig {
   @IsInt() @Min(50) follow_check_ms = 2_000;
   /** Prefix of the Redis keys and channel of answers' logs and stop requests. */
   @IsString() key_prefix = 'answers:';
+  /**
+   * When storing a finished answer fails because PostgreSQL is out of reach, how long the write is retried (with
+   * backoff) while the answer is kept in memory and in its event log; its stream ends once it is stored.
+   */
+  @IsInt() @Min(0) persist_retry_ms = 60_000;
 }
 
 /** Idempotent sends and creations (`Idempotency-Key`, README "Streams that survive"). */
