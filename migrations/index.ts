@@ -9,6 +9,8 @@ import { LoginSessions1795601200000 } from './1795601200000-LoginSessions';
 import { LoginFailures1795601200001 } from './1795601200001-LoginFailures';
 import { DurableGenerations1795601300000 } from './1795601300000-DurableGenerations';
 import { ApiKeyScopes1795601500000 } from './1795601500000-ApiKeyScopes';
+import { BudgetOverrides1795601500001 } from './1795601500001-BudgetOverrides';
+import { AnswerPrices1795601500002 } from './1795601500002-AnswerPrices';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -22,4 +24,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   LoginFailures1795601200001,
   DurableGenerations1795601300000,
   ApiKeyScopes1795601500000,
+  BudgetOverrides1795601500001,
+  AnswerPrices1795601500002,
 ];
