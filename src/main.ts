@@ -1,68 +1,45 @@
-// Tracing first: it patches http, express, pg and ioredis as they load (a no-op without OTEL_* configuration).
-import { tracingSdk } from './tracing';
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
-import { AppModule } from './app.module';
-import { configureApp, loadOpenApiMetadata } from './bootstrap';
-import { createBootLogger, PinoNestLogger, QuietStartupLogger } from './common/boot-logger';
-import { ConfigValidationError, loadAppConfig } from './config/app-config';
+/**
+ * The process entry point (`node dist/src/main.js`). Its first act is one JSON line saying it is starting, written
+ * before anything heavy loads: the framework, the instrumentation and the app's modules take most of start-up, and
+ * an operator (or an orchestrator's log) must see from the first second that the process runs and, should it stop,
+ * why. Only the logger is imported statically; the rest is loaded after that line, in the order tracing needs
+ * (the SDK before the http, Express, pg and ioredis modules it patches).
+ *
+ * Failures end the process with exit code 1 after one fatal JSON line naming the cause: every configuration problem
+ * on that one line, or the error that stopped start-up. Nest reports its own bootstrap failures (an unreachable
+ * database after its retries) as one error line and exits 1 itself. A crash later still leaves a fatal line before
+ * Node's own report.
+ */
+import { existsSync } from 'node:fs';
+import { createBootLogger } from './common/boot-logger';
+import { ConfigValidationError } from './config/config-validation-error';
+import { startTracing, tracingRequested } from './tracing';
 
+// `.env` first, so LOG_LEVEL and LOG_FORMAT there apply from the first line (variables already set win, as with
+// the ConfigModule that reads the same file later).
+if (existsSync('.env')) process.loadEnvFile('.env');
 const log = createBootLogger();
+const tracing = tracingRequested(process.env);
+log.info({ node: process.version, tracing }, 'starting chat-backend');
 
-async function bootstrap(): Promise<void> {
-  log.info({ node: process.version, tracing: Boolean(tracingSdk) }, 'starting chat-backend');
-  // Validate first (`.env` is already merged into process.env by ConfigModule.forRoot at import), so a bad value
-  // is reported as plain lines before Nest starts.
+// Written synchronously before Node prints the stack and exits, so the reason is in the JSON log too.
+process.on('uncaughtExceptionMonitor', (err, origin) => log.fatal({ err, origin }, `crashed: ${err?.message ?? String(err)}`));
+
+async function main(): Promise<void> {
+  const tracingSdk = tracing ? await startTracing() : undefined;
+  // Validated before the app's modules load, so a bad value is reported within a second of start.
+  const { loadAppConfig } = await import('./config/app-config');
   const config = loadAppConfig(process.env);
-  await loadOpenApiMetadata();
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, {
-    logger: new QuietStartupLogger(new PinoNestLogger(log)),
-  });
-  configureApp(app);
-  await app.listen(config.port, config.host);
-
-  const url = await app.getUrl();
-  const database = config.databaseUrl ? `PostgreSQL at ${hostOf(config.databaseUrl)}` : `embedded PostgreSQL under ${config.dataDir}`;
-  log.info(
-    { url, database, redis: Boolean(config.redisUrl), default_model: config.defaultModel ?? null },
-    `listening on ${url} (${database}; Redis ${config.redisUrl ? `at ${hostOf(config.redisUrl)}` : 'not used'})`,
-  );
-
-  // SIGTERM (docker, k8s) or Ctrl-C: Nest's shutdown hooks run in order (running answers get `shutdown.grace_ms`,
-  // then the listener, the pool and the embedded database close), then tracing flushes and the process exits 0.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'shutting down');
-      app
-        .close()
-        .then(() => tracingSdk?.shutdown())
-        .then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-    });
-  }
+  const { serve } = await import('./serve');
+  await serve(config, log, tracingSdk);
 }
 
-/** `host:port` of a connection URL, never its credentials. */
-function hostOf(url: string): string {
-  try {
-    const u = new URL(url);
-    return u.port ? `${u.hostname}:${u.port}` : u.hostname;
-  } catch {
-    return '(unparsable URL)';
-  }
-}
-
-bootstrap().catch((err: unknown) => {
+main().catch((err: unknown) => {
   if (err instanceof ConfigValidationError) {
-    // One line per problem, so each can be read (and grepped) on its own.
-    for (const problem of err.problems) log.error({ context: 'Config' }, problem);
-    log.fatal(`start-up failed: the configuration has ${err.problems.length} problem(s)`);
+    log.fatal(
+      { problems: err.problems },
+      `start-up failed: the configuration has ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}: ${err.problems.join('; ')}`,
+    );
   } else {
     log.fatal({ err }, `start-up failed: ${(err as Error)?.message ?? String(err)}`);
   }

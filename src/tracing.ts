@@ -3,15 +3,10 @@
  * specification, "Environment Variable Specification"): with `OTEL_EXPORTER_OTLP_ENDPOINT`,
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_TRACES_EXPORTER` set (and `OTEL_SDK_DISABLED` not `true`), the Node
  * SDK starts with its OTLP exporter and instruments http (W3C `traceparent` in and out), Express, pg, ioredis and
- * undici (the `fetch` the provider SDKs use, so provider requests carry the trace). Unset: nothing starts and
- * nothing is exported. Imported first by `main.ts`, before the modules it patches are loaded.
+ * undici (the `fetch` the provider SDKs use, so provider requests carry the trace). Unset: nothing starts, nothing is
+ * exported, and the SDK is not even loaded. `main.ts` starts it before the modules it patches are loaded.
  */
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
 
 /** Whether the environment asks for traces. */
 export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
@@ -20,12 +15,23 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_TRACES_EXPORTER);
 }
 
-/** The started SDK, or undefined when tracing is off; shut it down on exit to flush the last spans. */
-export const tracingSdk: NodeSDK | undefined = tracingRequested(process.env) ? startTracing() : undefined;
-
-function startTracing(): NodeSDK {
+/**
+ * Loads and starts the Node SDK with the service's instrumentations (the SDK reads the exporter and its endpoint
+ * from `OTEL_*` itself).
+ * @returns the started SDK; shut it down on exit to flush the last spans
+ */
+export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<NodeSDK> {
+  const [{ NodeSDK }, { ExpressInstrumentation }, { HttpInstrumentation }, { IORedisInstrumentation }, { PgInstrumentation }, { UndiciInstrumentation }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-node'),
+      import('@opentelemetry/instrumentation-express'),
+      import('@opentelemetry/instrumentation-http'),
+      import('@opentelemetry/instrumentation-ioredis'),
+      import('@opentelemetry/instrumentation-pg'),
+      import('@opentelemetry/instrumentation-undici'),
+    ]);
   const sdk = new NodeSDK({
-    serviceName: process.env.OTEL_SERVICE_NAME ?? 'chat-backend',
+    serviceName: env.OTEL_SERVICE_NAME ?? 'chat-backend',
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/health' || req.url === '/metrics' }),
       new ExpressInstrumentation(),

@@ -3,13 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_ENV } from './support/app';
 import { prepareWorkerDatabase } from './support/database';
-import { EntryPointProcess, freePort, spawnEntryPoint } from './support/entry-point';
+import { buildEntryPoint, EntryPointProcess, freePort, spawnEntryPoint } from './support/entry-point';
 
 /**
- * The real entry point (`src/main.ts`, run by ts-node as `npm start` runs `dist/src/main.js`): a bad configuration
- * stops start-up with one clear line per problem and exit code 1; a good one serves, and SIGTERM shuts it down
- * cleanly with exit code 0.
+ * The real entry point, built as `npm run build` builds it and run as `npm run start:prod` runs `dist/src/main.js`:
+ * its first line is JSON and comes within a second of the spawn (bounded at FIRST_LINE_BOUND_MS here, headroom for a
+ * loaded machine); a bad configuration stops start-up with one fatal line listing every problem and exit code 1; an
+ * unreachable database is reported attempt by attempt, then as one error line and exit code 1; a good configuration
+ * serves, and SIGTERM shuts it down cleanly with exit code 0.
  */
+const FIRST_LINE_BOUND_MS = 2_000;
+
+/** Resolves with ms from spawn to the first stdout chunk (the first log line), or NaN when the process wrote none. */
+function firstLineAfter(run: EntryPointProcess, spawnedAt: number): Promise<number> {
+  return new Promise((resolve) => {
+    run.child.stdout!.once('data', () => resolve(performance.now() - spawnedAt));
+    run.child.once('exit', () => resolve(NaN));
+  });
+}
+
 /** Resolves with the exit, or with `'timeout'` after `ms` (the process is then killed). */
 async function exitWithin(run: EntryPointProcess, ms: number) {
   let timer: NodeJS.Timeout | undefined;
@@ -23,13 +35,19 @@ async function exitWithin(run: EntryPointProcess, ms: number) {
 describe('boot (src/main.ts)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'chat-backend-boot-'));
   const running: EntryPointProcess[] = [];
+  let built: string;
+
+  beforeAll(async () => {
+    built = await buildEntryPoint();
+  }, 60_000);
 
   afterAll(() => {
     for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+    if (built) rmSync(built, { recursive: true, force: true });
   });
 
-  it('refuses a bad configuration with exit code 1 and one line per problem, without a stack trace', async () => {
+  it('refuses a bad configuration with exit code 1 and one fatal JSON line listing every problem, without a stack trace', async () => {
     const configFile = join(dir, 'bad.yaml');
     writeFileSync(
       configFile,
@@ -42,17 +60,21 @@ describe('boot (src/main.ts)', () => {
         '',
       ].join('\n'),
     );
-    const run = spawnEntryPoint({ PORT: 'abc', NODE_ENV: 'production', CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data') });
+    const run = spawnEntryPoint({ PORT: 'abc', NODE_ENV: 'production', CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data') }, built);
     running.push(run);
 
     const exit = await exitWithin(run, 40_000);
     expect(exit).toEqual({ code: 1, signal: null });
     expect(run.stderr()).not.toMatch(/^\s{4}at /m);
     expect(run.stdout()).not.toMatch(/^\s{4}at /m);
-    // Every line is JSON; the problems are error lines, one each.
-    const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
-    expect(entries[entries.length - 1]).toMatchObject({ level: 60, msg: expect.stringContaining('start-up failed') });
-    const lines = entries.filter((e) => e.level === 50).map((e) => e.msg);
+    // Every line is JSON: the starting line, then one fatal line that lists the problems, in its message too.
+    const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; problems?: string[] });
+    expect(entries.map((e) => e.level)).toEqual([30, 60]);
+    const fatal = entries[1];
+    expect(fatal.msg).toMatch(/^start-up failed: the configuration has 3 problems: /);
+    const lines = fatal.problems!;
+    expect(lines).toHaveLength(3);
+    for (const problem of lines) expect(fatal.msg).toContain(problem);
     const portLines = lines.filter((l) => /\bPORT\b/.test(l));
     expect(portLines).toHaveLength(1);
     expect(portLines[0]).toContain('abc');
@@ -62,8 +84,9 @@ describe('boot (src/main.ts)', () => {
     expect(modelLines[0]).toMatch(/provider\/model/);
   }, 45_000);
 
-  it('says where it connects before every attempt, one JSON line each, then one error line and exit 1; never the password', async () => {
+  it('writes its first JSON line within the bound, says where it connects before every attempt, then one error line and exit 1; never the password', async () => {
     const port = await freePort(); // nothing listens there
+    const spawnedAt = performance.now();
     const run = spawnEntryPoint({
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
@@ -73,12 +96,14 @@ describe('boot (src/main.ts)', () => {
       DATABASE_CONNECT_ATTEMPTS: '3',
       DATABASE_CONNECT_RETRY_MS: '50',
       DATA_DIR: join(dir, 'data'),
-    });
+    }, built);
     running.push(run);
+    const firstLineMs = await firstLineAfter(run, spawnedAt);
     const exit = await exitWithin(run, 50_000);
     expect(exit).toEqual({ code: 1, signal: null });
+    expect(firstLineMs).toBeLessThan(FIRST_LINE_BOUND_MS);
     const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; context?: string });
-    expect(entries[0].msg).toBe('starting chat-backend');
+    expect(entries[0]).toMatchObject({ level: 30, msg: 'starting chat-backend', node: process.version, tracing: false });
     const attempts = entries.filter((e) => e.context === 'Database' && e.msg.startsWith(`connecting to the database at 127.0.0.1:${port}`));
     expect(attempts.map((e) => e.msg)).toEqual([
       `connecting to the database at 127.0.0.1:${port}`,
@@ -96,7 +121,7 @@ describe('boot (src/main.ts)', () => {
   it('refuses a configuration with an unknown key, naming the key and its path on one line', async () => {
     const configFile = join(dir, 'unknown-key.yaml');
     writeFileSync(configFile, ['rate_limits:', '  tiers:', '    free: { requests: 10, sends: 2, daily_budget_usd: 5 }', ''].join('\n'));
-    const run = spawnEntryPoint({ CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data-unknown-key') });
+    const run = spawnEntryPoint({ CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data-unknown-key') }, built);
     running.push(run);
 
     const exit = await exitWithin(run, 40_000);
@@ -117,7 +142,7 @@ describe('boot (src/main.ts)', () => {
       CONFIG_FILE: TEST_ENV.CONFIG_FILE,
       DATABASE_URL: await prepareWorkerDatabase(),
       DATA_DIR: join(dir, 'data'),
-    });
+    }, built);
     running.push(run);
 
     const deadline = Date.now() + 40_000;

@@ -5,6 +5,7 @@ import { QueryFailedError } from 'typeorm';
 import { pgCode } from '../database/pg-errors';
 import { DomainError, DomainErrorCode } from './domain-error';
 import { ProblemDetails, ProblemException } from './problem';
+import { isRedisUnavailable } from './redis-errors';
 
 const TYPE_BASE = 'https://chat-backend.dev/problems/';
 
@@ -44,6 +45,12 @@ function isDatabaseUnavailable(err: unknown): boolean {
   if (e.code && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
   return /Connection terminated|timeout exceeded when trying to connect/i.test(e.message ?? '');
 }
+
+/** The detail of every 503 caused by Redis being out of reach. */
+export const REDIS_UNAVAILABLE_DETAIL = 'The shared store (Redis) is not answering; try again shortly.';
+
+/** Seconds a client is asked to wait after a 503 caused by a dependency out of reach. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 /** The request a problem is about: for `instance`, the log line and the 500's `request_id`. */
 export interface ProblemRequest {
@@ -101,13 +108,21 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
     logger.error(`Database unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);
     return problem(503, 'The database is not answering; try again shortly.', instance);
   }
+  if (isRedisUnavailable(exception)) {
+    logger.warn(`Redis unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);
+    return problem(503, REDIS_UNAVAILABLE_DETAIL, instance);
+  }
   logger.error(`Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? String(exception)}`);
   return problem(500, 'An unexpected error occurred. It has been logged.', instance, { request_id: requestId });
 }
 
-/** Headers that go with the problem of `exception`: `Retry-After` (RFC 9110 §10.2.3) and a ProblemException's own. */
+/**
+ * Headers that go with the problem of `exception`: `Retry-After` (RFC 9110 §10.2.3) for waits and for a Redis out of
+ * reach, and a ProblemException's own.
+ */
 export function problemHeaders(exception: unknown): Record<string, string> {
   if (exception instanceof ProblemException) return exception.headers;
+  if (isRedisUnavailable(exception)) return { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) };
   const waits = (e: DomainError) => e.code === 'provider.rate_limited' || e.code === 'auth.login_backoff' || e.retryAfterSeconds !== undefined;
   if (exception instanceof DomainError && waits(exception)) {
     return { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };

@@ -9,13 +9,9 @@ import { OFFLINE_ALIAS, OFFLINE_MODEL_ID } from './builtin-models';
 import { EnvironmentVariables } from './environment';
 import { FileConfig, ModelConfig, ProviderConfig, TierLimitConfig } from './file-config';
 import { weakSecretReason } from './secret-strength';
+import { ConfigValidationError } from './config-validation-error';
 
-/** Thrown at boot when configuration is invalid; `problems` holds one readable line per problem. */
-export class ConfigValidationError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
+export { ConfigValidationError };
 
 /**
  * The YAML file is strict: a key no setting declares (a typo, or a limit this version doesn't have) stops start-up
@@ -155,6 +151,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     databaseConnect: { attempts: vars.DATABASE_CONNECT_ATTEMPTS ?? 10, retryDelayMs: vars.DATABASE_CONNECT_RETRY_MS ?? 3000 },
     dataDir: resolve(vars.DATA_DIR ?? 'data'),
     redisUrl: vars.REDIS_URL,
+    /** Timeouts and reconnection of the Redis clients (README "Security"). */
+    redis: file.redis,
     jwtSecret: vars.JWT_SECRET,
     defaultModel,
     admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,

@@ -241,6 +241,22 @@ export class StreamsConfig {
   @IsString() key_prefix = 'answers:';
 }
 
+/**
+ * The Redis clients (with `REDIS_URL`). While Redis refuses connections or the connection is down, commands fail at
+ * once (no offline queue), so Redis-backed routes answer 503 without waiting; these bound the other cases.
+ */
+export class RedisConfig {
+  /** Most time to open a connection (TCP, then the ready check) before it is dropped and dialled again. */
+  @IsInt() @Min(50) @Max(60_000) connect_timeout_ms = 1_000;
+  /**
+   * Most time one command waits for its reply (a Redis that accepts connections but does not answer). Then the
+   * command fails and the connection is dropped and dialled again, so the next commands fail at once.
+   */
+  @IsInt() @Min(10) @Max(60_000) command_timeout_ms = 500;
+  /** Longest pause between two reconnection attempts (they start at 50 ms and double); they never stop. */
+  @IsInt() @Min(50) @Max(60_000) reconnect_max_delay_ms = 2_000;
+}
+
 /** Stopping the process (SIGTERM). */
 export class ShutdownConfig {
   /** Time running answers get to finish before they are saved as `incomplete` and their clients told to resume. */
@@ -316,6 +332,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
   @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
+  @ValidateNested() @Type(() => RedisConfig) redis = new RedisConfig();
   /** Provider name → provider; converted and validated entry by entry by the loader. */
   @IsObject() providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];

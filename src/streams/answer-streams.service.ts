@@ -32,7 +32,7 @@ export class AnswerStreams implements OnApplicationShutdown {
     const s = config.streams;
     if (redis.client) {
       this.local = new MemoryAnswerLog(LOCAL_LINGER_MS, s.max_events);
-      this.shared = new RedisAnswerLog(redis.client, s.key_prefix, s.retention_seconds, s.max_events);
+      this.shared = new RedisAnswerLog(redis.client, s.key_prefix, s.retention_seconds, s.max_events, config.redis.command_timeout_ms);
       this.cancels = new RedisCancelSignals(redis.client, s.key_prefix, (err) =>
         this.logger.warn(`Stop requests from other instances are not received until Redis answers: ${err.message}`),
       );

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { blockingReaderOptions } from '../rate-limit/redis-client';
 import { AnswerEvent, AnswerLog, isFinal } from './answer-log';
 
 /** Entries are stored with the id `0-<n>`, so "after event n" is the stream position `0-n` (Redis Streams ids). */
@@ -15,7 +16,8 @@ function parse([id, fields]: StreamEntry): AnswerEvent {
 /**
  * The answer log on Redis Streams (one stream per answer, `XADD … MAXLEN ~`), readable from every instance.
  * A stream expires `retentionSeconds` after its final event; one whose writer died expires after `liveTtlSeconds`.
- * Followers block in `XREAD BLOCK` on a connection of their own, so they never hold up the shared one.
+ * Followers block in `XREAD BLOCK` on a connection of their own ({@link blockingReaderOptions}), so they never hold
+ * up the shared one.
  */
 export class RedisAnswerLog implements AnswerLog {
   private readonly followers = new Set<Redis>();
@@ -23,12 +25,15 @@ export class RedisAnswerLog implements AnswerLog {
   /**
    * @param client the shared connection (appends and reads)
    * @param prefix key prefix, e.g. `answers:`; the stream of answer 7 is `<prefix>7`
+   * @param readGraceMs a follower's read with no answer this long after its block time counts as empty (a Redis
+   *        that stopped answering), so its reader goes on to check the stored row
    */
   constructor(
     private readonly client: Redis,
     private readonly prefix: string,
     private readonly retentionSeconds: number,
     private readonly maxEvents: number,
+    private readonly readGraceMs = 1_000,
     private readonly liveTtlSeconds = Math.max(retentionSeconds, 86_400),
   ) {}
 
@@ -65,12 +70,19 @@ export class RedisAnswerLog implements AnswerLog {
 
   async *follow(answerId: number, after: number, signal: AbortSignal, idleMs: number): AsyncIterable<AnswerEvent | null> {
     const key = this.key(answerId);
-    const connection = this.client.duplicate({ lazyConnect: false, maxRetriesPerRequest: 1 });
+    const connection = this.client.duplicate(blockingReaderOptions(this.readGraceMs));
+    connection.on('error', () => undefined); // a failed read says why
     this.followers.add(connection);
     const onAbort = () => connection.disconnect(false);
     signal.addEventListener('abort', onAbort, { once: true });
     let position = after;
     try {
+      try {
+        await connection.connect();
+      } catch (err) {
+        if (signal.aborted) return;
+        throw err;
+      }
       while (!signal.aborted) {
         let reply: [string, StreamEntry[]][] | null;
         try {
