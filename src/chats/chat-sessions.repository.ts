@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, IsNull, Not, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { EntityRows } from '../database/entity-rows';
 import { SqlStatement } from '../database/sql-statement';
 import { MessageEntity } from '../messages/message.entity';
 import { ChatSessionEntity } from './chat-session.entity';
@@ -51,10 +52,15 @@ export interface Turn {
  */
 @Injectable()
 export class ChatSessionsRepository {
+  /** Sessions read by hand-written SQL where every send reads one. */
+  private readonly rows: EntityRows<ChatSessionEntity>;
+
   constructor(
     @InjectRepository(ChatSessionEntity) private readonly sessions: Repository<ChatSessionEntity>,
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
-  ) {}
+  ) {
+    this.rows = new EntityRows(sessions);
+  }
 
   /**
    * Inserts a session.
@@ -141,8 +147,12 @@ export class ChatSessionsRepository {
   }
 
   /** @returns the session if it exists and belongs to `userId`, else null. */
-  findOwned(userId: number, id: number): Promise<ChatSessionEntity | null> {
-    return this.sessions.findOneBy({ id, userId });
+  async findOwned(userId: number, id: number): Promise<ChatSessionEntity | null> {
+    const rows: Record<string, unknown>[] = await this.sessions.query(
+      `SELECT ${this.rows.columns} FROM chat_sessions WHERE id = $1 AND user_id = $2`,
+      [id, userId],
+    );
+    return rows.length ? this.rows.hydrate(rows[0]) : null;
   }
 
   /** A page of the user's sessions, newest `updated_at` first. */
