@@ -7,7 +7,7 @@ import { rejectDeepJson } from './common/json-depth';
 import { securityHeaders } from './common/security-headers';
 import { AppConfig, appConfig } from './config/app-config';
 import openApiMetadata from './metadata';
-import { serveApiDocs } from './openapi-document';
+import { DOCS_PATHS, REDOC_SCRIPT, serveApiDocs } from './openapi-document';
 
 /**
  * Applies what must be set on the HTTP adapter itself (security headers, body limits, proxy trust, logger, CORS,
@@ -18,7 +18,7 @@ export function configureApp(app: NestExpressApplication): void {
   const config = app.get<AppConfig>(appConfig.KEY);
   app.useLogger(new QuietStartupLogger(app.get(Logger)));
   app.disable('x-powered-by');
-  app.use(securityHeaders('/docs'));
+  app.use(securityHeaders({ swaggerUi: `/${DOCS_PATHS.ui}`, redoc: { path: DOCS_PATHS.redoc, scriptUrl: REDOC_SCRIPT } }));
   app.useBodyParser('json', { limit: config.limits.json_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) });
   app.set('trust proxy', config.trustProxy);
   // Bearer tokens only: browsers never send credentials (cookies, HTTP auth) cross-origin to this API.

@@ -9,7 +9,7 @@ import { applyOpenApiConventions, listRouteFacts } from './openapi-conventions';
 export const DOCS_PATHS = { ui: 'docs', json: '/docs-json', yaml: 'docs-yaml', redoc: '/redoc' } as const;
 
 /** Redoc's standalone bundle (Redoc CE 2.x), loaded by the `/redoc` page in the reader's browser. */
-const REDOC_SCRIPT = 'https://cdn.redoc.ly/redoc/v2.5.0/bundles/redoc.standalone.js';
+export const REDOC_SCRIPT = 'https://cdn.redoc.ly/redoc/v2.5.0/bundles/redoc.standalone.js';
 
 /** The `version` of the nearest package.json above this file (the source tree or `dist/`). */
 export function packageVersion(from = __dirname): string {

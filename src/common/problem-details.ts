@@ -36,8 +36,12 @@ const TYPE_BY_CODE: Partial<Record<DomainErrorCode, string>> = {
   'budget.model_not_allowed': 'model-not-allowed',
 };
 
-/** Socket errors and PostgreSQL's connection-class SQLSTATEs (08xxx, 57P0x, 53300): the database is out of reach. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+/**
+ * Socket errors and PostgreSQL's SQLSTATEs for a server that will not serve this app now: the connection class
+ * (08xxx), shutdowns (57P0x), too many connections (53300), and refusals of a new connection — the database was
+ * dropped or renamed (3D000), the credentials no longer work (28000, 28P01). The database is out of reach.
+ */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '3D000', '28000', '28P01']);
 
 function isDatabaseUnavailable(err: unknown): boolean {
   const e = (err instanceof QueryFailedError ? err.driverError : err) as { code?: string; message?: string } | undefined;
