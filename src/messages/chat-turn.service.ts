@@ -120,6 +120,13 @@ export type TurnEvent =
       partialText: string;
     };
 
+/**
+ * Writes a caller adds to the statement that stores a turn, so they commit with it.
+ * @param turn.sessionCte the CTE returning the session's `id`
+ * @param turn.messagesCte the CTE returning the turn's message `id`s, the answer's the largest
+ */
+export type TurnWrites = (stmt: SqlStatement, turn: { sessionCte: string; messagesCte: string }) => void;
+
 /** A send once it is planned: what the hooks and the rest of the send see. Nothing is stored yet. */
 export interface TurnPlan {
   user: AuthenticatedUser;
@@ -232,6 +239,7 @@ export class ChatTurnService {
    * @param signal aborted when the client leaves; the upstream call stops and the answer is stored `incomplete`
    * @param delivered the answer's text the client has received so far (a transport may hold text back); default:
    *        every `delta` handed out
+   * @param alsoRecord writes committed in the statement storing the turn (e.g. the idempotency key of the send)
    * @throws ProblemException 400/404/409/422 bad input; DomainError (e.g. `context.too_small`, `provider.not_configured`)
    */
   async *run(
@@ -239,6 +247,7 @@ export class ChatTurnService {
     request: TurnRequest,
     signal: AbortSignal,
     delivered?: () => string,
+    alsoRecord?: TurnWrites,
   ): AsyncGenerator<TurnEvent> {
     const began = performance.now();
     const plan = await inSpan('chat.plan', {}, () => this.plan(user, request));
@@ -247,7 +256,7 @@ export class ChatTurnService {
     let messageIds: number[] = [];
     let answerId: number | null = null;
     if (!plan.stateless) {
-      ({ session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan)));
+      ({ session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan, alsoRecord)));
       yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session, quotas: plan.quotas };
     }
     const sessionId = session?.id ?? null;
@@ -425,7 +434,7 @@ export class ChatTurnService {
    * One statement: the session (inserted, or its count and activity time updated), the turn and the placeholder.
    * @throws 404 when the session was deleted since it was read
    */
-  private async recordTurn(plan: TurnPlan): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
+  private async recordTurn(plan: TurnPlan, alsoRecord?: TurnWrites): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
     const stmt = new SqlStatement();
     const session = this.sessions.recordTurn(
       stmt,
@@ -439,6 +448,7 @@ export class ChatTurnService {
       },
     );
     const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id, INSTANCE_ID);
+    alsoRecord?.(stmt, { sessionCte: session, messagesCte: messages });
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
       this.db,
       `SELECT ${session}.*, (SELECT array_agg(id ORDER BY id) FROM ${messages}) AS ids FROM ${session}`,
