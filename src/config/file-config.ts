@@ -113,7 +113,7 @@ export class BudgetLimits {
   @IsOptional() @IsInt() @Min(1) daily_tokens?: number | null;
   /** Model ids or aliases the caller may use; a trailing `*` matches a prefix (`openai/*`). */
   @IsOptional() @IsArray() @IsString({ each: true }) allowed_models?: string[] | null;
-  /** Most output tokens one answer may ask for; a request above it is sent with this limit instead. */
+  /** Most output tokens one answer may ask for: a larger `max_tokens` is a 422; without one, the output is capped to it. */
   @IsOptional() @IsInt() @Min(1) max_output_tokens?: number | null;
 }
 
