@@ -224,6 +224,21 @@ describe('POST /v1/chat/completions (OpenAI Chat Completions)', () => {
     expect(await usageOf(alice)).toMatchObject({ requests: 1, tokens_input: 0, tokens_output: 0 });
   });
 
+  it('a provider failure after the first chunk is an error event in OpenAI\'s body; the usage is still counted', async () => {
+    const alice = await registerUser(t.url);
+    fake.script({ pieces: ['Partial', ' answer', ' never ends'], cut: { afterPieces: 2 } });
+    const res = await complete(alice, { stream: true });
+    expect(res.status).toBe(200);
+    const events = parseSse(res.text);
+    const last = JSON.parse(events.at(-1)!.data);
+    expect(last).toEqual({ error: { message: expect.any(String), type: 'server_error', param: null, code: null } });
+    const text = events.slice(0, -1).flatMap((e) => JSON.parse(e.data).choices).map((c) => c.delta.content ?? '').join('');
+    expect(text).toBe('Partial answer');
+    const totals = await usageOf(alice);
+    expect(totals.requests).toBe(1);
+    expect(totals.tokens_output).toBeGreaterThan(0); // estimated: the text produced before the failure
+  });
+
   it('an API key needs the chat scope', async () => {
     const alice = await registerUser(t.url);
     const app = (await request(t.url).post('/v1/applications').set(alice.auth).send({ name: 'sdk' }).expect(201)).body;
