@@ -113,7 +113,7 @@ export class BudgetLimits {
   @IsOptional() @IsInt() @Min(1) daily_tokens?: number | null;
   /** Model ids or aliases the caller may use; a trailing `*` matches a prefix (`openai/*`). */
   @IsOptional() @IsArray() @IsString({ each: true }) allowed_models?: string[] | null;
-  /** Most output tokens one answer may ask for; a request above it is sent with this limit instead. */
+  /** Most output tokens one answer may ask for: a larger `max_tokens` is a 422; without one, the output is capped to it. */
   @IsOptional() @IsInt() @Min(1) max_output_tokens?: number | null;
 }
 
@@ -241,6 +241,21 @@ export class StreamsConfig {
   @IsString() key_prefix = 'answers:';
 }
 
+/** Idempotent sends and creations (`Idempotency-Key`, README "Streams that survive"). */
+export class IdempotencyConfig {
+  /** How long a key is remembered: a repeat within it gets the first request's outcome; swept after. */
+  @IsInt() @Min(1) ttl_seconds = 86_400;
+  /** Longest key accepted (characters); a longer one is a 400. */
+  @IsInt() @Min(8) @Max(1_000) max_key_length = 255;
+  /**
+   * A key whose first request has not stored anything after this long (its process stopped before) is given to the
+   * next request with it.
+   */
+  @IsInt() @Min(1) pending_timeout_seconds = 60;
+  /** How often every instance deletes expired keys (a key is also dropped when it is read after its expiry). */
+  @IsInt() @Min(1_000) sweep_interval_ms = 600_000;
+}
+
 /**
  * The Redis clients (with `REDIS_URL`). While Redis refuses connections or the connection is down, commands fail at
  * once (no offline queue), so Redis-backed routes answer 503 without waiting; these bound the other cases.
@@ -328,6 +343,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
   @ValidateNested() @Type(() => StreamsConfig) streams = new StreamsConfig();
   @ValidateNested() @Type(() => ShutdownConfig) shutdown = new ShutdownConfig();
+  @ValidateNested() @Type(() => IdempotencyConfig) idempotency = new IdempotencyConfig();
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
