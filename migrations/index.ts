@@ -10,6 +10,8 @@ import { LoginFailures1795601200001 } from './1795601200001-LoginFailures';
 import { DurableGenerations1795601300000 } from './1795601300000-DurableGenerations';
 import { IdempotencyKeys1795601300001 } from './1795601300001-IdempotencyKeys';
 import { ApiKeyScopes1795601500000 } from './1795601500000-ApiKeyScopes';
+import { BudgetOverrides1795601500001 } from './1795601500001-BudgetOverrides';
+import { AnswerPrices1795601500002 } from './1795601500002-AnswerPrices';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -24,4 +26,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   DurableGenerations1795601300000,
   IdempotencyKeys1795601300001,
   ApiKeyScopes1795601500000,
+  BudgetOverrides1795601500001,
+  AnswerPrices1795601500002,
 ];

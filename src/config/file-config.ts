@@ -113,7 +113,7 @@ export class BudgetLimits {
   @IsOptional() @IsInt() @Min(1) daily_tokens?: number | null;
   /** Model ids or aliases the caller may use; a trailing `*` matches a prefix (`openai/*`). */
   @IsOptional() @IsArray() @IsString({ each: true }) allowed_models?: string[] | null;
-  /** Most output tokens one answer may ask for; a request above it is sent with this limit instead. */
+  /** Most output tokens one answer may ask for: a larger `max_tokens` is a 422; without one, the output is capped to it. */
   @IsOptional() @IsInt() @Min(1) max_output_tokens?: number | null;
 }
 
@@ -244,6 +244,17 @@ export class StreamsConfig {
    * backoff) while the answer is kept in memory and in its event log; its stream ends once it is stored.
    */
   @IsInt() @Min(0) persist_retry_ms = 60_000;
+  /**
+   * With Redis: most time an answer's events wait to be written to the shared log, so every answer's events of the
+   * interval share one round trip. Readers on other instances see them that much later; this instance's own
+   * clients get them at once.
+   */
+  @IsInt() @Min(1) @Max(1_000) log_flush_ms = 20;
+  /**
+   * With Redis: keep answers' event logs there, so any instance can resume any answer. `false` keeps each log in
+   * the memory of the instance generating the answer (resume works only there; stop requests still reach it).
+   */
+  @IsBoolean() shared_log = true;
 }
 
 /** Idempotent sends and creations (`Idempotency-Key`, README "Streams that survive"). */
