@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import request from 'supertest';
-import { startApp, TestApp } from './support/app';
+import { requestFingerprint } from '../src/idempotency/idempotency.service';
+import { startApp, TEST_ENV, TestApp } from './support/app';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
 import { parseSse, streamPost } from './support/sse';
 import { registerUser, TestUser } from './support/users';
@@ -209,28 +213,75 @@ describe.each([
 describe('Idempotency keys expire', () => {
   let t: TestApp;
   let user: TestUser;
-
-  beforeAll(async () => {
-    t = await startApp({}, (builder) => builder);
-    user = await registerUser(t.url);
-  });
-  afterAll(() => t.close());
-
-  it('a key past idempotency.ttl_seconds is dropped when read: the request is done again', async () => {
-    const key = randomUUID();
-    const first = await request(t.url).post('/v1/chat/sessions').set({ ...user.auth, 'Idempotency-Key': key }).send({ title: 'Expiring' });
-    expect(first.status).toBe(201);
+  let dir: string;
+  const sql = async <T extends object>(text: string, params: unknown[] = []): Promise<T[]> => {
     const db = new Client({ connectionString: process.env.DATABASE_URL });
     await db.connect();
     try {
-      // As if a day had passed.
-      await db.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`, [key]);
+      return (await db.query<T>(text, params)).rows;
     } finally {
       await db.end();
     }
-    const again = await request(t.url).post('/v1/chat/sessions').set({ ...user.auth, 'Idempotency-Key': key }).send({ title: 'Expiring' });
+  };
+  const create = (key: string, title: string) =>
+    request(t.url).post('/v1/chat/sessions').set({ ...user.auth, 'Idempotency-Key': key }).send({ title });
+
+  beforeAll(async () => {
+    // Every instance deletes expired keys on a timer; a short one here.
+    dir = mkdtempSync(join(tmpdir(), 'idempotency-'));
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, `${readFileSync(TEST_ENV.CONFIG_FILE, 'utf8')}\nidempotency:\n  sweep_interval_ms: 1000\n  pending_timeout_seconds: 5\n`);
+    t = await startApp({ CONFIG_FILE: config });
+    user = await registerUser(t.url);
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a key past idempotency.ttl_seconds is dropped when read: the request is done again', async () => {
+    const key = randomUUID();
+    const first = await create(key, 'Expiring');
+    expect(first.status).toBe(201);
+    // As if a day had passed.
+    await sql(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`, [key]);
+    const again = await create(key, 'Expiring');
     expect(again.status).toBe(201);
     expect(again.headers['idempotent-replayed']).toBeUndefined();
     expect(again.body.id).not.toBe(first.body.id);
+  });
+
+  it('expired keys are swept every idempotency.sweep_interval_ms; live ones stay', async () => {
+    const [expired, live] = [randomUUID(), randomUUID()];
+    await create(expired, 'Swept').expect(201);
+    await create(live, 'Kept').expect(201);
+    await sql(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`, [expired]);
+    let keys: { key: string }[] = [];
+    for (let i = 0; i < 60; i++) {
+      keys = await sql<{ key: string }>(`SELECT key FROM idempotency_keys WHERE key = ANY($1)`, [[expired, live]]);
+      if (keys.length === 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(keys).toEqual([{ key: live }]);
+  });
+
+  it('a key whose first request stored nothing is a 409 at first, and is taken over after idempotency.pending_timeout_seconds', async () => {
+    const key = randomUUID();
+    const fingerprint = requestFingerprint('POST', '/v1/chat/sessions', { title: 'Orphan' });
+    // What a process that died between taking the key and creating the session leaves behind.
+    await sql(`INSERT INTO idempotency_keys (user_id, key, fingerprint, state, expires_at) VALUES ($1, $2, $3, 'pending', now() + interval '1 day')`, [
+      user.id,
+      key,
+      fingerprint,
+    ]);
+    const busy = await create(key, 'Orphan');
+    expect(busy.status).toBe(409);
+    expect(busy.headers['retry-after']).toBe('1');
+    await sql(`UPDATE idempotency_keys SET created_at = now() - interval '6 seconds' WHERE key = $1`, [key]);
+    const taken = await create(key, 'Orphan');
+    expect(taken.status).toBe(201);
+    const replayed = await create(key, 'Orphan');
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
+    expect(replayed.body).toEqual(taken.body);
   });
 });
