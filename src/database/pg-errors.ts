@@ -1,4 +1,4 @@
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 
 /** The SQLSTATE of a PostgreSQL error, whether thrown by TypeORM (`QueryFailedError`) or by `pg` itself. */
 export function pgCode(err: unknown): string | undefined {
@@ -20,10 +20,12 @@ export const isForeignKeyViolation = (err: unknown): boolean => pgCode(err) === 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '3D000', '28000', '28P01']);
 
 /**
- * True when `err` says PostgreSQL is out of reach (refused or lost connection, server shutting down, no free
- * connection slot): worth retrying later, unlike an error of the statement itself.
+ * True when `err` says PostgreSQL is out of reach (refused or lost connection, also inside a transaction, server
+ * shutting down, no free connection slot): worth retrying later, unlike an error of the statement itself.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
+  // A query runner whose connection broke is released at once; its transaction's next query fails with this.
+  if (err instanceof QueryRunnerAlreadyReleasedError) return true;
   const e = (err instanceof QueryFailedError ? err.driverError : err) as { code?: string; message?: string } | undefined;
   if (!e) return false;
   if (e.code && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;

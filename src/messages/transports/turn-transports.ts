@@ -80,8 +80,7 @@ export class TurnTransports {
         return;
       }
       if (dto.background) {
-        const body = { message_id: answer.messageId, session_id: answer.sessionId, status: 'in_progress' };
-        res.status(HttpStatus.ACCEPTED).json(body);
+        res.status(HttpStatus.ACCEPTED).json({ message_id: answer.messageId, session_id: answer.sessionId, status: 'in_progress' });
         return;
       }
       const completion = await this.collect(answer.sessionId, answer.events, answer.error);
