@@ -23,7 +23,7 @@ import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { UsageService } from '../usage/usage.service';
 import { AnswerStop, INSTANCE_ID } from './answer-stop';
 import { MessageRole } from './message.entity';
-import { AnswerOutcome, MessagesRepository } from './messages.repository';
+import { AnswerOutcome, AnswerPrices, MessagesRepository } from './messages.repository';
 
 /** What a send asks for (the body of `POST /v1/chat/stream`, without the transport's options). */
 export interface TurnRequest {
@@ -481,7 +481,10 @@ export class ChatTurnService {
     yield { type: 'finish', finishReason: whole.finishReason, usage: whole.usage };
   }
 
-  /** A complete answer, priced at the answering model's price now in force (later price changes leave it be). */
+  /**
+   * A complete answer, priced at the answering model's price now in force; the unit prices are stored with it, so
+   * later price changes leave it be.
+   */
   private outcome(plan: TurnPlan, text: string, finishReason: string, usage: ModelUsage): AnswerOutcome {
     const model = plan.route.model;
     return {
@@ -496,6 +499,7 @@ export class ChatTurnService {
       tokensReasoning: usage.reasoningTokens ?? 0,
       usageEstimated: usage.estimated,
       cost: costOf(model, usage),
+      prices: pricesOf(model),
     };
   }
 
@@ -525,6 +529,7 @@ export class ChatTurnService {
       tokensReasoning: 0,
       usageEstimated: usage.estimated,
       cost: costOf(model, usage),
+      prices: pricesOf(model),
       error: error?.message,
     };
   }
@@ -587,4 +592,10 @@ export class ChatTurnService {
     this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? String(err)}`);
     return new Error('The answer failed unexpectedly. It has been logged.');
   }
+}
+
+/** The unit prices an answer of `model` is costed with now (a missing cached-input price is the input price). */
+function pricesOf(model: RegisteredModel): AnswerPrices {
+  const { inputPer1m, outputPer1m, cachedInputPer1m = inputPer1m, pricedAt } = model.pricing;
+  return { inputPer1m, cachedInputPer1m, outputPer1m, pricedAt };
 }
