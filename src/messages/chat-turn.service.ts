@@ -87,6 +87,8 @@ export type TurnEvent =
       sessionCreated: boolean;
       /** Milliseconds this service spent before calling the provider (planning, hooks, storing the turn). */
       preparedMs: number;
+      /** Quotas the send counted against (budgets), for the edge's RateLimit headers. */
+      quotas: QuotaState[];
     }
   | {
       type: 'delta';
@@ -270,6 +272,7 @@ export class ChatTurnService {
       model: plan.route.model.id,
       sessionCreated: !plan.session && !plan.stateless,
       preparedMs: calledAt - began,
+      quotas: plan.quotas,
     };
     const title =
       !session || session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
