@@ -253,7 +253,8 @@ function applyToOperation(op: OperationObject, path: string, facts: RouteFacts):
   if (hasJsonBody || hasIdParam) implied.add(400);
   if (hasPathParam) implied.add(404);
   if (hasBody) implied.add(413);
-  if (hasJsonBody || hasQuery) implied.add(422);
+  // OpenAI answers invalid requests with 400, and so do its routes here.
+  if ((hasJsonBody || hasQuery) && !isOpenAiPath(path)) implied.add(422);
   if (facts.throttled) implied.add(429).add(503);
   if (facts.rateLimitClass === 'send') implied.add(502).add(503).add(504);
 

@@ -74,16 +74,18 @@ export class ChatSessionsRepository {
   /**
    * Adds to `stmt` a CTE `session` recording a new turn: a new session inserted with `added` messages counted, or
    * an existing one with `added` more messages, the activity time, and the request's system prompt when it gives
-   * one (it replaces the stored one). An existing session deleted meanwhile yields no row.
+   * one (it replaces the stored one), and `model` when the request names another one (it becomes the session's).
+   * An existing session deleted meanwhile yields no row.
    * @param session an existing session's id, or the fields of a new one
    * @returns the CTE's name; it returns {@link SESSION_COLUMNS}
    */
-  recordTurn(stmt: SqlStatement, session: number | NewSession, turn: { added: number; systemPrompt?: string }): string {
+  recordTurn(stmt: SqlStatement, session: number | NewSession, turn: { added: number; systemPrompt?: string; model?: string }): string {
     if (typeof session === 'number') {
       return stmt.with(
         'session',
         `UPDATE chat_sessions SET message_count = message_count + ${stmt.param(turn.added, 'integer')},
-           system_prompt = COALESCE(${stmt.param(turn.systemPrompt ?? null, 'text')}, system_prompt), updated_at = now()
+           system_prompt = COALESCE(${stmt.param(turn.systemPrompt ?? null, 'text')}, system_prompt),
+           model = COALESCE(${stmt.param(turn.model ?? null, 'varchar')}, model), updated_at = now()
          WHERE id = ${stmt.param(session, 'integer')} RETURNING ${SESSION_COLUMNS}`,
       );
     }

@@ -26,18 +26,34 @@ import { AnswerOutcome, MessagesRepository } from './messages.repository';
 
 /** What a send asks for (the body of `POST /v1/chat/stream`, without the transport's options). */
 export interface TurnRequest {
-  /** Registry id or alias; used when the send creates a session. Default: the server's default model. */
+  /**
+   * Registry id or alias. The request's model wins: with `session_id` it answers this turn and becomes the
+   * session's model (as switch-model does, the history kept); omitted, the session's model answers (a new session:
+   * the server's default model).
+   */
   model?: string;
   /** The new turn, oldest first; the last message is the user's. `system` messages become the system prompt. */
   messages: { role: MessageRole; content: string }[];
   /** Sampling temperature, 0..2. */
   temperature?: number;
+  /** Nucleus sampling: the probability mass of tokens considered, 0..1. */
+  top_p?: number;
+  /** Sequences that end the answer where they would begin (not part of the text). */
+  stop?: string[];
   /** Most tokens to generate; at most the model's `max_output_tokens`. */
   max_tokens?: number;
   /** An existing session of the caller; without it the send creates one. */
   session_id?: number;
   /** `false`: the whole answer in one provider call (no streaming upstream), delivered as one `delta`. */
   stream?: boolean;
+  /**
+   * `true`: nothing is stored as a session (no `stored` event; `started` and `done` carry null ids): the messages
+   * are the whole context as given (no default system prompt, no stored history), and the call still goes to the
+   * usage ledger, the budgets and the hooks. Not with `session_id`.
+   */
+  stateless?: boolean;
+  /** Free-form JSON kept with a session this send creates. */
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -56,10 +72,10 @@ export type TurnEvent =
     }
   | {
       type: 'started';
-      /** The session answered in (created by this send when `sessionCreated`). */
-      sessionId: number;
-      /** Id of the answer's message (its placeholder row until the answer is settled). */
-      messageId: number;
+      /** The session answered in (created by this send when `sessionCreated`); null for a stateless send. */
+      sessionId: number | null;
+      /** Id of the answer's message (its placeholder row until the answer is settled); null for a stateless send. */
+      messageId: number | null;
       /** Ids of the request's user and assistant messages as stored, oldest first. */
       userMessageIds: number[];
       /** Registry id of the model answering: the first of the chain that responded (after retries and fallbacks). */
@@ -76,8 +92,8 @@ export type TurnEvent =
     }
   | {
       type: 'done';
-      /** Id of the stored answer. */
-      messageId: number;
+      /** Id of the stored answer; null for a stateless send. */
+      messageId: number | null;
       /** Registry id of the model that answered. */
       model: string;
       /** The provider's, or `cancelled` when the answer was stopped by a cancel. */
@@ -117,15 +133,23 @@ export interface TurnPlan {
   /** The request's user and assistant messages, oldest first. */
   turns: ChatTurn[];
   temperature?: number;
-  /** Registry id of the model a new session is created with. */
+  topP?: number;
+  stop?: string[];
+  /** Registry id of the model the session answers with from now on (a new session is created with it). */
   sessionModel: string;
+  /** True when nothing is stored as a session (see {@link TurnRequest.stateless}). */
+  stateless: boolean;
+  /** Free-form JSON kept with a session this send creates. */
+  metadata?: Record<string, unknown>;
 }
 
 /** A settled answer, as the `afterSettled` hook sees it. */
 export interface SettledTurn {
   plan: TurnPlan;
-  sessionId: number;
-  messageId: number;
+  /** Null for a stateless send. */
+  sessionId: number | null;
+  /** Null for a stateless send. */
+  messageId: number | null;
   outcome: AnswerOutcome;
 }
 
@@ -202,20 +226,27 @@ export class ChatTurnService {
     const began = performance.now();
     const plan = await inSpan('chat.plan', {}, () => this.plan(user, request));
     for (const hook of this.hooks) await hook.beforeProvider?.(plan);
-    const { session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan));
-    yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session };
+    let session: SessionRow | undefined;
+    let messageIds: number[] = [];
+    let answerId: number | null = null;
+    if (!plan.stateless) {
+      ({ session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan)));
+      yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session };
+    }
+    const sessionId = session?.id ?? null;
     const calledAt = performance.now();
     const ended = this.metrics?.answerStarted();
     const started: Extract<TurnEvent, { type: 'started' }> = {
       type: 'started',
-      sessionId: session.id,
+      sessionId,
       messageId: answerId,
       userMessageIds: messageIds,
       model: plan.route.model.id,
-      sessionCreated: !plan.session,
+      sessionCreated: !plan.session && !plan.stateless,
       preparedMs: calledAt - began,
     };
-    const title = session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
+    const title =
+      !session || session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
     let text = '';
     let announced = false;
     try {
@@ -232,7 +263,7 @@ export class ChatTurnService {
         }
         const providerMs = performance.now() - calledAt;
         const outcome = this.outcome(plan, text, piece.finishReason, piece.usage);
-        const after = await this.settle(plan, session.id, answerId, outcome, title);
+        const after = await this.settle(plan, sessionId, answerId, outcome, title);
         yield {
           type: 'done',
           messageId: answerId,
@@ -252,7 +283,7 @@ export class ChatTurnService {
       const stop = stopped && signal.reason instanceof AnswerStop ? signal.reason.kind : undefined;
       if (stop === 'cancelled') {
         const outcome = { ...this.unfinishedOutcome(plan, text, undefined), status: 'cancelled' as const, finishReason: 'cancelled' };
-        const after = await this.settle(plan, session.id, answerId, outcome, title);
+        const after = await this.settle(plan, sessionId, answerId, outcome, title);
         if (!announced) yield { ...started, model: plan.route.model.id };
         const usage = { inputTokens: outcome.tokensInput, outputTokens: outcome.tokensOutput, estimated: outcome.usageEstimated };
         yield {
@@ -273,10 +304,15 @@ export class ChatTurnService {
       const error = clientLeft
         ? undefined
         : stop === 'shutdown'
-          ? new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, `The server is restarting; the text so far is saved. Resume with GET /v1/chat/messages/${answerId}/events.`)
+          ? new ProblemException(
+              HttpStatus.SERVICE_UNAVAILABLE,
+              answerId === null
+                ? 'The server is restarting; send again shortly.'
+                : `The server is restarting; the text so far is saved. Resume with GET /v1/chat/messages/${answerId}/events.`,
+            )
           : this.domainError(err);
       const outcome = this.unfinishedOutcome(plan, partial, error);
-      await this.settle(plan, session.id, answerId, stop === 'shutdown' ? { ...outcome, status: 'incomplete', finishReason: null, error: undefined } : outcome, title);
+      await this.settle(plan, sessionId, answerId, stop === 'shutdown' ? { ...outcome, status: 'incomplete', finishReason: null, error: undefined } : outcome, title);
       if (!error) return; // the client left: nobody to tell
       if (!announced) yield { ...started, model: plan.route.model.id };
       yield { type: 'failed', error, partialText: text };
@@ -294,16 +330,17 @@ export class ChatTurnService {
 
     let session: ChatSessionEntity | null = null;
     if (request.session_id !== undefined) {
+      if (request.stateless) throw invalidField('session_id', 'a stateless send has no session');
       session = await this.chats.findOwned(user.id, request.session_id);
       if (session.archivedAt) {
         throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before sending to it.');
       }
-      if (request.model) this.registry.resolve(request.model); // an unknown name is still a 400
     }
-    const registered: RegisteredModel = session
-      ? this.registry.resolve(session.model)
-      : request.model
-        ? this.registry.resolve(request.model)
+    // The request's model wins; without one, the session's (or, for a new session, the default) answers.
+    const registered: RegisteredModel = request.model
+      ? this.registry.resolve(request.model)
+      : session
+        ? this.registry.resolve(session.model)
         : this.registry.defaultModel();
     const route = this.router.route(registered);
     const model = route.model; // the first model of the chain that can answer: the context is built for it
@@ -312,9 +349,26 @@ export class ChatTurnService {
     }
     // Built before storing anything, so a turn that can't be answered leaves no trace. A fallback gets the same
     // parts refitted to its own window (one it can't fit is skipped by the route).
-    const context = await this.context.forSend(session, route.models, systemPrompt, turns, request.max_tokens);
-    const titler = session?.title ? undefined : this.titles.titleRoute(route);
-    return { user, session, route, context, titler, systemPrompt, turns, temperature: request.temperature, sessionModel: registered.id };
+    // A stateless send's messages are its whole context: no default system prompt is added.
+    const system = request.stateless ? (systemPrompt ?? '') : systemPrompt;
+    const context = await this.context.forSend(session, route.models, system, turns, request.max_tokens);
+    const stateless = request.stateless === true;
+    const titler = stateless || session?.title ? undefined : this.titles.titleRoute(route);
+    return {
+      user,
+      session,
+      route,
+      context,
+      titler,
+      systemPrompt,
+      turns,
+      temperature: request.temperature,
+      topP: request.top_p,
+      stop: request.stop,
+      sessionModel: registered.id,
+      stateless,
+      metadata: request.metadata,
+    };
   }
 
   private validate(request: TurnRequest): void {
@@ -340,8 +394,14 @@ export class ChatTurnService {
     const stmt = new SqlStatement();
     const session = this.sessions.recordTurn(
       stmt,
-      plan.session?.id ?? this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt }),
-      { added: plan.turns.length + 1, systemPrompt: plan.session ? plan.systemPrompt : undefined },
+      plan.session?.id ??
+        this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt, metadata: plan.metadata }),
+      {
+        added: plan.turns.length + 1,
+        systemPrompt: plan.session ? plan.systemPrompt : undefined,
+        // The request's model becomes the session's (as switch-model does).
+        model: plan.session && plan.session.model !== plan.sessionModel ? plan.sessionModel : undefined,
+      },
     );
     const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id, INSTANCE_ID);
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
@@ -360,6 +420,8 @@ export class ChatTurnService {
       return {
         messages: fitted.turns.map(({ role, content }) => ({ role, content })),
         temperature: plan.temperature,
+        topP: plan.topP,
+        stop: plan.stop,
         // What the context reserved, so the answer can never overflow the window (and the preview shows it).
         maxTokens: fitted.accounting.budget.reservedOutput,
       };
@@ -429,8 +491,8 @@ export class ChatTurnService {
    */
   private async settle(
     plan: TurnPlan,
-    sessionId: number,
-    answerId: number,
+    sessionId: number | null,
+    answerId: number | null,
     outcome: AnswerOutcome,
     title: string | undefined,
   ): Promise<SessionRow | undefined> {
@@ -442,16 +504,19 @@ export class ChatTurnService {
       estimated: outcome.usageEstimated,
     };
     const stmt = new SqlStatement();
-    this.messages.settleAnswer(stmt, answerId, outcome);
+    if (answerId !== null) this.messages.settleAnswer(stmt, answerId, outcome);
     await this.usage.recordCall({ userId: plan.user.id, purpose: 'answer', model: plan.route.model, usage }, stmt);
-    const session = this.sessions.recordAnswer(
-      stmt,
-      sessionId,
-      { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost },
-      title,
-    );
+    const session =
+      sessionId === null
+        ? undefined
+        : this.sessions.recordAnswer(
+            stmt,
+            sessionId,
+            { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost },
+            title,
+          );
     const [row] = await inSpan('chat.settle', { 'chat.message.status': outcome.status }, () =>
-      stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`),
+      session ? stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`) : stmt.run<SessionRow>(this.db, 'SELECT NULL WHERE false'),
     );
     for (const hook of this.hooks) {
       try {
