@@ -119,6 +119,10 @@ const HEADERS: Record<string, HeaderObject> = {
   'RateLimit-Remaining': integerHeader('Requests left in the current window.'),
   'RateLimit-Reset': integerHeader('Seconds until the window resets.'),
   'Retry-After': integerHeader('Seconds to wait before trying again (RFC 9110 §10.2.3).'),
+  'Idempotent-Replayed': {
+    description: '`true` when this answer repeats the outcome of an earlier request with the same `Idempotency-Key`.',
+    schema: { type: 'string', enum: ['true'] },
+  },
 };
 
 const headerRef = (name: string): ReferenceObject => ({ $ref: `#/components/headers/${name}` });

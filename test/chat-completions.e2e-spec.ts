@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import request from 'supertest';
 import { startApp, TestApp } from './support/app';
@@ -221,6 +224,21 @@ describe('POST /v1/chat/completions (OpenAI Chat Completions)', () => {
     expect(await usageOf(alice)).toMatchObject({ requests: 1, tokens_input: 0, tokens_output: 0 });
   });
 
+  it('a provider failure after the first chunk is an error event in OpenAI\'s body; the usage is still counted', async () => {
+    const alice = await registerUser(t.url);
+    fake.script({ pieces: ['Partial', ' answer', ' never ends'], cut: { afterPieces: 2 } });
+    const res = await complete(alice, { stream: true });
+    expect(res.status).toBe(200);
+    const events = parseSse(res.text);
+    const last = JSON.parse(events.at(-1)!.data);
+    expect(last).toEqual({ error: { message: expect.any(String), type: 'server_error', param: null, code: null } });
+    const text = events.slice(0, -1).flatMap((e) => JSON.parse(e.data).choices).map((c) => c.delta.content ?? '').join('');
+    expect(text).toBe('Partial answer');
+    const totals = await usageOf(alice);
+    expect(totals.requests).toBe(1);
+    expect(totals.tokens_output).toBeGreaterThan(0); // estimated: the text produced before the failure
+  });
+
   it('an API key needs the chat scope', async () => {
     const alice = await registerUser(t.url);
     const app = (await request(t.url).post('/v1/applications').set(alice.auth).send({ name: 'sdk' }).expect(201)).body;
@@ -314,5 +332,25 @@ describe('POST /v1/chat/completions (OpenAI Chat Completions)', () => {
       expect((many as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('n');
       await expect(client.models.retrieve('no-such-model')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     });
+  });
+
+  it('the Vercel AI SDK\'s OpenAI-compatible provider streams one answer, with the provider\'s usage', async () => {
+    const alice = await registerUser(t.url);
+    const app = (await request(t.url).post('/v1/applications').set(alice.auth).send({ name: 'ai-sdk' }).expect(201)).body;
+    const key = (await request(t.url).post(`/v1/applications/${app.id}/keys`).set(alice.auth).send({ name: 'ai', scopes: ['chat'] }).expect(201)).body.key;
+    fake.script({ pieces: ['Hello', ' from', ' the AI SDK'], usage: USAGE });
+    // ESM-only packages: a Node process of their own, which must not block this one (it serves the app).
+    const { stdout } = await promisify(execFile)(process.execPath, [join(__dirname, 'client-sdk', 'vercel-ai-stream.mjs')], {
+      env: { ...process.env, BASE_URL: t.url, API_KEY: key, MODEL: 'gpt-4o-mini' },
+      encoding: 'utf8',
+    });
+    const out = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(out.errors).toEqual([]);
+    expect(out.pieces.join('')).toBe('Hello from the AI SDK');
+    expect(out.pieces.length).toBeGreaterThan(1);
+    expect(out.finishReason).toBe('stop');
+    expect(out.usage).toEqual({ inputTokens: 321, outputTokens: 45 });
+    expect(fake.requests[0].body).toMatchObject({ stream: true, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello.' }] });
+    expect(await usageOf(alice)).toMatchObject({ requests: 1, tokens_input: 321, tokens_output: 45 });
   });
 });

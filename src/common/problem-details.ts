@@ -2,7 +2,7 @@ import { HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { STATUS_CODES } from 'node:http';
 import { QueryFailedError } from 'typeorm';
-import { pgCode } from '../database/pg-errors';
+import { isDatabaseUnavailable, pgCode } from '../database/pg-errors';
 import { DomainError, DomainErrorCode } from './domain-error';
 import { ProblemDetails, ProblemException } from './problem';
 import { isRedisUnavailable } from './redis-errors';
@@ -27,6 +27,10 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'budget.tokens_per_minute': HttpStatus.TOO_MANY_REQUESTS,
   'budget.model_not_allowed': HttpStatus.FORBIDDEN,
   'model.unknown': HttpStatus.BAD_REQUEST,
+  // IETF draft-ietf-httpapi-idempotency-key-header §2.7: a repeat while the first is being processed → 409, the key
+  // reused with a different request → 422.
+  'idempotency.in_progress': HttpStatus.CONFLICT,
+  'idempotency.mismatch': HttpStatus.UNPROCESSABLE_ENTITY,
 };
 
 /** Problem `type`s more precise than the status's name, so a client can tell a budget from a rate limit. */
@@ -35,20 +39,6 @@ const TYPE_BY_CODE: Partial<Record<DomainErrorCode, string>> = {
   'budget.tokens_per_minute': 'tokens-per-minute',
   'budget.model_not_allowed': 'model-not-allowed',
 };
-
-/**
- * Socket errors and PostgreSQL's SQLSTATEs for a server that will not serve this app now: the connection class
- * (08xxx), shutdowns (57P0x), too many connections (53300), and refusals of a new connection — the database was
- * dropped or renamed (3D000), the credentials no longer work (28000, 28P01). The database is out of reach.
- */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '3D000', '28000', '28P01']);
-
-function isDatabaseUnavailable(err: unknown): boolean {
-  const e = (err instanceof QueryFailedError ? err.driverError : err) as { code?: string; message?: string } | undefined;
-  if (!e) return false;
-  if (e.code && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-  return /Connection terminated|timeout exceeded when trying to connect/i.test(e.message ?? '');
-}
 
 /** The detail of every 503 caused by Redis being out of reach. */
 export const REDIS_UNAVAILABLE_DETAIL = 'The shared store (Redis) is not answering; try again shortly.';
@@ -127,7 +117,8 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
 export function problemHeaders(exception: unknown): Record<string, string> {
   if (exception instanceof ProblemException) return exception.headers;
   if (isRedisUnavailable(exception)) return { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) };
-  const waits = (e: DomainError) => e.code === 'provider.rate_limited' || e.code === 'auth.login_backoff' || e.retryAfterSeconds !== undefined;
+  const waits = (e: DomainError) =>
+    e.code === 'provider.rate_limited' || e.code === 'auth.login_backoff' || e.code === 'idempotency.in_progress' || e.retryAfterSeconds !== undefined;
   if (exception instanceof DomainError && waits(exception)) {
     return { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };
   }

@@ -170,6 +170,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     offline: file.offline,
     streams: { ...file.streams, key_prefix: vars.STREAMS_KEY_PREFIX ?? file.streams.key_prefix },
     shutdown: file.shutdown,
+    idempotency: file.idempotency,
     prompts: file.prompts,
     files: file.files,
     history: file.history,

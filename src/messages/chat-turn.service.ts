@@ -7,6 +7,7 @@ import { ChatsService } from '../chats/chats.service';
 import { SessionTitlesService } from '../chats/session-titles.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { DomainError } from '../common/domain-error';
+import { QuotaState } from '../common/quota';
 import { inSpan } from '../common/tracing';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
@@ -69,6 +70,8 @@ export type TurnEvent =
       sessionId: number;
       messageId: number;
       sessionCreated: boolean;
+      /** Quotas the send counted against (budgets), for the edge's RateLimit headers. */
+      quotas: QuotaState[];
     }
   | {
       type: 'started';
@@ -117,6 +120,13 @@ export type TurnEvent =
       partialText: string;
     };
 
+/**
+ * Writes a caller adds to the statement that stores a turn, so they commit with it.
+ * @param turn.sessionCte the CTE returning the session's `id`
+ * @param turn.messagesCte the CTE returning the turn's message `id`s, the answer's the largest
+ */
+export type TurnWrites = (stmt: SqlStatement, turn: { sessionCte: string; messagesCte: string }) => void;
+
 /** A send once it is planned: what the hooks and the rest of the send see. Nothing is stored yet. */
 export interface TurnPlan {
   user: AuthenticatedUser;
@@ -141,6 +151,18 @@ export interface TurnPlan {
   stateless: boolean;
   /** Free-form JSON kept with a session this send creates. */
   metadata?: Record<string, unknown>;
+  /** What the caller may use, from the hooks' {@link TurnHook.limits}. */
+  limits: TurnLimits;
+  /** Quotas the send counted against, as hooks report them (the edge advertises the tightest one). */
+  quotas: QuotaState[];
+}
+
+/** What a caller may use, as the hooks say it (e.g. budgets); the engine applies it while planning the send. */
+export interface TurnLimits {
+  /** Most output tokens a send may ask for: a larger `max_tokens` is a 422; without one, the output is capped to it. */
+  maxOutputTokens?: number;
+  /** Whether the caller may use a model; a fallback it refuses is left out of the chain, never called. */
+  allowsModel?: (model: RegisteredModel) => boolean;
 }
 
 /** A settled answer, as the `afterSettled` hook sees it. */
@@ -158,6 +180,8 @@ export interface SettledTurn {
  * awaited in the array's order.
  */
 export interface TurnHook {
+  /** What the caller may use, asked while the send is planned (several hooks: the tightest of each). */
+  limits?(user: AuthenticatedUser): TurnLimits;
   /**
    * Runs after the send is planned and before anything is stored or any provider is called (e.g. to reserve a
    * budget). Throwing a domain error refuses the send: no row is written, and the client gets a 4xx before any SSE
@@ -215,6 +239,7 @@ export class ChatTurnService {
    * @param signal aborted when the client leaves; the upstream call stops and the answer is stored `incomplete`
    * @param delivered the answer's text the client has received so far (a transport may hold text back); default:
    *        every `delta` handed out
+   * @param alsoRecord writes committed in the statement storing the turn (e.g. the idempotency key of the send)
    * @throws ProblemException 400/404/409/422 bad input; DomainError (e.g. `context.too_small`, `provider.not_configured`)
    */
   async *run(
@@ -222,6 +247,7 @@ export class ChatTurnService {
     request: TurnRequest,
     signal: AbortSignal,
     delivered?: () => string,
+    alsoRecord?: TurnWrites,
   ): AsyncGenerator<TurnEvent> {
     const began = performance.now();
     const plan = await inSpan('chat.plan', {}, () => this.plan(user, request));
@@ -230,8 +256,8 @@ export class ChatTurnService {
     let messageIds: number[] = [];
     let answerId: number | null = null;
     if (!plan.stateless) {
-      ({ session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan)));
-      yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session };
+      ({ session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan, alsoRecord)));
+      yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session, quotas: plan.quotas };
     }
     const sessionId = session?.id ?? null;
     const calledAt = performance.now();
@@ -342,16 +368,21 @@ export class ChatTurnService {
       : session
         ? this.registry.resolve(session.model)
         : this.registry.defaultModel();
-    const route = this.router.route(registered);
+    const limits = this.limitsOf(user);
+    const route = this.router.route(registered, 'answer', limits.allowsModel);
     const model = route.model; // the first model of the chain that can answer: the context is built for it
     if (request.max_tokens !== undefined && request.max_tokens > model.maxOutputTokens) {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
+    }
+    if (request.max_tokens !== undefined && limits.maxOutputTokens !== undefined && request.max_tokens > limits.maxOutputTokens) {
+      throw invalidField('max_tokens', `must not exceed ${limits.maxOutputTokens}, the max_output_tokens of your limits`);
     }
     // Built before storing anything, so a turn that can't be answered leaves no trace. A fallback gets the same
     // parts refitted to its own window (one it can't fit is skipped by the route).
     // A stateless send's messages are its whole context: no default system prompt is added.
     const system = request.stateless ? (systemPrompt ?? '') : systemPrompt;
-    const context = await this.context.forSend(session, route.models, system, turns, request.max_tokens);
+    const maxTokens = request.max_tokens ?? limits.maxOutputTokens;
+    const context = await this.context.forSend(session, route.models, system, turns, maxTokens);
     const stateless = request.stateless === true;
     const titler = stateless || session?.title ? undefined : this.titles.titleRoute(route);
     return {
@@ -368,6 +399,19 @@ export class ChatTurnService {
       sessionModel: registered.id,
       stateless,
       metadata: request.metadata,
+      limits,
+      quotas: [],
+    };
+  }
+
+  /** The hooks' limits for `user`, combined: the smallest output limit, and a model every hook allows. */
+  private limitsOf(user: AuthenticatedUser): TurnLimits {
+    const all = this.hooks.map((h) => h.limits?.(user)).filter((l): l is TurnLimits => l !== undefined);
+    const outputs = all.map((l) => l.maxOutputTokens).filter((n): n is number => n !== undefined);
+    const checks = all.map((l) => l.allowsModel).filter((f): f is (model: RegisteredModel) => boolean => f !== undefined);
+    return {
+      maxOutputTokens: outputs.length ? Math.min(...outputs) : undefined,
+      allowsModel: checks.length ? (model) => checks.every((allows) => allows(model)) : undefined,
     };
   }
 
@@ -390,7 +434,7 @@ export class ChatTurnService {
    * One statement: the session (inserted, or its count and activity time updated), the turn and the placeholder.
    * @throws 404 when the session was deleted since it was read
    */
-  private async recordTurn(plan: TurnPlan): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
+  private async recordTurn(plan: TurnPlan, alsoRecord?: TurnWrites): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
     const stmt = new SqlStatement();
     const session = this.sessions.recordTurn(
       stmt,
@@ -404,6 +448,7 @@ export class ChatTurnService {
       },
     );
     const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id, INSTANCE_ID);
+    alsoRecord?.(stmt, { sessionCte: session, messagesCte: messages });
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
       this.db,
       `SELECT ${session}.*, (SELECT array_agg(id ORDER BY id) FROM ${messages}) AS ids FROM ${session}`,
@@ -505,7 +550,10 @@ export class ChatTurnService {
     };
     const stmt = new SqlStatement();
     if (answerId !== null) this.messages.settleAnswer(stmt, answerId, outcome);
-    await this.usage.recordCall({ userId: plan.user.id, purpose: 'answer', model: plan.route.model, usage }, stmt);
+    await this.usage.recordCall(
+      { userId: plan.user.id, applicationId: plan.user.applicationId, purpose: 'answer', model: plan.route.model, usage },
+      stmt,
+    );
     const session =
       sessionId === null
         ? undefined

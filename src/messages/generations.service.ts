@@ -8,7 +8,7 @@ import { AnswerEvent } from '../streams/answer-log';
 import { AnswerStreams } from '../streams/answer-streams.service';
 import { doneDto } from './answer-events';
 import { AnswerStop } from './answer-stop';
-import { ChatTurnService, TurnEvent, TurnRequest } from './chat-turn.service';
+import { ChatTurnService, TurnEvent, TurnRequest, TurnWrites } from './chat-turn.service';
 import { MessagesRepository } from './messages.repository';
 
 /** An answer this instance generates. */
@@ -50,6 +50,8 @@ export interface StartOptions {
   delivered?: () => string;
   /** Request path, for the `instance` of problems in `error` events. */
   path?: string;
+  /** Writes committed together with the turn (the send's idempotency key). */
+  alsoRecord?: TurnWrites;
 }
 
 /**
@@ -91,7 +93,7 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
     const controller = new AbortController();
     const onClientLeft = () => controller.abort(new DOMException('The client closed the connection.', 'AbortError'));
     if (!options.background) options.clientSignal.addEventListener('abort', onClientLeft, { once: true });
-    const iterator = this.turns.run(user, request, controller.signal, options.delivered)[Symbol.asyncIterator]();
+    const iterator = this.turns.run(user, request, controller.signal, options.delivered, options.alsoRecord)[Symbol.asyncIterator]();
     let first: IteratorResult<TurnEvent>;
     try {
       first = await iterator.next();

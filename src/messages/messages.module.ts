@@ -4,6 +4,7 @@ import { ChatsModule } from '../chats/chats.module';
 import { BudgetsModule } from '../budgets/budgets.module';
 import { BudgetTurnHook } from '../budgets/budget-turn-hook';
 import { ContextModule } from '../context/context.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { StreamsModule } from '../streams/streams.module';
 import { UsageModule } from '../usage/usage.module';
@@ -19,7 +20,7 @@ import { TurnTransports } from './transports/turn-transports';
 
 /** Sending turns to models (SSE, JSON, and OpenAI's Chat Completions format) and reading a session's messages. */
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, BudgetsModule, StreamsModule],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, BudgetsModule, StreamsModule, IdempotencyModule],
   controllers: [MessagesController, ChatCompletionsController],
   providers: [
     ChatTurnService,
