@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
 import type { ModelAttempt } from '../providers/model-attempt';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
@@ -80,13 +80,24 @@ export class MessagesRepository {
    * @returns the ids of the answers marked
    */
   async sweepAbandoned(leaseMs: number): Promise<number[]> {
-    const rows: { id: number }[] = await this.messages.query(
-      `UPDATE messages SET status = 'incomplete', owner_instance = NULL
+    // The owner is kept: an instance that lost only its database connection still stores the answer when it is back.
+    const [rows] = await this.messages.query<[{ id: number }[], number]>(
+      `UPDATE messages SET status = 'incomplete'
         WHERE status = 'in_progress' AND heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)
         RETURNING id`,
       [leaseMs],
     );
     return rows.map((r) => r.id);
+  }
+
+  /**
+   * In the caller's transaction, locks an answer's row if `owner` has not stored its outcome yet (the settle clears
+   * the owner), so a retried settle stores it once even when an earlier attempt committed but its reply was lost.
+   * @returns true when the answer still waits for its outcome
+   */
+  async lockUnsettled(tx: Pick<EntityManager, 'query'>, answerId: number, owner: string): Promise<boolean> {
+    const rows: unknown[] = await tx.query(`SELECT 1 FROM messages WHERE id = $1 AND owner_instance = $2 FOR UPDATE`, [answerId, owner]);
+    return rows.length > 0;
   }
 
   /** An answer (assistant message) of one of the user's sessions, or null. */

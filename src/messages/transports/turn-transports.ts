@@ -163,7 +163,9 @@ export class TurnTransports {
         return this.finishFromRow(sse, row, seen.text, seen.n);
       }
       if (client.signal.aborted) return;
-      if (after > 1) {
+      // Without the log, the row gives `start`, the whole text as one `delta`, then `done`: the same events in the
+      // typed format, but the plain format's text would be cut differently, so its ids could not be matched.
+      if (after > (format === 'events' ? 1 : 0)) {
         throw new ProblemException(HttpStatus.GONE, `The event log of this answer has expired; read the whole answer with GET /v1/chat/messages/${id}.`);
       }
       sse.start({ session_id: row.sessionId, message_id: row.id, model: row.model }, 1);
