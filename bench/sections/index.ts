@@ -7,8 +7,9 @@ import { cpu } from './cpu';
 import { durable } from './durable';
 import { idle } from './idle';
 import { newestPage } from './newest-page';
+import { observability } from './observability';
 import { queries } from './queries';
 import { throughput } from './throughput';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, observability];
