@@ -35,8 +35,9 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/health' || req.url === '/metrics' }),
       // Route handlers only: a span for each of the dozen middleware layers every request passes (body parsers,
-      // CORS, security headers, request logging) would cost more than it tells; the route still names the server span.
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      // CORS, security headers, request logging) and an empty one per router would cost more than they tell; the
+      // route still names the server span.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
       // Statement text is kept (parameters are not): it names tables, never message text. Queries outside a traced
       // operation, and the pool's connection checkouts, make no span.
       new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true, ignoreConnectSpans: true }),

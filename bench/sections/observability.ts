@@ -28,15 +28,26 @@ async function startCollector() {
   return { port: (server.address() as AddressInfo).port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()) };
 }
 
-/** CPU ms the instance spent on `count` streams of `pace` at `concurrency`, and how many failed. */
-async function cpuFor(bench: Bench, server: Server, count: number, concurrency: number, pace: Pace) {
-  const before = procStats(server.pid).cpuMs;
-  const samples = await pool(count, concurrency, () => bench.stream('app', pace, { port: server.port }));
-  const failed = samples.filter((s) => !s.ok);
-  return { cpuMs: procStats(server.pid).cpuMs - before, errors: failed.length, causes: failed.map((s) => s.error ?? 'unknown') };
-}
-
 type Arm = 'off' | 'on';
+
+/** How long the SDK's batch span processor may hold spans before exporting them (its 5 s default, and a margin). */
+const EXPORT_SETTLE_MS = 5500;
+
+/**
+ * CPU ms each instance spent while both served `count` streams of `pace` at `concurrency` each, at the same time
+ * (so the machine's other load weighs on both alike), and what failed; then waits until the last spans are exported,
+ * so their cost counts in this phase.
+ */
+async function cpuOfBoth(bench: Bench, arms: Record<Arm, Server>, count: number, concurrency: number, pace: Pace) {
+  const before = { off: procStats(arms.off.pid).cpuMs, on: procStats(arms.on.pid).cpuMs };
+  const [off, on] = await Promise.all((['off', 'on'] as const).map((arm) => pool(count, concurrency, () => bench.stream('app', pace, { port: arms[arm].port }))));
+  await new Promise((resolve) => setTimeout(resolve, EXPORT_SETTLE_MS));
+  const result = (arm: Arm, samples: typeof off) => {
+    const failed = samples.filter((s) => !s.ok);
+    return { cpuMs: procStats(arms[arm].pid).cpuMs - before[arm], errors: failed.length, causes: failed.map((s) => s.error ?? 'unknown') };
+  };
+  return { off: result('off', off), on: result('on', on) };
+}
 
 /**
  * Metrics and tracing on against off, on two fresh instances of the built app side by side: "off" has no
@@ -46,8 +57,9 @@ type Arm = 'off' | 'on';
  * to a stand-in collector in this process (sampling always on, the SDK's default batch processor). Measures the
  * added time to first byte at C=1 (BENCH_OBS_TTFT_ROUNDS rounds of one 3-token answer on each arm, the order
  * alternating; the difference of the p50s and the median of each round's difference), and CPU per relayed piece:
- * BENCH_OBS_CPU_ROUNDS rounds, the arms alternating, each of BENCH_OBS_STREAMS streams (default 50) of
- * BENCH_OBS_TOKENS tokens (default 500) paced 20 ms at C=50 less as many 1-token streams at C=10 (their fixed cost).
+ * BENCH_OBS_CPU_ROUNDS rounds, in each of which both instances serve BENCH_OBS_STREAMS streams (default 50) of
+ * BENCH_OBS_TOKENS tokens (default 500) paced 20 ms at C=50 at the same time, less as many 1-token streams at C=10
+ * (their fixed cost), each phase counting until its spans are exported.
  */
 export const observability: Section = {
   name: 'observability',
@@ -113,9 +125,11 @@ export const observability: Section = {
         on: { fixed: 0, streamed: 0, errors: 0, causes: new Set() },
       };
       for (let round = 0; round < cpuRounds; round++) {
-        for (const arm of order(round)) {
-          const fixed = await cpuFor(bench, arms[arm], paced, 10, { ttftMs: 0, itlMs: 0, tokens: 1 });
-          const streamed = await cpuFor(bench, arms[arm], paced, 50, { ttftMs: 0, itlMs: 20, tokens });
+        const fixedOfBoth = await cpuOfBoth(bench, arms, paced, 10, { ttftMs: 0, itlMs: 0, tokens: 1 });
+        const streamedOfBoth = await cpuOfBoth(bench, arms, paced, 50, { ttftMs: 0, itlMs: 20, tokens });
+        for (const arm of ['off', 'on'] as const) {
+          const fixed = fixedOfBoth[arm];
+          const streamed = streamedOfBoth[arm];
           cpu[arm].fixed += fixed.cpuMs;
           cpu[arm].streamed += streamed.cpuMs;
           cpu[arm].errors += fixed.errors + streamed.errors;
@@ -125,9 +139,6 @@ export const observability: Section = {
       const streams = paced * cpuRounds;
       const perPieceUs = (arm: Arm) => ((cpu[arm].streamed - cpu[arm].fixed) / streams / (tokens - 1)) * 1000;
       const perRequestMs = (arm: Arm) => cpu[arm].fixed / streams;
-
-      // Let the SDK's batch processor (5 s schedule) flush what the last streams left.
-      await new Promise((resolve) => setTimeout(resolve, 6000));
 
       const p = (arm: Arm, q: number) => percentile(ttft[arm], q);
       const addedP50 = p('on', 50) - p('off', 50);
