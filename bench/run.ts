@@ -117,7 +117,9 @@ async function main(): Promise<void> {
 
     const startApp = async (env: Record<string, string> = {}): Promise<Server> => {
       const port = await freePort();
-      const child = spawn(NODE, [join(ROOT, 'dist', 'src', 'main.js')], {
+      // BENCH_PROFILE_DIR=<dir>: each app instance writes a V8 CPU profile there when it stops (open it in Chrome's DevTools).
+      const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+      const child = spawn(NODE, [...profile, join(ROOT, 'dist', 'src', 'main.js')], {
         cwd: workDir,
         env: {
           ...process.env,
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
       floor,
       app,
       token,
+      configFile,
       databaseUrl,
       agent,
       startApp,

@@ -8,7 +8,10 @@ import { UsagePurpose1795600400000 } from './1795600400000-UsagePurpose';
 import { LoginSessions1795601200000 } from './1795601200000-LoginSessions';
 import { LoginFailures1795601200001 } from './1795601200001-LoginFailures';
 import { DurableGenerations1795601300000 } from './1795601300000-DurableGenerations';
+import { IdempotencyKeys1795601300001 } from './1795601300001-IdempotencyKeys';
 import { ApiKeyScopes1795601500000 } from './1795601500000-ApiKeyScopes';
+import { BudgetOverrides1795601500001 } from './1795601500001-BudgetOverrides';
+import { AnswerPrices1795601500002 } from './1795601500002-AnswerPrices';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -21,5 +24,8 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   LoginSessions1795601200000,
   LoginFailures1795601200001,
   DurableGenerations1795601300000,
+  IdempotencyKeys1795601300001,
   ApiKeyScopes1795601500000,
+  BudgetOverrides1795601500001,
+  AnswerPrices1795601500002,
 ];

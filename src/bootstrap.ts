@@ -7,7 +7,7 @@ import { rejectDeepJson } from './common/json-depth';
 import { securityHeaders } from './common/security-headers';
 import { AppConfig, appConfig } from './config/app-config';
 import openApiMetadata from './metadata';
-import { serveApiDocs } from './openapi-document';
+import { DOCS_PATHS, REDOC_SCRIPT, serveApiDocs } from './openapi-document';
 
 /**
  * Applies what must be set on the HTTP adapter itself (security headers, body limits, proxy trust, logger, CORS,
@@ -18,14 +18,14 @@ export function configureApp(app: NestExpressApplication): void {
   const config = app.get<AppConfig>(appConfig.KEY);
   app.useLogger(new QuietStartupLogger(app.get(Logger)));
   app.disable('x-powered-by');
-  app.use(securityHeaders('/docs'));
+  app.use(securityHeaders({ swaggerUi: `/${DOCS_PATHS.ui}`, redoc: { path: DOCS_PATHS.redoc, scriptUrl: REDOC_SCRIPT } }));
   app.useBodyParser('json', { limit: config.limits.json_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) });
   app.set('trust proxy', config.trustProxy);
   // Bearer tokens only: browsers never send credentials (cookies, HTTP auth) cross-origin to this API.
   app.enableCors({
     origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins.length ? config.corsOrigins : false,
     credentials: false,
-    exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+    exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Idempotent-Replayed'],
   });
   // Slow clients (slowloris) lose their socket; answers, SSE streams included, are not limited by these.
   const server = app.getHttpServer() as Server & { connectionsCheckingInterval: number };

@@ -6,6 +6,7 @@ import { ChatSessionEntity } from './chats/chat-session.entity';
 import { FileContentEntity } from './files/file-content.entity';
 import { FileObjectDeletionEntity } from './files/file-object-deletion.entity';
 import { FileEntity } from './files/file.entity';
+import { IdempotencyKeyEntity } from './idempotency/idempotency-key.entity';
 import { MessageEntity } from './messages/message.entity';
 import { PromptVersionEntity } from './prompts/prompt-version.entity';
 import { PromptEntity } from './prompts/prompt.entity';
@@ -27,4 +28,5 @@ export const ENTITIES = [
   FileEntity,
   FileContentEntity,
   FileObjectDeletionEntity,
+  IdempotencyKeyEntity,
 ];

@@ -119,6 +119,10 @@ const HEADERS: Record<string, HeaderObject> = {
   'RateLimit-Remaining': integerHeader('Requests left in the current window.'),
   'RateLimit-Reset': integerHeader('Seconds until the window resets.'),
   'Retry-After': integerHeader('Seconds to wait before trying again (RFC 9110 §10.2.3).'),
+  'Idempotent-Replayed': {
+    description: '`true` when this answer repeats the outcome of an earlier request with the same `Idempotency-Key`.',
+    schema: { type: 'string', enum: ['true'] },
+  },
 };
 
 const headerRef = (name: string): ReferenceObject => ({ $ref: `#/components/headers/${name}` });
@@ -253,7 +257,8 @@ function applyToOperation(op: OperationObject, path: string, facts: RouteFacts):
   if (hasJsonBody || hasIdParam) implied.add(400);
   if (hasPathParam) implied.add(404);
   if (hasBody) implied.add(413);
-  if (hasJsonBody || hasQuery) implied.add(422);
+  // OpenAI answers invalid requests with 400, and so do its routes here.
+  if ((hasJsonBody || hasQuery) && !isOpenAiPath(path)) implied.add(422);
   if (facts.throttled) implied.add(429).add(503);
   if (facts.rateLimitClass === 'send') implied.add(502).add(503).add(504);
 

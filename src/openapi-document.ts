@@ -1,24 +1,14 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { packageVersion } from './common/package-version';
 import { applyOpenApiConventions, listRouteFacts } from './openapi-conventions';
 
 /** Where the API documentation is served; all public, like the document itself. */
 export const DOCS_PATHS = { ui: 'docs', json: '/docs-json', yaml: 'docs-yaml', redoc: '/redoc' } as const;
 
 /** Redoc's standalone bundle (Redoc CE 2.x), loaded by the `/redoc` page in the reader's browser. */
-const REDOC_SCRIPT = 'https://cdn.redoc.ly/redoc/v2.5.0/bundles/redoc.standalone.js';
-
-/** The `version` of the nearest package.json above this file (the source tree or `dist/`). */
-export function packageVersion(from = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-    if (dirname(dir) === dir) throw new Error('package.json not found above ' + from);
-  }
-}
+export const REDOC_SCRIPT = 'https://cdn.redoc.ly/redoc/v2.5.0/bundles/redoc.standalone.js';
 
 /** Returns a copy of a JSON value with every object's keys sorted, so the document diffs cleanly. */
 export function sortKeys<T>(value: T): T {

@@ -31,7 +31,7 @@ describe('Applications and API keys (e2e): /v1/applications', () => {
 
   it('creates an application (201, trimmed name) and lists only the caller’s, paginated', async () => {
     const created = await createApp(alice.token, '  Chat widget ');
-    expect(created).toEqual({ id: expect.any(Number), name: 'Chat widget', created_at: expect.any(String) });
+    expect(created).toEqual({ id: expect.any(Number), name: 'Chat widget', limits: null, created_at: expect.any(String) });
     await createApp(bob.token, 'bob app');
     const list = await t.http().get('/v1/applications?page=1&page_size=10').set(auth(alice.token)).expect(200);
     expect(list.body).toMatchObject({ total: 1, page: 1, page_size: 10 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_ENV } from './support/app';
-import { prepareWorkerDatabase } from './support/database';
+import { databaseUrl, DB_PREFIX, prepareWorkerDatabase } from './support/database';
 import { buildEntryPoint, EntryPointProcess, freePort, spawnEntryPoint } from './support/entry-point';
 
 /**
@@ -119,6 +119,35 @@ describe('boot (src/main.ts)', () => {
     ]);
     expect(run.stdout()).not.toContain('hunter2');
   }, 60_000);
+
+  it('a database that does not exist (3D000): no retries, one error line naming it and what to fix, exit 1, no stack trace', async () => {
+    const missing = `${DB_PREFIX}_does_not_exist`;
+    const run = spawnEntryPoint({
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      JWT_SECRET: TEST_ENV.JWT_SECRET,
+      CONFIG_FILE: TEST_ENV.CONFIG_FILE,
+      DATABASE_URL: databaseUrl(missing),
+      DATABASE_CONNECT_ATTEMPTS: '5',
+      DATABASE_CONNECT_RETRY_MS: '2000',
+      DATA_DIR: join(dir, 'data'),
+    }, built);
+    running.push(run);
+    const started = performance.now();
+    const exit = await exitWithin(run, 40_000);
+    expect(exit).toEqual({ code: 1, signal: null });
+    // Not 5 attempts 2 s apart: a missing database does not appear by waiting.
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(run.stderr()).not.toMatch(/^\s{4}at /m);
+    expect(run.stdout()).not.toMatch(/^\s{4}at /m);
+    const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; context?: string });
+    expect(entries.filter((e) => e.context === 'Database' && e.msg.startsWith('connecting'))).toHaveLength(1);
+    const errors = entries.filter((e) => e.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].msg).toContain(`3D000 database "${missing}" does not exist`);
+    expect(errors[0].msg).toMatch(/create that database .* or fix the database name in DATABASE_URL/);
+    expect(JSON.stringify(errors[0])).not.toMatch(/\n\s+at /);
+  }, 45_000);
 
   it('refuses a configuration with an unknown key, naming the key and its path on one line', async () => {
     const configFile = join(dir, 'unknown-key.yaml');

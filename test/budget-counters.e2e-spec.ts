@@ -39,13 +39,13 @@ describe.each([
 
   it('a missing counter starts from its seed (the ledger), and settling gives back what was not spent', async () => {
     const key = `seeded${++n}`;
-    expect(await counters.reserve([charge(30, 100, 60, key)])).toEqual({ ok: true });
+    expect(await counters.reserve([charge(30, 100, 60, key)])).toEqual({ ok: true, values: [90] });
     expect(await counters.reserve([charge(30, 100, 60, key)])).toMatchObject({ ok: false, current: 90 });
 
     await counters.adjust([{ key, delta: -25 }]);
 
     expect(await counters.read([charge(0, 0, 0, key)])).toEqual([65]);
-    expect(await counters.reserve([charge(30, 100, 60, key)])).toEqual({ ok: true });
+    expect(await counters.reserve([charge(30, 100, 60, key)])).toEqual({ ok: true, values: [95] });
   });
 });
 

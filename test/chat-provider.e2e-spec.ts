@@ -107,7 +107,7 @@ describe('POST /v1/chat/stream through an OpenAI-compatible provider', () => {
     const second = await request(t.url)
       .post('/v1/chat/stream')
       .set(alice.auth)
-      .send(body({ stream: false, session_id: sessionId, messages: [{ role: 'user', content: 'Two' }] }));
+      .send({ stream: false, session_id: sessionId, messages: [{ role: 'user', content: 'Two' }] }); // no model: the session's
     expect(second.body.model).toBe('openai/gpt-3.5-turbo');
     expect(fake.requests[1].body).toMatchObject({
       model: 'gpt-3.5-turbo',

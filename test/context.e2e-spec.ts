@@ -53,8 +53,9 @@ describe('Context management, full mode, model titles (e2e)', () => {
     await fake.close();
   });
 
+  // A model given with a session_id would become the session's: a send to a session names none.
   const send = (body: object) =>
-    request(t.url).post('/v1/chat/stream').set(alice.auth).send({ model: 'gpt-4o-mini', stream: false, ...body });
+    request(t.url).post('/v1/chat/stream').set(alice.auth).send({ ...(!('session_id' in body) && { model: 'gpt-4o-mini' }), stream: false, ...body });
   const session = async (id: number) => (await request(t.url).get(`/v1/chat/sessions/${id}`).set(alice.auth)).body;
 
   describe('auto title', () => {

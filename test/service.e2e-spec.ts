@@ -15,6 +15,7 @@ describe('service endpoints', () => {
   it('GET / names the service and points at the docs', async () => {
     const res = await request(t.url).get('/').expect(200);
     expect(res.body).toMatchObject({ name: 'chat-backend', docs: '/docs', openapi: '/docs-json' });
+    expect(res.body.version).toBe(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version);
   });
 
   it('GET /health is up and echoes a given request id', async () => {

@@ -3,6 +3,7 @@
  * (see bench/harness.ts) and add it here; `BENCH_ONLY=<name>` runs it alone.
  */
 import { Section } from '../harness';
+import { completions } from './completions';
 import { cpu } from './cpu';
 import { durable } from './durable';
 import { idle } from './idle';
@@ -12,4 +13,4 @@ import { queries } from './queries';
 import { throughput } from './throughput';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, observability];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, observability];

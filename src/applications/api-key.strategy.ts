@@ -40,6 +40,14 @@ export class ApiKeyStrategy extends PassportStrategy(Strategy, 'api-key') {
       this.keys.touch(key.keyId).catch((err) => this.logger.warn(`Could not stamp last_used_at of key ${key.keyId}: ${err}`));
     }
     const scopes = key.scopes ?? API_KEY_SCOPES;
-    return { id: key.userId, role: key.role, tier: key.tier, applicationId: key.applicationId, sessionId: null, scopes };
+    return {
+      id: key.userId,
+      role: key.role,
+      tier: key.tier,
+      applicationId: key.applicationId,
+      sessionId: null,
+      scopes,
+      limits: { user: key.userLimits ?? null, application: key.applicationLimits ?? null },
+    };
   }
 }

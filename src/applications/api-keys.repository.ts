@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import type { ApiKeyScope } from '../common/api-key-scopes';
+import type { BudgetLimits } from '../config/file-config';
 import { UserEntity } from '../users/user.entity';
 import { ApiKeyEntity } from './api-key.entity';
 import { isId } from './applications.repository';
@@ -18,6 +19,9 @@ export interface ActiveApiKey {
   /** Null: every scope. */
   scopes: ApiKeyScope[] | null;
   expiresAt: Date | null;
+  /** Budget overrides of the key's user and application; null: none. */
+  userLimits: BudgetLimits | null;
+  applicationLimits: BudgetLimits | null;
 }
 
 /** Persistence of API keys (stored as SHA-256 hashes). */
@@ -61,6 +65,8 @@ export class ApiKeysRepository {
       .addSelect('u.disabled', 'disabled')
       .addSelect('k.scopes', 'scopes')
       .addSelect('k.expires_at', 'expiresAt')
+      .addSelect('u.limits', 'userLimits')
+      .addSelect('a.limits', 'applicationLimits')
       .where('k.key_hash = :keyHash AND k.revoked_at IS NULL', { keyHash })
       .getRawOne<ActiveApiKey>();
     return row ?? null;

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { UserTokenOnly } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
@@ -11,6 +11,7 @@ import {
   CreateApiKeyDto,
   CreateApplicationDto,
   CreatedApiKeyDto,
+  UpdateApplicationDto,
 } from './applications.dto';
 import { ApplicationsService } from './applications.service';
 import { OperationId } from '../common/operation-id.decorator';
@@ -36,6 +37,21 @@ export class ApplicationsController {
   @OperationId('listApplications')
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: PageQueryDto): Promise<ApplicationPageDto> {
     return this.applications.list(user.id, query);
+  }
+
+  /**
+   * Renames an application or sets its budget overrides (`limits`), which its API keys share within the user's
+   * budget. Its owner, or an admin for any application.
+   */
+  @Patch(':id')
+  @ApiOkResponse({ type: ApplicationDto })
+  @OperationId('updateApplication')
+  update(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id', ParseIdPipe) id: number,
+    @Body() dto: UpdateApplicationDto,
+  ): Promise<ApplicationDto> {
+    return this.applications.update(user, id, dto);
   }
 
   /** Deletes an application and its keys; its sessions stay, without an application. */

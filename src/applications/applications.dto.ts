@@ -1,7 +1,21 @@
 import { PageMetaDto } from '../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import {
+  ArrayNotEmpty,
+  IsArray,
+  IsIn,
+  IsISO8601,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
+import { LimitOverridesDto } from '../common/limit-overrides.dto';
+import { NullClears } from '../common/nullable';
 import { API_KEY_SCOPES, ApiKeyScope } from '../common/api-key-scopes';
 import { ApiKeyEntity } from './api-key.entity';
 import { ApplicationEntity } from './application.entity';
@@ -15,14 +29,32 @@ export class CreateApplicationDto {
   name: string;
 }
 
+/** Changes to an application. */
+export class UpdateApplicationDto {
+  /** 1..100 characters. */
+  @IsOptional() @Trim() @IsString() @IsNotEmpty() @MaxLength(100)
+  name?: string;
+
+  /**
+   * Budget overrides shared by the application's API keys (within its user's budget): each key sent replaces the
+   * application's, a key sent as null removes it, and null removes them all.
+   */
+  @ApiProperty({ type: LimitOverridesDto, nullable: true, required: false })
+  @NullClears() @IsObject() @ValidateNested() @Type(() => LimitOverridesDto)
+  limits?: LimitOverridesDto | null;
+}
+
 /** A user's named client application; requests made with its API keys are stamped with its id. */
 export class ApplicationDto {
   @ApiProperty({ type: 'integer' }) id: number;
   name: string;
+  /** Budget overrides shared by its API keys (README "Budgets and quotas"); null: none. */
+  @ApiProperty({ type: LimitOverridesDto, nullable: true })
+  limits: LimitOverridesDto | null;
   created_at: Date;
 
   static from(app: ApplicationEntity): ApplicationDto {
-    return { id: app.id, name: app.name, created_at: app.createdAt };
+    return { id: app.id, name: app.name, limits: app.limits ?? null, created_at: app.createdAt };
   }
 }
 

@@ -15,5 +15,6 @@ import { ApplicationsService } from './applications.service';
   imports: [PassportModule, TypeOrmModule.forFeature([ApplicationEntity, ApiKeyEntity]), CredentialsModule],
   controllers: [ApplicationsController],
   providers: [ApplicationsRepository, ApiKeysRepository, ApplicationsService, ApiKeyStrategy],
+  exports: [ApplicationsRepository],
 })
 export class ApplicationsModule {}

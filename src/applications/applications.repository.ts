@@ -20,6 +20,22 @@ export class ApplicationsRepository {
     return isId(id) ? this.applications.findOneBy({ id, userId }) : Promise.resolve(null);
   }
 
+  /**
+   * @param any true (an admin): any user's application
+   * @returns the application when it exists and belongs to `userId` (or `any`), else null
+   */
+  findVisible(userId: number, any: boolean, id: number): Promise<ApplicationEntity | null> {
+    if (!isId(id)) return Promise.resolve(null);
+    return this.applications.findOneBy(any ? { id } : { id, userId });
+  }
+
+  /** Writes an application's name and limits (each when given) and returns the fresh row. */
+  async update(id: number, fields: Partial<Pick<ApplicationEntity, 'name' | 'limits'>>): Promise<ApplicationEntity | null> {
+    const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+    if (Object.keys(defined).length) await this.applications.update({ id }, defined);
+    return this.applications.findOneBy({ id });
+  }
+
   /** One page of a user's applications, newest first. */
   findPageOwned(userId: number, skip: number, take: number): Promise<[ApplicationEntity[], number]> {
     return this.applications.findAndCount({ where: { userId }, order: { id: 'DESC' }, skip, take });

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { AuthenticatedUser } from '../common/authenticated-user';
+import { mergeLimitOverrides } from '../common/limit-overrides.dto';
 import { PageQueryDto } from '../common/pagination.dto';
 import { invalidField, notFound } from '../common/problem';
 import { AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
@@ -13,6 +15,7 @@ import {
   CreateApiKeyDto,
   CreateApplicationDto,
   CreatedApiKeyDto,
+  UpdateApplicationDto,
 } from './applications.dto';
 import { ApplicationsRepository } from './applications.repository';
 
@@ -32,6 +35,21 @@ export class ApplicationsService {
   async list(userId: number, query: PageQueryDto): Promise<ApplicationPageDto> {
     const [rows, total] = await this.applications.findPageOwned(userId, (query.page - 1) * query.page_size, query.page_size);
     return { total, page: query.page, page_size: query.page_size, items: rows.map(ApplicationDto.from) };
+  }
+
+  /**
+   * Renames an application or changes its budget overrides: its owner, or an admin (any application). The
+   * overrides apply to its keys' next requests on every instance.
+   * @throws 404 when missing or not the caller's (unless an admin)
+   */
+  async update(caller: AuthenticatedUser, id: number, dto: UpdateApplicationDto): Promise<ApplicationDto> {
+    const app = await this.applications.findVisible(caller.id, caller.role === 'admin', id);
+    if (!app) throw notFound('Application');
+    const limits = dto.limits === undefined ? undefined : mergeLimitOverrides(app.limits, dto.limits);
+    const updated = await this.applications.update(app.id, { name: dto.name, limits });
+    if (!updated) throw notFound('Application');
+    await this.invalidations.emit({ kind: 'application', applicationId: app.id });
+    return ApplicationDto.from(updated);
   }
 
   /** Deletes an application and its keys; the keys stop working at once. @throws 404 when missing or not the caller's */

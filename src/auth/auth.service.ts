@@ -116,7 +116,7 @@ export class AuthService {
 
   /** The token answer; the user just read is cached, so the new access token's first request reads nothing. */
   private answer(user: UserEntity, pair: TokenPair, mark: number): AuthTokensDto {
-    this.principals.remember({ id: user.id, role: user.role, tier: user.tier, disabled: user.disabled }, mark);
+    this.principals.remember({ id: user.id, role: user.role, tier: user.tier, disabled: user.disabled, limits: user.limits ?? null }, mark);
     return {
       access_token: pair.accessToken,
       refresh_token: pair.refreshToken,

@@ -51,6 +51,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     const id = Number(claims.sub);
     const user = await this.principals.user(id, () => this.users.findPrincipal(id));
     if (!user || user.disabled) return null;
-    return { id: user.id, role: user.role, tier: user.tier, applicationId: null, sessionId: claims.sid };
+    return {
+      id: user.id,
+      role: user.role,
+      tier: user.tier,
+      applicationId: null,
+      sessionId: claims.sid,
+      limits: { user: user.limits ?? null, application: null },
+    };
   }
 }

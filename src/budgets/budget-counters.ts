@@ -13,8 +13,11 @@ export interface CounterCharge {
   seed: () => Promise<number>;
 }
 
-/** Outcome of {@link BudgetCounters.reserve}: `refused` is the index of the first charge that would not fit. */
-export type ReserveOutcome = { ok: true } | { ok: false; refused: number; current: number };
+/**
+ * Outcome of {@link BudgetCounters.reserve}: `values` are the counters after the additions (in the charges'
+ * order); `refused` is the index of the first charge that would not fit.
+ */
+export type ReserveOutcome = { ok: true; values: number[] } | { ok: false; refused: number; current: number };
 
 /**
  * Counters of spent budget, checked and added to all at once: either every charge fits its limit and all are
@@ -26,10 +29,12 @@ export interface BudgetCounters {
   adjust(adjustments: { key: string; delta: number }[]): Promise<void>;
   /** Current values (missing counters are seeded first). */
   read(charges: Pick<CounterCharge, 'key' | 'expiresAt' | 'seed'>[]): Promise<number[]>;
+  /** Drops counters (they are rebuilt from the ledger on their next use), e.g. after their limits changed. */
+  drop(keys: string[]): Promise<void>;
 }
 
 /**
- * KEYS: the counters. ARGV: amounts, then limits. Returns {1} when all fit and were added, {0, i, current} when the
+ * KEYS: the counters. ARGV: amounts, then limits. Returns {1, values…} when all fit and were added, {0, i, current} when the
  * i-th (1-based) would pass its limit, {-1, i} when the i-th is missing (the caller seeds it and tries again).
  * One script, so the check and the additions are atomic across every instance sharing the Redis server.
  */
@@ -40,8 +45,9 @@ for i = 1, n do
   if not v then return {-1, i} end
   if tonumber(v) + tonumber(ARGV[i]) > tonumber(ARGV[n + i]) then return {0, i, v} end
 end
-for i = 1, n do redis.call('INCRBY', KEYS[i], ARGV[i]) end
-return {1}
+local out = {1}
+for i = 1, n do out[i + 1] = redis.call('INCRBY', KEYS[i], ARGV[i]) end
+return out
 `;
 
 /** KEYS: counters; ARGV: deltas. Adds to the counters that exist (a missing one is rebuilt from the ledger later). */
@@ -60,7 +66,7 @@ export class RedisBudgetCounters implements BudgetCounters {
   ) {}
 
   async reserve(charges: CounterCharge[]): Promise<ReserveOutcome> {
-    if (!charges.length) return { ok: true };
+    if (!charges.length) return { ok: true, values: [] };
     const keys = charges.map((c) => this.prefix + c.key);
     for (let attempt = 0; attempt < 4; attempt++) {
       const result = (await this.redis.eval(
@@ -70,7 +76,7 @@ export class RedisBudgetCounters implements BudgetCounters {
         ...charges.map((c) => c.amount),
         ...charges.map((c) => c.limit),
       )) as [number, number?, string?];
-      if (result[0] === 1) return { ok: true };
+      if (result[0] === 1) return { ok: true, values: result.slice(1).map(Number) };
       const index = result[1]! - 1;
       if (result[0] === 0) return { ok: false, refused: index, current: Number(result[2]) };
       await this.seed(charges[index], keys[index]);
@@ -89,6 +95,10 @@ export class RedisBudgetCounters implements BudgetCounters {
     const keys = charges.map((c) => this.prefix + c.key);
     const values = await this.redis.mget(...keys);
     return Promise.all(values.map(async (v, i) => (v === null ? this.seed(charges[i], keys[i]) : Number(v))));
+  }
+
+  async drop(keys: string[]): Promise<void> {
+    if (keys.length) await this.redis.del(...keys.map((k) => this.prefix + k));
   }
 
   /** Sets a missing counter from the ledger; NX, so a concurrent seeder (or a reservation since) is not overwritten. */
@@ -114,8 +124,7 @@ export class MemoryBudgetCounters implements BudgetCounters {
       if (current === undefined) return this.reserve(charges); // expired while seeding: seed again
       if (current + c.amount > c.limit) return { ok: false, refused: i, current };
     }
-    for (const c of charges) this.live(c.key)!.value += c.amount;
-    return { ok: true };
+    return { ok: true, values: charges.map((c) => (this.live(c.key)!.value += c.amount)) };
   }
 
   async adjust(adjustments: { key: string; delta: number }[]): Promise<void> {
@@ -129,6 +138,11 @@ export class MemoryBudgetCounters implements BudgetCounters {
   async read(charges: Pick<CounterCharge, 'key' | 'expiresAt' | 'seed'>[]): Promise<number[]> {
     await Promise.all(charges.map((c) => this.ensure(c)));
     return charges.map((c) => this.live(c.key)?.value ?? 0);
+  }
+
+  async drop(keys: string[]): Promise<void> {
+    for (const key of keys) this.counters.delete(key);
+    return Promise.resolve();
   }
 
   private live(key: string) {

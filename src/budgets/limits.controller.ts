@@ -31,3 +31,22 @@ export class LimitsController {
     return this.limits.report(id);
   }
 }
+
+/** `/v1/applications/{id}/limits`: an application's budgets, shared by its API keys within its user's. */
+@ApiTags('applications')
+@Controller('v1/applications')
+@KeyScope('usage:read')
+export class ApplicationLimitsController {
+  constructor(private readonly limits: LimitsService) {}
+
+  /**
+   * An application's limits (the tightest of tier, user and application), what its keys spent and what is left, and
+   * when each window resets. Its owner or an admin; an API key only its own application's.
+   */
+  @Get(':id/limits')
+  @ApiOkResponse({ type: LimitsReportDto })
+  @OperationId('getApplicationLimits')
+  getLimits(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseIdPipe) id: number): Promise<LimitsReportDto> {
+    return this.limits.applicationReport(user, id);
+  }
+}

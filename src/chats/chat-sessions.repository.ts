@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, IsNull, Not, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { EntityRows } from '../database/entity-rows';
 import { SqlStatement } from '../database/sql-statement';
 import { MessageEntity } from '../messages/message.entity';
 import { ChatSessionEntity } from './chat-session.entity';
@@ -51,10 +52,15 @@ export interface Turn {
  */
 @Injectable()
 export class ChatSessionsRepository {
+  /** Sessions read by hand-written SQL where every send reads one. */
+  private readonly rows: EntityRows<ChatSessionEntity>;
+
   constructor(
     @InjectRepository(ChatSessionEntity) private readonly sessions: Repository<ChatSessionEntity>,
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
-  ) {}
+  ) {
+    this.rows = new EntityRows(sessions);
+  }
 
   /**
    * Inserts a session.
@@ -68,16 +74,18 @@ export class ChatSessionsRepository {
   /**
    * Adds to `stmt` a CTE `session` recording a new turn: a new session inserted with `added` messages counted, or
    * an existing one with `added` more messages, the activity time, and the request's system prompt when it gives
-   * one (it replaces the stored one). An existing session deleted meanwhile yields no row.
+   * one (it replaces the stored one), and `model` when the request names another one (it becomes the session's).
+   * An existing session deleted meanwhile yields no row.
    * @param session an existing session's id, or the fields of a new one
    * @returns the CTE's name; it returns {@link SESSION_COLUMNS}
    */
-  recordTurn(stmt: SqlStatement, session: number | NewSession, turn: { added: number; systemPrompt?: string }): string {
+  recordTurn(stmt: SqlStatement, session: number | NewSession, turn: { added: number; systemPrompt?: string; model?: string }): string {
     if (typeof session === 'number') {
       return stmt.with(
         'session',
         `UPDATE chat_sessions SET message_count = message_count + ${stmt.param(turn.added, 'integer')},
-           system_prompt = COALESCE(${stmt.param(turn.systemPrompt ?? null, 'text')}, system_prompt), updated_at = now()
+           system_prompt = COALESCE(${stmt.param(turn.systemPrompt ?? null, 'text')}, system_prompt),
+           model = COALESCE(${stmt.param(turn.model ?? null, 'varchar')}, model), updated_at = now()
          WHERE id = ${stmt.param(session, 'integer')} RETURNING ${SESSION_COLUMNS}`,
       );
     }
@@ -141,8 +149,12 @@ export class ChatSessionsRepository {
   }
 
   /** @returns the session if it exists and belongs to `userId`, else null. */
-  findOwned(userId: number, id: number): Promise<ChatSessionEntity | null> {
-    return this.sessions.findOneBy({ id, userId });
+  async findOwned(userId: number, id: number): Promise<ChatSessionEntity | null> {
+    const rows: Record<string, unknown>[] = await this.sessions.query(
+      `SELECT ${this.rows.columns} FROM chat_sessions WHERE id = $1 AND user_id = $2`,
+      [id, userId],
+    );
+    return rows.length ? this.rows.hydrate(rows[0]) : null;
   }
 
   /** A page of the user's sessions, newest `updated_at` first. */

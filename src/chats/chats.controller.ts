@@ -9,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { Idempotent } from '../idempotency/idempotency.http';
 import { ChatsService } from './chats.service';
 import {
   DeletedDto,
@@ -35,9 +36,10 @@ import { OperationId } from '../common/operation-id.decorator';
 export class ChatsController {
   constructor(private readonly chats: ChatsService) {}
 
-  /** Create a session. */
+  /** Create a session. With `Idempotency-Key`, a repeat of the same request returns the session created first. */
   @Post('sessions')
-  @ApiCreatedResponse({ type: SessionDto })
+  @Idempotent()
+  @ApiCreatedResponse({ type: SessionDto, headers: { 'Idempotent-Replayed': { $ref: '#/components/headers/Idempotent-Replayed' } } })
   @ApiNotFoundResponse({ description: 'No such prompt (`prompt_id`).' })
   @OperationId('createSession')
   create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreateSessionDto): Promise<SessionDto> {

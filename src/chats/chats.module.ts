@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { MessageEntity } from '../messages/message.entity';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { PromptsModule } from '../prompts/prompts.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { UsageModule } from '../usage/usage.module';
@@ -16,7 +17,7 @@ import { SessionTitlesService } from './session-titles.service';
  * messages module's job.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule, UsageModule],
+  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule, UsageModule, IdempotencyModule],
   controllers: [ChatsController],
   providers: [ChatsService, ChatSessionsRepository, SessionTitlesService],
   exports: [ChatsService, ChatSessionsRepository, SessionTitlesService],

@@ -1,4 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { BudgetLimits } from '../config/file-config';
 import type { ApiKeyScope } from './api-key-scopes';
 import type { UserRole } from './user-role';
 
@@ -13,6 +14,11 @@ export interface AuthenticatedUser {
   sessionId: string | null;
   /** An API key's scopes (README "Applications and API keys"); undefined for a user access token (no limit). */
   scopes?: readonly ApiKeyScope[];
+  /**
+   * Budget overrides (README "Budgets and quotas") of the user and, for an API key, of its application; each
+   * tightens the tier's. Absent or null: none.
+   */
+  limits?: { user: BudgetLimits | null; application: BudgetLimits | null };
 }
 
 /** Injects the authenticated caller (`req.user`) into a handler parameter. */

@@ -20,7 +20,9 @@ export type DomainErrorCode =
   | 'budget.exceeded'
   | 'budget.tokens_per_minute'
   | 'budget.model_not_allowed'
-  | 'model.unknown';
+  | 'model.unknown'
+  | 'idempotency.in_progress'
+  | 'idempotency.mismatch';
 
 /**
  * An error a service throws when a request can't be served for a reason of the domain. `message` is a sentence

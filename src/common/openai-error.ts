@@ -39,12 +39,21 @@ const CODE_BY_STATUS: Record<number, string> = {
 };
 
 /**
+ * The HTTP status of a problem on an OpenAI-compatible route: OpenAI answers every invalid request with 400 (API
+ * reference, "Error codes"), so our 422 (validation) is a 400 there, raised by the SDKs as BadRequestError.
+ */
+export function openAiStatus(status: number): number {
+  return status === 422 ? 400 : status;
+}
+
+/**
  * The same error in OpenAI's shape. `param` is the problem's `param` extension, else its first field error;
  * `code` its `code` extension, else one by status.
  */
 export function toOpenAiError(problem: ProblemDetails): OpenAiErrorBody {
   const param = typeof problem.param === 'string' ? problem.param : (problem.errors?.[0]?.field ?? null);
   const code = typeof problem.code === 'string' ? problem.code : (CODE_BY_STATUS[problem.status] ?? null);
-  const type = TYPE_BY_STATUS[problem.status] ?? (problem.status >= 500 ? 'server_error' : 'invalid_request_error');
+  const status = openAiStatus(problem.status);
+  const type = TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
   return { error: { message: problem.detail, type, param, code } };
 }

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isOpenAiPath, toOpenAiError } from './openai-error';
+import { isOpenAiPath, openAiStatus, toOpenAiError } from './openai-error';
 import { ProblemDetails } from './problem';
 import { problemHeaders, problemOf } from './problem-details';
 
@@ -22,7 +22,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
     for (const [k, v] of Object.entries(problemHeaders(exception))) res.setHeader(k, v);
-    if (isOpenAiPath(req.path)) res.status(problem.status).json(toOpenAiError(problem));
+    if (isOpenAiPath(req.path)) res.status(openAiStatus(problem.status)).json(toOpenAiError(problem));
     else res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   }
 

@@ -2,9 +2,10 @@ import { HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { STATUS_CODES } from 'node:http';
 import { QueryFailedError } from 'typeorm';
-import { pgCode } from '../database/pg-errors';
+import { isDatabaseUnavailable, pgCode } from '../database/pg-errors';
 import { DomainError, DomainErrorCode } from './domain-error';
 import { ProblemDetails, ProblemException } from './problem';
+import { isRedisUnavailable } from './redis-errors';
 
 const TYPE_BASE = 'https://chat-backend.dev/problems/';
 
@@ -26,6 +27,10 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'budget.tokens_per_minute': HttpStatus.TOO_MANY_REQUESTS,
   'budget.model_not_allowed': HttpStatus.FORBIDDEN,
   'model.unknown': HttpStatus.BAD_REQUEST,
+  // IETF draft-ietf-httpapi-idempotency-key-header §2.7: a repeat while the first is being processed → 409, the key
+  // reused with a different request → 422.
+  'idempotency.in_progress': HttpStatus.CONFLICT,
+  'idempotency.mismatch': HttpStatus.UNPROCESSABLE_ENTITY,
 };
 
 /** Problem `type`s more precise than the status's name, so a client can tell a budget from a rate limit. */
@@ -35,15 +40,11 @@ const TYPE_BY_CODE: Partial<Record<DomainErrorCode, string>> = {
   'budget.model_not_allowed': 'model-not-allowed',
 };
 
-/** Socket errors and PostgreSQL's connection-class SQLSTATEs (08xxx, 57P0x, 53300): the database is out of reach. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+/** The detail of every 503 caused by Redis being out of reach. */
+export const REDIS_UNAVAILABLE_DETAIL = 'The shared store (Redis) is not answering; try again shortly.';
 
-function isDatabaseUnavailable(err: unknown): boolean {
-  const e = (err instanceof QueryFailedError ? err.driverError : err) as { code?: string; message?: string } | undefined;
-  if (!e) return false;
-  if (e.code && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-  return /Connection terminated|timeout exceeded when trying to connect/i.test(e.message ?? '');
-}
+/** Seconds a client is asked to wait after a 503 caused by a dependency out of reach. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 /** The request a problem is about: for `instance`, the log line and the 500's `request_id`. */
 export interface ProblemRequest {
@@ -101,14 +102,23 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
     logger.error(`Database unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);
     return problem(503, 'The database is not answering; try again shortly.', instance);
   }
+  if (isRedisUnavailable(exception)) {
+    logger.warn(`Redis unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);
+    return problem(503, REDIS_UNAVAILABLE_DETAIL, instance);
+  }
   logger.error(`Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? String(exception)}`);
   return problem(500, 'An unexpected error occurred. It has been logged.', instance, { request_id: requestId });
 }
 
-/** Headers that go with the problem of `exception`: `Retry-After` (RFC 9110 §10.2.3) and a ProblemException's own. */
+/**
+ * Headers that go with the problem of `exception`: `Retry-After` (RFC 9110 §10.2.3) for waits and for a Redis out of
+ * reach, and a ProblemException's own.
+ */
 export function problemHeaders(exception: unknown): Record<string, string> {
   if (exception instanceof ProblemException) return exception.headers;
-  const waits = (e: DomainError) => e.code === 'provider.rate_limited' || e.code === 'auth.login_backoff' || e.retryAfterSeconds !== undefined;
+  if (isRedisUnavailable(exception)) return { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) };
+  const waits = (e: DomainError) =>
+    e.code === 'provider.rate_limited' || e.code === 'auth.login_backoff' || e.code === 'idempotency.in_progress' || e.retryAfterSeconds !== undefined;
   if (exception instanceof DomainError && waits(exception)) {
     return { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };
   }

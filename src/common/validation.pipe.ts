@@ -89,14 +89,18 @@ function dropOptionalNulls(dto: object): void {
   }
 }
 
+/** Whether a class has validation rules, by class (the metadata lookup walks every rule stored). */
+const hasRules = new Map<unknown, boolean>();
+
 /** An instance of a class with validation rules (a nested DTO built by class-transformer). */
 function isDto(value: unknown): value is object {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    value.constructor !== Object &&
-    getMetadataStorage().getTargetValidationMetadatas(value.constructor, '', true, false).length > 0
-  );
+  if (typeof value !== 'object' || value === null || value.constructor === Object) return false;
+  let known = hasRules.get(value.constructor);
+  if (known === undefined) {
+    known = getMetadataStorage().getTargetValidationMetadatas(value.constructor, '', true, false).length > 0;
+    hasRules.set(value.constructor, known);
+  }
+  return known;
 }
 
 /**

@@ -151,6 +151,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     databaseConnect: { attempts: vars.DATABASE_CONNECT_ATTEMPTS ?? 10, retryDelayMs: vars.DATABASE_CONNECT_RETRY_MS ?? 3000 },
     dataDir: resolve(vars.DATA_DIR ?? 'data'),
     redisUrl: vars.REDIS_URL,
+    /** Timeouts and reconnection of the Redis clients (README "Security"). */
+    redis: file.redis,
     jwtSecret: vars.JWT_SECRET,
     defaultModel,
     admin: vars.ADMIN_EMAIL ? { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD! } : undefined,
@@ -168,6 +170,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     offline: file.offline,
     streams: { ...file.streams, key_prefix: vars.STREAMS_KEY_PREFIX ?? file.streams.key_prefix },
     shutdown: file.shutdown,
+    idempotency: file.idempotency,
     prompts: file.prompts,
     files: file.files,
     history: file.history,

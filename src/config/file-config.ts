@@ -113,7 +113,7 @@ export class BudgetLimits {
   @IsOptional() @IsInt() @Min(1) daily_tokens?: number | null;
   /** Model ids or aliases the caller may use; a trailing `*` matches a prefix (`openai/*`). */
   @IsOptional() @IsArray() @IsString({ each: true }) allowed_models?: string[] | null;
-  /** Most output tokens one answer may ask for; a request above it is sent with this limit instead. */
+  /** Most output tokens one answer may ask for: a larger `max_tokens` is a 422; without one, the output is capped to it. */
   @IsOptional() @IsInt() @Min(1) max_output_tokens?: number | null;
 }
 
@@ -239,6 +239,48 @@ export class StreamsConfig {
   @IsInt() @Min(50) follow_check_ms = 2_000;
   /** Prefix of the Redis keys and channel of answers' logs and stop requests. */
   @IsString() key_prefix = 'answers:';
+  /**
+   * With Redis: most time an answer's events wait to be written to the shared log, so every answer's events of the
+   * interval share one round trip. Readers on other instances see them that much later; this instance's own
+   * clients get them at once.
+   */
+  @IsInt() @Min(1) @Max(1_000) log_flush_ms = 20;
+  /**
+   * With Redis: keep answers' event logs there, so any instance can resume any answer. `false` keeps each log in
+   * the memory of the instance generating the answer (resume works only there; stop requests still reach it).
+   */
+  @IsBoolean() shared_log = true;
+}
+
+/** Idempotent sends and creations (`Idempotency-Key`, README "Streams that survive"). */
+export class IdempotencyConfig {
+  /** How long a key is remembered: a repeat within it gets the first request's outcome; swept after. */
+  @IsInt() @Min(1) ttl_seconds = 86_400;
+  /** Longest key accepted (characters); a longer one is a 400. */
+  @IsInt() @Min(8) @Max(1_000) max_key_length = 255;
+  /**
+   * A key whose first request has not stored anything after this long (its process stopped before) is given to the
+   * next request with it.
+   */
+  @IsInt() @Min(1) pending_timeout_seconds = 60;
+  /** How often every instance deletes expired keys (a key is also dropped when it is read after its expiry). */
+  @IsInt() @Min(1_000) sweep_interval_ms = 600_000;
+}
+
+/**
+ * The Redis clients (with `REDIS_URL`). While Redis refuses connections or the connection is down, commands fail at
+ * once (no offline queue), so Redis-backed routes answer 503 without waiting; these bound the other cases.
+ */
+export class RedisConfig {
+  /** Most time to open a connection (TCP, then the ready check) before it is dropped and dialled again. */
+  @IsInt() @Min(50) @Max(60_000) connect_timeout_ms = 1_000;
+  /**
+   * Most time one command waits for its reply (a Redis that accepts connections but does not answer). Then the
+   * command fails and the connection is dropped and dialled again, so the next commands fail at once.
+   */
+  @IsInt() @Min(10) @Max(60_000) command_timeout_ms = 500;
+  /** Longest pause between two reconnection attempts (they start at 50 ms and double); they never stop. */
+  @IsInt() @Min(50) @Max(60_000) reconnect_max_delay_ms = 2_000;
 }
 
 /** Stopping the process (SIGTERM). */
@@ -312,10 +354,12 @@ export class FileConfig {
   @ValidateNested() @Type(() => OfflineConfig) offline = new OfflineConfig();
   @ValidateNested() @Type(() => StreamsConfig) streams = new StreamsConfig();
   @ValidateNested() @Type(() => ShutdownConfig) shutdown = new ShutdownConfig();
+  @ValidateNested() @Type(() => IdempotencyConfig) idempotency = new IdempotencyConfig();
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
   @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
+  @ValidateNested() @Type(() => RedisConfig) redis = new RedisConfig();
   /** Provider name → provider; converted and validated entry by entry by the loader. */
   @IsObject() providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { keepSubscribed } from '../rate-limit/redis-client';
 import { RedisConnection } from '../rate-limit/redis.provider';
 
 /** Something that makes cached authentication state wrong, as soon as it is committed. */
@@ -70,7 +71,7 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
   async emit(event: AuthInvalidation): Promise<void> {
     this.dispatch(event);
     if (!this.redis.client) return;
-    // Not connected: fail now rather than wait in the offline queue (other instances catch up within their TTL).
+    // Not connected: other instances catch up within their TTL.
     if (this.redis.client.status !== 'ready') {
       this.logger.warn(`Redis is not connected: an auth invalidation (${event.kind}) reaches other instances only through their TTL.`);
       return;
@@ -84,9 +85,8 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
 
   onModuleInit(): void {
     if (!this.redis.client) return;
-    // Subscribes on every 'ready' itself (not ioredis's auto-resubscribe, which runs after 'ready'), so `subscribed`
-    // turns true only once SUBSCRIBE was acknowledged.
-    const subscriber = this.redis.client.duplicate({ autoResubscribe: false, enableOfflineQueue: true, lazyConnect: false });
+    // `subscribed` turns true only once SUBSCRIBE was acknowledged, on every (re)connection.
+    const subscriber = this.redis.client.duplicate({ autoResubscribe: false });
     this.subscriber = subscriber;
     subscriber.on('message', (_channel: string, raw: string) => this.receive(raw));
     subscriber.on('error', (err: Error) => this.logger.debug(`Auth invalidation subscriber: ${err.message}`));
@@ -95,15 +95,13 @@ export class AuthInvalidationBus implements OnModuleInit, OnApplicationShutdown 
       this.subscribed = false;
       this.dispatch({ kind: 'all' });
     });
-    subscriber.on('ready', () => {
-      subscriber.subscribe(AUTH_INVALIDATION_CHANNEL).then(
-        () => {
-          this.subscriptions++;
-          this.subscribed = true;
-          for (const callback of this.subscribedHandlers) callback();
-        },
-        (err: unknown) => this.logger.warn(`Could not subscribe to auth invalidations: ${String(err)}`),
-      );
+    keepSubscribed(subscriber, [AUTH_INVALIDATION_CHANNEL], {
+      subscribed: () => {
+        this.subscriptions++;
+        this.subscribed = true;
+        for (const callback of this.subscribedHandlers) callback();
+      },
+      failed: (err) => this.logger.warn(`Could not subscribe to auth invalidations: ${err.message}`),
     });
   }
 

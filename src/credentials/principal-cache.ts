@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig, appConfig } from '../config/app-config';
 import type { ApiKeyScope } from '../common/api-key-scopes';
 import type { UserRole } from '../common/user-role';
+import type { BudgetLimits } from '../config/file-config';
 import { AuthInvalidation, AuthInvalidationBus } from './auth-invalidation.bus';
 
 /** What authentication needs to know about a user. */
@@ -10,6 +11,8 @@ export interface UserPrincipal {
   role: UserRole;
   tier: string;
   disabled: boolean;
+  /** Budget overrides set on the user; null: none. */
+  limits: BudgetLimits | null;
 }
 
 /** What authentication needs to know about an unrevoked API key and its user. */
@@ -25,6 +28,9 @@ export interface ApiKeyPrincipal {
   scopes: ApiKeyScope[] | null;
   /** Null: never expires. */
   expiresAt: Date | null;
+  /** Budget overrides of the key's user and of its application; null: none. */
+  userLimits: BudgetLimits | null;
+  applicationLimits: BudgetLimits | null;
 }
 
 interface Entry<V> {

@@ -8,15 +8,39 @@ export interface ConnectPolicy {
   retryDelayMs: number;
 }
 
-/** Start-up gave up on PostgreSQL; `message` names the address and the last cause (never credentials). */
+/**
+ * SQLSTATEs with which a running server refuses a connection for good (PostgreSQL, "Errors and Messages" appendix):
+ * 3D000 the database named in the URL does not exist, 28000/28P01 the role may not log in or the password is
+ * wrong. Trying again cannot help; the URL (or the server's setup) must change.
+ */
+const REFUSED_FOR_GOOD: Record<string, string> = {
+  '3D000': 'create that database (e.g. `createdb`) or fix the database name in DATABASE_URL',
+  '28000': 'fix the user in DATABASE_URL or let it log in (pg_hba.conf)',
+  '28P01': 'fix the user or password in DATABASE_URL',
+};
+
+/**
+ * Start-up gave up on PostgreSQL; `message` names the address and the last cause (never credentials), and for a
+ * refusal that no retry can change (a missing database, rejected credentials), what to fix.
+ */
 export class DatabaseUnreachableError extends Error {
   constructor(
     readonly address: string,
     readonly attempts: number,
     override readonly cause: unknown,
   ) {
-    super(`could not connect to the database at ${address} after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason(cause)}`);
+    const fix = REFUSED_FOR_GOOD[codeOf(cause) ?? ''];
+    super(
+      fix
+        ? `the database server at ${address} refused the connection: ${reason(cause)}; ${fix}`
+        : `could not connect to the database at ${address} after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason(cause)}`,
+    );
   }
+}
+
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /**
@@ -40,8 +64,9 @@ function reason(err: unknown): string {
 
 /**
  * Opens the TypeORM data source, logging one line before every attempt ("connecting to the database at host:port",
- * with the attempt number and the previous failure on retries).
- * @throws DatabaseUnreachableError when every attempt failed
+ * with the attempt number and the previous failure on retries). A server that refuses for good (a database that
+ * does not exist, rejected credentials) is not asked again.
+ * @throws DatabaseUnreachableError when every attempt failed, or at the first refusal for good
  */
 export async function connectWithRetry(options: DataSourceOptions & { url: string }, policy: ConnectPolicy): Promise<DataSource> {
   const logger = new Logger('Database');
@@ -54,6 +79,7 @@ export async function connectWithRetry(options: DataSourceOptions & { url: strin
       return await new DataSource(options).initialize();
     } catch (err) {
       last = err;
+      if (REFUSED_FOR_GOOD[codeOf(err) ?? '']) throw new DatabaseUnreachableError(address, attempt, err);
       if (attempt < policy.attempts) await sleep(policy.retryDelayMs);
     }
   }

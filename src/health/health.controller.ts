@@ -2,10 +2,14 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { Response } from 'express';
+import { packageVersion } from '../common/package-version';
 import { Public } from '../common/public.decorator';
 import { LivenessDto, PublicConfigDto, ReadinessDto, ServiceInfoDto, TierLimitsDto } from './dto/health.dto';
 import { HealthService } from './health.service';
 import { OperationId } from '../common/operation-id.decorator';
+
+/** The service's version: package.json's, as the OpenAPI document states it. */
+const VERSION = packageVersion();
 
 /** Public service endpoints: health, readiness, configuration, and the index. */
 @ApiTags('service')
@@ -20,7 +24,7 @@ export class HealthController {
   @ApiOkResponse({ type: ServiceInfoDto })
   @OperationId('getServiceIndex')
   index(): ServiceInfoDto {
-    return { name: 'chat-backend', version: '1.0.0', docs: '/docs', openapi: '/docs-json', health: '/health' };
+    return { name: 'chat-backend', version: VERSION, docs: '/docs', openapi: '/docs-json', health: '/health' };
   }
 
   /** Liveness: the process answers. */

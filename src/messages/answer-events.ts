@@ -16,8 +16,8 @@ export interface DonePayload {
   [key: string]: unknown;
 }
 
-/** The typed `done` event's payload. */
-export function doneDto(event: Extract<TurnEvent, { type: 'done' }>, preparedMs: number): DonePayload {
+/** The typed `done` event's payload, for a stored answer (only those have an event log). */
+export function doneDto(event: Extract<TurnEvent, { type: 'done' }> & { messageId: number }, preparedMs: number): DonePayload {
   return {
     message_id: event.messageId,
     model: event.model,

@@ -7,6 +7,7 @@ import { ChatsService } from '../chats/chats.service';
 import { SessionTitlesService } from '../chats/session-titles.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { DomainError } from '../common/domain-error';
+import { QuotaState } from '../common/quota';
 import { inSpan } from '../common/tracing';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
@@ -26,18 +27,34 @@ import { AnswerOutcome, MessagesRepository } from './messages.repository';
 
 /** What a send asks for (the body of `POST /v1/chat/stream`, without the transport's options). */
 export interface TurnRequest {
-  /** Registry id or alias; used when the send creates a session. Default: the server's default model. */
+  /**
+   * Registry id or alias. The request's model wins: with `session_id` it answers this turn and becomes the
+   * session's model (as switch-model does, the history kept); omitted, the session's model answers (a new session:
+   * the server's default model).
+   */
   model?: string;
   /** The new turn, oldest first; the last message is the user's. `system` messages become the system prompt. */
   messages: { role: MessageRole; content: string }[];
   /** Sampling temperature, 0..2. */
   temperature?: number;
+  /** Nucleus sampling: the probability mass of tokens considered, 0..1. */
+  top_p?: number;
+  /** Sequences that end the answer where they would begin (not part of the text). */
+  stop?: string[];
   /** Most tokens to generate; at most the model's `max_output_tokens`. */
   max_tokens?: number;
   /** An existing session of the caller; without it the send creates one. */
   session_id?: number;
   /** `false`: the whole answer in one provider call (no streaming upstream), delivered as one `delta`. */
   stream?: boolean;
+  /**
+   * `true`: nothing is stored as a session (no `stored` event; `started` and `done` carry null ids): the messages
+   * are the whole context as given (no default system prompt, no stored history), and the call still goes to the
+   * usage ledger, the budgets and the hooks. Not with `session_id`.
+   */
+  stateless?: boolean;
+  /** Free-form JSON kept with a session this send creates. */
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -53,13 +70,15 @@ export type TurnEvent =
       sessionId: number;
       messageId: number;
       sessionCreated: boolean;
+      /** Quotas the send counted against (budgets), for the edge's RateLimit headers. */
+      quotas: QuotaState[];
     }
   | {
       type: 'started';
-      /** The session answered in (created by this send when `sessionCreated`). */
-      sessionId: number;
-      /** Id of the answer's message (its placeholder row until the answer is settled). */
-      messageId: number;
+      /** The session answered in (created by this send when `sessionCreated`); null for a stateless send. */
+      sessionId: number | null;
+      /** Id of the answer's message (its placeholder row until the answer is settled); null for a stateless send. */
+      messageId: number | null;
       /** Ids of the request's user and assistant messages as stored, oldest first. */
       userMessageIds: number[];
       /** Registry id of the model answering: the first of the chain that responded (after retries and fallbacks). */
@@ -76,8 +95,8 @@ export type TurnEvent =
     }
   | {
       type: 'done';
-      /** Id of the stored answer. */
-      messageId: number;
+      /** Id of the stored answer; null for a stateless send. */
+      messageId: number | null;
       /** Registry id of the model that answered. */
       model: string;
       /** The provider's, or `cancelled` when the answer was stopped by a cancel. */
@@ -101,6 +120,13 @@ export type TurnEvent =
       partialText: string;
     };
 
+/**
+ * Writes a caller adds to the statement that stores a turn, so they commit with it.
+ * @param turn.sessionCte the CTE returning the session's `id`
+ * @param turn.messagesCte the CTE returning the turn's message `id`s, the answer's the largest
+ */
+export type TurnWrites = (stmt: SqlStatement, turn: { sessionCte: string; messagesCte: string }) => void;
+
 /** A send once it is planned: what the hooks and the rest of the send see. Nothing is stored yet. */
 export interface TurnPlan {
   user: AuthenticatedUser;
@@ -117,15 +143,35 @@ export interface TurnPlan {
   /** The request's user and assistant messages, oldest first. */
   turns: ChatTurn[];
   temperature?: number;
-  /** Registry id of the model a new session is created with. */
+  topP?: number;
+  stop?: string[];
+  /** Registry id of the model the session answers with from now on (a new session is created with it). */
   sessionModel: string;
+  /** True when nothing is stored as a session (see {@link TurnRequest.stateless}). */
+  stateless: boolean;
+  /** Free-form JSON kept with a session this send creates. */
+  metadata?: Record<string, unknown>;
+  /** What the caller may use, from the hooks' {@link TurnHook.limits}. */
+  limits: TurnLimits;
+  /** Quotas the send counted against, as hooks report them (the edge advertises the tightest one). */
+  quotas: QuotaState[];
+}
+
+/** What a caller may use, as the hooks say it (e.g. budgets); the engine applies it while planning the send. */
+export interface TurnLimits {
+  /** Most output tokens a send may ask for: a larger `max_tokens` is a 422; without one, the output is capped to it. */
+  maxOutputTokens?: number;
+  /** Whether the caller may use a model; a fallback it refuses is left out of the chain, never called. */
+  allowsModel?: (model: RegisteredModel) => boolean;
 }
 
 /** A settled answer, as the `afterSettled` hook sees it. */
 export interface SettledTurn {
   plan: TurnPlan;
-  sessionId: number;
-  messageId: number;
+  /** Null for a stateless send. */
+  sessionId: number | null;
+  /** Null for a stateless send. */
+  messageId: number | null;
   outcome: AnswerOutcome;
 }
 
@@ -134,6 +180,8 @@ export interface SettledTurn {
  * awaited in the array's order.
  */
 export interface TurnHook {
+  /** What the caller may use, asked while the send is planned (several hooks: the tightest of each). */
+  limits?(user: AuthenticatedUser): TurnLimits;
   /**
    * Runs after the send is planned and before anything is stored or any provider is called (e.g. to reserve a
    * budget). Throwing a domain error refuses the send: no row is written, and the client gets a 4xx before any SSE
@@ -191,6 +239,7 @@ export class ChatTurnService {
    * @param signal aborted when the client leaves; the upstream call stops and the answer is stored `incomplete`
    * @param delivered the answer's text the client has received so far (a transport may hold text back); default:
    *        every `delta` handed out
+   * @param alsoRecord writes committed in the statement storing the turn (e.g. the idempotency key of the send)
    * @throws ProblemException 400/404/409/422 bad input; DomainError (e.g. `context.too_small`, `provider.not_configured`)
    */
   async *run(
@@ -198,24 +247,32 @@ export class ChatTurnService {
     request: TurnRequest,
     signal: AbortSignal,
     delivered?: () => string,
+    alsoRecord?: TurnWrites,
   ): AsyncGenerator<TurnEvent> {
     const began = performance.now();
     const plan = await inSpan('chat.plan', {}, () => this.plan(user, request));
     for (const hook of this.hooks) await hook.beforeProvider?.(plan);
-    const { session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan));
-    yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session };
+    let session: SessionRow | undefined;
+    let messageIds: number[] = [];
+    let answerId: number | null = null;
+    if (!plan.stateless) {
+      ({ session, messageIds, answerId } = await inSpan('chat.record_turn', {}, () => this.recordTurn(plan, alsoRecord)));
+      yield { type: 'stored', sessionId: session.id, messageId: answerId, sessionCreated: !plan.session, quotas: plan.quotas };
+    }
+    const sessionId = session?.id ?? null;
     const calledAt = performance.now();
     const ended = this.metrics?.answerStarted();
     const started: Extract<TurnEvent, { type: 'started' }> = {
       type: 'started',
-      sessionId: session.id,
+      sessionId,
       messageId: answerId,
       userMessageIds: messageIds,
       model: plan.route.model.id,
-      sessionCreated: !plan.session,
+      sessionCreated: !plan.session && !plan.stateless,
       preparedMs: calledAt - began,
     };
-    const title = session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
+    const title =
+      !session || session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
     let text = '';
     let announced = false;
     try {
@@ -232,7 +289,7 @@ export class ChatTurnService {
         }
         const providerMs = performance.now() - calledAt;
         const outcome = this.outcome(plan, text, piece.finishReason, piece.usage);
-        const after = await this.settle(plan, session.id, answerId, outcome, title);
+        const after = await this.settle(plan, sessionId, answerId, outcome, title);
         yield {
           type: 'done',
           messageId: answerId,
@@ -252,7 +309,7 @@ export class ChatTurnService {
       const stop = stopped && signal.reason instanceof AnswerStop ? signal.reason.kind : undefined;
       if (stop === 'cancelled') {
         const outcome = { ...this.unfinishedOutcome(plan, text, undefined), status: 'cancelled' as const, finishReason: 'cancelled' };
-        const after = await this.settle(plan, session.id, answerId, outcome, title);
+        const after = await this.settle(plan, sessionId, answerId, outcome, title);
         if (!announced) yield { ...started, model: plan.route.model.id };
         const usage = { inputTokens: outcome.tokensInput, outputTokens: outcome.tokensOutput, estimated: outcome.usageEstimated };
         yield {
@@ -273,10 +330,15 @@ export class ChatTurnService {
       const error = clientLeft
         ? undefined
         : stop === 'shutdown'
-          ? new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, `The server is restarting; the text so far is saved. Resume with GET /v1/chat/messages/${answerId}/events.`)
+          ? new ProblemException(
+              HttpStatus.SERVICE_UNAVAILABLE,
+              answerId === null
+                ? 'The server is restarting; send again shortly.'
+                : `The server is restarting; the text so far is saved. Resume with GET /v1/chat/messages/${answerId}/events.`,
+            )
           : this.domainError(err);
       const outcome = this.unfinishedOutcome(plan, partial, error);
-      await this.settle(plan, session.id, answerId, stop === 'shutdown' ? { ...outcome, status: 'incomplete', finishReason: null, error: undefined } : outcome, title);
+      await this.settle(plan, sessionId, answerId, stop === 'shutdown' ? { ...outcome, status: 'incomplete', finishReason: null, error: undefined } : outcome, title);
       if (!error) return; // the client left: nobody to tell
       if (!announced) yield { ...started, model: plan.route.model.id };
       yield { type: 'failed', error, partialText: text };
@@ -294,27 +356,63 @@ export class ChatTurnService {
 
     let session: ChatSessionEntity | null = null;
     if (request.session_id !== undefined) {
+      if (request.stateless) throw invalidField('session_id', 'a stateless send has no session');
       session = await this.chats.findOwned(user.id, request.session_id);
       if (session.archivedAt) {
         throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before sending to it.');
       }
-      if (request.model) this.registry.resolve(request.model); // an unknown name is still a 400
     }
-    const registered: RegisteredModel = session
-      ? this.registry.resolve(session.model)
-      : request.model
-        ? this.registry.resolve(request.model)
+    // The request's model wins; without one, the session's (or, for a new session, the default) answers.
+    const registered: RegisteredModel = request.model
+      ? this.registry.resolve(request.model)
+      : session
+        ? this.registry.resolve(session.model)
         : this.registry.defaultModel();
-    const route = this.router.route(registered);
+    const limits = this.limitsOf(user);
+    const route = this.router.route(registered, 'answer', limits.allowsModel);
     const model = route.model; // the first model of the chain that can answer: the context is built for it
     if (request.max_tokens !== undefined && request.max_tokens > model.maxOutputTokens) {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
     }
+    if (request.max_tokens !== undefined && limits.maxOutputTokens !== undefined && request.max_tokens > limits.maxOutputTokens) {
+      throw invalidField('max_tokens', `must not exceed ${limits.maxOutputTokens}, the max_output_tokens of your limits`);
+    }
     // Built before storing anything, so a turn that can't be answered leaves no trace. A fallback gets the same
     // parts refitted to its own window (one it can't fit is skipped by the route).
-    const context = await this.context.forSend(session, route.models, systemPrompt, turns, request.max_tokens);
-    const titler = session?.title ? undefined : this.titles.titleRoute(route);
-    return { user, session, route, context, titler, systemPrompt, turns, temperature: request.temperature, sessionModel: registered.id };
+    // A stateless send's messages are its whole context: no default system prompt is added.
+    const system = request.stateless ? (systemPrompt ?? '') : systemPrompt;
+    const maxTokens = request.max_tokens ?? limits.maxOutputTokens;
+    const context = await this.context.forSend(session, route.models, system, turns, maxTokens);
+    const stateless = request.stateless === true;
+    const titler = stateless || session?.title ? undefined : this.titles.titleRoute(route);
+    return {
+      user,
+      session,
+      route,
+      context,
+      titler,
+      systemPrompt,
+      turns,
+      temperature: request.temperature,
+      topP: request.top_p,
+      stop: request.stop,
+      sessionModel: registered.id,
+      stateless,
+      metadata: request.metadata,
+      limits,
+      quotas: [],
+    };
+  }
+
+  /** The hooks' limits for `user`, combined: the smallest output limit, and a model every hook allows. */
+  private limitsOf(user: AuthenticatedUser): TurnLimits {
+    const all = this.hooks.map((h) => h.limits?.(user)).filter((l): l is TurnLimits => l !== undefined);
+    const outputs = all.map((l) => l.maxOutputTokens).filter((n): n is number => n !== undefined);
+    const checks = all.map((l) => l.allowsModel).filter((f): f is (model: RegisteredModel) => boolean => f !== undefined);
+    return {
+      maxOutputTokens: outputs.length ? Math.min(...outputs) : undefined,
+      allowsModel: checks.length ? (model) => checks.every((allows) => allows(model)) : undefined,
+    };
   }
 
   private validate(request: TurnRequest): void {
@@ -336,14 +434,21 @@ export class ChatTurnService {
    * One statement: the session (inserted, or its count and activity time updated), the turn and the placeholder.
    * @throws 404 when the session was deleted since it was read
    */
-  private async recordTurn(plan: TurnPlan): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
+  private async recordTurn(plan: TurnPlan, alsoRecord?: TurnWrites): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
     const stmt = new SqlStatement();
     const session = this.sessions.recordTurn(
       stmt,
-      plan.session?.id ?? this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt }),
-      { added: plan.turns.length + 1, systemPrompt: plan.session ? plan.systemPrompt : undefined },
+      plan.session?.id ??
+        this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt, metadata: plan.metadata }),
+      {
+        added: plan.turns.length + 1,
+        systemPrompt: plan.session ? plan.systemPrompt : undefined,
+        // The request's model becomes the session's (as switch-model does).
+        model: plan.session && plan.session.model !== plan.sessionModel ? plan.sessionModel : undefined,
+      },
     );
     const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id, INSTANCE_ID);
+    alsoRecord?.(stmt, { sessionCte: session, messagesCte: messages });
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
       this.db,
       `SELECT ${session}.*, (SELECT array_agg(id ORDER BY id) FROM ${messages}) AS ids FROM ${session}`,
@@ -360,6 +465,8 @@ export class ChatTurnService {
       return {
         messages: fitted.turns.map(({ role, content }) => ({ role, content })),
         temperature: plan.temperature,
+        topP: plan.topP,
+        stop: plan.stop,
         // What the context reserved, so the answer can never overflow the window (and the preview shows it).
         maxTokens: fitted.accounting.budget.reservedOutput,
       };
@@ -429,8 +536,8 @@ export class ChatTurnService {
    */
   private async settle(
     plan: TurnPlan,
-    sessionId: number,
-    answerId: number,
+    sessionId: number | null,
+    answerId: number | null,
     outcome: AnswerOutcome,
     title: string | undefined,
   ): Promise<SessionRow | undefined> {
@@ -442,16 +549,22 @@ export class ChatTurnService {
       estimated: outcome.usageEstimated,
     };
     const stmt = new SqlStatement();
-    this.messages.settleAnswer(stmt, answerId, outcome);
-    await this.usage.recordCall({ userId: plan.user.id, purpose: 'answer', model: plan.route.model, usage }, stmt);
-    const session = this.sessions.recordAnswer(
+    if (answerId !== null) this.messages.settleAnswer(stmt, answerId, outcome);
+    await this.usage.recordCall(
+      { userId: plan.user.id, applicationId: plan.user.applicationId, purpose: 'answer', model: plan.route.model, usage },
       stmt,
-      sessionId,
-      { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost },
-      title,
     );
+    const session =
+      sessionId === null
+        ? undefined
+        : this.sessions.recordAnswer(
+            stmt,
+            sessionId,
+            { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost },
+            title,
+          );
     const [row] = await inSpan('chat.settle', { 'chat.message.status': outcome.status }, () =>
-      stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`),
+      session ? stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`) : stmt.run<SessionRow>(this.db, 'SELECT NULL WHERE false'),
     );
     for (const hook of this.hooks) {
       try {

@@ -8,7 +8,7 @@ import { AnswerEvent } from '../streams/answer-log';
 import { AnswerStreams } from '../streams/answer-streams.service';
 import { doneDto } from './answer-events';
 import { AnswerStop } from './answer-stop';
-import { ChatTurnService, TurnEvent, TurnRequest } from './chat-turn.service';
+import { ChatTurnService, TurnEvent, TurnRequest, TurnWrites } from './chat-turn.service';
 import { MessagesRepository } from './messages.repository';
 
 /** An answer this instance generates. */
@@ -50,6 +50,8 @@ export interface StartOptions {
   delivered?: () => string;
   /** Request path, for the `instance` of problems in `error` events. */
   path?: string;
+  /** Writes committed together with the turn (the send's idempotency key). */
+  alsoRecord?: TurnWrites;
 }
 
 /**
@@ -62,6 +64,8 @@ export interface StartOptions {
 export class GenerationsService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(GenerationsService.name);
   private readonly running = new Map<number, RunningAnswer>();
+  /** Stateless answers running here (no row, no log): waited for at shutdown like the others. */
+  private readonly statelessRunning = new Set<Pick<RunningAnswer, 'controller' | 'finished'>>();
   private checkpointTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
 
@@ -85,13 +89,11 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
    *         503 while the process shuts down
    */
   async start(user: AuthenticatedUser, request: TurnRequest, options: StartOptions): Promise<StartedAnswer> {
-    if (this.draining.active) {
-      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'This server is restarting; send again shortly.', {}, { 'Retry-After': '1' });
-    }
+    this.refuseWhileDraining();
     const controller = new AbortController();
     const onClientLeft = () => controller.abort(new DOMException('The client closed the connection.', 'AbortError'));
     if (!options.background) options.clientSignal.addEventListener('abort', onClientLeft, { once: true });
-    const iterator = this.turns.run(user, request, controller.signal, options.delivered)[Symbol.asyncIterator]();
+    const iterator = this.turns.run(user, request, controller.signal, options.delivered, options.alsoRecord)[Symbol.asyncIterator]();
     let first: IteratorResult<TurnEvent>;
     try {
       first = await iterator.next();
@@ -118,6 +120,46 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
     };
   }
 
+  /**
+   * Runs a stateless send (`stateless: true`: nothing stored but its usage, so there is no log to resume): the turn
+   * engine's events, pulled by the caller, who must read them to the end. The client's leaving aborts the answer.
+   * Resolves at the first event (the provider's first piece, or its failure).
+   * @throws like {@link start}
+   */
+  async runStateless(user: AuthenticatedUser, request: TurnRequest, clientSignal: AbortSignal): Promise<AsyncIterable<TurnEvent>> {
+    this.refuseWhileDraining();
+    const controller = new AbortController();
+    const onClientLeft = () => controller.abort(new DOMException('The client closed the connection.', 'AbortError'));
+    clientSignal.addEventListener('abort', onClientLeft, { once: true });
+    const iterator = this.turns.run(user, { ...request, stateless: true }, controller.signal)[Symbol.asyncIterator]();
+    let first: IteratorResult<TurnEvent>;
+    try {
+      first = await iterator.next();
+    } catch (err) {
+      clientSignal.removeEventListener('abort', onClientLeft);
+      throw err;
+    }
+    let finish!: () => void;
+    const entry = { controller, finished: new Promise<void>((resolve) => (finish = resolve)) };
+    this.statelessRunning.add(entry);
+    const rest = async function* (): AsyncGenerator<TurnEvent> {
+      try {
+        for (let next = first; !next.done; next = await iterator.next()) yield next.value;
+      } finally {
+        clientSignal.removeEventListener('abort', onClientLeft);
+        finish();
+      }
+    };
+    void entry.finished.then(() => this.statelessRunning.delete(entry));
+    return rest();
+  }
+
+  private refuseWhileDraining(): void {
+    if (this.draining.active) {
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'This server is restarting; send again shortly.', {}, { 'Retry-After': '1' });
+    }
+  }
+
   /** Publishes the engine's events until the answer is settled. */
   private async drive(id: number, answer: RunningAnswer, iterator: AsyncIterator<TurnEvent>, path?: string): Promise<void> {
     const publish = (type: AnswerEvent['type'], data: Record<string, unknown>) =>
@@ -137,7 +179,7 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
             break;
           case 'done':
             ended = true;
-            publish('done', doneDto(event, answer.preparedMs ?? 0));
+            publish('done', doneDto({ ...event, messageId: id }, answer.preparedMs ?? 0));
             break;
           case 'failed':
             ended = true;
@@ -209,14 +251,16 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.draining.start();
-    const all = () => Promise.all([...this.running.values()].map((a) => a.finished));
-    if (this.running.size) {
+    const everyAnswer = () => [...this.running.values(), ...this.statelessRunning];
+    const all = () => Promise.all(everyAnswer().map((a) => a.finished));
+    if (everyAnswer().length) {
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.shutdown.grace_ms)));
       await Promise.race([all(), grace]);
       clearTimeout(timer);
-      if (this.running.size) this.logger.warn(`Stopping ${this.running.size} answer(s) still running after the grace time`);
-      for (const answer of this.running.values()) answer.controller.abort(new AnswerStop('shutdown'));
+      const left = everyAnswer();
+      if (left.length) this.logger.warn(`Stopping ${left.length} answer(s) still running after the grace time`);
+      for (const answer of left) answer.controller.abort(new AnswerStop('shutdown'));
       await all();
     }
     await this.streams.drain();

@@ -67,6 +67,25 @@ export class MessageEntity {
   @Column({ type: 'numeric', precision: 18, scale: 8, default: 0, transformer: numericTransformer })
   cost: number;
 
+  /**
+   * For answers: the answering model's unit prices `cost` was computed with (USD per 1M tokens), as the registry
+   * had them then; null on rows stored before prices were kept. A later price change leaves them (and `cost`) be.
+   */
+  @Column({ name: 'price_input_per_1m', type: 'numeric', precision: 18, scale: 8, nullable: true, transformer: numericTransformer })
+  priceInputPer1m: number | null;
+
+  /** USD per 1M input tokens served from the provider's prompt cache, when the answer was priced. */
+  @Column({ name: 'price_cached_input_per_1m', type: 'numeric', precision: 18, scale: 8, nullable: true, transformer: numericTransformer })
+  priceCachedInputPer1m: number | null;
+
+  /** USD per 1M output tokens, when the answer was priced. */
+  @Column({ name: 'price_output_per_1m', type: 'numeric', precision: 18, scale: 8, nullable: true, transformer: numericTransformer })
+  priceOutputPer1m: number | null;
+
+  /** The day the registry's price was read from the provider's price list (`pricing.priced_at`); null: not given. */
+  @Column({ name: 'priced_at', type: 'date', nullable: true })
+  pricedAt: string | null;
+
   /** Why a `failed` message failed (a problem detail sentence); never a provider secret. */
   @Column({ type: 'text', nullable: true })
   error: string | null;

@@ -1,7 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { KeyScope } from '../auth/auth.decorators';
 import {
-  ApiConflictResponse,
   ApiExtraModels,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -21,6 +20,7 @@ import { StreamDeltaEventDto, StreamDoneEventDto, StreamStartEventDto } from './
 import { MessagesService } from './messages.service';
 import { TurnTransports } from './transports/turn-transports';
 import { OperationId } from '../common/operation-id.decorator';
+import { IdempotencyKeyDocs } from '../idempotency/idempotency.http';
 
 /** The `data` of one Server-Sent Event of `POST /v1/chat/stream`, by event name. */
 const STREAM_EVENT_SCHEMA = {
@@ -53,19 +53,29 @@ export class MessagesController {
    * (`start`, `delta`, `done`, `error`) with `stream_format: "events"` or `Accept: text/event-stream; profile=events`.
    * `stream: false` answers one JSON object. Every SSE event has an `id:`, to resume with
    * `GET /v1/chat/messages/{id}/events`. `background: true`: a disconnect does not stop the answer; with
-   * `stream: false` the answer is 202 with its ids at once.
+   * `stream: false` the answer is 202 with its ids at once. With `Idempotency-Key`, a repeat of the same request
+   * gets the first one's answer (replayed from its events, live while it runs) with `Idempotent-Replayed: true`,
+   * and the model is not called again.
    */
   @Post('stream')
   @SendRateLimit()
   @OperationId('sendMessage')
   @ApiNotFoundResponse({ description: 'No such session of yours (`session_id`).' })
-  @ApiConflictResponse({ description: 'The session is archived: restore it first.' })
+  @IdempotencyKeyDocs('The session is archived: restore it first.')
   @ApiProduces('text/event-stream', 'application/json')
   @ApiExtraModels(ChatCompletionDto, BackgroundAnswerDto, StreamStartEventDto, StreamDeltaEventDto, StreamDoneEventDto)
-  @ApiResponse({ status: 202, description: '`background: true, stream: false`: the answer runs on.', type: BackgroundAnswerDto })
+  @ApiResponse({
+    status: 202,
+    description: '`background: true, stream: false`: the answer runs on.',
+    type: BackgroundAnswerDto,
+    headers: { 'Idempotent-Replayed': { $ref: '#/components/headers/Idempotent-Replayed' } },
+  })
   @ApiOkResponse({
     description: 'Server-Sent Events (`stream: true`, the default) or the whole answer as JSON (`stream: false`).',
-    headers: { 'X-Session-Id': { $ref: '#/components/headers/X-Session-Id' } },
+    headers: {
+      'X-Session-Id': { $ref: '#/components/headers/X-Session-Id' },
+      'Idempotent-Replayed': { $ref: '#/components/headers/Idempotent-Replayed' },
+    },
     content: {
       'text/event-stream': { schema: STREAM_EVENT_SCHEMA },
       'application/json': { schema: { $ref: getSchemaPath(ChatCompletionDto) } },

@@ -1,8 +1,10 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { AppConfig, appConfig } from '../config/app-config';
+import { usageDto } from './answer-events';
 import { ChatsService } from '../chats/chats.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
-import { AnswerStateDto, MessageDto, MessagePageDto } from './dto/chat-completion.dto';
+import { AnswerStateDto, ChatCompletionDto, MessageDto, MessagePageDto } from './dto/chat-completion.dto';
 import { GenerationsService } from './generations.service';
 import { MessageEntity } from './message.entity';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
@@ -18,6 +20,7 @@ export class MessagesService {
     private readonly messages: MessagesRepository,
     private readonly chats: ChatsService,
     private readonly generations: GenerationsService,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
   /** @throws 404 when the message is not an answer in one of the caller's sessions */
@@ -49,6 +52,35 @@ export class MessagesService {
       current = await this.answer(user, id);
     }
     return AnswerStateDto.from(current);
+  }
+
+  /**
+   * A stored answer as the JSON answer of a send, once it has ended (polled every `streams.follow_check_ms`
+   * while it is in progress): for a repeated send whose answer's log has expired.
+   * @param stop true when the caller no longer waits
+   * @throws 404 not the caller's answer; the answer's problem (502) when it failed
+   */
+  async completion(user: AuthenticatedUser, id: number, stop: () => boolean): Promise<ChatCompletionDto> {
+    let row = await this.answer(user, id);
+    while (row.status === 'in_progress' && !stop()) {
+      await new Promise((r) => setTimeout(r, this.config.streams.follow_check_ms));
+      row = await this.answer(user, id);
+    }
+    if (row.status === 'failed') throw new ProblemException(HttpStatus.BAD_GATEWAY, row.error ?? 'The answer failed.');
+    const session = await this.chats.findOwned(user.id, row.sessionId);
+    const usage = { inputTokens: row.tokensInput, outputTokens: row.tokensOutput, cachedInputTokens: row.tokensCached, reasoningTokens: row.tokensReasoning, estimated: row.usageEstimated };
+    return {
+      id: row.id,
+      session_id: row.sessionId,
+      model: row.model ?? '',
+      output_text: row.content,
+      message: { role: 'assistant', content: row.content },
+      title: session.title,
+      message_count: session.messageCount,
+      usage: usageDto(usage),
+      cost: row.cost,
+      finish_reason: row.finishReason ?? row.status,
+    };
   }
 
   /** A page of a session's messages, oldest first (keyset pagination). @throws 404 not the caller's session */

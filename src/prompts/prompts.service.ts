@@ -165,7 +165,7 @@ export class PromptsService {
           },
           signal,
         );
-        await this.usage.recordCall({ userId: user.id, purpose: 'preview', model: route.model, usage: answer.usage });
+        await this.usage.recordCall({ userId: user.id, applicationId: user.applicationId, purpose: 'preview', model: route.model, usage: answer.usage });
         result = {
           preview: answer.text,
           tokens_used: answer.usage.inputTokens + answer.usage.outputTokens,

@@ -12,6 +12,10 @@ export interface ModelRequest {
   model: string;
   messages: ChatTurn[];
   temperature?: number;
+  /** Nucleus sampling, 0..1 (OpenAI `top_p`, Anthropic `top_p`, Gemini `topP`). */
+  topP?: number;
+  /** Stop sequences (OpenAI `stop`, Anthropic `stop_sequences`, Gemini `stopSequences`). */
+  stop?: string[];
   /** Most output tokens to generate. */
   maxTokens?: number;
 }

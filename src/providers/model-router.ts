@@ -79,10 +79,12 @@ export class ModelRouter {
    * Plans an answer by `model`: the model, then its `fallbacks` in order. Models whose provider is not configured
    * are skipped at once and recorded as `not_configured` attempts.
    * @param purpose why the call is made (`answer`, `title`, `summary`, `preview`), for metrics and traces
+   * @param allowsFallback the caller's model policy (`allowed_models`): a fallback it refuses is left out of the
+   *        chain and never called (the model asked for is checked by the caller, so it can be refused clearly)
    * @throws ModelProviderError `not_configured` when no model of the chain is configured (the last one's)
    */
-  route(model: RegisteredModel, purpose = 'answer'): ModelRoute {
-    const { candidates, skipped, unavailable } = this.plan(model);
+  route(model: RegisteredModel, purpose = 'answer', allowsFallback?: (fallback: RegisteredModel) => boolean): ModelRoute {
+    const { candidates, skipped, unavailable } = this.plan(model, allowsFallback);
     if (!candidates.length) throw unavailable;
     if (skipped.length) this.logger.warn(`Answering with ${candidates[0].model.id}: ${skipped.map((s) => s.model).join(', ')} not configured`);
     return new ModelRoute(candidates, skipped, this.config, this.logger, { metrics: this.metrics, purpose });
@@ -98,13 +100,18 @@ export class ModelRouter {
   }
 
   /** The chain of `model` split into the candidates that can be called and the ones skipped as not configured. */
-  private plan(model: RegisteredModel): { candidates: Candidate[]; skipped: ModelAttempt[]; unavailable: unknown } {
+  private plan(
+    model: RegisteredModel,
+    allowsFallback?: (fallback: RegisteredModel) => boolean,
+  ): { candidates: Candidate[]; skipped: ModelAttempt[]; unavailable: unknown } {
     const candidates: Candidate[] = [];
     const skipped: ModelAttempt[] = [];
     let unavailable: unknown;
     for (const name of [model.id, ...model.fallbacks]) {
+      const registered = this.registry.resolve(name);
+      if (allowsFallback && registered.id !== model.id && !allowsFallback(registered)) continue;
       try {
-        const selection = this.factory.forModel(this.registry.resolve(name));
+        const selection = this.factory.forModel(registered);
         // In offline mode every model maps to the offline one: try it once.
         if (!candidates.some((c) => c.model.id === selection.model.id)) candidates.push(selection);
       } catch (err) {

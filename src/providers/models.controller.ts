@@ -30,7 +30,7 @@ export class ModelsController {
   @ApiOkResponse({ type: ModelListDto, headers: offlineModeHeader })
   list(@CurrentUser() user: AuthenticatedUser, @Res({ passthrough: true }) res: Response): ModelListDto {
     res.setHeader(OFFLINE_MODE_HEADER, String(this.models.offlineMode));
-    return this.models.list(user.tier);
+    return this.models.list(user);
   }
 
   /** One model, by registry id or alias; an id's `/` is sent percent-encoded (`openai%2Fgpt-4o-mini`). */
@@ -41,6 +41,6 @@ export class ModelsController {
   @ApiNotFoundResponse({ description: 'No model has this id or alias (`code: model_not_found`).' })
   get(@CurrentUser() user: AuthenticatedUser, @Param('model_id') id: string, @Res({ passthrough: true }) res: Response): ModelDto {
     res.setHeader(OFFLINE_MODE_HEADER, String(this.models.offlineMode));
-    return this.models.get(id, user.tier);
+    return this.models.get(id, user);
   }
 }

@@ -5,6 +5,7 @@
  * reported none, an answer cut short) count with it; usage counted here is always marked `estimated`.
  */
 import { countTokens as countO200k, decode, encode } from 'gpt-tokenizer';
+import { LRUCache } from 'lru-cache';
 import type { ChatTurn, ModelRequest, ModelUsage } from './model-provider';
 import type { RegisteredModel } from './model-registry';
 
@@ -23,9 +24,25 @@ export const PER_MESSAGE_OVERHEAD = 4;
 /** Tokens that prime the reply, once per request (same source). */
 const REPLY_PRIMING = 3;
 
+/**
+ * Counts of texts seen recently, by the text itself. Every send counts the session's history again to fit it to
+ * the model's window; without this a long session would be tokenized in full on every turn. Bounded by the
+ * characters it keeps (about 2 bytes each), not by entries; texts shorter than {@link CACHED_FROM} are counted again
+ * (cheaper than the lookup).
+ */
+const counted = new LRUCache<string, number>({ maxSize: 8_000_000, sizeCalculation: (_, text) => text.length });
+const CACHED_FROM = 64;
+
 /** @returns the number of o200k tokens in `text` (0 for an empty string). */
 export function countTokens(text: string): number {
-  return text ? countO200k(text, PLAIN_TEXT) : 0;
+  if (!text) return 0;
+  if (text.length < CACHED_FROM) return countO200k(text, PLAIN_TEXT);
+  let n = counted.get(text);
+  if (n === undefined) {
+    n = countO200k(text, PLAIN_TEXT);
+    counted.set(text, n);
+  }
+  return n;
 }
 
 /** Counts and cuts text in one model family's tokens. */

@@ -2,6 +2,7 @@ import { ExecutionContext, HttpException, HttpStatus, Inject, Injectable, Logger
 import { ThrottlerGuard, ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { ProblemException } from '../common/problem';
+import { REDIS_UNAVAILABLE_DETAIL, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../common/problem-details';
 import { MetricsService } from '../metrics/metrics.service';
 
 /**
@@ -16,14 +17,17 @@ export class RateLimitGuard extends ThrottlerGuard {
   /** Property-injected: the constructor is the library's. */
   @Optional() @Inject(MetricsService) private readonly metrics?: MetricsService;
 
-  /** A counter store that doesn't answer (Redis down) is a 503, not a 500. */
+  /**
+   * A counter store that doesn't answer (Redis down) is a 503 with `Retry-After`, not a 500. It answers within
+   * milliseconds: the Redis client queues nothing while disconnected (`redisClientOptions`).
+   */
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     try {
       return await super.canActivate(context);
     } catch (err) {
       if (err instanceof HttpException) throw err;
-      this.log.error(`Rate-limit store failed: ${(err as Error).message}`);
-      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'The rate-limit store (Redis) is not answering; try again shortly.');
+      this.log.warn(`Rate-limit store failed: ${(err as Error).message}`);
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, REDIS_UNAVAILABLE_DETAIL, {}, { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) });
     }
   }
 

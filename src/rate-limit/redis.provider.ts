@@ -1,19 +1,34 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig, appConfig } from '../config/app-config';
+import { redisClientOptions } from './redis-client';
 
 /**
- * The shared Redis connection, present only when `REDIS_URL` is set. Rate-limit counters live there so every
- * instance shares them; readiness pings it. Closed on shutdown (a live client would keep the process up).
+ * The shared Redis connection, present only when `REDIS_URL` is set. Rate-limit counters, login backoff, budgets and
+ * answers' event logs live there so every instance shares them; readiness pings it. Built with
+ * {@link redisClientOptions}: while Redis is out of reach its commands fail at once (the routes answer 503), and it
+ * keeps reconnecting in the background. Closed on shutdown (a live client would keep the process up).
  */
 @Injectable()
 export class RedisConnection implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisConnection.name);
   readonly client: Redis | null;
+  /** Whether an outage was logged and its end is still to be logged. */
+  private down = false;
 
   constructor(@Inject(appConfig.KEY) config: AppConfig) {
-    this.client = config.redisUrl
-      ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true })
-      : null;
+    this.client = config.redisUrl ? new Redis(config.redisUrl, redisClientOptions(config.redis)) : null;
+    // One line when Redis is lost and one when it is back, not one per reconnection attempt.
+    this.client?.on('error', (err: Error) => {
+      if (this.down) return;
+      this.down = true;
+      this.logger.warn(`Redis is out of reach (${err.message}); Redis-backed routes answer 503 until it is back.`);
+    });
+    this.client?.on('ready', () => {
+      if (!this.down) return;
+      this.down = false;
+      this.logger.log('Redis answers again.');
+    });
   }
 
   /** @returns true when Redis is not configured or answers PING. */

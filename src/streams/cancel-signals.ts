@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
+import { keepSubscribed } from '../rate-limit/redis-client';
 
 /**
  * Requests to stop an answer, delivered to every instance (the one generating it acts on it): Redis pub/sub
@@ -35,7 +36,7 @@ export class RedisCancelSignals implements CancelSignals {
   private readonly channel: string;
   private subscriber?: Redis;
   private readonly handlers: ((answerId: number) => void)[] = [];
-  private ready?: Promise<unknown>;
+  private ready?: Promise<void>;
 
   /** @param onError told when the subscription fails (Redis out of reach); it is retried on reconnection */
   constructor(
@@ -53,16 +54,20 @@ export class RedisCancelSignals implements CancelSignals {
   subscribe(handler: (answerId: number) => void): void {
     this.handlers.push(handler);
     if (this.subscriber) return;
-    this.subscriber = this.client.duplicate({ lazyConnect: false });
-    this.subscriber.on('message', (channel: string, message: string) => {
+    const subscriber = this.client.duplicate({ autoResubscribe: false, lazyConnect: false });
+    this.subscriber = subscriber;
+    subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       for (const h of this.handlers) h(Number(message));
     });
-    // Redis out of reach at start: ioredis subscribes again once it reconnects (autoResubscribe).
-    this.ready = this.subscriber.subscribe(this.channel).catch((err: Error) => this.onError(err));
+    // Out of reach: reconnection is the client's; each 'ready' subscribes again (stop requests sent meanwhile are lost).
+    subscriber.on('error', () => undefined);
+    let acknowledged!: () => void;
+    this.ready = new Promise<void>((resolve) => (acknowledged = resolve));
+    keepSubscribed(subscriber, [this.channel], { subscribed: () => acknowledged(), failed: (err) => this.onError(err) });
   }
 
-  /** Resolves once the subscription is active (a publish before that is not seen here). */
+  /** Resolves once the subscription is first active (a publish before that is not seen here). */
   async subscribed(): Promise<void> {
     await this.ready;
   }

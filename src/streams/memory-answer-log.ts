@@ -50,6 +50,10 @@ export class MemoryAnswerLog implements AnswerLog {
     this.push(answerId, events);
   }
 
+  async appendAll(batches: ReadonlyMap<number, AnswerEvent[]>): Promise<void> {
+    for (const [answerId, events] of batches) this.push(answerId, events);
+  }
+
   async read(answerId: number, after: number): Promise<AnswerEvent[] | null> {
     return this.readNow(answerId, after);
   }
@@ -63,38 +67,46 @@ export class MemoryAnswerLog implements AnswerLog {
   }
 
   async *follow(answerId: number, after: number, signal: AbortSignal, idleMs: number): AsyncIterable<AnswerEvent | null> {
-    let position = after;
-    while (!signal.aborted) {
-      const events = this.readNow(answerId, position);
-      if (events === null && this.entries.has(answerId)) return; // trimmed under a slow reader
-      for (const event of events ?? []) {
-        yield event;
-        position = event.n;
-        if (isFinal(event)) return;
+    // One listener, one abort handler and one idle timer for the whole read, not one set per event: a reader
+    // waits once per piece of the answer.
+    let wake: ((appended: boolean) => void) | undefined;
+    const resolveWith = (appended: boolean) => {
+      const resolve = wake;
+      wake = undefined;
+      resolve?.(appended);
+    };
+    const onAppend = () => resolveWith(true);
+    const onAbort = () => resolveWith(false);
+    const idle = setTimeout(onAbort, idleMs);
+    let listeners: Set<() => void> | undefined;
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      let position = after;
+      while (!signal.aborted) {
+        const events = this.readNow(answerId, position);
+        if (events === null && this.entries.has(answerId)) return; // trimmed under a slow reader
+        for (const event of events ?? []) {
+          yield event;
+          position = event.n;
+          if (isFinal(event)) return;
+        }
+        // Events appended while the reader handled these are read before waiting for the next append.
+        if (events?.length) continue;
+        if (!listeners) {
+          listeners = this.entries.get(answerId)?.listeners;
+          listeners?.add(onAppend);
+        }
+        const appended = await new Promise<boolean>((resolve) => {
+          wake = resolve;
+          idle.refresh();
+        });
+        if (!appended) yield null;
       }
-      // Events appended while the reader handled these are read before waiting for the next append.
-      if (events?.length) continue;
-      const appended = await this.nextAppend(answerId, signal, idleMs);
-      if (!appended) yield null;
+    } finally {
+      clearTimeout(idle);
+      listeners?.delete(onAppend);
+      signal.removeEventListener('abort', onAbort);
     }
-  }
-
-  /** Resolves true on the next append to the answer's log, false after `idleMs` or on abort. */
-  private nextAppend(answerId: number, signal: AbortSignal, idleMs: number): Promise<boolean> {
-    const listeners = this.entries.get(answerId)?.listeners ?? new Set<() => void>();
-    return new Promise((resolve) => {
-      const done = (appended: boolean) => {
-        clearTimeout(timer);
-        listeners.delete(onAppend);
-        signal.removeEventListener('abort', onAbort);
-        resolve(appended);
-      };
-      const onAppend = () => done(true);
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), idleMs);
-      listeners.add(onAppend);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ export const USAGE_PURPOSES = ['answer', 'title', 'summary', 'preview'] as const
 export type UsagePurpose = (typeof USAGE_PURPOSES)[number];
 
 /**
- * The usage ledger: one row per user, UTC day, answering model and purpose, added to (never rewritten) in the
+ * The usage ledger: one row per user, UTC day, answering model, purpose and application, added to (never rewritten) in the
  * same transaction that records each model call (`UsageRepository.record`). It keeps the cost at the price in
  * force when the call was recorded, and outlives deleted sessions; it goes with its user.
  */
@@ -31,6 +31,13 @@ export class UsageDailyEntity {
 
   @PrimaryColumn({ type: 'varchar', length: 16 })
   purpose: UsagePurpose;
+
+  /**
+   * The application whose API key made the calls; 0 for calls made with a user access token. Not a foreign key: the
+   * ledger keeps the spend of a deleted application under its old id.
+   */
+  @PrimaryColumn({ name: 'application_id', type: 'integer', default: 0 })
+  applicationId: number;
 
   /** Model calls recorded: answers stored (complete, incomplete and failed alike), titles, summaries, previews. */
   @Column({ type: 'integer', default: 0 })

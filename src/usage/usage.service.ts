@@ -15,6 +15,8 @@ import { UsageDayRow, UsageRepository } from './usage.repository';
 /** A model call as {@link UsageService.recordCall} takes it. */
 export interface ModelCall {
   userId: number;
+  /** The application whose API key made the call; null or absent: a user access token. */
+  applicationId?: number | null;
   purpose: UsagePurpose;
   /** The model that answered (`route.model` after the call). */
   model: RegisteredModel;
@@ -56,6 +58,7 @@ export class UsageService {
       own,
       {
         userId: call.userId,
+        applicationId: call.applicationId ?? null,
         model: call.model.id,
         purpose: call.purpose,
         ...sums,

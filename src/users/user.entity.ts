@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { numericTransformer } from '../common/numeric.transformer';
 import type { UserRole } from '../common/user-role';
+import type { BudgetLimits } from '../config/file-config';
 
 /** A person or an anonymous visitor (seed 000). Email is stored lower-cased; anonymous users have none. */
 @Entity('users')
@@ -29,6 +30,13 @@ export class UserEntity {
 
   @Column({ type: 'boolean', default: false })
   disabled: boolean;
+
+  /**
+   * Budget overrides an admin set on this user (README "Budgets and quotas"): only the keys set, each tightening
+   * the tier's; null: none.
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  limits: BudgetLimits | null;
 
   /** Running totals, kept even when sessions are deleted (usage is a ledger, not a view). */
   @Column({ name: 'tokens_input', type: 'bigint', default: 0, transformer: numericTransformer })

@@ -92,7 +92,7 @@ export class UsersController {
     return this.users.stats(id);
   }
 
-  /** Changes a user's role, tier or disabled flag (admin). */
+  /** Changes a user's role, tier, disabled flag or budget overrides (`limits`) (admin). */
   @Patch(':id')
   @Roles('admin')
   @ApiOkResponse({ type: AdminUserDto })

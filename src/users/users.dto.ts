@@ -1,8 +1,9 @@
 import { NullClears } from '../common/nullable';
 import { PageMetaDto } from '../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsBoolean, IsEmail, IsIn, IsString, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsEmail, IsIn, IsObject, IsString, MaxLength, MinLength, ValidateIf, ValidateNested } from 'class-validator';
+import { LimitOverridesDto } from '../common/limit-overrides.dto';
 import { USER_ROLES, UserRole } from '../common/user-role';
 import { UserEntity } from './user.entity';
 
@@ -52,6 +53,9 @@ export class AdminUserDto extends UserProfileDto {
   @ApiProperty({ type: 'integer' }) tokens_output: number;
   /** In US dollars. */
   cost: number;
+  /** Budget overrides set on the user (README "Budgets and quotas"); null: none. */
+  @ApiProperty({ type: LimitOverridesDto, nullable: true })
+  limits: LimitOverridesDto | null;
   updated_at: Date;
 
   static override from(user: UserEntity): AdminUserDto {
@@ -61,6 +65,7 @@ export class AdminUserDto extends UserProfileDto {
       tokens_input: user.tokensInput,
       tokens_output: user.tokensOutput,
       cost: user.cost,
+      limits: user.limits ?? null,
       updated_at: user.updatedAt,
     };
   }
@@ -105,6 +110,14 @@ export class AdminUpdateUserDto {
   /** Disabling a user stops its logins, refreshes, tokens and API keys at once. */
   @IsPresent() @IsBoolean()
   disabled?: boolean;
+
+  /**
+   * Budget overrides: each key sent replaces the user's, a key sent as null removes it, and null removes them all.
+   * Each tightens the tier's limit (the tightest of tier, user and application applies).
+   */
+  @ApiProperty({ type: LimitOverridesDto, nullable: true, required: false })
+  @NullClears() @IsObject() @ValidateNested() @Type(() => LimitOverridesDto)
+  limits?: LimitOverridesDto | null;
 }
 
 /** Usage of one model, summed over assistant messages. */

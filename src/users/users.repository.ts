@@ -47,10 +47,10 @@ export class UsersRepository {
   }
 
   /** @returns what authentication needs of the user with this id (one primary-key read), or null */
-  async findPrincipal(id: number): Promise<Pick<UserEntity, 'id' | 'role' | 'tier' | 'disabled'> | null> {
+  async findPrincipal(id: number): Promise<Pick<UserEntity, 'id' | 'role' | 'tier' | 'disabled' | 'limits'> | null> {
     if (!isId(id)) return null;
-    const row = await this.users.findOne({ where: { id }, select: { id: true, role: true, tier: true, disabled: true } });
-    return row ? { id: row.id, role: row.role, tier: row.tier, disabled: row.disabled } : null;
+    const row = await this.users.findOne({ where: { id }, select: { id: true, role: true, tier: true, disabled: true, limits: true } });
+    return row ? { id: row.id, role: row.role, tier: row.tier, disabled: row.disabled, limits: row.limits ?? null } : null;
   }
 
   /** @param email already normalised (trimmed, lower case) */
@@ -78,7 +78,7 @@ export class UsersRepository {
   /** Writes the given fields of one user and returns the fresh row. */
   async updateFields(
     id: number,
-    fields: Partial<Pick<UserEntity, 'email' | 'passwordHash' | 'displayName' | 'role' | 'tier' | 'isAnonymous' | 'disabled'>>,
+    fields: Partial<Pick<UserEntity, 'email' | 'passwordHash' | 'displayName' | 'role' | 'tier' | 'isAnonymous' | 'disabled' | 'limits'>>,
   ): Promise<UserEntity | null> {
     const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     if (Object.keys(defined).length) await this.users.update({ id }, defined);

@@ -1,4 +1,5 @@
 import { HttpStatus, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { mergeLimitOverrides } from '../common/limit-overrides.dto';
 import { PageQueryDto } from '../common/pagination.dto';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
@@ -182,7 +183,8 @@ export class UsersService implements OnApplicationBootstrap {
   }
 
   /**
-   * Changes a user's role, tier or disabled flag (admin); it applies to the user's next request, on every instance.
+   * Changes a user's role, tier, disabled flag or budget overrides (admin); it applies to the user's next request,
+   * on every instance (the budget counters are rebuilt under the new limits).
    * An admin cannot demote or disable itself, so the service never loses its last way in by accident.
    * @throws 404 unknown user; 422 a tier not in the configuration; 409 demoting or disabling oneself
    */
@@ -195,7 +197,8 @@ export class UsersService implements OnApplicationBootstrap {
     if (callerId === id && (dto.disabled === true || dto.role === 'user')) {
       throw new ProblemException(HttpStatus.CONFLICT, 'Admins cannot demote or disable themselves; ask another admin.');
     }
-    const updated = await this.users.updateFields(id, { role: dto.role, tier: dto.tier, disabled: dto.disabled });
+    const limits = dto.limits === undefined ? undefined : mergeLimitOverrides(user.limits, dto.limits);
+    const updated = await this.users.updateFields(id, { role: dto.role, tier: dto.tier, disabled: dto.disabled, limits });
     await this.invalidations.emit({ kind: 'user', userId: id });
     // A disabled account's logins end for good: enabling it again does not bring them back.
     if (dto.disabled === true) await this.sessions.endAll(id);

@@ -116,12 +116,12 @@ describe('ModelsService (GET /v1/models)', () => {
     const models = modelsService();
 
     expect(models.offlineMode).toBe(true);
-    expect(new Set(models.list('free').data.map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
+    expect(new Set(models.list({ tier: 'free', applicationId: null }).data.map((m) => m.answered_by))).toEqual(new Set([OFFLINE_MODEL_ID]));
   });
 
   it('maps registry models to the wire format; models of unconfigured providers answer nowhere', () => {
     const models = modelsService({ OPENAI_API_KEY: 'sk-test' });
-    const list = models.list('free').data;
+    const list = models.list({ tier: 'free', applicationId: null }).data;
 
     expect(models.offlineMode).toBe(false);
     expect(list[0]).toEqual({

@@ -36,9 +36,9 @@ export type StreamFormat = (typeof STREAM_FORMATS)[number];
 /** Body of the documented `POST /v1/chat/stream`. */
 export class SendMessageDto {
   /**
-   * Registry id or alias (e.g. `gpt-4`, `openai/gpt-4o-mini`, `fast`). Used when the request creates a session;
-   * an existing session answers with its own model (set at creation or by `/v1/chat/switch-model`).
-   * Default: the server's default model.
+   * Registry id or alias (e.g. `gpt-4`, `openai/gpt-4o-mini`, `fast`). The request's model wins: with `session_id`
+   * it answers this turn and becomes the session's model (as `/v1/chat/switch-model` does, the history kept);
+   * omitted, the session's model answers. A new session is created with it (default: the server's default model).
    */
   @IsOptional() @IsString() @MaxLength(200)
   model?: string;

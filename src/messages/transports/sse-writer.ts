@@ -27,7 +27,7 @@ export function splitAtWordInterior(buffer: string): [string, string] {
  * Text holding line breaks becomes several `data:` lines of one event, which a parser joins back with `\n`.
  * `events` format: `event: start|delta|done|error` with JSON payloads (the provider's pieces as they came), then
  * `data: [DONE]`. Headers go out with the first event, so a failure before it can still get a proper status.
- * Events of one turn of the event loop are written together.
+ * Events of one turn of the event loop are written together, with the headers when they are the first.
  */
 export class SseWriter {
   private opened = false;
@@ -67,7 +67,8 @@ export class SseWriter {
     this.res.setHeader('Cache-Control', 'no-cache, no-transform');
     this.res.setHeader('Connection', 'keep-alive');
     this.res.setHeader('X-Accel-Buffering', 'no');
-    this.res.flushHeaders();
+    // The headers leave with this turn's first events in one write (or alone at the end of the turn).
+    this.scheduleFlush();
     this.lastWrite = Date.now();
     if (this.heartbeatMs > 0) {
       this.heartbeat = setInterval(() => {
@@ -161,11 +162,17 @@ export class SseWriter {
     if (this.res.writableEnded || this.res.destroyed) return;
     this.pending += chunk;
     this.lastWrite = Date.now();
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     this.flushing ??= setImmediate(() => {
       this.flushing = undefined;
       const out = this.pending;
       this.pending = '';
-      if (out && !this.res.writableEnded && !this.res.destroyed) this.res.write(out);
+      if (this.res.writableEnded || this.res.destroyed) return;
+      if (out) this.res.write(out);
+      else if (!this.res.headersSent) this.res.flushHeaders();
     });
   }
 }

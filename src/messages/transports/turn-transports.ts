@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { abortOnClientClose } from '../../common/abort-on-close';
 import { AuthenticatedUser } from '../../common/authenticated-user';
 import { problemOf } from '../../common/problem-details';
-import { invalidField, ProblemException } from '../../common/problem';
+import { invalidField, notFound, ProblemException } from '../../common/problem';
 import { AppConfig, appConfig } from '../../config/app-config';
 import { AnswerEvent } from '../../streams/answer-log';
 import { AnswerStreams } from '../../streams/answer-streams.service';
@@ -11,7 +11,9 @@ import { DonePayload, serverTiming } from '../answer-events';
 import { ChatCompletionDto } from '../dto/chat-completion.dto';
 import { ResumeQueryDto } from '../dto/list-messages-query.dto';
 import { SendMessageDto, StreamFormat } from '../dto/send-message.dto';
-import { GenerationsService } from '../generations.service';
+import { IdempotencyClaim, IdempotencyService, IdempotentOutcome } from '../../idempotency/idempotency.service';
+import { fingerprintOf, idempotencyKeyOf, REPLAYED_HEADER } from '../../idempotency/idempotency.http';
+import { GenerationsService, StartedAnswer } from '../generations.service';
 import { MessageEntity } from '../message.entity';
 import { MessagesService } from '../messages.service';
 import { SseWriter } from './sse-writer';
@@ -34,34 +36,92 @@ export class TurnTransports {
     private readonly generations: GenerationsService,
     private readonly streams: AnswerStreams,
     private readonly messages: MessagesService,
+    private readonly idempotency: IdempotencyService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
-  /** Answers `POST /v1/chat/stream` on `res`: SSE when `dto.stream` (the default), else JSON (202 in the background). */
+  /**
+   * Answers `POST /v1/chat/stream` on `res`: SSE when `dto.stream` (the default), else JSON (202 in the background).
+   * With `Idempotency-Key`, a repeat of the same request gets the first one's answer (replayed, live if it still
+   * runs) with `Idempotent-Replayed: true` instead of a second provider call.
+   * @throws 400 malformed key; 409 the first request with the key has not stored its turn yet; 422 the key came with
+   *         another request; what the send throws before its first byte
+   */
   async send(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response): Promise<void> {
+    const key = idempotencyKeyOf(req, this.config.idempotency.max_key_length);
+    if (key === undefined) return this.run(user, dto, req, res);
+    const begun = await this.idempotency.begin(user.id, key, fingerprintOf(req));
+    if (begun instanceof IdempotencyClaim) return this.run(user, dto, req, res, begun);
+    return this.replay(user, dto, begun, req, res);
+  }
+
+  private async run(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response, claim?: IdempotencyClaim): Promise<void> {
     const client = abortOnClientClose(res);
     try {
       const sse = dto.stream ? new SseWriter(res, formatOf(req, dto.stream_format), this.config.limits.sse_heartbeat_ms) : undefined;
-      const answer = await this.generations.start(user, dto, {
-        background: dto.background === true,
-        clientSignal: client.signal,
-        delivered: sse ? () => sse.sentText : undefined,
-        path: req.originalUrl,
-      });
-      res.setHeader('X-Session-Id', String(answer.sessionId));
+      let answer: StartedAnswer;
+      try {
+        answer = await this.generations.start(user, dto, {
+          background: dto.background === true,
+          clientSignal: client.signal,
+          delivered: sse ? () => sse.sentText : undefined,
+          path: req.originalUrl,
+          alsoRecord: claim && ((stmt, turn) => claim.recordAnswer(stmt, turn.sessionCte, turn.messagesCte)),
+        });
+      } catch (err) {
+        // Nothing was stored: the key is free for a repeat (a key whose turn was stored stays).
+        await claim?.release().catch(() => undefined);
+        throw err;
+      }
+      const sessionHeader = { 'X-Session-Id': String(answer.sessionId) };
+      res.setHeader('X-Session-Id', sessionHeader['X-Session-Id']);
       if (sse) {
         await this.write(sse, answer.events, answer.error, undefined, (ms) => res.setHeader('Server-Timing', serverTiming(ms)), answer.preparedMs);
         return;
       }
       if (dto.background) {
-        res.status(HttpStatus.ACCEPTED).json({ message_id: answer.messageId, session_id: answer.sessionId, status: 'in_progress' });
+        const body = { message_id: answer.messageId, session_id: answer.sessionId, status: 'in_progress' };
+        res.status(HttpStatus.ACCEPTED).json(body);
         return;
       }
       const completion = await this.collect(answer.sessionId, answer.events, answer.error);
+      if (completion) {
+        // Repeats get this answer as it is; when storing it fails they rebuild it from the answer's log or row.
+        await claim?.complete({ status: HttpStatus.OK, headers: sessionHeader, body: completion.body }).catch(() => undefined);
+      }
       if (completion && !res.destroyed) {
         res.setHeader('Server-Timing', serverTiming(completion.timing.app_ms, completion.timing.provider_ms));
         res.status(200).json(completion.body);
       }
+    } finally {
+      client.dispose();
+    }
+  }
+
+  /**
+   * A repeat of an idempotent send: the first request's answer in the form this request asks for, from its stored
+   * response, its event log (live while it runs) or its row.
+   */
+  private async replay(user: AuthenticatedUser, dto: SendMessageDto, outcome: IdempotentOutcome, req: Request, res: Response): Promise<void> {
+    res.setHeader(REPLAYED_HEADER, 'true');
+    if (outcome.response) {
+      for (const [name, value] of Object.entries(outcome.response.headers)) res.setHeader(name, value);
+      res.status(outcome.response.status).json(outcome.response.body);
+      return;
+    }
+    if (outcome.messageId === null || outcome.sessionId === null) throw notFound('Message');
+    res.setHeader('X-Session-Id', String(outcome.sessionId));
+    if (dto.stream) return this.replayAnswer(user, outcome.messageId, 0, formatOf(req, dto.stream_format), res);
+    if (dto.background) {
+      res.status(HttpStatus.ACCEPTED).json({ message_id: outcome.messageId, session_id: outcome.sessionId, status: 'in_progress' });
+      return;
+    }
+    const client = abortOnClientClose(res);
+    try {
+      const events = await this.streams.follow(outcome.messageId, 0, client.signal, this.config.streams.follow_check_ms);
+      const completion = events && (await this.collect(outcome.sessionId, events, () => undefined));
+      const body = completion?.body ?? (await this.messages.completion(user, outcome.messageId, () => client.signal.aborted));
+      if (!res.destroyed) res.status(200).json(body);
     } finally {
       client.dispose();
     }
@@ -78,23 +138,31 @@ export class TurnTransports {
       throw invalidField('Last-Event-ID', 'must be the id of an event of this answer (a non-negative integer)');
     }
     const after = header !== undefined ? Number(String(header).trim()) : (query.after ?? 0);
-    const format = query.stream_format;
+    return this.replayAnswer(user, id, after, formatOf(req, query.stream_format), res);
+  }
+
+  /** An answer's events after `after` in `format`, then the live ones until its end (its row when no log has it). */
+  private async replayAnswer(user: AuthenticatedUser, id: number, after: number, format: StreamFormat, res: Response): Promise<void> {
     let row = await this.messages.answer(user, id);
     const client = abortOnClientClose(res);
-    const sse = new SseWriter(res, formatOf(req, format), this.config.limits.sse_heartbeat_ms);
+    const sse = new SseWriter(res, format, this.config.limits.sse_heartbeat_ms);
     sse.skipThrough = after;
     try {
-      const events = await this.streams.follow(id, 0, client.signal, this.config.streams.follow_check_ms);
+      const follow = () => this.streams.follow(id, 0, client.signal, this.config.streams.follow_check_ms);
+      let events = await follow();
+      // No log yet or any more: the answer may still be starting on another instance (its log appears with its
+      // first event), or it has ended and its log expired (its row is then the source).
+      while (!events && row.status === 'in_progress' && !client.signal.aborted) {
+        await new Promise((r) => setTimeout(r, this.config.streams.follow_check_ms));
+        row = await this.messages.answer(user, id);
+        events = await follow();
+      }
       if (events) {
         const seen = await this.write(sse, events, () => undefined, async () => (row = await this.messages.answer(user, id)).status !== 'in_progress');
         if (seen.ended || client.signal.aborted) return;
         return this.finishFromRow(sse, row, seen.text, seen.n);
       }
-      // No log: wait for the answer to end (its instance stopped, or the log expired), then replay its row.
-      while (row.status === 'in_progress' && !client.signal.aborted) {
-        await new Promise((r) => setTimeout(r, this.config.streams.follow_check_ms));
-        row = await this.messages.answer(user, id);
-      }
+      if (client.signal.aborted) return;
       if (after > 1) {
         throw new ProblemException(HttpStatus.GONE, `The event log of this answer has expired; read the whole answer with GET /v1/chat/messages/${id}.`);
       }

@@ -172,6 +172,8 @@ export class AnthropicModelProvider extends ModelProvider {
       ...(system && { system }),
       ...(request.temperature !== undefined &&
         acceptsTemperature(this.options, request.model) && { temperature: Math.min(request.temperature, MAX_TEMPERATURE) }),
+      ...(request.topP !== undefined && { top_p: request.topP }),
+      ...(request.stop?.length && { stop_sequences: request.stop }),
     };
   }
 

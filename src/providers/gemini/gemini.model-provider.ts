@@ -152,6 +152,8 @@ export class GeminiModelProvider extends ModelProvider {
         ...(request.temperature !== undefined &&
           acceptsTemperature(this.options, request.model) && { temperature: request.temperature }),
         ...(request.maxTokens !== undefined && { maxOutputTokens: request.maxTokens }),
+        ...(request.topP !== undefined && { topP: request.topP }),
+        ...(request.stop?.length && { stopSequences: request.stop }),
         abortSignal: signal,
         httpOptions: { fetch: recordingFetch(state) },
       },

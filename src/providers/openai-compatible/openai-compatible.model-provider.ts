@@ -128,6 +128,8 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
       messages: request.messages.map(({ role, content }) => ({ role, content })),
       temperature: acceptsTemperature(this.options, request.model) ? request.temperature : undefined,
       [this.endpoint.maxTokensField ?? 'max_tokens']: request.maxTokens,
+      ...(request.topP !== undefined && { top_p: request.topP }),
+      ...(request.stop?.length && { stop: request.stop }),
     };
   }
 
