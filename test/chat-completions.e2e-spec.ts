@@ -94,6 +94,17 @@ describe('POST /v1/chat/completions (OpenAI Chat Completions)', () => {
     expect((fake.requests[0].body as { messages: unknown[] }).messages).toHaveLength(4);
   });
 
+  it('the offline model honours stop too: the answer ends where a stop sequence would begin', async () => {
+    const alice = await registerUser(t.url);
+    const whole = await complete(alice, { model: 'offline/echo', messages: [{ role: 'user', content: 'ping' }] }).expect(200);
+    expect(whole.body.choices[0].message.content).toContain('You said: "ping"');
+    const cut = await complete(alice, { model: 'offline/echo', messages: [{ role: 'user', content: 'ping' }], stop: 'You said' }).expect(200);
+    const content = cut.body.choices[0].message.content as string;
+    expect(content.length).toBeGreaterThan(0);
+    expect(whole.body.choices[0].message.content.startsWith(content)).toBe(true);
+    expect(content).not.toContain('You said');
+  });
+
   it('streams chat.completion.chunk events: role, text, finish, a usage-only chunk (include_usage), [DONE]', async () => {
     const alice = await registerUser(t.url);
     fake.script({ pieces: ['One', ' two', ' three'], usage: USAGE });
