@@ -285,6 +285,8 @@ export interface Bench {
   app: Server;
   /** The app's bearer token (a registered user). */
   token: string;
+  /** The app's configuration file (YAML) written by the run; a section may start an instance on a variant of it. */
+  configFile: string;
   /** The throw-away database's connection string (the app's DATABASE_URL). */
   databaseUrl: string;
   /** One SQL statement on the throw-away database. */

@@ -156,6 +156,7 @@ async function main(): Promise<void> {
       floor,
       app,
       token,
+      configFile,
       databaseUrl,
       agent,
       startApp,

@@ -82,3 +82,28 @@ describe('The answer log in memory, bounded', () => {
     await log.close();
   });
 });
+
+describe('The answer log on Redis Streams, batched', () => {
+  const client = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/11');
+  const prefix = `test-answer-log-batch-${randomUUID()}:`;
+
+  afterAll(async () => {
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length) await client.del(...keys);
+    client.disconnect();
+  });
+
+  it("writes several answers' events in one call; a live log expires late, an ended one after the retention", async () => {
+    const log = new RedisAnswerLog(client, prefix, 60, 1000, 1000, 86_400);
+    await log.appendAll(new Map([[1, [delta(1, 'a'), delta(2, 'b')]], [2, [delta(1, 'x')]]]));
+    expect((await log.read(1, 0))!.map((e) => e.n)).toEqual([1, 2]);
+    expect((await log.read(2, 0))!.map((e) => e.n)).toEqual([1]);
+    expect(await client.ttl(`${prefix}1`)).toBeGreaterThan(60);
+
+    await log.appendAll(new Map([[1, [delta(3, 'c'), done(4)]], [2, [delta(2, 'y')]]]));
+    expect((await log.read(1, 2))!.map((e) => e.n)).toEqual([3, 4]);
+    expect(await client.ttl(`${prefix}1`)).toBeLessThanOrEqual(60);
+    expect(await client.ttl(`${prefix}2`)).toBeGreaterThan(60);
+    await log.close();
+  });
+});

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import http from 'node:http';
 import { Bench, Pace, Row, Section, Server, envInt, percentile, pool, procStats, ms, times } from '../harness';
@@ -29,18 +31,24 @@ function resumeFirstByte(bench: Bench, server: Server, messageId: number): Promi
 
 /**
  * The answers' event log on Redis against the in-process one, measured on two instances of the built app side by
- * side (the run's app, and one with `REDIS_URL`): added time to first byte at concurrency 1 (BENCH_DURABLE_ROUNDS
+ * side, both with `REDIS_URL` (rate limits, budgets and stop requests on Redis in both), one of them keeping its
+ * log in process (`streams.shared_log: false`): added time to first byte at concurrency 1 (BENCH_DURABLE_ROUNDS
  * rounds of 10 paced tokens, the arms alternating), CPU per relayed piece (BENCH_CPU_PACED_REQUESTS streams of 100
  * tokens paced 20 ms at C=50, less a 1-token stream's cost), and resume latency (request → first replayed byte) of
  * finished answers on each.
  */
 export const durable: Section = {
   name: 'durable',
-  title: 'Answers\' event log: Redis (app column) against in-process (floor column)',
+  title: 'Answers\' event log: on Redis (app column) against in-process (floor column), both instances on Redis otherwise',
   async run(bench) {
     const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11';
-    const redis = await bench.startApp({ REDIS_URL: redisUrl, STREAMS_KEY_PREFIX: `bench-answers-${randomUUID()}:` });
-    const arms = { memory: bench.app, redis };
+    // Both instances use Redis for everything else (rate limits, budgets, stop requests); only the log differs.
+    const prefix = `bench-answers-${randomUUID()}:`;
+    const localLog = join(dirname(bench.configFile), 'bench.local-log.yaml');
+    writeFileSync(localLog, `${readFileSync(bench.configFile, 'utf8')}streams:\n  shared_log: false\n`);
+    const memory = await bench.startApp({ REDIS_URL: redisUrl, STREAMS_KEY_PREFIX: prefix, CONFIG_FILE: localLog });
+    const redis = await bench.startApp({ REDIS_URL: redisUrl, STREAMS_KEY_PREFIX: prefix });
+    const arms = { memory, redis };
     const rounds = envInt('BENCH_DURABLE_ROUNDS', 40);
     const ttft: Record<'memory' | 'redis', number[]> = { memory: [], redis: [] };
     for (let round = 0; round < rounds; round++) {
@@ -56,8 +64,17 @@ export const durable: Section = {
       const streamed = await cpuFor(bench, server, paced, 50, { ttftMs: 0, itlMs: 20, tokens });
       return { us: ((streamed.cpuMs - fixed.cpuMs) / paced / (tokens - 1)) * 1000, errors: fixed.errors + streamed.errors };
     };
-    const cpuMemory = await perPiece(arms.memory);
-    const cpuRedis = await perPiece(arms.redis);
+    // Two rounds, the arms alternating, so the machine's swings hit both.
+    const cpuMemory = { us: 0, errors: 0 };
+    const cpuRedis = { us: 0, errors: 0 };
+    for (let round = 0; round < 2; round++) {
+      for (const arm of round % 2 ? (['redis', 'memory'] as const) : (['memory', 'redis'] as const)) {
+        const measured = await perPiece(arms[arm]);
+        const total = arm === 'redis' ? cpuRedis : cpuMemory;
+        total.us += measured.us / 2;
+        total.errors += measured.errors;
+      }
+    }
 
     // Resume the newest finished answers, each on the instance that ran it (the in-process log lives there).
     const resume: Record<'memory' | 'redis', number[]> = { memory: [], redis: [] };

@@ -239,6 +239,17 @@ export class StreamsConfig {
   @IsInt() @Min(50) follow_check_ms = 2_000;
   /** Prefix of the Redis keys and channel of answers' logs and stop requests. */
   @IsString() key_prefix = 'answers:';
+  /**
+   * With Redis: most time an answer's events wait to be written to the shared log, so every answer's events of the
+   * interval share one round trip. Readers on other instances see them that much later; this instance's own
+   * clients get them at once.
+   */
+  @IsInt() @Min(1) @Max(1_000) log_flush_ms = 20;
+  /**
+   * With Redis: keep answers' event logs there, so any instance can resume any answer. `false` keeps each log in
+   * the memory of the instance generating the answer (resume works only there; stop requests still reach it).
+   */
+  @IsBoolean() shared_log = true;
 }
 
 /** Idempotent sends and creations (`Idempotency-Key`, README "Streams that survive"). */

@@ -24,6 +24,8 @@ export function isFinal(event: AnswerEvent): boolean {
 export interface AnswerLog {
   /** Appends events, numbered consecutively after those already there. */
   append(answerId: number, events: AnswerEvent[]): Promise<void>;
+  /** {@link append} for several answers at once (one round trip for a shared log). */
+  appendAll(batches: ReadonlyMap<number, AnswerEvent[]>): Promise<void>;
   /**
    * @returns the events after `after`, oldest first; null when the log does not hold the answer or no longer
    *          holds every event after `after` (expired or trimmed): the stored row is then the source

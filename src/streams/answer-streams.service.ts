@@ -14,8 +14,8 @@ const LOCAL_LINGER_MS = 5_000;
  * pub/sub (any instance can resume or stop any answer); without it, in this process.
  *
  * The instance generating an answer publishes its events here: local readers (its own client) get them at once
- * from memory; the shared log gets them in one batch per turn of the event loop, so the hot path costs one Redis
- * round trip per tick, not one per token.
+ * from memory; the shared log gets every answer's events of a `streams.log_flush_ms` interval in one round trip, so
+ * the hot path costs one Redis round trip per interval, not one per token or per answer.
  */
 @Injectable()
 export class AnswerStreams implements OnApplicationShutdown {
@@ -23,24 +23,27 @@ export class AnswerStreams implements OnApplicationShutdown {
   private readonly local: MemoryAnswerLog;
   private readonly shared: AnswerLog | null;
   readonly cancels: CancelSignals;
-  /** Events waiting for this tick's batch, per answer. */
+  /** Events waiting for the next batch, per answer. */
   private pending = new Map<number, AnswerEvent[]>();
-  private flushing?: NodeJS.Immediate;
+  private flushing?: NodeJS.Timeout;
+  private readonly flushMs: number;
   private writes = new Set<Promise<void>>();
 
   constructor(@Inject(appConfig.KEY) config: AppConfig, redis: RedisConnection) {
     const s = config.streams;
-    if (redis.client) {
+    this.flushMs = s.log_flush_ms;
+    if (redis.client && s.shared_log) {
       this.local = new MemoryAnswerLog(LOCAL_LINGER_MS, s.max_events);
       this.shared = new RedisAnswerLog(redis.client, s.key_prefix, s.retention_seconds, s.max_events, config.redis.command_timeout_ms);
-      this.cancels = new RedisCancelSignals(redis.client, s.key_prefix, (err) =>
-        this.logger.warn(`Stop requests from other instances are not received until Redis answers: ${err.message}`),
-      );
     } else {
       this.local = new MemoryAnswerLog(s.retention_seconds * 1000, s.max_events);
       this.shared = null;
-      this.cancels = new LocalCancelSignals();
     }
+    this.cancels = redis.client
+      ? new RedisCancelSignals(redis.client, s.key_prefix, (err) =>
+          this.logger.warn(`Stop requests from other instances are not received until Redis answers: ${err.message}`),
+        )
+      : new LocalCancelSignals();
   }
 
   /** Starts the answer's log on this instance (readers may follow it before its first event). */
@@ -55,21 +58,22 @@ export class AnswerStreams implements OnApplicationShutdown {
     const batch = this.pending.get(answerId);
     if (batch) batch.push(event);
     else this.pending.set(answerId, [event]);
-    this.flushing ??= setImmediate(() => this.flush());
+    // A timer, not the next tick: the local client's write goes first, and every answer's events of the
+    // interval share one round trip.
+    this.flushing ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
   private flush(): void {
     this.flushing = undefined;
     const batches = this.pending;
     this.pending = new Map();
-    for (const [answerId, events] of batches) {
-      const write = this.shared!.append(answerId, events).catch((err: unknown) =>
-        // The answer goes on for its local readers and is stored in PostgreSQL; only remote resume is affected.
-        this.logger.warn(`Answer ${answerId}: ${events.length} event(s) not written to the shared log: ${(err as Error).message}`),
-      );
-      this.writes.add(write);
-      void write.finally(() => this.writes.delete(write));
-    }
+    const write = this.shared!.appendAll(batches).catch((err: unknown) => {
+      // The answers go on for their local readers and are stored in PostgreSQL; only remote resume is affected.
+      const events = [...batches.values()].reduce((n, e) => n + e.length, 0);
+      this.logger.warn(`${events} event(s) of ${batches.size} answer(s) not written to the shared log: ${(err as Error).message}`);
+    });
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
   }
 
   /**
@@ -96,7 +100,7 @@ export class AnswerStreams implements OnApplicationShutdown {
   /** Waits for the shared log's pending writes (shutdown, tests). */
   async drain(): Promise<void> {
     if (this.flushing) {
-      clearImmediate(this.flushing);
+      clearTimeout(this.flushing);
       this.flush();
     }
     await Promise.all(this.writes);

@@ -50,6 +50,10 @@ export class MemoryAnswerLog implements AnswerLog {
     this.push(answerId, events);
   }
 
+  async appendAll(batches: ReadonlyMap<number, AnswerEvent[]>): Promise<void> {
+    for (const [answerId, events] of batches) this.push(answerId, events);
+  }
+
   async read(answerId: number, after: number): Promise<AnswerEvent[] | null> {
     return this.readNow(answerId, after);
   }

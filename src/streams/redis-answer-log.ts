@@ -21,6 +21,8 @@ function parse([id, fields]: StreamEntry): AnswerEvent {
  */
 export class RedisAnswerLog implements AnswerLog {
   private readonly followers = new Set<Redis>();
+  /** Answers whose stream has its live time-to-live set by this instance (and no final event yet). */
+  private readonly live = new Set<number>();
 
   /**
    * @param client the shared connection (appends and reads)
@@ -41,17 +43,56 @@ export class RedisAnswerLog implements AnswerLog {
     return `${this.prefix}${answerId}`;
   }
 
-  /** One round trip for the whole batch (a pipeline of XADDs and one EXPIRE). */
-  async append(answerId: number, events: AnswerEvent[]): Promise<void> {
-    if (!events.length) return;
-    const key = this.key(answerId);
+  /** One round trip for the whole batch (a pipeline of XADDs and, when the expiry changes, one EXPIRE). */
+  append(answerId: number, events: AnswerEvent[]): Promise<void> {
+    return this.appendAll(new Map([[answerId, events]]));
+  }
+
+  /**
+   * One round trip for every answer's batch: an `XADD` per event, and an `EXPIRE` only where the expiry changes
+   * (an answer's first batch here: the live time-to-live; its final one: the retention).
+   * @throws the first error Redis answered; the answers it concerns get their expiry set again next time
+   */
+  async appendAll(batches: ReadonlyMap<number, AnswerEvent[]>): Promise<void> {
     const pipeline = this.client.pipeline();
-    for (const e of events) {
-      pipeline.xadd(key, 'MAXLEN', '~', this.maxEvents, idOf(e.n), 'e', JSON.stringify({ type: e.type, data: e.data }));
+    /** The answers of this pipeline, in command order, with their command counts. */
+    const sent: { answerId: number; commands: number }[] = [];
+    for (const [answerId, events] of batches) {
+      if (!events.length) continue;
+      const key = this.key(answerId);
+      for (const e of events) {
+        pipeline.xadd(key, 'MAXLEN', '~', this.maxEvents, idOf(e.n), 'e', JSON.stringify({ type: e.type, data: e.data }));
+      }
+      let commands = events.length;
+      if (events.some(isFinal)) {
+        pipeline.expire(key, this.retentionSeconds);
+        this.live.delete(answerId);
+        commands++;
+      } else if (!this.live.has(answerId)) {
+        pipeline.expire(key, this.liveTtlSeconds);
+        this.live.add(answerId);
+        commands++;
+      }
+      sent.push({ answerId, commands });
     }
-    pipeline.expire(key, events.some(isFinal) ? this.retentionSeconds : this.liveTtlSeconds);
-    const results = await pipeline.exec();
-    const failed = results?.find(([err]) => err)?.[0];
+    if (!sent.length) return;
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (err) {
+      for (const { answerId } of sent) this.live.delete(answerId);
+      throw err;
+    }
+    let failed: Error | undefined;
+    let at = 0;
+    for (const { answerId, commands } of sent) {
+      const error = results?.slice(at, at + commands).find(([err]) => err)?.[0];
+      at += commands;
+      if (error) {
+        this.live.delete(answerId);
+        failed ??= error;
+      }
+    }
     if (failed) throw failed;
   }
 
