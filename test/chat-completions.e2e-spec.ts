@@ -174,6 +174,8 @@ describe('POST /v1/chat/completions (OpenAI Chat Completions)', () => {
       [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }, 'messages.0.content'],
       [{ messages: [{ role: 'tool', content: 'x', tool_call_id: 'a' }] }, 'messages.0.role'],
       [{ stream_options: { include_usage: true } }, 'stream_options'],
+      [{ stream: true, stream_options: { include_usage: 'yes' } }, 'stream_options'],
+      [{ stream: true, stream_options: [true] }, 'stream_options'],
       [{ temperature: 3 }, 'temperature'],
       [{ messages: [] }, 'messages'],
       [{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }, 'messages'],
