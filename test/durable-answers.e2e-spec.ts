@@ -93,12 +93,13 @@ describe.each([
     expect(stored.body.content).toBe(PIECES.join(''));
   });
 
-  it('resumes the plain format byte for byte: ids on data lines, the text after the last id, then [DONE]', async () => {
+  it('resumes the plain format byte for byte: its own ids 1, 2, 3 … on data lines, the events after the last id, then [DONE]', async () => {
     fake.script({ pieces: PIECES, delayMs: 20 });
     const whole = await streamPost(a.url, '/v1/chat/stream', ask(), user.auth);
     const events = parseWithIds(whole.body);
     expect(events[events.length - 1]).toEqual({ data: '[DONE]', event: undefined, id: undefined });
-    expect(events.slice(0, -1).every((e) => e.id)).toBe(true);
+    // The plain format numbers the events it shows 1, 2, 3 … like the typed one.
+    expect(events.slice(0, -1).map((e) => Number(e.id))).toEqual(events.slice(0, -1).map((_, i) => i + 1));
     const answer = await request(a.url).get(`/v1/chat/sessions/${String(whole.headers['x-session-id'])}/messages`).set(user.auth);
     const messageId = answer.body.items[1].id as number;
 
@@ -108,6 +109,8 @@ describe.each([
     const after = parseWithIds(rest.body);
     expect(after[after.length - 1].data).toBe('[DONE]');
     expect(before + after.slice(0, -1).map((e) => e.data).join('')).toBe(PIECES.join(''));
+    // The same events, ids and bytes as the first stream after event 3.
+    expect(after).toEqual(events.slice(3));
   });
 
   it('cancel from the other instance stops the upstream call; the stream ends with done "cancelled"; a second cancel is a 409', async () => {

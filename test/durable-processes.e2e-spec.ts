@@ -36,7 +36,7 @@ async function spawnInstance(dir: string, extraYaml: string, env: Record<string,
   }
 }
 
-describe('Durable answers through a deploy (SIGTERM)', () => {
+describe('Durable answers through a deploy (SIGTERM) and a crash (kill -9)', () => {
   let fake: FakeOpenAi;
   let dir: string;
   let databaseUrl: string;
@@ -107,4 +107,48 @@ describe('Durable answers through a deploy (SIGTERM)', () => {
     }
     expect(results.some((r) => r.body.includes('event: error'))).toBe(true);
   }, 90_000);
+
+  it('kill -9 A mid-stream: within lease + sweep interval B marks the answer incomplete with its checkpointed text', async () => {
+    const streams = 'streams:\n  checkpoint_ms: 100\n  lease_ms: 1000\n  sweep_interval_ms: 200\n';
+    const [a, b] = await Promise.all([spawnInstance(dir, streams, env()), spawnInstance(dir, streams, env())]);
+    runs.push(a.run, b.run);
+    const user = await registerUser(a.url);
+    const pieces = Array.from({ length: 100 }, (_, k) => `k${k} `);
+    fake.script({ pieces, delayMs: 60 });
+    let body = '';
+    void streamPost(a.url, '/v1/chat/stream', { ...ask, stream_format: 'events' }, user.auth, (soFar) => {
+      body = soFar;
+    }).catch(() => undefined);
+    const received = () => parseSse(body).filter((e) => e.event === 'delta').map((e) => JSON.parse(e.data).text as string).join('');
+    while (received().length < 15) await new Promise((r) => setTimeout(r, 20));
+    // Text the client had this long before the crash has been checkpointed (every 100 ms) by then.
+    const early = received();
+    await new Promise((r) => setTimeout(r, 400));
+    const messageId = JSON.parse(parseSse(body).find((e) => e.event === 'start')!.data).message_id as number;
+    expect((await rows()).get(messageId)?.status).toBe('in_progress');
+
+    a.run.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    expect(await a.run.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    let row = (await rows()).get(messageId)!;
+    while (row.status === 'in_progress' && Date.now() - killedAt < 10_000) {
+      await new Promise((r) => setTimeout(r, 50));
+      row = (await rows()).get(messageId)!;
+    }
+    const markedAfter = Date.now() - killedAt;
+    expect(row.status).toBe('incomplete');
+    // lease 1000 ms + one sweep interval 200 ms, plus the slack of a loaded machine
+    expect(markedAfter).toBeLessThan(1000 + 200 + 2000);
+    expect(row.content.startsWith(early)).toBe(true);
+    expect(pieces.join('').startsWith(row.content)).toBe(true);
+    // B (the only instance left) did it, and says so.
+    const logs = () => b.run.stdout() + b.run.stderr();
+    for (let i = 0; i < 50 && !logs().includes(`incomplete: ${messageId}`); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(logs()).toContain(`Marked 1 abandoned answer(s) incomplete: ${messageId}`);
+    // Its state says so from B too.
+    const state = await fetch(`${b.url}/v1/chat/messages/${messageId}`, { headers: user.auth }).then((r) => r.json() as Promise<{ status: string; content: string }>);
+    expect(state).toMatchObject({ status: 'incomplete', content: row.content });
+    b.run.child.kill('SIGTERM');
+    await b.run.exited;
+  }, 120_000);
 });

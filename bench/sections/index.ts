@@ -9,7 +9,8 @@ import { durable } from './durable';
 import { idle } from './idle';
 import { newestPage } from './newest-page';
 import { queries } from './queries';
+import { redisOutage } from './redis-outage';
 import { throughput } from './throughput';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage];

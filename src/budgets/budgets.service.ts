@@ -57,9 +57,12 @@ export interface BudgetClaim {
   costUsd: number;
 }
 
-/** A counted limit after a reservation, as the RateLimit headers advertise it; `level` says where it was set. */
+/**
+ * A counted limit after a reservation, as the RateLimit headers advertise it: named after the limit for the user's
+ * counter (`daily_cost_usd`), prefixed `application_` for the application's; `level` says where it was set.
+ */
 export interface BudgetQuota extends QuotaState {
-  name: CountedLimit;
+  limit: CountedLimit;
   level: LimitLevel;
 }
 
@@ -338,7 +341,8 @@ function quotaOf(plan: CounterPlan, limitUnits: number, valueUnits: number, now:
   const start = windowStart(window, now).getTime();
   const end = windowEnd(window, now).getTime();
   return {
-    name: plan.name,
+    name: plan.owner === 'application' ? `application_${plan.name}` : plan.name,
+    limit: plan.name,
     level: plan.setBy,
     quota: toShown(limitUnits),
     remaining: Math.max(0, toShown(limitUnits - valueUnits)),

@@ -119,12 +119,14 @@ export class ChatSessionsRepository {
   /**
    * Adds to `stmt` a CTE `session_usage` adding a model call made for the session (its title, its summary) to the
    * running totals. Leaves `updated_at` alone: usage is not activity in the session.
+   * @param title a generated title, set only while the session is untitled (a title set meanwhile is kept)
    * @returns the CTE's name
    */
-  addUsage(stmt: SqlStatement, sessionId: number, usage: UsageSums): string {
+  addUsage(stmt: SqlStatement, sessionId: number, usage: UsageSums, title?: string): string {
+    const titled = title === undefined ? '' : `, title = COALESCE(title, ${stmt.param(title, 'varchar')})`;
     return stmt.with(
       'session_usage',
-      `UPDATE chat_sessions SET ${this.usageSums(stmt, usage)} WHERE id = ${stmt.param(sessionId, 'integer')} RETURNING id`,
+      `UPDATE chat_sessions SET ${this.usageSums(stmt, usage)}${titled} WHERE id = ${stmt.param(sessionId, 'integer')} RETURNING id`,
     );
   }
 

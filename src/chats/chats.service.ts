@@ -99,11 +99,12 @@ export class ChatsService {
   /**
    * Adds a model call made for a session (its title, its summary) to the session's totals, the user's and the
    * ledger, in one statement.
+   * @param title the title the call made: stored in the same statement if the session is still untitled
    */
-  async recordSessionCall(sessionId: number, call: ModelCall): Promise<void> {
+  async recordSessionCall(sessionId: number, call: ModelCall, title?: string): Promise<void> {
     const stmt = new SqlStatement();
     const cost = await this.usage.recordCall(call, stmt);
-    this.sessions.addUsage(stmt, sessionId, { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost });
+    this.sessions.addUsage(stmt, sessionId, { tokensInput: call.usage.inputTokens, tokensOutput: call.usage.outputTokens, cost }, title);
     await stmt.run(this.db);
   }
 

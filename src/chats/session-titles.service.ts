@@ -102,11 +102,13 @@ export class SessionTitlesService implements OnModuleDestroy {
         this.logger.warn(`Title of session ${session.id} from ${titler.model.id} failed (${(err as Error).message}); using its first words`);
         title = titleFrom(userText);
       }
-      // The provider billed the call whether or not the title is still wanted (a PATCH may have won the race).
+      // The provider billed the call whether or not the title is still wanted (a PATCH may have won the race):
+      // its usage and the title (if the session is still untitled) are stored in one statement.
       if (usage) {
-        await this.chats.recordSessionCall(session.id, { userId: session.userId, purpose: 'title', model: titler.model, usage });
+        await this.chats.recordSessionCall(session.id, { userId: session.userId, purpose: 'title', model: titler.model, usage }, title);
+      } else {
+        await this.sessions.setTitleIfUntitled(session.id, title);
       }
-      await this.sessions.setTitleIfUntitled(session.id, title);
     });
   }
 

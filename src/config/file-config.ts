@@ -240,6 +240,11 @@ export class StreamsConfig {
   /** Prefix of the Redis keys and channel of answers' logs and stop requests. */
   @IsString() key_prefix = 'answers:';
   /**
+   * When storing a finished answer fails because PostgreSQL is out of reach, how long the write is retried (with
+   * backoff) while the answer is kept in memory and in its event log; its stream ends once it is stored.
+   */
+  @IsInt() @Min(0) persist_retry_ms = 60_000;
+  /**
    * With Redis: most time an answer's events wait to be written to the shared log, so every answer's events of the
    * interval share one round trip. Readers on other instances see them that much later; this instance's own
    * clients get them at once.

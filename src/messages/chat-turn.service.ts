@@ -11,6 +11,7 @@ import { QuotaState } from '../common/quota';
 import { inSpan } from '../common/tracing';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { isDatabaseUnavailable } from '../database/pg-errors';
 import { SqlStatement } from '../database/sql-statement';
 import { ContextService, SendContext } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
@@ -23,7 +24,7 @@ import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { UsageService } from '../usage/usage.service';
 import { AnswerStop, INSTANCE_ID } from './answer-stop';
 import { MessageRole } from './message.entity';
-import { AnswerOutcome, MessagesRepository } from './messages.repository';
+import { AnswerOutcome, AnswerPrices, MessagesRepository } from './messages.repository';
 
 /** What a send asks for (the body of `POST /v1/chat/stream`, without the transport's options). */
 export interface TurnRequest {
@@ -87,6 +88,8 @@ export type TurnEvent =
       sessionCreated: boolean;
       /** Milliseconds this service spent before calling the provider (planning, hooks, storing the turn). */
       preparedMs: number;
+      /** Quotas the send counted against (budgets), for the edge's RateLimit headers. */
+      quotas: QuotaState[];
     }
   | {
       type: 'delta';
@@ -198,6 +201,25 @@ export interface TurnHook {
 /** Injection token of the registered {@link TurnHook}s (an array, provided by the messages module). */
 export const TURN_HOOKS = Symbol('TURN_HOOKS');
 
+/** First wait before storing an answer again, and the longest wait between two tries (then up to persist_retry_ms). */
+const PERSIST_RETRY_BASE_MS = 100;
+const PERSIST_RETRY_MAX_MS = 5_000;
+
+/**
+ * An answer that could not be stored: PostgreSQL stayed out of reach for `streams.persist_retry_ms` (503). Its
+ * row keeps the last checkpoint.
+ */
+export class AnswerNotStoredError extends ProblemException {
+  constructor(answerId: number) {
+    super(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      `The database is not answering: the answer could not be stored (its text up to the last checkpoint is kept). Read it with GET /v1/chat/messages/${answerId}.`,
+      {},
+      { 'Retry-After': '1' },
+    );
+  }
+}
+
 /** A piece of the provider's answer: streamed, or (`stream: false`) the whole text as one piece. */
 type AnswerPiece = ModelStreamEvent;
 
@@ -270,6 +292,7 @@ export class ChatTurnService {
       model: plan.route.model.id,
       sessionCreated: !plan.session && !plan.stateless,
       preparedMs: calledAt - began,
+      quotas: plan.quotas,
     };
     const title =
       !session || session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
@@ -289,7 +312,7 @@ export class ChatTurnService {
         }
         const providerMs = performance.now() - calledAt;
         const outcome = this.outcome(plan, text, piece.finishReason, piece.usage);
-        const after = await this.settle(plan, sessionId, answerId, outcome, title);
+        const after = await this.settle(plan, sessionId, answerId, outcome, title, signal);
         yield {
           type: 'done',
           messageId: answerId,
@@ -305,11 +328,12 @@ export class ChatTurnService {
       }
       throw new ModelProviderError('unavailable', 'the stream ended without a finish event');
     } catch (err) {
+      if (err instanceof AnswerNotStoredError) throw err; // the answer itself went well: it is not a failed answer
       const stopped = signal.aborted && isAbortError(err);
       const stop = stopped && signal.reason instanceof AnswerStop ? signal.reason.kind : undefined;
       if (stop === 'cancelled') {
         const outcome = { ...this.unfinishedOutcome(plan, text, undefined), status: 'cancelled' as const, finishReason: 'cancelled' };
-        const after = await this.settle(plan, sessionId, answerId, outcome, title);
+        const after = await this.settle(plan, sessionId, answerId, outcome, title, signal);
         if (!announced) yield { ...started, model: plan.route.model.id };
         const usage = { inputTokens: outcome.tokensInput, outputTokens: outcome.tokensOutput, estimated: outcome.usageEstimated };
         yield {
@@ -338,7 +362,8 @@ export class ChatTurnService {
             )
           : this.domainError(err);
       const outcome = this.unfinishedOutcome(plan, partial, error);
-      await this.settle(plan, sessionId, answerId, stop === 'shutdown' ? { ...outcome, status: 'incomplete', finishReason: null, error: undefined } : outcome, title);
+      const stored = stop === 'shutdown' ? { ...outcome, status: 'incomplete' as const, finishReason: null, error: undefined } : outcome;
+      await this.settle(plan, sessionId, answerId, stored, title, signal);
       if (!error) return; // the client left: nobody to tell
       if (!announced) yield { ...started, model: plan.route.model.id };
       yield { type: 'failed', error, partialText: text };
@@ -481,7 +506,10 @@ export class ChatTurnService {
     yield { type: 'finish', finishReason: whole.finishReason, usage: whole.usage };
   }
 
-  /** A complete answer, priced at the answering model's price now in force (later price changes leave it be). */
+  /**
+   * A complete answer, priced at the answering model's price now in force; the unit prices are stored with it, so
+   * later price changes leave it be.
+   */
   private outcome(plan: TurnPlan, text: string, finishReason: string, usage: ModelUsage): AnswerOutcome {
     const model = plan.route.model;
     return {
@@ -496,6 +524,7 @@ export class ChatTurnService {
       tokensReasoning: usage.reasoningTokens ?? 0,
       usageEstimated: usage.estimated,
       cost: costOf(model, usage),
+      prices: pricesOf(model),
     };
   }
 
@@ -525,6 +554,7 @@ export class ChatTurnService {
       tokensReasoning: 0,
       usageEstimated: usage.estimated,
       cost: costOf(model, usage),
+      prices: pricesOf(model),
       error: error?.message,
     };
   }
@@ -540,6 +570,7 @@ export class ChatTurnService {
     answerId: number | null,
     outcome: AnswerOutcome,
     title: string | undefined,
+    signal: AbortSignal,
   ): Promise<SessionRow | undefined> {
     const usage: ModelUsage = {
       inputTokens: outcome.tokensInput,
@@ -563,8 +594,9 @@ export class ChatTurnService {
             { tokensInput: usage.inputTokens, tokensOutput: usage.outputTokens, cost: outcome.cost },
             title,
           );
+    const select = session ? `SELECT * FROM ${session}` : 'SELECT NULL WHERE false';
     const [row] = await inSpan('chat.settle', { 'chat.message.status': outcome.status }, () =>
-      session ? stmt.run<SessionRow>(this.db, `SELECT * FROM ${session}`) : stmt.run<SessionRow>(this.db, 'SELECT NULL WHERE false'),
+      answerId === null ? stmt.run<SessionRow>(this.db, select) : this.store(plan.user.id, sessionId, answerId, stmt, select, signal),
     );
     for (const hook of this.hooks) {
       try {
@@ -581,10 +613,61 @@ export class ChatTurnService {
     return row;
   }
 
+  /**
+   * Runs the statement storing an answer. When PostgreSQL is out of reach the answer is kept (here, and in its event
+   * log) and the statement retried with backoff for up to `streams.persist_retry_ms`; a retry first checks, with the
+   * answer's row locked, that no earlier attempt committed (its reply may have been lost with the connection), so
+   * the answer, its usage and the session's totals are stored exactly once. Retries stop when the process shuts down.
+   * @returns the statement's rows (a retry finding the answer stored returns the session as it is now)
+   * @throws AnswerNotStoredError when the database stayed out of reach; the statement's own error otherwise
+   */
+  private async store(
+    userId: number,
+    sessionId: number | null,
+    answerId: number,
+    stmt: SqlStatement,
+    select: string,
+    signal: AbortSignal,
+  ): Promise<SessionRow[]> {
+    const deadline = Date.now() + this.config.streams.persist_retry_ms;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (attempt === 0) return await stmt.run<SessionRow>(this.db, select);
+        const rows = await this.db.transaction(async (tx) =>
+          (await this.messages.lockUnsettled(tx, answerId, INSTANCE_ID)) ? stmt.run<SessionRow>(tx, select) : null,
+        );
+        if (rows) this.logger.log(`Answer ${answerId} stored after ${attempt} retr${attempt === 1 ? 'y' : 'ies'}`);
+        return rows ?? (await this.currentSession(userId, sessionId));
+      } catch (err) {
+        if (!isDatabaseUnavailable(err)) throw err;
+        const shuttingDown = signal.aborted && signal.reason instanceof AnswerStop && signal.reason.kind === 'shutdown';
+        const wait = Math.min(PERSIST_RETRY_BASE_MS * 2 ** attempt, PERSIST_RETRY_MAX_MS, deadline - Date.now());
+        if (wait <= 0 || shuttingDown) {
+          this.logger.error(`Answer ${answerId} could not be stored: the database stayed out of reach (${(err as Error).message})`);
+          throw new AnswerNotStoredError(answerId);
+        }
+        if (attempt === 0) this.logger.warn(`Answer ${answerId} is kept until the database answers: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /** The session's row as the settle statement returns it. */
+  private async currentSession(userId: number, sessionId: number | null): Promise<SessionRow[]> {
+    const session = sessionId === null ? null : await this.sessions.findOwned(userId, sessionId);
+    return session ? [{ id: session.id, user_id: session.userId, title: session.title, message_count: session.messageCount }] : [];
+  }
+
   /** A failure as the domain error the edge maps; anything unexpected is logged and becomes a plain Error. */
   private domainError(err: unknown): Error {
     if (err instanceof DomainError || err instanceof ProblemException) return err;
     this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? String(err)}`);
     return new Error('The answer failed unexpectedly. It has been logged.');
   }
+}
+
+/** The unit prices an answer of `model` is costed with now (a missing cached-input price is the input price). */
+function pricesOf(model: RegisteredModel): AnswerPrices {
+  const { inputPer1m, outputPer1m, cachedInputPer1m = inputPer1m, pricedAt } = model.pricing;
+  return { inputPer1m, cachedInputPer1m, outputPer1m, pricedAt };
 }

@@ -94,7 +94,10 @@ export class MessageEntity {
   @Column({ type: 'jsonb', default: () => "'[]'" })
   attempts: ModelAttempt[];
 
-  /** While `in_progress`: the instance generating the answer. */
+  /**
+   * The instance generating the answer, until it stores the outcome (a sweep that marks the answer `incomplete`
+   * leaves it: that instance may only have lost its database connection, and still stores the answer once).
+   */
   @Column({ name: 'owner_instance', type: 'varchar', length: 64, nullable: true })
   ownerInstance: string | null;
 

@@ -1,9 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
 import type { ModelAttempt } from '../providers/model-attempt';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
+
+/** The answering model's unit prices when an answer was priced: USD per 1M tokens, and the registry's `priced_at`. */
+export interface AnswerPrices {
+  inputPer1m: number;
+  /** The input price when the model has no cached-input price. */
+  cachedInputPer1m: number;
+  outputPer1m: number;
+  /** `YYYY-MM-DD`; null when the registry entry does not say. */
+  pricedAt: string | null;
+}
 
 /** How an answer ended, as stored on its message. */
 export interface AnswerOutcome {
@@ -23,6 +33,8 @@ export interface AnswerOutcome {
   usageEstimated: boolean;
   /** USD */
   cost: number;
+  /** The unit prices `cost` was computed with, kept with the answer so a later price change rewrites nothing. */
+  prices: AnswerPrices;
   /** Why a `failed` answer failed (a sentence safe to show); never a provider secret. */
   error?: string;
 }
@@ -80,13 +92,24 @@ export class MessagesRepository {
    * @returns the ids of the answers marked
    */
   async sweepAbandoned(leaseMs: number): Promise<number[]> {
-    const rows: { id: number }[] = await this.messages.query(
-      `UPDATE messages SET status = 'incomplete', owner_instance = NULL
+    // The owner is kept: an instance that lost only its database connection still stores the answer when it is back.
+    const [rows] = await this.messages.query<[{ id: number }[], number]>(
+      `UPDATE messages SET status = 'incomplete'
         WHERE status = 'in_progress' AND heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)
         RETURNING id`,
       [leaseMs],
     );
     return rows.map((r) => r.id);
+  }
+
+  /**
+   * In the caller's transaction, locks an answer's row if `owner` has not stored its outcome yet (the settle clears
+   * the owner), so a retried settle stores it once even when an earlier attempt committed but its reply was lost.
+   * @returns true when the answer still waits for its outcome
+   */
+  async lockUnsettled(tx: Pick<EntityManager, 'query'>, answerId: number, owner: string): Promise<boolean> {
+    const rows: unknown[] = await tx.query(`SELECT 1 FROM messages WHERE id = $1 AND owner_instance = $2 FOR UPDATE`, [answerId, owner]);
+    return rows.length > 0;
   }
 
   /** An answer (assistant message) of one of the user's sessions, or null. */
@@ -108,6 +131,9 @@ export class MessagesRepository {
          tokens_input = ${stmt.param(o.tokensInput, 'integer')}, tokens_output = ${stmt.param(o.tokensOutput, 'integer')},
          tokens_cached = ${stmt.param(o.tokensCached, 'integer')}, tokens_reasoning = ${stmt.param(o.tokensReasoning, 'integer')},
          usage_estimated = ${stmt.param(o.usageEstimated, 'boolean')}, cost = ${stmt.param(o.cost, 'numeric')},
+         price_input_per_1m = ${stmt.param(o.prices.inputPer1m, 'numeric')},
+         price_cached_input_per_1m = ${stmt.param(o.prices.cachedInputPer1m, 'numeric')},
+         price_output_per_1m = ${stmt.param(o.prices.outputPer1m, 'numeric')}, priced_at = ${stmt.param(o.prices.pricedAt, 'date')},
          error = ${stmt.param(o.error ?? null, 'text')}
        WHERE id = ${stmt.param(answerId, 'integer')} RETURNING id`,
     );

@@ -85,36 +85,41 @@ export class SseWriter {
    */
   skipThrough = 0;
 
+  /** Events of the `data` format numbered so far (they count what this format shows, see {@link start}). */
+  private shown = 0;
+
   /**
-   * Each event may carry `id` (its number in the answer's log, sent as `id: <n>`); typed events then also carry
-   * `sequence_number`.
+   * Each event may carry `id`, its number in the answer's log. The `events` format shows every event of the log,
+   * so it sends that number as `id: <n>` (and as `sequence_number`). The `data` format shows text and errors only,
+   * re-cut at word interiors, so it numbers the events it shows 1, 2, 3 … itself whenever ids are given: the
+   * same log always yields the same events with the same numbers, so `Last-Event-ID` resumes either format.
    */
   start(payload: object, id?: number): void {
+    if (this.format !== 'events') return this.open();
     if (id !== undefined && id <= this.skipThrough) return;
     this.open();
-    if (this.format === 'events') this.event('start', JSON.stringify(numbered(payload, id)), id);
+    this.event('start', JSON.stringify(numbered(payload, id)), id);
   }
 
   /** One text piece; empty pieces are not sent. */
   delta(text: string, id?: number): void {
     if (!text) return;
-    const skip = id !== undefined && id <= this.skipThrough;
-    if (!skip) this.open();
     if (this.format === 'events') {
-      if (skip) return;
+      if (id !== undefined && id <= this.skipThrough) return;
+      this.open();
       this.event('delta', JSON.stringify(numbered({ text }, id)), id);
       this.sent += text;
       return;
     }
     const [emit, keep] = splitAtWordInterior(this.held + text);
     this.held = keep;
-    if (!skip) this.text(emit, id);
+    this.text(emit, id !== undefined);
   }
 
   /** The closing events: held-back text, `done` (typed format only), then `data: [DONE]`. */
   done(payload: object, id?: number): void {
     this.open();
-    this.flush(id);
+    this.flush(id !== undefined);
     if (this.format === 'events') this.event('done', JSON.stringify(numbered(payload, id)), id);
     this.finish();
   }
@@ -122,18 +127,27 @@ export class SseWriter {
   /** Held-back text, a problem object as an `error` event (both formats), then `data: [DONE]`. */
   error(problem: object, id?: number): void {
     this.open();
-    this.flush(id);
-    this.event('error', JSON.stringify(this.format === 'events' ? numbered(problem, id) : problem), id);
+    this.flush(id !== undefined);
+    if (this.format === 'events') {
+      this.event('error', JSON.stringify(numbered(problem, id)), id);
+    } else {
+      const shown = id === undefined ? undefined : ++this.shown;
+      if (shown === undefined || shown > this.skipThrough) this.event('error', JSON.stringify(problem), shown);
+    }
     this.finish();
   }
 
-  private flush(id?: number): void {
-    this.text(this.held, id);
+  private flush(numberIt: boolean): void {
+    this.text(this.held, numberIt);
     this.held = '';
   }
 
-  private text(text: string, id?: number): void {
+  /** A `data` format text event, numbered when the answer's events are. */
+  private text(text: string, numberIt: boolean): void {
     if (!text) return;
+    const id = numberIt ? ++this.shown : undefined;
+    if (id !== undefined && id <= this.skipThrough) return;
+    this.open();
     this.event(undefined, text, id);
     this.sent += text;
   }

@@ -1,3 +1,4 @@
+import { advertiseQuotas } from '../../rate-limit/rate-limit-headers';
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { abortOnClientClose } from '../../common/abort-on-close';
@@ -75,6 +76,7 @@ export class TurnTransports {
       }
       const sessionHeader = { 'X-Session-Id': String(answer.sessionId) };
       res.setHeader('X-Session-Id', sessionHeader['X-Session-Id']);
+      advertiseQuotas(res, answer.quotas);
       if (sse) {
         await this.write(sse, answer.events, answer.error, undefined, (ms) => res.setHeader('Server-Timing', serverTiming(ms)), answer.preparedMs);
         return;
@@ -163,7 +165,9 @@ export class TurnTransports {
         return this.finishFromRow(sse, row, seen.text, seen.n);
       }
       if (client.signal.aborted) return;
-      if (after > 1) {
+      // Without the log, the row gives `start`, the whole text as one `delta`, then `done`: the same events in the
+      // typed format, but the plain format's text would be cut differently, so its ids could not be matched.
+      if (after > (format === 'events' ? 1 : 0)) {
         throw new ProblemException(HttpStatus.GONE, `The event log of this answer has expired; read the whole answer with GET /v1/chat/messages/${id}.`);
       }
       sse.start({ session_id: row.sessionId, message_id: row.id, model: row.model }, 1);
