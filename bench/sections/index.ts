@@ -9,9 +9,10 @@ import { cpu } from './cpu';
 import { durable } from './durable';
 import { idle } from './idle';
 import { newestPage } from './newest-page';
+import { observability } from './observability';
 import { queries } from './queries';
 import { redisOutage } from './redis-outage';
 import { throughput } from './throughput';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, budgets];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, observability, budgets];
