@@ -27,6 +27,12 @@ async function interleaved(rounds: number, concurrency: number, stream: (arm: Ar
   return samples;
 }
 
+/** The first two distinct failures of either arm, for the errors row. */
+function causes(...arms: StreamSample[][]): string {
+  const seen = [...new Set(arms.flat().filter((s) => !s.ok).map((s) => s.error))].slice(0, 2);
+  return seen.length ? ` (${seen.join('; ')})` : '';
+}
+
 /** Added first-byte time (on − off) at one concurrency, as table rows. */
 function rows(label: string, samples: Record<Arm, StreamSample[]>): Row[] {
   const first = (arm: Arm) => samples[arm].filter((s) => s.ok).map((s) => s.ttftMs);
@@ -41,7 +47,11 @@ function rows(label: string, samples: Record<Arm, StreamSample[]>): Row[] {
     },
     { measure: `${label}: added first byte p50 (every budget − none)`, app: ms(added50), target: '≤ 1 ms', met: added50 <= 1 && errors('on') === 0 },
     { measure: `${label}: added first byte p99`, app: ms(p('on', 99) - p('off', 99)) },
-    { measure: `${label}: errors (of ${samples.on.length} per arm)`, floor: String(errors('off')), app: String(errors('on')) },
+    {
+      measure: `${label}: errors (of ${samples.on.length} per arm)`,
+      floor: String(errors('off')),
+      app: `${errors('on')}${causes(samples.on, samples.off)}`,
+    },
   ];
 }
 
