@@ -3,6 +3,7 @@
  * (see bench/harness.ts) and add it here; `BENCH_ONLY=<name>` runs it alone.
  */
 import { Section } from '../harness';
+import { budgets } from './budgets';
 import { completions } from './completions';
 import { cpu } from './cpu';
 import { durable } from './durable';
@@ -14,4 +15,4 @@ import { redisOutage } from './redis-outage';
 import { throughput } from './throughput';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, observability];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, observability, budgets];
