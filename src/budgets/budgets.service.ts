@@ -5,7 +5,8 @@ import { allowsModel } from '../config/allowed-models';
 import { AppConfig, appConfig } from '../config/app-config';
 import { BudgetLimits } from '../config/file-config';
 import { AuthInvalidation, AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
-import { RegisteredModel } from '../providers/model-registry';
+import { ModelUsage } from '../providers/model-provider';
+import { costOf, RegisteredModel } from '../providers/model-registry';
 import { RedisConnection } from '../rate-limit/redis.provider';
 import { UsageRepository } from '../usage/usage.repository';
 import { BudgetCounters, CounterCharge, MemoryBudgetCounters, RedisBudgetCounters } from './budget-counters';
@@ -201,6 +202,31 @@ export class BudgetsService {
       charged: charges.map((c, i) => ({ key: c.key, amount: c.amount, unit: isCost(plans[i].name) ? 'usd' : 'tokens' })),
       quotas: plans.map((p, i) => quotaOf(p, charges[i].limit, outcome.values[i], now)),
     };
+  }
+
+  /**
+   * Reserves a model call made besides an answer (a session's title or summary, a prompt preview) under the budgets
+   * of the user it is made for: its input as counted plus `maxOutputTokens`, at `model`'s prices. Settle it with
+   * {@link settleCall} once the call is over, whatever its outcome.
+   * @throws BudgetError when it does not fit (the call must not be made)
+   */
+  reserveCall(
+    user: Pick<AuthenticatedUser, 'id' | 'tier' | 'applicationId' | 'limits'>,
+    model: RegisteredModel,
+    inputTokens: number,
+    maxOutputTokens: number,
+  ): Promise<BudgetReservation> {
+    const output = Math.min(maxOutputTokens, model.maxOutputTokens);
+    return this.reserve(this.subjectOf(user), {
+      tokens: inputTokens + output,
+      costUsd: costOf(model, { inputTokens, outputTokens: output }),
+    });
+  }
+
+  /** Settles a {@link reserveCall} to the call's real usage by the model that answered; none: nothing was spent. */
+  settleCall(reservation: BudgetReservation, model: RegisteredModel, usage: ModelUsage | undefined): Promise<void> {
+    if (!usage) return this.settle(reservation, NO_CLAIM);
+    return this.settle(reservation, { tokens: usage.inputTokens + usage.outputTokens, costUsd: costOf(model, usage) });
   }
 
   /** Replaces a reservation's worst case with the answer's real usage (gives back what was not spent). */

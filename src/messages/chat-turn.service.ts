@@ -615,8 +615,8 @@ export class ChatTurnService {
     }
     if (row && outcome.status === 'complete') {
       const after = { id: row.id, userId: row.user_id, title: row.title, messageCount: row.message_count };
-      this.titles.afterAnswer(after, plan.titler, plan.turns.find((t) => t.role === 'user')!.content, outcome.content);
-      this.summaries.afterAnswer(after);
+      this.titles.afterAnswer(after, plan.titler, plan.turns.find((t) => t.role === 'user')!.content, outcome.content, plan.user);
+      this.summaries.afterAnswer(after, plan.user);
     }
     return row;
   }

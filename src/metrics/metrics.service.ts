@@ -14,6 +14,14 @@ export interface ModelCallLabels {
   purpose: string;
 }
 
+/** Where a streamed call's timings go, bound to its provider, model and purpose (see `MetricsService.streamObservers`). */
+export interface StreamObservers {
+  /** The first piece arrived, `seconds` after the call. */
+  firstToken(seconds: number): void;
+  /** A further piece arrived, `seconds` after the previous one. */
+  tokenGap(seconds: number): void;
+}
+
 /** Seconds buckets for model calls: first tokens arrive in tens of ms to tens of seconds. */
 const MODEL_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 /** Seconds buckets for the gap between two streamed pieces. */
@@ -110,6 +118,8 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly streamObserversByLabels = new Map<string, StreamObservers>();
+
   constructor(@InjectDataSource() db: DataSource) {
     collectDefaultMetrics({ register: this.registry });
     // TypeORM's postgres driver keeps its pg.Pool as `master`; read at scrape time, never on the request path.
@@ -168,14 +178,22 @@ export class MetricsService {
     if (errorKind) this.providerErrors.inc({ gen_ai_provider_name: labels.provider, gen_ai_request_model: labels.model, error_type: errorKind });
   }
 
-  /** The first piece of a streamed call arrived, `seconds` after the call. */
-  firstToken(labels: ModelCallLabels, seconds: number): void {
-    this.ttft.observe(modelLabels(labels), seconds);
-  }
-
-  /** A further piece arrived, `seconds` after the previous one. */
-  tokenGap(labels: ModelCallLabels, seconds: number): void {
-    this.gap.observe(modelLabels(labels), seconds);
+  /**
+   * The time-to-first-token and gap histograms of one provider, model and purpose, bound to those labels once and
+   * kept (the label set is bounded: registry ids and purposes), so a streamed piece builds no labels object.
+   * Take it once per call.
+   */
+  streamObservers(labels: ModelCallLabels): StreamObservers {
+    const key = `${labels.provider}\u0000${labels.model}\u0000${labels.purpose}`;
+    let observers = this.streamObserversByLabels.get(key);
+    if (!observers) {
+      const bound = modelLabels(labels);
+      const ttft = this.ttft.labels(bound);
+      const gap = this.gap.labels(bound);
+      observers = { firstToken: (seconds) => ttft.observe(seconds), tokenGap: (seconds) => gap.observe(seconds) };
+      this.streamObserversByLabels.set(key, observers);
+    }
+    return observers;
   }
 
   /** A call's usage and cost as recorded in the ledger (estimated or reported). */
