@@ -105,6 +105,24 @@ describe('POST /v1/chat/completions (OpenAI Chat Completions)', () => {
     expect(content).not.toContain('You said');
   });
 
+  it('stateless messages that do not fit the model\'s window are a 400, never cut silently', async () => {
+    const alice = await registerUser(t.url);
+    const long = 'word '.repeat(4000); // about 4,000 tokens: two of them overflow gpt-4's 8,192-token window
+    const messages = [
+      { role: 'user', content: 'Tell me.' },
+      { role: 'assistant', content: long },
+      { role: 'user', content: 'More.' },
+      { role: 'assistant', content: long },
+      { role: 'user', content: 'Thanks.' },
+    ];
+    const res = await complete(alice, { model: 'gpt-4', messages });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'messages' });
+    expect(res.body.error.message).toContain('context window 8192');
+    expect(fake.requests).toHaveLength(0);
+    await complete(alice, { model: 'gpt-4', messages: messages.slice(2) }).expect(200);
+  });
+
   it('streams chat.completion.chunk events: role, text, finish, a usage-only chunk (include_usage), [DONE]', async () => {
     const alice = await registerUser(t.url);
     fake.script({ pieces: ['One', ' two', ' three'], usage: USAGE });

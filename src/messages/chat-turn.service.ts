@@ -409,6 +409,14 @@ export class ChatTurnService {
     const maxTokens = request.max_tokens ?? limits.maxOutputTokens;
     const context = await this.context.forSend(session, route.models, system, turns, maxTokens);
     const stateless = request.stateless === true;
+    // Stateless, the messages are the context as given: none may be dropped to fit the window.
+    if (stateless && context.turns.filter((t) => t.part === 'message').length < turns.length) {
+      throw invalidField(
+        'messages',
+        `need more tokens than ${model.id} can take (context window ${model.contextWindow}, of which ` +
+          `${context.accounting.budget.reservedOutput} are reserved for the answer); send fewer or shorter messages`,
+      );
+    }
     const titler = stateless || session?.title ? undefined : this.titles.titleRoute(route);
     return {
       user,
