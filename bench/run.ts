@@ -62,8 +62,11 @@ models:
     pricing: { input_per_1m: 0.15, output_per_1m: 0.60 }
 `;
 
-/** Variables that would point the app at something else than the mock and the throw-away database. */
-const FOREIGN_VARS = /^(OPENAI|ANTHROPIC|GOOGLE|GEMINI|GROQ|MISTRAL|DEEPSEEK|OPENROUTER|OLLAMA|S3)_|^(REDIS_URL|DEFAULT_MODEL|ADMIN_EMAIL|ADMIN_PASSWORD|CONFIG_FILE|DATA_DIR|DATABASE_POOL_SIZE|PORT|HOST)$/;
+/**
+ * Variables that would point the app at something else than the mock and the throw-away database, or turn on
+ * tracing and the metrics endpoint (the observability section turns them on for one instance of its own).
+ */
+const FOREIGN_VARS = /^(OPENAI|ANTHROPIC|GOOGLE|GEMINI|GROQ|MISTRAL|DEEPSEEK|OPENROUTER|OLLAMA|S3|OTEL|METRICS)_|^(REDIS_URL|DEFAULT_MODEL|ADMIN_EMAIL|ADMIN_PASSWORD|CONFIG_FILE|DATA_DIR|DATABASE_POOL_SIZE|PORT|HOST)$/;
 
 const PROMPT = 'Tell me a story about a lighthouse keeper.';
 

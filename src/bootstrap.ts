@@ -25,7 +25,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.enableCors({
     origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins.length ? config.corsOrigins : false,
     credentials: false,
-    exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Idempotent-Replayed'],
+    exposedHeaders: ['X-Session-Id', 'X-Request-Id', 'X-Offline-Mode', 'Retry-After', 'RateLimit-Policy', 'RateLimit', 'Idempotent-Replayed'],
   });
   // Slow clients (slowloris) lose their socket; answers, SSE streams included, are not limited by these.
   const server = app.getHttpServer() as Server & { connectionsCheckingInterval: number };

@@ -10,14 +10,18 @@
  * database after its retries) as one error line and exits 1 itself. A crash later still leaves a fatal line before
  * Node's own report.
  */
-import { existsSync } from 'node:fs';
 import { createBootLogger } from './common/boot-logger';
 import { ConfigValidationError } from './config/config-validation-error';
 import { startTracing, tracingRequested } from './tracing';
 
 // `.env` first, so LOG_LEVEL and LOG_FORMAT there apply from the first line (variables already set win, as with
 // the ConfigModule that reads the same file later).
-if (existsSync('.env')) process.loadEnvFile('.env');
+let envFileError: unknown;
+try {
+  process.loadEnvFile('.env');
+} catch (err) {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') envFileError = err;
+}
 const log = createBootLogger();
 const tracing = tracingRequested(process.env);
 log.info({ node: process.version, tracing }, 'starting chat-backend');
@@ -26,6 +30,7 @@ log.info({ node: process.version, tracing }, 'starting chat-backend');
 process.on('uncaughtExceptionMonitor', (err, origin) => log.fatal({ err, origin }, `crashed: ${err?.message ?? String(err)}`));
 
 async function main(): Promise<void> {
+  if (envFileError) throw new Error(`could not read .env: ${(envFileError as Error).message}`, { cause: envFileError });
   const tracingSdk = tracing ? await startTracing() : undefined;
   // Validated before the app's modules load, so a bad value is reported within a second of start.
   const { loadAppConfig } = await import('./config/app-config');

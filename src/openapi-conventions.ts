@@ -115,9 +115,21 @@ const HEADERS: Record<string, HeaderObject> = {
     schema: { type: 'string' },
   },
   'X-Session-Id': integerHeader('Id of the chat session this answer belongs to (a new one, or the one given).'),
-  'RateLimit-Limit': integerHeader("Requests allowed in the current window (the caller's tier)."),
-  'RateLimit-Remaining': integerHeader('Requests left in the current window.'),
-  'RateLimit-Reset': integerHeader('Seconds until the window resets.'),
+  'RateLimit-Policy': {
+    description:
+      'The quota policies this request counted against (draft-ietf-httpapi-ratelimit-headers), a Structured Field list: ' +
+      '`"requests"` per window for every route, `"sends"` for sends, `"auth"` for login and registration, and on sends ' +
+      "the caller's budgets (`tokens_per_minute`, `daily_tokens` in tokens; `daily_cost_usd`, `monthly_cost_usd` in " +
+      'millionths of a dollar). `q` is the quota, `qu` its unit (absent: requests), `w` the window in seconds; the ' +
+      'tightest policy comes first. Example: `"sends";q=10;w=60, "requests";q=120;w=60, "daily_cost_usd";q=500000;qu="usd-micros";w=86400`.',
+    schema: { type: 'string' },
+  },
+  RateLimit: {
+    description:
+      'The state of each of those policies, the tightest (the smallest share left) first: its name, `r` what is left ' +
+      'of its quota and `t` the seconds until its window resets. Example: `"sends";r=3;t=42, "requests";r=100;t=42`.',
+    schema: { type: 'string' },
+  },
   'Retry-After': integerHeader('Seconds to wait before trying again (RFC 9110 §10.2.3).'),
   'Idempotent-Replayed': {
     description: '`true` when this answer repeats the outcome of an earlier request with the same `Idempotency-Key`.',
@@ -126,7 +138,7 @@ const HEADERS: Record<string, HeaderObject> = {
 };
 
 const headerRef = (name: string): ReferenceObject => ({ $ref: `#/components/headers/${name}` });
-const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
+const RATE_LIMIT_HEADERS = ['RateLimit-Policy', 'RateLimit'];
 
 /** The error answers a route gives because of what it is; a route's own (409, 415…) are declared on it. */
 const IMPLIED_ERRORS: Record<number, string> = {

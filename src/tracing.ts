@@ -21,7 +21,7 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
  * @returns the started SDK; shut it down on exit to flush the last spans
  */
 export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<NodeSDK> {
-  const [{ NodeSDK }, { ExpressInstrumentation }, { HttpInstrumentation }, { IORedisInstrumentation }, { PgInstrumentation }, { UndiciInstrumentation }] =
+  const [{ NodeSDK }, { ExpressInstrumentation, ExpressLayerType }, { HttpInstrumentation }, { IORedisInstrumentation }, { PgInstrumentation }, { UndiciInstrumentation }] =
     await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/instrumentation-express'),
@@ -34,9 +34,13 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
     serviceName: env.OTEL_SERVICE_NAME ?? 'chat-backend',
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/health' || req.url === '/metrics' }),
-      new ExpressInstrumentation(),
-      // Statement text is kept (parameters are not): it names tables, never message text.
-      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      // Route handlers only: a span for each of the dozen middleware layers every request passes (body parsers,
+      // CORS, security headers, request logging) and an empty one per router would cost more than they tell; the
+      // route still names the server span.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
+      // Statement text is kept (parameters are not): it names tables, never message text. Queries outside a traced
+      // operation, and the pool's connection checkouts, make no span.
+      new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation(),
       new UndiciInstrumentation(),
     ],

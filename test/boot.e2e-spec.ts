@@ -60,7 +60,8 @@ describe('boot (src/main.ts)', () => {
         '',
       ].join('\n'),
     );
-    const run = spawnEntryPoint({ PORT: 'abc', NODE_ENV: 'production', CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data') }, built);
+    // An unknown LOG_LEVEL is one of the problems, not a crash of the logger before its first line.
+    const run = spawnEntryPoint({ PORT: 'abc', LOG_LEVEL: 'loud', NODE_ENV: 'production', CONFIG_FILE: configFile, DATA_DIR: join(dir, 'data') }, built);
     running.push(run);
 
     const exit = await exitWithin(run, 40_000);
@@ -71,9 +72,10 @@ describe('boot (src/main.ts)', () => {
     const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; problems?: string[] });
     expect(entries.map((e) => e.level)).toEqual([30, 60]);
     const fatal = entries[1];
-    expect(fatal.msg).toMatch(/^start-up failed: the configuration has 3 problems: /);
+    expect(fatal.msg).toMatch(/^start-up failed: the configuration has 4 problems: /);
     const lines = fatal.problems!;
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
+    expect(lines.filter((l) => l.startsWith('LOG_LEVEL') && l.includes('loud'))).toHaveLength(1);
     for (const problem of lines) expect(fatal.msg).toContain(problem);
     const portLines = lines.filter((l) => /\bPORT\b/.test(l));
     expect(portLines).toHaveLength(1);

@@ -162,7 +162,15 @@ describe('budget overrides: tier, user and application, the tightest wins', () =
     const tooMuch = await send(second, { max_tokens: shared.remaining! });
     expect(tooMuch.status).toBe(429);
     expect(tooMuch.body).toMatchObject({ limit: 'daily_tokens', set_by: 'application' });
-    expect((await send(second, { max_tokens: shared.remaining! - 100 })).status).toBe(200);
+    const fits = await send(second, { max_tokens: shared.remaining! - 100 });
+    expect(fits.status).toBe(200);
+    // The answer advertises the budgets it counted against (IETF RateLimit fields), the application's nearly spent
+    // daily tokens first: the tightest.
+    expect(fits.headers['ratelimit-policy']).toContain('"application_daily_tokens";q=800;qu="tokens";w=86400');
+    expect(fits.headers['ratelimit-policy']).toContain(`"daily_tokens";q=${TIER_DAILY_TOKENS};qu="tokens";w=86400`);
+    expect(fits.headers['ratelimit']).toMatch(/^"application_daily_tokens";r=\d+;t=\d+, /);
+    const appLeft = Number(/^"application_daily_tokens";r=(\d+)/.exec(fits.headers['ratelimit'])![1]);
+    expect(appLeft).toBeLessThan(100);
 
     const rows = await t.app
       .get(DataSource)

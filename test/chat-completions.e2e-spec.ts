@@ -94,6 +94,35 @@ describe('POST /v1/chat/completions (OpenAI Chat Completions)', () => {
     expect((fake.requests[0].body as { messages: unknown[] }).messages).toHaveLength(4);
   });
 
+  it('the offline model honours stop too: the answer ends where a stop sequence would begin', async () => {
+    const alice = await registerUser(t.url);
+    const whole = await complete(alice, { model: 'offline/echo', messages: [{ role: 'user', content: 'ping' }] }).expect(200);
+    expect(whole.body.choices[0].message.content).toContain('You said: "ping"');
+    const cut = await complete(alice, { model: 'offline/echo', messages: [{ role: 'user', content: 'ping' }], stop: 'You said' }).expect(200);
+    const content = cut.body.choices[0].message.content as string;
+    expect(content.length).toBeGreaterThan(0);
+    expect(whole.body.choices[0].message.content.startsWith(content)).toBe(true);
+    expect(content).not.toContain('You said');
+  });
+
+  it('stateless messages that do not fit the model\'s window are a 400, never cut silently', async () => {
+    const alice = await registerUser(t.url);
+    const long = 'word '.repeat(4000); // about 4,000 tokens: two of them overflow gpt-4's 8,192-token window
+    const messages = [
+      { role: 'user', content: 'Tell me.' },
+      { role: 'assistant', content: long },
+      { role: 'user', content: 'More.' },
+      { role: 'assistant', content: long },
+      { role: 'user', content: 'Thanks.' },
+    ];
+    const res = await complete(alice, { model: 'gpt-4', messages });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'messages' });
+    expect(res.body.error.message).toContain('context window 8192');
+    expect(fake.requests).toHaveLength(0);
+    await complete(alice, { model: 'gpt-4', messages: messages.slice(2) }).expect(200);
+  });
+
   it('streams chat.completion.chunk events: role, text, finish, a usage-only chunk (include_usage), [DONE]', async () => {
     const alice = await registerUser(t.url);
     fake.script({ pieces: ['One', ' two', ' three'], usage: USAGE });
@@ -163,6 +192,8 @@ describe('POST /v1/chat/completions (OpenAI Chat Completions)', () => {
       [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }, 'messages.0.content'],
       [{ messages: [{ role: 'tool', content: 'x', tool_call_id: 'a' }] }, 'messages.0.role'],
       [{ stream_options: { include_usage: true } }, 'stream_options'],
+      [{ stream: true, stream_options: { include_usage: 'yes' } }, 'stream_options'],
+      [{ stream: true, stream_options: [true] }, 'stream_options'],
       [{ temperature: 3 }, 'temperature'],
       [{ messages: [] }, 'messages'],
       [{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }, 'messages'],

@@ -9,7 +9,7 @@ import { databaseUrl, DB_PREFIX, TEMPLATE_DB, withAdmin } from './support/databa
 
 /**
  * Rate limits with low limits from a YAML file of the test's own: per-user request and send limits by tier, per-IP
- * limits before auth and on login/register, RateLimit-* headers, 429 with Retry-After, tier changes, and counters
+ * limits before auth and on login/register, the IETF RateLimit-Policy and RateLimit fields, 429 with Retry-After, tier changes, and counters
  * shared through Redis by several instances and across a restart.
  *
  * Each "client" connects from its own loopback address (127.0.0.x), so per-IP counters are separate without
@@ -94,6 +94,35 @@ const int = (h: string | string[] | undefined) => {
   return Number(h);
 };
 
+/** One item of a RateLimit field: the policy's name and its parameters (`q`, `w`, `r`, `t` as numbers). */
+type Item = { name: string } & Record<string, number | string>;
+
+/** A Structured Field list of quota items (`"sends";r=2;t=41, "requests";r=6;t=41`), as the draft writes them. */
+function items(h: string | string[] | undefined): Item[] {
+  expect(typeof h).toBe('string');
+  return (h as string).split(/,\s*/).map((item) => {
+    const [name, ...params] = item.split(';');
+    expect(name).toMatch(/^"[a-z_]+"$/);
+    const parsed: Item = { name: JSON.parse(name) as string };
+    for (const p of params) {
+      const [k, v] = p.split('=');
+      parsed[k] = /^\d+$/.test(v) ? Number(v) : (JSON.parse(v) as string);
+    }
+    return parsed;
+  });
+}
+
+/** The IETF RateLimit fields of an answer: each policy's quota (`q`, `w`) and state (`r`, `t`), by name. */
+function rateLimit(res: Answer): Record<string, { q: number; w: number; r: number; t: number }> {
+  const policies = items(res.headers['ratelimit-policy']);
+  const states = items(res.headers['ratelimit']);
+  expect(states.map((i) => i.name)).toEqual(policies.map((i) => i.name));
+  return Object.fromEntries(policies.map((p, i) => [p.name, { q: p.q as number, w: p.w as number, r: states[i].r as number, t: states[i].t as number }]));
+}
+
+/** The policy the RateLimit field names first: the tightest. */
+const tightest = (res: Answer) => items(res.headers['ratelimit'])[0].name;
+
 function expect429(res: Answer) {
   expect(res.status).toBe(429);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -128,26 +157,32 @@ describe('Rate limits (e2e)', () => {
     });
     afterAll(() => t.close());
 
-    it('sends RateLimit-* headers on normal answers, Remaining going down by one per request', async () => {
+    it('sends the IETF RateLimit-Policy and RateLimit fields on normal answers, r going down by one per request', async () => {
       const reg = await call(t.url, 'POST', '/v1/auth/register', { ip: '127.0.0.2', body: { email: 'headers@example.com', password: 'correct horse battery' } });
       expect(reg.status).toBe(201);
-      expect(int(reg.headers['ratelimit-limit'])).toBe(LIMITS.unauthenticated_per_ip);
-      expect(int(reg.headers['ratelimit-limit-auth'])).toBe(LIMITS.auth_per_ip);
-      expect(int(reg.headers['ratelimit-remaining-auth'])).toBe(LIMITS.auth_per_ip - 1);
+      expect(rateLimit(reg)).toEqual({
+        requests: { q: LIMITS.unauthenticated_per_ip, w: LIMITS.window_seconds, r: LIMITS.unauthenticated_per_ip - 1, t: expect.any(Number) },
+        auth: { q: LIMITS.auth_per_ip, w: LIMITS.window_seconds, r: LIMITS.auth_per_ip - 1, t: expect.any(Number) },
+      });
+      // 3 of 4 left is tighter than 5 of 6: the auth limit leads.
+      expect(tightest(reg)).toBe('auth');
+      // The library's ad-hoc fields are gone.
+      for (const legacy of ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-limit-auth', 'retry-after-auth']) {
+        expect(reg.headers[legacy]).toBeUndefined();
+      }
 
       const u: Client = { id: reg.body.user.id, email: 'headers@example.com', token: reg.body.access_token, ip: '127.0.0.2' };
       const r1 = await get(u);
       const r2 = await get(u);
       expect(r1.status).toBe(200);
       expect(r2.status).toBe(200);
-      expect(int(r1.headers['ratelimit-limit'])).toBe(LIMITS.tiers.free.requests);
-      expect(int(r1.headers['ratelimit-remaining'])).toBe(LIMITS.tiers.free.requests - 1);
-      expect(int(r2.headers['ratelimit-remaining'])).toBe(LIMITS.tiers.free.requests - 2);
-      const reset = int(r2.headers['ratelimit-reset']);
+      expect(rateLimit(r1).requests).toMatchObject({ q: LIMITS.tiers.free.requests, r: LIMITS.tiers.free.requests - 1 });
+      expect(rateLimit(r2).requests.r).toBe(LIMITS.tiers.free.requests - 2);
+      const reset = rateLimit(r2).requests.t;
       expect(reset).toBeGreaterThanOrEqual(1);
       expect(reset).toBeLessThanOrEqual(LIMITS.window_seconds);
-      // Not a send: no send headers, and the request does not count as one.
-      expect(r1.headers['ratelimit-limit-send']).toBeUndefined();
+      // Not a send: no send policy, and the request does not count as one.
+      expect(Object.keys(rateLimit(r1))).toEqual(['requests']);
     });
 
     it('limits requests per user (not per IP): beyond the tier\'s requests → 429; another user on the same IP is unaffected', async () => {
@@ -156,14 +191,17 @@ describe('Rate limits (e2e)', () => {
       for (let i = 1; i <= LIMITS.tiers.free.requests; i++) {
         const res = await get(a);
         expect(res.status).toBe(200);
-        expect(int(res.headers['ratelimit-remaining'])).toBe(LIMITS.tiers.free.requests - i);
+        expect(rateLimit(res).requests.r).toBe(LIMITS.tiers.free.requests - i);
       }
-      expect429(await get(a));
+      const refused = await get(a);
+      expect429(refused);
+      // The refusal names the policy that refused, with nothing left.
+      expect(rateLimit(refused).requests).toMatchObject({ q: LIMITS.tiers.free.requests, r: 0 });
       expect429(await get(a, '/v1/users/me'));
       expect429(await get(a, '/v1/chat/sessions', '127.0.0.7')); // another address does not help A
       const other = await get(b);
       expect(other.status).toBe(200);
-      expect(int(other.headers['ratelimit-remaining'])).toBe(LIMITS.tiers.free.requests - 1);
+      expect(rateLimit(other).requests.r).toBe(LIMITS.tiers.free.requests - 1);
     });
 
     it('limits sends separately (tier\'s sends), per user; the refused send stores nothing', async () => {
@@ -172,12 +210,12 @@ describe('Rate limits (e2e)', () => {
       const first = await send(a);
       expect(first.status).toBe(200);
       const session = first.body.session_id;
-      expect(int(first.headers['ratelimit-limit-send'])).toBe(LIMITS.tiers.free.sends);
-      expect(int(first.headers['ratelimit-remaining-send'])).toBe(LIMITS.tiers.free.sends - 1);
+      expect(rateLimit(first).sends).toMatchObject({ q: LIMITS.tiers.free.sends, r: LIMITS.tiers.free.sends - 1 });
+      expect(tightest(first)).toBe('sends');
       for (let i = 2; i <= LIMITS.tiers.free.sends; i++) {
         const res = await send(a, { session_id: session });
         expect(res.status).toBe(200);
-        expect(int(res.headers['ratelimit-remaining-send'])).toBe(LIMITS.tiers.free.sends - i);
+        expect(rateLimit(res).sends.r).toBe(LIMITS.tiers.free.sends - i);
       }
       expect429(await send(a, { session_id: session }));
       const sse = await call(t.url, 'POST', '/v1/chat/stream', { ip: a.ip, token: a.token, body: { session_id: session, messages: [{ role: 'user', content: 'hi' }] } });
@@ -191,7 +229,7 @@ describe('Rate limits (e2e)', () => {
 
       const otherUser = await send(b);
       expect(otherUser.status).toBe(200);
-      expect(int(otherUser.headers['ratelimit-remaining-send'])).toBe(LIMITS.tiers.free.sends - 1);
+      expect(rateLimit(otherUser).sends.r).toBe(LIMITS.tiers.free.sends - 1);
     });
 
     it('limits login/register/anonymous per IP (auth_per_ip), whatever the account', async () => {
@@ -218,7 +256,7 @@ describe('Rate limits (e2e)', () => {
       for (let i = 1; i <= LIMITS.unauthenticated_per_ip; i++) {
         const res = await call(t.url, 'GET', '/config', { ip });
         expect(res.status).toBe(200);
-        expect(int(res.headers['ratelimit-remaining'])).toBe(LIMITS.unauthenticated_per_ip - i);
+        expect(rateLimit(res).requests.r).toBe(LIMITS.unauthenticated_per_ip - i);
       }
       expect429(await call(t.url, 'GET', '/config', { ip }));
       expect429(await call(t.url, 'GET', '/', { ip }));
@@ -226,21 +264,21 @@ describe('Rate limits (e2e)', () => {
         const res = await call(t.url, 'GET', i % 2 ? '/health/ready' : '/health', { ip });
         expect(res.status).toBe(200);
       }
-      expect((await call(t.url, 'GET', '/health', { ip })).headers['ratelimit-limit']).toBeUndefined();
+      expect((await call(t.url, 'GET', '/health', { ip })).headers['ratelimit-policy']).toBeUndefined();
     });
 
     it('a tier change by an admin raises that user\'s limits at once', async () => {
       const u = await register(t.url, '127.0.0.4');
-      expect(int((await get(u)).headers['ratelimit-limit'])).toBe(LIMITS.tiers.free.requests);
+      expect(rateLimit(await get(u)).requests.q).toBe(LIMITS.tiers.free.requests);
       await setTier(u, 'pro');
       const after = await get(u);
       expect(after.status).toBe(200);
-      expect(int(after.headers['ratelimit-limit'])).toBe(LIMITS.tiers.pro.requests);
+      expect(rateLimit(after).requests.q).toBe(LIMITS.tiers.pro.requests);
       let session: number | undefined;
       for (let i = 1; i <= LIMITS.tiers.free.sends + 2; i++) {
         const res = await send(u, session ? { session_id: session } : {});
         expect(res.status).toBe(200);
-        expect(int(res.headers['ratelimit-limit-send'])).toBe(LIMITS.tiers.pro.sends);
+        expect(rateLimit(res).sends.q).toBe(LIMITS.tiers.pro.sends);
         session = res.body.session_id;
       }
       for (let i = 0; i < LIMITS.tiers.free.requests; i++) expect((await get(u)).status).toBe(200);
@@ -253,7 +291,7 @@ describe('Rate limits (e2e)', () => {
       await setTier(u, 'pro');
       const res = await send(u);
       expect(res.status).toBe(200);
-      expect(int(res.headers['ratelimit-limit-send'])).toBe(LIMITS.tiers.pro.sends);
+      expect(rateLimit(res).sends.q).toBe(LIMITS.tiers.pro.sends);
     });
   });
 
@@ -294,14 +332,14 @@ describe('Rate limits (e2e)', () => {
       h = await register(x!.url, '127.0.0.20');
       const r1 = await call(x!.url, 'GET', '/v1/chat/sessions', { ip: h.ip, token: h.token });
       const r2 = await call(y!.url, 'GET', '/v1/chat/sessions', { ip: h.ip, token: h.token });
-      expect(int(r1.headers['ratelimit-remaining'])).toBe(LIMITS.tiers.free.requests - 1);
-      expect(int(r2.headers['ratelimit-remaining'])).toBe(LIMITS.tiers.free.requests - 2);
+      expect(rateLimit(r1).requests.r).toBe(LIMITS.tiers.free.requests - 1);
+      expect(rateLimit(r2).requests.r).toBe(LIMITS.tiers.free.requests - 2);
 
       const on = [x!, y!, x!];
       for (const [i, app] of on.entries()) {
         const res = await call(app.url, 'POST', '/v1/chat/stream', { ip: h.ip, token: h.token, body: sendBody() });
         expect(res.status).toBe(200);
-        expect(int(res.headers['ratelimit-remaining-send'])).toBe(LIMITS.tiers.free.sends - 1 - i);
+        expect(rateLimit(res).sends.r).toBe(LIMITS.tiers.free.sends - 1 - i);
       }
       expect429(await call(y!.url, 'POST', '/v1/chat/stream', { ip: h.ip, token: h.token, body: sendBody() }));
       expect429(await call(x!.url, 'POST', '/v1/chat/stream', { ip: h.ip, token: h.token, body: sendBody() }));
@@ -315,7 +353,7 @@ describe('Rate limits (e2e)', () => {
 
       const last = await call(y!.url, 'GET', '/v1/chat/sessions', { ip: h.ip, token: h.token });
       expect(last.status).toBe(200);
-      remainingBefore = int(last.headers['ratelimit-remaining']);
+      remainingBefore = rateLimit(last).requests.r;
       // 2 GETs + 5 sends (the refused ones count as requests too) + this one.
       expect(remainingBefore).toBe(LIMITS.tiers.free.requests - 8);
       expect(remainingBefore).toBe(0);
@@ -333,7 +371,7 @@ describe('Rate limits (e2e)', () => {
       const fresh = await register(z.url, '127.0.0.22');
       const res = await call(z.url, 'POST', '/v1/chat/stream', { ip: fresh.ip, token: fresh.token, body: sendBody() });
       expect(res.status).toBe(200);
-      expect(int(res.headers['ratelimit-remaining-send'])).toBe(LIMITS.tiers.free.sends - 1);
+      expect(rateLimit(res).sends.r).toBe(LIMITS.tiers.free.sends - 1);
       expect((await call(z.url, 'GET', '/health/ready', { ip: '127.0.0.21' })).body).toMatchObject({ status: 'ok' });
     });
   });

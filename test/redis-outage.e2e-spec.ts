@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -132,10 +133,10 @@ describe('Redis outage: fail fast, recover by itself', () => {
     await stopRedis(redis);
   });
 
-  it('with Redis up, the limited routes answer normally and carry rate-limit headers', async () => {
+  it('with Redis up, the limited routes answer normally and carry the RateLimit header', async () => {
     const res = await fetch(`${t.url}/v1/chat/sessions`, { headers: { Authorization: `Bearer ${alice.token}` } });
     expect(res.status).toBe(200);
-    expect(res.headers.get('ratelimit-remaining')).toMatch(/^\d+$/);
+    expect(res.headers.get('ratelimit')).toMatch(/"requests";r=\d+/);
     for (const answer of await Promise.all(routes())) expect(answer.status).toBe(200);
   });
 
@@ -191,5 +192,60 @@ describe('Redis outage: fail fast, recover by itself', () => {
       redis!.kill('SIGCONT');
     }
     expect(await recovered(5_000)).toBeLessThan(5_000);
+  });
+});
+
+describe('Redis out of reach at start-up', () => {
+  let redis: ChildProcess | undefined;
+  let t: TestApp;
+
+  afterAll(async () => {
+    await t?.close();
+    await stopRedis(redis);
+  });
+
+  it('the app starts anyway, answers 503 at once, and works as soon as Redis comes up', async () => {
+    const port = await freePort();
+    const configFile = writeTestConfig((c) => {
+      c.redis = { connect_timeout_ms: 200, reconnect_max_delay_ms: 200 };
+    });
+    t = await startApp({ CONFIG_FILE: configFile, REDIS_URL: `redis://127.0.0.1:${port}` });
+    const times: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now();
+      const res = await fetch(`${t.url}/config`);
+      times.push(performance.now() - started);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+    }
+    expect(median(times)).toBeLessThanOrEqual(FAIL_FAST_MS);
+
+    redis = await startRedis(port);
+    const started = performance.now();
+    let status = 0;
+    while (status !== 200 && performance.now() - started < 5_000) {
+      status = (await fetch(`${t.url}/config`)).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe(200);
+    const ready = await fetch(`${t.url}/health/ready`);
+    expect(ready.status).toBe(200);
+
+    // Its subscribers (stop requests, auth invalidations) subscribed once Redis was there, though their first
+    // connection attempts failed.
+    const probe = new Redis(`redis://127.0.0.1:${port}`);
+    try {
+      const channels = ['answers:cancel', 'chat-backend:auth-invalidation'];
+      let counts: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const reply = (await probe.call('PUBSUB', 'NUMSUB', ...channels)) as (string | number)[];
+        counts = [Number(reply[1]), Number(reply[3])];
+        if (counts.every((n) => n >= 1)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(counts).toEqual([1, 1]);
+    } finally {
+      probe.disconnect();
+    }
   });
 });

@@ -64,6 +64,7 @@ describe('service endpoints', () => {
     const get = await request(t.url).get('/health').set('Origin', 'https://app.example');
     expect(get.headers['access-control-expose-headers']).toContain('X-Session-Id');
     expect(get.headers['access-control-expose-headers']).toContain('Retry-After');
+    expect(get.headers['access-control-expose-headers']).toContain('RateLimit-Policy');
   });
 });
 

@@ -3,13 +3,16 @@
  * (see bench/harness.ts) and add it here; `BENCH_ONLY=<name>` runs it alone.
  */
 import { Section } from '../harness';
+import { budgets } from './budgets';
 import { completions } from './completions';
 import { cpu } from './cpu';
 import { durable } from './durable';
 import { idle } from './idle';
 import { newestPage } from './newest-page';
+import { observability } from './observability';
 import { queries } from './queries';
+import { redisOutage } from './redis-outage';
 import { throughput } from './throughput';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, observability, budgets];

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
 import { ArmName, Bench, Pace, Row, Section, StreamSample, envInt, ms, percentile, seeded, times } from '../harness';
 
 const ARMS: ArmName[] = ['direct', 'floor', 'app'];
@@ -40,6 +42,28 @@ function rows(label: string, samples: Record<ArmName, StreamSample[]>, check: (a
   ];
 }
 
+/**
+ * ms of `count` one-row INSERTs, each its own transaction, on one connection: the commit (WAL flush) a send waits
+ * for before its provider call, as the machine's disk gives it right now.
+ */
+async function commitLatency(databaseUrl: string, count: number): Promise<number[]> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS bench_commit (id serial PRIMARY KEY, at timestamptz DEFAULT now())');
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      await client.query('INSERT INTO bench_commit DEFAULT VALUES');
+      times.push(performance.now() - started);
+    }
+    await client.query('DROP TABLE bench_commit');
+    return times;
+  } finally {
+    await client.end();
+  }
+}
+
 interface Added {
   p50: number;
   p99: number;
@@ -58,10 +82,15 @@ export const ttft: Section = {
   title: 'Time to first token added to the mock\'s (arm − direct)',
   async run(bench) {
     const c1 = await interleaved(bench, envInt('BENCH_TTFT_C1_ROUNDS', 40), 1, () => ({ ttftMs: 0, itlMs: 20, tokens: 10 }), 30_000);
+    const commit = await commitLatency(bench.databaseUrl, 40);
     const c100 = await interleaved(bench, envInt('BENCH_TTFT_C100_ROUNDS', 2), 100, paced, 60_000);
     const c500 = await interleaved(bench, envInt('BENCH_TTFT_C500_ROUNDS', 1), 500, paced, 120_000);
     return [
       ...rows('C=1', c1, (app) => ({ target: '≤ 3 ms p50', met: app.p50 <= 3 })),
+      {
+        measure: 'C=1: one-row INSERT commit on this PostgreSQL p50 / p99 (a send waits for one)',
+        app: `${ms(percentile(commit, 50))} / ${ms(percentile(commit, 99))}`,
+      },
       ...rows('C=100', c100, (app, floor) => ({
         target: '≤ 3× floor p50 and p99',
         met: app.p50 <= 3 * Math.max(floor.p50, 1) && app.p99 <= 3 * Math.max(floor.p99, 1),

@@ -5,7 +5,8 @@ import { allowsModel } from '../config/allowed-models';
 import { AppConfig, appConfig } from '../config/app-config';
 import { BudgetLimits } from '../config/file-config';
 import { AuthInvalidation, AuthInvalidationBus } from '../credentials/auth-invalidation.bus';
-import { RegisteredModel } from '../providers/model-registry';
+import { ModelUsage } from '../providers/model-provider';
+import { costOf, RegisteredModel } from '../providers/model-registry';
 import { RedisConnection } from '../rate-limit/redis.provider';
 import { UsageRepository } from '../usage/usage.repository';
 import { BudgetCounters, CounterCharge, MemoryBudgetCounters, RedisBudgetCounters } from './budget-counters';
@@ -57,9 +58,12 @@ export interface BudgetClaim {
   costUsd: number;
 }
 
-/** A counted limit after a reservation, as the RateLimit headers advertise it; `level` says where it was set. */
+/**
+ * A counted limit after a reservation, as the RateLimit headers advertise it: named after the limit for the user's
+ * counter (`daily_cost_usd`), prefixed `application_` for the application's; `level` says where it was set.
+ */
 export interface BudgetQuota extends QuotaState {
-  name: CountedLimit;
+  limit: CountedLimit;
   level: LimitLevel;
 }
 
@@ -200,6 +204,31 @@ export class BudgetsService {
     };
   }
 
+  /**
+   * Reserves a model call made besides an answer (a session's title or summary, a prompt preview) under the budgets
+   * of the user it is made for: its input as counted plus `maxOutputTokens`, at `model`'s prices. Settle it with
+   * {@link settleCall} once the call is over, whatever its outcome.
+   * @throws BudgetError when it does not fit (the call must not be made)
+   */
+  reserveCall(
+    user: Pick<AuthenticatedUser, 'id' | 'tier' | 'applicationId' | 'limits'>,
+    model: RegisteredModel,
+    inputTokens: number,
+    maxOutputTokens: number,
+  ): Promise<BudgetReservation> {
+    const output = Math.min(maxOutputTokens, model.maxOutputTokens);
+    return this.reserve(this.subjectOf(user), {
+      tokens: inputTokens + output,
+      costUsd: costOf(model, { inputTokens, outputTokens: output }),
+    });
+  }
+
+  /** Settles a {@link reserveCall} to the call's real usage by the model that answered; none: nothing was spent. */
+  settleCall(reservation: BudgetReservation, model: RegisteredModel, usage: ModelUsage | undefined): Promise<void> {
+    if (!usage) return this.settle(reservation, NO_CLAIM);
+    return this.settle(reservation, { tokens: usage.inputTokens + usage.outputTokens, costUsd: costOf(model, usage) });
+  }
+
   /** Replaces a reservation's worst case with the answer's real usage (gives back what was not spent). */
   async settle(reservation: BudgetReservation, actual: BudgetClaim): Promise<void> {
     await this.counters.adjust(
@@ -338,7 +367,8 @@ function quotaOf(plan: CounterPlan, limitUnits: number, valueUnits: number, now:
   const start = windowStart(window, now).getTime();
   const end = windowEnd(window, now).getTime();
   return {
-    name: plan.name,
+    name: plan.owner === 'application' ? `application_${plan.name}` : plan.name,
+    limit: plan.name,
     level: plan.setBy,
     quota: toShown(limitUnits),
     remaining: Math.max(0, toShown(limitUnits - valueUnits)),

@@ -1,3 +1,4 @@
+import { BudgetsModule } from '../budgets/budgets.module';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { MessageEntity } from '../messages/message.entity';
@@ -17,7 +18,7 @@ import { SessionTitlesService } from './session-titles.service';
  * messages module's job.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule, UsageModule, IdempotencyModule],
+  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule, UsageModule, IdempotencyModule, BudgetsModule],
   controllers: [ChatsController],
   providers: [ChatsService, ChatSessionsRepository, SessionTitlesService],
   exports: [ChatsService, ChatSessionsRepository, SessionTitlesService],

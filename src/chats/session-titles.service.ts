@@ -1,9 +1,13 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { BudgetError } from '../budgets/budget-errors';
+import { BudgetReservation, BudgetsService } from '../budgets/budgets.service';
+import { AuthenticatedUser } from '../common/authenticated-user';
 import { BackgroundWork } from '../common/background-work';
 import { AppConfig, appConfig } from '../config/app-config';
 import { ModelUsage } from '../providers/model-provider';
 import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
+import { tokenCounterFor } from '../providers/tokenizer';
 import { ChatSessionsRepository } from './chat-sessions.repository';
 import { ChatsService } from './chats.service';
 
@@ -41,6 +45,7 @@ export class SessionTitlesService implements OnModuleDestroy {
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
     private readonly chats: ChatsService,
+    private readonly budgets: BudgetsService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -71,30 +76,38 @@ export class SessionTitlesService implements OnModuleDestroy {
 
   /**
    * Called once an answer is stored: titles a still untitled session with `titler`, in the background, and adds
-   * the call's usage to the session's and the user's totals and the ledger (purpose `title`).
-   * Does nothing for a titled session or when the title was made at once ({@link immediateTitle}).
+   * the call's usage to the session's and the user's totals and the ledger (purpose `title`). The call is reserved
+   * against the budgets of `user` (who sent the answer) first; one that does not fit is not made, and the session
+   * is titled with its first words. Does nothing for a titled session or when the title was made at once
+   * ({@link immediateTitle}).
    */
   afterAnswer(
     session: { id: number; userId: number; title: string | null },
     titler: ModelRoute | undefined,
     userText: string,
     answerText: string,
+    user: Pick<AuthenticatedUser, 'id' | 'tier' | 'applicationId' | 'limits'>,
   ): void {
     if (session.title !== null || !titler) return;
     this.work.start(`title:${session.id}`, `Title of session ${session.id}`, async (signal) => {
       let title: string;
       let usage: ModelUsage | undefined;
+      const messages = [
+        { role: 'system' as const, content: TITLE_INSTRUCTION },
+        { role: 'user' as const, content: `User: ${excerpt(userText)}\n\nAssistant: ${excerpt(answerText)}` },
+      ];
+      let reservation: BudgetReservation;
       try {
-        const result = await titler.complete(
-          {
-            messages: [
-              { role: 'system', content: TITLE_INSTRUCTION },
-              { role: 'user', content: `User: ${excerpt(userText)}\n\nAssistant: ${excerpt(answerText)}` },
-            ],
-            maxTokens: TITLE_MAX_TOKENS,
-          },
-          signal,
-        );
+        const input = tokenCounterFor(titler.model, this.config.contextManagement.token_estimate_factor).countRequest(messages);
+        reservation = await this.budgets.reserveCall(user, titler.model, input, TITLE_MAX_TOKENS);
+      } catch (err) {
+        if (!(err instanceof BudgetError)) throw err;
+        this.logger.debug(`Title of session ${session.id}: beyond the budgets (${err.message}); using its first words`);
+        await this.sessions.setTitleIfUntitled(session.id, titleFrom(userText));
+        return;
+      }
+      try {
+        const result = await titler.complete({ messages, maxTokens: TITLE_MAX_TOKENS }, signal);
         title = cleanTitle(result.text) || titleFrom(userText);
         usage = result.usage;
       } catch (err) {
@@ -102,10 +115,15 @@ export class SessionTitlesService implements OnModuleDestroy {
         this.logger.warn(`Title of session ${session.id} from ${titler.model.id} failed (${(err as Error).message}); using its first words`);
         title = titleFrom(userText);
       }
+      await this.budgets.settleCall(reservation, titler.model, usage);
       // The provider billed the call whether or not the title is still wanted (a PATCH may have won the race):
       // its usage and the title (if the session is still untitled) are stored in one statement.
       if (usage) {
-        await this.chats.recordSessionCall(session.id, { userId: session.userId, purpose: 'title', model: titler.model, usage }, title);
+        await this.chats.recordSessionCall(
+          session.id,
+          { userId: session.userId, applicationId: user.applicationId, purpose: 'title', model: titler.model, usage },
+          title,
+        );
       } else {
         await this.sessions.setTitleIfUntitled(session.id, title);
       }

@@ -7,10 +7,12 @@ const NOISY_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplo
 /**
  * The process's logger from its first line, before the configuration is read: JSON lines on stdout (pino-pretty on
  * a terminal outside production, or as `LOG_FORMAT` says), written synchronously so a crash or a kill still leaves
- * the reason. Level from `LOG_LEVEL` (default info; warn under `NODE_ENV=test`).
+ * the reason. Level from `LOG_LEVEL` (default info; warn under `NODE_ENV=test`; info while it names no level).
  */
 export function createBootLogger(env: NodeJS.ProcessEnv = process.env): Pino {
-  const level = env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'warn' : 'info');
+  const wanted = env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'warn' : 'info');
+  // An unknown level logs at info until the configuration check reports it (pino would throw before any line).
+  const level = wanted === 'silent' || wanted in pino.levels.values ? wanted : 'info';
   const pretty = (env.LOG_FORMAT ?? (process.stdout.isTTY && env.NODE_ENV !== 'production' ? 'pretty' : 'json')) === 'pretty';
   return pretty
     ? pino({ level, transport: { target: 'pino-pretty', options: { singleLine: true, sync: true } } })

@@ -17,22 +17,15 @@ export interface QuotaState {
   resetSeconds: number;
 }
 
+/** Share of the quota left (a quota of 0 has none). */
+const shareLeft = (q: QuotaState) => (q.quota > 0 ? q.remaining / q.quota : 0);
+
 /**
- * The tightest of several quotas: the one with the smallest share left (remaining ÷ quota), then the one that
- * resets last. A quota with nothing left is always the tightest.
- * @returns undefined for no quotas
+ * Quotas from the tightest: the smallest share left (remaining ÷ quota) first, then, between equal shares, the
+ * one that resets last. A quota with nothing left always comes first.
  */
-export function tightestQuota(quotas: readonly QuotaState[]): QuotaState | undefined {
-  let best: QuotaState | undefined;
-  let bestShare = Infinity;
-  for (const q of quotas) {
-    const share = q.quota > 0 ? q.remaining / q.quota : 0;
-    if (share < bestShare || (share === bestShare && best && q.resetSeconds > best.resetSeconds)) {
-      best = q;
-      bestShare = share;
-    }
-  }
-  return best;
+export function byTightness(quotas: readonly QuotaState[]): QuotaState[] {
+  return [...quotas].sort((a, b) => shareLeft(a) - shareLeft(b) || b.resetSeconds - a.resetSeconds);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { BudgetsModule } from '../budgets/budgets.module';
 import { Module } from '@nestjs/common';
 import { ChatsModule } from '../chats/chats.module';
 import { FilesModule } from '../files/files.module';
@@ -13,7 +14,7 @@ import { SummariesService } from './summaries.service';
  * preview route. The messages module asks it for every send.
  */
 @Module({
-  imports: [ChatsModule, FilesModule, ProvidersModule, UsageModule],
+  imports: [ChatsModule, FilesModule, ProvidersModule, UsageModule, BudgetsModule],
   controllers: [ContextController],
   providers: [
     ContextService,

@@ -1,3 +1,6 @@
+import { BudgetError } from '../budgets/budget-errors';
+import { BudgetReservation, BudgetsService } from '../budgets/budgets.service';
+import { AuthenticatedUser } from '../common/authenticated-user';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { ChatSessionsRepository } from '../chats/chat-sessions.repository';
 import { ChatsService } from '../chats/chats.service';
@@ -39,6 +42,7 @@ export class SummariesService implements OnModuleDestroy {
     private readonly router: ModelRouter,
     private readonly chats: ChatsService,
     private readonly sessions: ChatSessionsRepository,
+    private readonly budgets: BudgetsService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -46,10 +50,10 @@ export class SummariesService implements OnModuleDestroy {
    * Called once an answer is stored: starts a summary update in the background when one is due.
    * @param session the session after the answer (its `messageCount` counts every stored message)
    */
-  afterAnswer(session: { id: number; userId: number; messageCount: number }): void {
+  afterAnswer(session: { id: number; userId: number; messageCount: number }, user: Pick<AuthenticatedUser, 'id' | 'tier' | 'applicationId' | 'limits'>): void {
     const cm = this.config.contextManagement;
     if (cm.mode !== 'summary_window' || session.messageCount < cm.summarize_after_messages) return;
-    this.work.start(`summary:${session.id}`, `Summary of session ${session.id}`, (signal) => this.update(session, signal));
+    this.work.start(`summary:${session.id}`, `Summary of session ${session.id}`, (signal) => this.update(session, user, signal));
   }
 
   /** Resolves when no summary is being written (shutdown waits for this; so can a caller that needs the result). */
@@ -63,9 +67,14 @@ export class SummariesService implements OnModuleDestroy {
 
   /**
    * Folds the messages that left the window into the summary, when enough have; the call's usage goes to the
-   * session's and the user's totals and the ledger (purpose `summary`).
+   * session's and the user's totals and the ledger (purpose `summary`). The call is reserved against the budgets of
+   * `user` (who sent the answer) first; one that does not fit is not made (the summary waits for a later answer).
    */
-  private async update({ id: sessionId, userId }: { id: number; userId: number }, signal: AbortSignal): Promise<void> {
+  private async update(
+    { id: sessionId, userId }: { id: number; userId: number },
+    user: Pick<AuthenticatedUser, 'id' | 'tier' | 'applicationId' | 'limits'>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const cm = this.config.contextManagement;
     const state = await this.repository.summaryState(sessionId);
     if (!state) return; // deleted meanwhile
@@ -91,10 +100,31 @@ export class SummariesService implements OnModuleDestroy {
       fold = [{ ...fold[0], content: counter.truncate(fold[0].content, counter.count(fold[0].content) - over) }];
     }
 
-    // The route caps maxTokens at the model's maximum.
-    const result = await route.complete({ messages: request(fold), maxTokens: cm.summary_max_tokens }, signal);
+    let reservation: BudgetReservation;
+    try {
+      reservation = await this.budgets.reserveCall(user, model, size(fold), cm.summary_max_tokens);
+    } catch (err) {
+      if (!(err instanceof BudgetError)) throw err;
+      this.logger.debug(`Summary of session ${sessionId} not made: beyond the budgets (${err.message})`);
+      return;
+    }
+    let result: Awaited<ReturnType<typeof route.complete>>;
+    try {
+      // The route caps maxTokens at the model's maximum.
+      result = await route.complete({ messages: request(fold), maxTokens: cm.summary_max_tokens }, signal);
+    } catch (err) {
+      await this.budgets.settleCall(reservation, route.model, undefined);
+      throw err;
+    }
+    await this.budgets.settleCall(reservation, route.model, result.usage);
     // Billed even when the summary turns out empty or a newer one wins.
-    await this.chats.recordSessionCall(sessionId, { userId, purpose: 'summary', model: route.model, usage: result.usage });
+    await this.chats.recordSessionCall(sessionId, {
+      userId,
+      applicationId: user.applicationId,
+      purpose: 'summary',
+      model: route.model,
+      usage: result.usage,
+    });
     const summary = result.text.trim();
     if (!summary) throw new Error(`${model.id} returned an empty summary; the previous one is kept`);
     const coversMessageId = fold[fold.length - 1].id!;

@@ -24,7 +24,7 @@ import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { UsageService } from '../usage/usage.service';
 import { AnswerStop, INSTANCE_ID } from './answer-stop';
 import { MessageRole } from './message.entity';
-import { AnswerOutcome, MessagesRepository } from './messages.repository';
+import { AnswerOutcome, AnswerPrices, MessagesRepository } from './messages.repository';
 
 /** What a send asks for (the body of `POST /v1/chat/stream`, without the transport's options). */
 export interface TurnRequest {
@@ -88,6 +88,8 @@ export type TurnEvent =
       sessionCreated: boolean;
       /** Milliseconds this service spent before calling the provider (planning, hooks, storing the turn). */
       preparedMs: number;
+      /** Quotas the send counted against (budgets), for the edge's RateLimit headers. */
+      quotas: QuotaState[];
     }
   | {
       type: 'delta';
@@ -290,6 +292,7 @@ export class ChatTurnService {
       model: plan.route.model.id,
       sessionCreated: !plan.session && !plan.stateless,
       preparedMs: calledAt - began,
+      quotas: plan.quotas,
     };
     const title =
       !session || session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
@@ -406,6 +409,14 @@ export class ChatTurnService {
     const maxTokens = request.max_tokens ?? limits.maxOutputTokens;
     const context = await this.context.forSend(session, route.models, system, turns, maxTokens);
     const stateless = request.stateless === true;
+    // Stateless, the messages are the context as given: none may be dropped to fit the window.
+    if (stateless && context.turns.filter((t) => t.part === 'message').length < turns.length) {
+      throw invalidField(
+        'messages',
+        `need more tokens than ${model.id} can take (context window ${model.contextWindow}, of which ` +
+          `${context.accounting.budget.reservedOutput} are reserved for the answer); send fewer or shorter messages`,
+      );
+    }
     const titler = stateless || session?.title ? undefined : this.titles.titleRoute(route);
     return {
       user,
@@ -503,7 +514,10 @@ export class ChatTurnService {
     yield { type: 'finish', finishReason: whole.finishReason, usage: whole.usage };
   }
 
-  /** A complete answer, priced at the answering model's price now in force (later price changes leave it be). */
+  /**
+   * A complete answer, priced at the answering model's price now in force; the unit prices are stored with it, so
+   * later price changes leave it be.
+   */
   private outcome(plan: TurnPlan, text: string, finishReason: string, usage: ModelUsage): AnswerOutcome {
     const model = plan.route.model;
     return {
@@ -518,6 +532,7 @@ export class ChatTurnService {
       tokensReasoning: usage.reasoningTokens ?? 0,
       usageEstimated: usage.estimated,
       cost: costOf(model, usage),
+      prices: pricesOf(model),
     };
   }
 
@@ -547,6 +562,7 @@ export class ChatTurnService {
       tokensReasoning: 0,
       usageEstimated: usage.estimated,
       cost: costOf(model, usage),
+      prices: pricesOf(model),
       error: error?.message,
     };
   }
@@ -599,8 +615,8 @@ export class ChatTurnService {
     }
     if (row && outcome.status === 'complete') {
       const after = { id: row.id, userId: row.user_id, title: row.title, messageCount: row.message_count };
-      this.titles.afterAnswer(after, plan.titler, plan.turns.find((t) => t.role === 'user')!.content, outcome.content);
-      this.summaries.afterAnswer(after);
+      this.titles.afterAnswer(after, plan.titler, plan.turns.find((t) => t.role === 'user')!.content, outcome.content, plan.user);
+      this.summaries.afterAnswer(after, plan.user);
     }
     return row;
   }
@@ -656,4 +672,10 @@ export class ChatTurnService {
     this.logger.error(`Unexpected failure while answering: ${(err as Error)?.stack ?? String(err)}`);
     return new Error('The answer failed unexpectedly. It has been logged.');
   }
+}
+
+/** The unit prices an answer of `model` is costed with now (a missing cached-input price is the input price). */
+function pricesOf(model: RegisteredModel): AnswerPrices {
+  const { inputPer1m, outputPer1m, cachedInputPer1m = inputPer1m, pricedAt } = model.pricing;
+  return { inputPer1m, cachedInputPer1m, outputPer1m, pricedAt };
 }

@@ -1,3 +1,4 @@
+import { QuotaState } from '../common/quota';
 import { BeforeApplicationShutdown, HttpStatus, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { Draining } from '../common/draining';
@@ -32,6 +33,8 @@ export interface StartedAnswer {
   sessionId: number;
   messageId: number;
   sessionCreated: boolean;
+  /** Quotas the send counted against (budgets), for the edge's RateLimit headers. */
+  quotas: QuotaState[];
   /** The answer's events from the first, as they happen (null: nothing new for a while). */
   events: AsyncIterable<AnswerEvent | null>;
   /** The domain error behind a final `error` event (so the edge can answer with its status before any SSE byte). */
@@ -114,6 +117,7 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
       sessionId: stored.sessionId,
       messageId: stored.messageId,
       sessionCreated: stored.sessionCreated,
+      quotas: stored.quotas,
       events: events!,
       error: () => answer.error,
       preparedMs: () => answer.preparedMs,
@@ -126,7 +130,11 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
    * Resolves at the first event (the provider's first piece, or its failure).
    * @throws like {@link start}
    */
-  async runStateless(user: AuthenticatedUser, request: TurnRequest, clientSignal: AbortSignal): Promise<AsyncIterable<TurnEvent>> {
+  async runStateless(
+    user: AuthenticatedUser,
+    request: TurnRequest,
+    clientSignal: AbortSignal,
+  ): Promise<{ events: AsyncIterable<TurnEvent>; quotas: QuotaState[] }> {
     this.refuseWhileDraining();
     const controller = new AbortController();
     const onClientLeft = () => controller.abort(new DOMException('The client closed the connection.', 'AbortError'));
@@ -151,7 +159,7 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
       }
     };
     void entry.finished.then(() => this.statelessRunning.delete(entry));
-    return rest();
+    return { events: rest(), quotas: !first.done && first.value.type === 'started' ? first.value.quotas : [] };
   }
 
   private refuseWhileDraining(): void {

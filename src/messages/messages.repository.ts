@@ -5,6 +5,16 @@ import { SqlStatement } from '../database/sql-statement';
 import type { ModelAttempt } from '../providers/model-attempt';
 import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
 
+/** The answering model's unit prices when an answer was priced: USD per 1M tokens, and the registry's `priced_at`. */
+export interface AnswerPrices {
+  inputPer1m: number;
+  /** The input price when the model has no cached-input price. */
+  cachedInputPer1m: number;
+  outputPer1m: number;
+  /** `YYYY-MM-DD`; null when the registry entry does not say. */
+  pricedAt: string | null;
+}
+
 /** How an answer ended, as stored on its message. */
 export interface AnswerOutcome {
   content: string;
@@ -23,6 +33,8 @@ export interface AnswerOutcome {
   usageEstimated: boolean;
   /** USD */
   cost: number;
+  /** The unit prices `cost` was computed with, kept with the answer so a later price change rewrites nothing. */
+  prices: AnswerPrices;
   /** Why a `failed` answer failed (a sentence safe to show); never a provider secret. */
   error?: string;
 }
@@ -119,6 +131,9 @@ export class MessagesRepository {
          tokens_input = ${stmt.param(o.tokensInput, 'integer')}, tokens_output = ${stmt.param(o.tokensOutput, 'integer')},
          tokens_cached = ${stmt.param(o.tokensCached, 'integer')}, tokens_reasoning = ${stmt.param(o.tokensReasoning, 'integer')},
          usage_estimated = ${stmt.param(o.usageEstimated, 'boolean')}, cost = ${stmt.param(o.cost, 'numeric')},
+         price_input_per_1m = ${stmt.param(o.prices.inputPer1m, 'numeric')},
+         price_cached_input_per_1m = ${stmt.param(o.prices.cachedInputPer1m, 'numeric')},
+         price_output_per_1m = ${stmt.param(o.prices.outputPer1m, 'numeric')}, priced_at = ${stmt.param(o.prices.pricedAt, 'date')},
          error = ${stmt.param(o.error ?? null, 'text')}
        WHERE id = ${stmt.param(answerId, 'integer')} RETURNING id`,
     );

@@ -12,6 +12,7 @@ export class HttpMetricsMiddleware implements NestMiddleware {
   constructor(private readonly metrics: MetricsService) {}
 
   use(req: Request, res: Response, next: NextFunction): void {
+    if (!this.metrics.enabled) return next();
     const started = performance.now();
     res.once('close', () => {
       const route = (req.route as { path?: string } | undefined)?.path;

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { MetricsConfig } from './metrics.config';
 
 /** The labels every model-call metric carries (bounded: registry ids, never user input). */
 export interface ModelCallLabels {
@@ -12,6 +13,14 @@ export interface ModelCallLabels {
   model: string;
   /** Why the call was made, as the usage ledger names it: `answer`, `title`, `summary`, `preview`. */
   purpose: string;
+}
+
+/** Where a streamed call's timings go, bound to its provider, model and purpose (see `MetricsService.streamObservers`). */
+export interface StreamObservers {
+  /** The first piece arrived, `seconds` after the call. */
+  firstToken(seconds: number): void;
+  /** A further piece arrived, `seconds` after the previous one. */
+  tokenGap(seconds: number): void;
 }
 
 /** Seconds buckets for model calls: first tokens arrive in tens of ms to tens of seconds. */
@@ -110,7 +119,17 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(@InjectDataSource() db: DataSource) {
+  private readonly streamObserversByLabels = new Map<string, StreamObservers>();
+
+  /**
+   * Whether anything is recorded: only when metrics are served (`METRICS_TOKEN` or `METRICS_PORT`). Otherwise every
+   * recording method returns at once and Node's process metrics (event-loop delay, GC) are not collected.
+   */
+  readonly enabled: boolean;
+
+  constructor(@InjectDataSource() db: DataSource, config: MetricsConfig) {
+    this.enabled = Boolean(config.token || config.port);
+    if (!this.enabled) return;
     collectDefaultMetrics({ register: this.registry });
     // TypeORM's postgres driver keeps its pg.Pool as `master`; read at scrape time, never on the request path.
     const pool = () => (db.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
@@ -153,6 +172,7 @@ export class MetricsService {
 
   /** One HTTP request answered. @param route the route template (`/v1/chat/sessions/:id`), never the raw path */
   httpRequest(route: string, method: string, status: number, seconds: number): void {
+    if (!this.enabled) return;
     this.httpDuration.observe({ http_route: route, http_request_method: method, http_response_status_code: status }, seconds);
   }
 
@@ -161,6 +181,7 @@ export class MetricsService {
    * @param errorKind the `ModelProviderError` kind when it failed; undefined on success
    */
   modelCall(labels: ModelCallLabels, seconds: number, errorKind?: string): void {
+    if (!this.enabled) return;
     this.callDuration.observe(
       { gen_ai_provider_name: labels.provider, gen_ai_request_model: labels.model, purpose: labels.purpose, error_type: errorKind ?? '' },
       seconds,
@@ -168,14 +189,23 @@ export class MetricsService {
     if (errorKind) this.providerErrors.inc({ gen_ai_provider_name: labels.provider, gen_ai_request_model: labels.model, error_type: errorKind });
   }
 
-  /** The first piece of a streamed call arrived, `seconds` after the call. */
-  firstToken(labels: ModelCallLabels, seconds: number): void {
-    this.ttft.observe(modelLabels(labels), seconds);
-  }
-
-  /** A further piece arrived, `seconds` after the previous one. */
-  tokenGap(labels: ModelCallLabels, seconds: number): void {
-    this.gap.observe(modelLabels(labels), seconds);
+  /**
+   * The time-to-first-token and gap histograms of one provider, model and purpose, bound to those labels once and
+   * kept (the label set is bounded: registry ids and purposes), so a streamed piece builds no labels object.
+   * Take it once per call.
+   */
+  streamObservers(labels: ModelCallLabels): StreamObservers {
+    if (!this.enabled) return NO_OBSERVERS;
+    const key = `${labels.provider}\u0000${labels.model}\u0000${labels.purpose}`;
+    let observers = this.streamObserversByLabels.get(key);
+    if (!observers) {
+      const bound = modelLabels(labels);
+      const ttft = this.ttft.labels(bound);
+      const gap = this.gap.labels(bound);
+      observers = { firstToken: (seconds) => ttft.observe(seconds), tokenGap: (seconds) => gap.observe(seconds) };
+      this.streamObserversByLabels.set(key, observers);
+    }
+    return observers;
   }
 
   /** A call's usage and cost as recorded in the ledger (estimated or reported). */
@@ -184,6 +214,7 @@ export class MetricsService {
     usage: { inputTokens: number; outputTokens: number; cachedInputTokens?: number; reasoningTokens?: number },
     costUsd: number,
   ): void {
+    if (!this.enabled) return;
     const base = modelLabels(labels);
     this.tokens.inc({ ...base, gen_ai_token_type: 'input' }, usage.inputTokens);
     this.tokens.inc({ ...base, gen_ai_token_type: 'output' }, usage.outputTokens);
@@ -194,16 +225,19 @@ export class MetricsService {
 
   /** A model is called again after a failure. */
   retry(model: string): void {
+    if (!this.enabled) return;
     this.retries.inc({ gen_ai_request_model: model });
   }
 
   /** An answer moves on from `from` to its fallback `to`. */
   fallback(from: string, to: string): void {
+    if (!this.enabled) return;
     this.fallbacks.inc({ from_model: from, to_model: to });
   }
 
   /** An answer started; call the returned function exactly once when it ends. */
   answerStarted(): () => void {
+    if (!this.enabled) return NOTHING;
     this.inFlight.inc();
     let ended = false;
     return () => {
@@ -214,14 +248,19 @@ export class MetricsService {
 
   /** A request was refused by the limit named `limit` (e.g. `sends`, `requests`, `login`). */
   refused(limit: string): void {
+    if (!this.enabled) return;
     this.refusals.inc({ limit });
   }
 
   /** A PDF extraction ended with `outcome` after `seconds`. */
   extraction(outcome: string, seconds: number): void {
+    if (!this.enabled) return;
     this.extractions.observe({ outcome }, seconds);
   }
 }
+
+const NOTHING = () => undefined;
+const NO_OBSERVERS: StreamObservers = { firstToken: NOTHING, tokenGap: NOTHING };
 
 function modelLabels(l: ModelCallLabels): Record<string, string> {
   return { gen_ai_provider_name: l.provider, gen_ai_request_model: l.model, purpose: l.purpose };

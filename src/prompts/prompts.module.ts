@@ -1,3 +1,4 @@
+import { BudgetsModule } from '../budgets/budgets.module';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ProvidersModule } from '../providers/providers.module';
@@ -10,7 +11,7 @@ import { PromptsService } from './prompts.service';
 
 /** Prompt templates (seed 004's prompt management). Exports the service so sessions can start from a prompt. */
 @Module({
-  imports: [TypeOrmModule.forFeature([PromptEntity, PromptVersionEntity]), ProvidersModule, UsageModule],
+  imports: [TypeOrmModule.forFeature([PromptEntity, PromptVersionEntity]), ProvidersModule, UsageModule, BudgetsModule],
   controllers: [PromptsController],
   providers: [PromptsService, PromptsRepository],
   exports: [PromptsService],

@@ -1,3 +1,6 @@
+import { BudgetsService } from '../budgets/budgets.service';
+import { ModelUsage } from '../providers/model-provider';
+import { tokenCounterFor } from '../providers/tokenizer';
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuthenticatedUser } from '../common/authenticated-user';
@@ -54,6 +57,7 @@ export class PromptsService {
     private readonly registry: ModelRegistry,
     private readonly router: ModelRouter,
     private readonly usage: UsageService,
+    private readonly budgets: BudgetsService,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
@@ -139,6 +143,7 @@ export class PromptsService {
    * to the caller's totals and the ledger (purpose `preview`). The model call is aborted when the client
    * disconnects (`signal` aborts); the adapter bounds it by `limits.provider_timeout_ms`.
    * @throws 422 neither or both of prompt_id/content, missing variables, limits; 404 prompt; 400/503 model;
+   *         403/429 the caller's budgets (BudgetError: a model outside `allowed_models`, a limit reached);
    *         502/504/429 the provider failed
    */
   async preview(user: AuthenticatedUser, dto: PreviewPromptDto, signal: AbortSignal): Promise<PromptPreviewDto> {
@@ -156,15 +161,22 @@ export class PromptsService {
     if (dto.dry_run) {
       result = { preview: text, tokens_used: countTokens(text), model_used: null };
     } else {
-      const route = this.router.route(dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel(), 'preview');
+      // Within the caller's budgets, like a send: its allowed models (a fallback outside them is never called),
+      // its output limit, and the call's worst case reserved before the provider is called.
+      const subject = this.budgets.subjectOf(user);
+      const maxTokens = Math.min(this.config.prompts.preview_max_tokens, this.budgets.effective(subject).maxOutputTokens ?? Infinity);
+      const route = this.router.route(dto.model ? this.registry.resolve(dto.model) : this.registry.defaultModel(), 'preview', (m) =>
+        this.budgets.allows(subject, m),
+      );
+      this.budgets.checkModel(subject, route.model);
+      const messages = [{ role: 'user' as const, content: text }];
+      const input = tokenCounterFor(route.model, this.config.contextManagement.token_estimate_factor).countRequest(messages);
+      const reservation = await this.budgets.reserveCall(user, route.model, input, maxTokens);
+      let usage: ModelUsage | undefined;
       try {
-        const answer = await route.complete(
-          {
-            messages: [{ role: 'user', content: text }],
-            maxTokens: this.config.prompts.preview_max_tokens, // the route caps it at each model's maximum
-          },
-          signal,
-        );
+        // The route caps maxTokens at each model's maximum.
+        const answer = await route.complete({ messages, maxTokens }, signal);
+        usage = answer.usage;
         await this.usage.recordCall({ userId: user.id, applicationId: user.applicationId, purpose: 'preview', model: route.model, usage: answer.usage });
         result = {
           preview: answer.text,
@@ -177,6 +189,8 @@ export class PromptsService {
           throw new ProblemException(CLIENT_CLOSED_REQUEST, 'The client closed the connection.');
         }
         throw err;
+      } finally {
+        await this.budgets.settleCall(reservation, route.model, usage);
       }
     }
     if (prompt) await this.prompts.incrementUsage(prompt.id);

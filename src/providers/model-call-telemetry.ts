@@ -1,6 +1,6 @@
 import { context, Context, Span, SpanKind, trace } from '@opentelemetry/api';
 import { failSpan, tracer } from '../common/tracing';
-import { MetricsService } from '../metrics/metrics.service';
+import { MetricsService, StreamObservers } from '../metrics/metrics.service';
 import { FinishReason, ModelProviderError, ModelRequest, ModelUsage } from './model-provider';
 import { RegisteredModel } from './model-registry';
 
@@ -19,6 +19,7 @@ export class ModelCallTelemetry {
   private last = 0;
   private done = false;
   private readonly labels: { provider: string; model: string; purpose: string };
+  private readonly observers: StreamObservers | undefined;
 
   constructor(
     private readonly metrics: MetricsService | undefined,
@@ -27,6 +28,7 @@ export class ModelCallTelemetry {
     purpose: string,
   ) {
     this.labels = { provider: model.provider, model: model.id, purpose };
+    this.observers = metrics?.streamObservers(this.labels);
     this.span = tracer.startSpan(`chat ${request.model}`, {
       kind: SpanKind.CLIENT,
       attributes: {
@@ -46,10 +48,10 @@ export class ModelCallTelemetry {
   piece(): void {
     const now = performance.now();
     if (!this.last) {
-      this.metrics?.firstToken(this.labels, (now - this.started) / 1000);
+      this.observers?.firstToken((now - this.started) / 1000);
       this.span.addEvent('gen_ai.first_token', { 'gen_ai.server.time_to_first_token': (now - this.started) / 1000 });
     } else {
-      this.metrics?.tokenGap(this.labels, (now - this.last) / 1000);
+      this.observers?.tokenGap((now - this.last) / 1000);
     }
     this.last = now;
   }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig, appConfig } from '../config/app-config';
 import { redisClientOptions } from './redis-client';
@@ -10,13 +10,13 @@ import { redisClientOptions } from './redis-client';
  * keeps reconnecting in the background. Closed on shutdown (a live client would keep the process up).
  */
 @Injectable()
-export class RedisConnection implements OnApplicationShutdown {
+export class RedisConnection implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RedisConnection.name);
   readonly client: Redis | null;
   /** Whether an outage was logged and its end is still to be logged. */
   private down = false;
 
-  constructor(@Inject(appConfig.KEY) config: AppConfig) {
+  constructor(@Inject(appConfig.KEY) private readonly config: AppConfig) {
     this.client = config.redisUrl ? new Redis(config.redisUrl, redisClientOptions(config.redis)) : null;
     // One line when Redis is lost and one when it is back, not one per reconnection attempt.
     this.client?.on('error', (err: Error) => {
@@ -29,6 +29,27 @@ export class RedisConnection implements OnApplicationShutdown {
       this.down = false;
       this.logger.log('Redis answers again.');
     });
+  }
+
+  /**
+   * Before the app listens, waits for the connection to be ready, at most `redis.connect_timeout_ms`: with no
+   * offline queue, a request arriving while the first connection is still being opened would otherwise get a 503.
+   * A Redis still out of reach then does not stop start-up; the routes answer 503 until it is back.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const client = this.client;
+    if (!client || client.status === 'ready') return;
+    const ready = await new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), this.config.redis.connect_timeout_ms);
+      client.once('ready', onReady);
+    });
+    if (!ready) this.logger.warn('Redis is not reachable at start-up; Redis-backed routes answer 503 until it is.');
   }
 
   /** @returns true when Redis is not configured or answers PING. */

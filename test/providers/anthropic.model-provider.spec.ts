@@ -89,6 +89,12 @@ describe('AnthropicModelProvider against a Messages API server', () => {
       expect(fake.requests[1].body).not.toHaveProperty('system');
     });
 
+    it('sends top_p and the stop sequences as stop_sequences', async () => {
+      await collect(provider.stream({ ...request, topP: 0.8, stop: ['END', '###'] }, new AbortController().signal));
+
+      expect(fake.requests[0].body).toMatchObject({ top_p: 0.8, stop_sequences: ['END', '###'] });
+    });
+
     it('leaves temperature out for a model the registry marks as refusing it', async () => {
       await collect(provider.stream({ ...request, model: 'claude-haiku-5-5', maxTokens: undefined }, new AbortController().signal));
 

@@ -65,6 +65,12 @@ describe('GeminiModelProvider against a Gemini API server', () => {
       });
     });
 
+    it('sends top_p as topP and the stop sequences as stopSequences', async () => {
+      await collect(provider.stream({ ...request, topP: 0.8, stop: ['END'] }, new AbortController().signal));
+
+      expect(fake.requests[0].body).toMatchObject({ generationConfig: { temperature: 1.3, maxOutputTokens: 50, topP: 0.8, stopSequences: ['END'] } });
+    });
+
     it('leaves out the system instruction and sampling options when the request has none', async () => {
       await collect(provider.stream({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Hi' }] }, new AbortController().signal));
 

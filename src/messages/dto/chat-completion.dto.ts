@@ -68,6 +68,17 @@ export class ModelAttemptDto {
   @ApiProperty({ type: 'integer' }) retries: number;
 }
 
+/** The unit prices an answer was costed with, as the model registry had them then (USD per 1M tokens). */
+export class MessagePricingDto {
+  input_per_1m: number;
+  /** Input tokens served from the provider's prompt cache (the input price when the model has no other). */
+  cached_input_per_1m: number;
+  output_per_1m: number;
+  /** The day the price was read from the provider's price list (`YYYY-MM-DD`); null when the registry did not say. */
+  @ApiProperty({ type: String, format: 'date', nullable: true })
+  priced_at: string | null;
+}
+
 /** A stored message (`GET /v1/chat/sessions/{id}/messages`). */
 export class MessageDto {
   @ApiProperty({ type: 'integer' }) id: number;
@@ -89,8 +100,14 @@ export class MessageDto {
   /** Of `tokens_output`, those spent on hidden reasoning. */
   @ApiProperty({ type: 'integer' }) tokens_reasoning: number;
   usage_estimated: boolean;
-  /** USD, at the price in force when the answer was stored. */
+  /** USD, at the price in force when the answer was stored (see `pricing`); a later price change leaves it be. */
   cost: number;
+  /**
+   * Assistant messages: the unit prices `cost` was computed with, kept with the answer; null for other roles,
+   * answers still running, and answers stored before prices were kept.
+   */
+  @ApiProperty({ type: MessagePricingDto, nullable: true })
+  pricing: MessagePricingDto | null;
   /** Assistant messages: every model tried for the answer, in order (retries and fallbacks); empty otherwise. */
   attempts: ModelAttemptDto[];
   created_at: string;
@@ -109,6 +126,15 @@ export class MessageDto {
       tokens_reasoning: m.tokensReasoning,
       usage_estimated: m.usageEstimated,
       cost: m.cost,
+      pricing:
+        m.priceInputPer1m === null || m.priceInputPer1m === undefined
+          ? null
+          : {
+              input_per_1m: m.priceInputPer1m,
+              cached_input_per_1m: m.priceCachedInputPer1m ?? m.priceInputPer1m,
+              output_per_1m: m.priceOutputPer1m ?? 0,
+              priced_at: dateOnly(m.pricedAt),
+            },
       attempts: m.attempts,
       created_at: m.createdAt.toISOString(),
     };
@@ -140,4 +166,10 @@ export class MessagePageDto {
   items: MessageDto[];
   /** Pass as `after_id` for the next page; null on the last page. */
   @ApiProperty({ type: 'integer', nullable: true }) next_after_id: number | null;
+}
+
+/** A `date` column as `YYYY-MM-DD`, whether the driver gave a string or a Date (UTC midnight). */
+function dateOnly(value: string | Date | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value.slice(0, 10) : value.toISOString().slice(0, 10);
 }

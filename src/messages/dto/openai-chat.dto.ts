@@ -90,6 +90,27 @@ function IsStopSequences(): PropertyDecorator {
   });
 }
 
+/**
+ * `stream_options`: an object whose only field is `include_usage` (a boolean). Checked as a plain value, not as a
+ * nested DTO, so a huge array in its place is refused at once instead of being turned into one object per item.
+ */
+function IsStreamOptions(): PropertyDecorator {
+  const problem = (value: unknown): string | undefined => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be an object';
+    const extra = Object.keys(value).filter((k) => k !== 'include_usage');
+    if (extra.length) return `${extra.join(', ')} is not supported by this server`;
+    const include = (value as { include_usage?: unknown }).include_usage;
+    return include === undefined || include === null || typeof include === 'boolean' ? undefined : 'include_usage must be a boolean';
+  };
+  return ValidateBy({
+    name: 'isStreamOptions',
+    validator: {
+      validate: (value: unknown) => problem(value) === undefined,
+      defaultMessage: (args?: ValidationArguments) => `stream_options ${problem(args?.value) ?? 'is invalid'}`,
+    },
+  });
+}
+
 /** A text content part. */
 export class OpenAiTextPartDto {
   @ApiProperty({ enum: ['text'] }) type: 'text';
@@ -119,7 +140,6 @@ export class OpenAiChatMessageDto {
 /** Options of a streamed answer. */
 export class OpenAiStreamOptionsDto {
   /** `true`: a last chunk before `[DONE]` carries `usage` (with empty `choices`); the other chunks carry `usage: null`. */
-  @IsOptional() @IsBoolean()
   include_usage?: boolean;
 }
 
@@ -138,7 +158,8 @@ export class OpenAiChatCompletionRequestDto {
   stream?: boolean;
 
   /** Only with `stream: true`. */
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => OpenAiStreamOptionsDto)
+  @ApiProperty({ type: () => OpenAiStreamOptionsDto, required: false })
+  @IsOptional() @IsStreamOptions()
   stream_options?: OpenAiStreamOptionsDto;
 
   /** Sampling temperature, 0 to 2. */

@@ -1,3 +1,4 @@
+import { advertiseQuotas } from '../../rate-limit/rate-limit-headers';
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { randomBytes } from 'node:crypto';
@@ -130,9 +131,12 @@ export class ChatCompletionsTransport {
             path: req.originalUrl,
           });
           res.setHeader('X-Session-Id', String(answer.sessionId));
+          advertiseQuotas(res, answer.quotas);
           events = fromLog(answer.events, answer.error);
         } else {
-          events = fromTurn(await this.generations.runStateless(user, request, client.signal));
+          const stateless = await this.generations.runStateless(user, request, client.signal);
+          advertiseQuotas(res, stateless.quotas);
+          events = fromTurn(stateless.events);
         }
       } catch (err) {
         if (err instanceof UnknownModelError) {

@@ -1,3 +1,4 @@
+import { advertiseQuotas } from '../../rate-limit/rate-limit-headers';
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { abortOnClientClose } from '../../common/abort-on-close';
@@ -75,6 +76,7 @@ export class TurnTransports {
       }
       const sessionHeader = { 'X-Session-Id': String(answer.sessionId) };
       res.setHeader('X-Session-Id', sessionHeader['X-Session-Id']);
+      advertiseQuotas(res, answer.quotas);
       if (sse) {
         await this.write(sse, answer.events, answer.error, undefined, (ms) => res.setHeader('Server-Timing', serverTiming(ms)), answer.preparedMs);
         return;

@@ -67,9 +67,17 @@ export class OfflineModelProvider extends ModelProvider {
     return { text: pieces.join(''), finishReason, usage };
   }
 
-  /** Splits the reply into words (each keeping its leading whitespace) and stops before `maxTokens` is passed. */
+  /**
+   * Splits the reply into words (each keeping its leading whitespace) and stops before `maxTokens` is passed. A
+   * stop sequence cuts the reply where it would begin, as providers do (it is not part of the text).
+   */
   private answer(request: ModelRequest): OfflineAnswer {
-    const words = OfflineModelProvider.replyTo(request).match(/\s*\S+|\s+/g) ?? [];
+    let reply = OfflineModelProvider.replyTo(request);
+    for (const stop of request.stop ?? []) {
+      const at = reply.indexOf(stop);
+      if (at !== -1) reply = reply.slice(0, at);
+    }
+    const words = reply.match(/\s*\S+|\s+/g) ?? [];
     const pieces: string[] = [];
     let text = '';
     let finishReason: FinishReason = 'stop';
