@@ -60,17 +60,23 @@ return 1
 
 /** Counters in Redis, shared by every instance; a lost counter is rebuilt from the ledger on its next use. */
 export class RedisBudgetCounters implements BudgetCounters {
+  /** The scripts as ioredis commands: sent by SHA1 (`EVALSHA`), the text only when Redis does not know it yet. */
+  private readonly scripts: Record<'budgetReserve' | 'budgetAdjust', (numberOfKeys: number, ...args: (string | number)[]) => Promise<unknown>>;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    redis.defineCommand('budgetReserve', { lua: RESERVE_SCRIPT });
+    redis.defineCommand('budgetAdjust', { lua: ADJUST_SCRIPT });
+    this.scripts = redis as unknown as typeof this.scripts;
+  }
 
   async reserve(charges: CounterCharge[]): Promise<ReserveOutcome> {
     if (!charges.length) return { ok: true, values: [] };
     const keys = charges.map((c) => this.prefix + c.key);
     for (let attempt = 0; attempt < 4; attempt++) {
-      const result = (await this.redis.eval(
-        RESERVE_SCRIPT,
+      const result = (await this.scripts.budgetReserve(
         keys.length,
         ...keys,
         ...charges.map((c) => c.amount),
@@ -87,7 +93,7 @@ export class RedisBudgetCounters implements BudgetCounters {
   async adjust(adjustments: { key: string; delta: number }[]): Promise<void> {
     const moves = adjustments.filter((a) => a.delta !== 0);
     if (!moves.length) return;
-    await this.redis.eval(ADJUST_SCRIPT, moves.length, ...moves.map((a) => this.prefix + a.key), ...moves.map((a) => a.delta));
+    await this.scripts.budgetAdjust(moves.length, ...moves.map((a) => this.prefix + a.key), ...moves.map((a) => a.delta));
   }
 
   async read(charges: Pick<CounterCharge, 'key' | 'expiresAt' | 'seed'>[]): Promise<number[]> {
