@@ -1,6 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** Issue 5: which message a session's rolling summary covers up to, and when it was last written. */
+/** Which message a session's rolling summary covers up to, and when it was last written. */
 export class ContextSummaries1795600100000 implements MigrationInterface {
   name = 'ContextSummaries1795600100000';
 

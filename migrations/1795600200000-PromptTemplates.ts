@@ -5,13 +5,13 @@ const SEARCH_DOCUMENT = "setweight(to_tsvector('simple', coalesce(title, '')), '
 
 /**
  * Largest id a user's prompt can get (the `prompts_id_seq` sequence's MAXVALUE). System templates have fixed ids
- * above it, so user prompts are numbered from 1 as seed 004's examples show (a fresh install's first prompt is
+ * above it, so user prompts are numbered from 1 as the API guide's examples show (a fresh install's first prompt is
  * id 1, and its PUT/DELETE on id 1 act on that prompt), and the two ranges never meet.
  */
 export const MAX_USER_PROMPT_ID = 1_000_000_000;
 
 /**
- * The system templates every user sees (issue 6): no owner, `is_template` true, changed only by admins. Their ids
+ * The system templates every user sees: no owner, `is_template` true, changed only by admins. Their ids
  * are fixed (above {@link MAX_USER_PROMPT_ID}, below the `integer` maximum): a later migration adds a template
  * with the next free id, never renumbering these.
  */

@@ -3,7 +3,7 @@ import { startApp, TestApp } from './support/app';
 import { parseSse, textOf } from './support/sse';
 import { registerUser, TestUser } from './support/users';
 
-/** Seed 004's streaming endpoint with no provider configured: the offline model answers. */
+/** The API guide's streaming endpoint with no provider configured: the offline model answers. */
 describe('POST /v1/chat/stream (offline model)', () => {
   let t: TestApp;
   let alice: TestUser;
@@ -15,7 +15,7 @@ describe('POST /v1/chat/stream (offline model)', () => {
   });
   afterAll(() => t.close());
 
-  it('streams seed 004 data events, ends with [DONE], and stores both messages', async () => {
+  it('streams the plain data events, ends with [DONE], and stores both messages', async () => {
     const res = await request(t.url).post('/v1/chat/stream').set(alice.auth).send(seedBody);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -26,7 +26,7 @@ describe('POST /v1/chat/stream (offline model)', () => {
     expect(events.filter((e) => !e.event && e.data !== '[DONE]').length).toBeGreaterThan(3);
     const text = textOf(events);
     expect(text).toContain('Tell me a story');
-    // Seed 004's aiohttp client: every line starting with "data: ", stripped, printed without separators.
+    // The API guide's aiohttp client: every line starting with "data: ", stripped, printed without separators.
     const printed: string[] = [];
     for (const line of res.text.split('\n')) {
       if (!line.startsWith('data: ')) continue;

@@ -121,7 +121,7 @@ describe('POST /v1/chat/stream through the three provider protocols', () => {
       expect(answer.cost).toBeCloseTo(cost, 8);
     });
 
-    it('answers the plain seed 004 stream with the same text', async () => {
+    it('answers the plain stream with the same text', async () => {
       script(['Plain', ' text'], 10, 2);
 
       const res = await send({ model, messages: [{ role: 'user', content: 'Hello?' }] });

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { startApp, TestApp } from './support/app';
 import { registerUser, TestUser } from './support/users';
 
-/** Chat session CRUD, listing, seed 004's history, soft/hard delete and path ids, over real HTTP and PostgreSQL. */
+/** Chat session CRUD, listing, the API guide's history, soft/hard delete and path ids, over real HTTP and PostgreSQL. */
 describe('Chat sessions (e2e)', () => {
   let t: TestApp;
   let defaultModel: string;
@@ -357,7 +357,7 @@ describe('Chat sessions (e2e)', () => {
       await send(u, id, 'after restore').expect(200);
     });
 
-    it('hard DELETE answers seed 004\'s message, then the session and its messages are gone', async () => {
+    it('hard DELETE answers the documented message, then the session and its messages are gone', async () => {
       const id = (await create(u, { title: 'doomed' }).expect(201)).body.id;
       await send(u, id).expect(200);
       const db = t.app.get(DataSource);
@@ -391,7 +391,7 @@ describe('Chat sessions (e2e)', () => {
   });
 
   describe('GET /v1/chat/history', () => {
-    it('defaults to page_size 10, returns seed 004\'s shape, newest updated_at first', async () => {
+    it('defaults to page_size 10, returns the documented shape, newest updated_at first', async () => {
       const u = await registerUser(t.url);
       const made: number[] = [];
       for (let i = 0; i < 11; i++) made.push((await create(u, { title: `s${i}` }).expect(201)).body.id);

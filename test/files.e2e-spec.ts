@@ -15,7 +15,7 @@ import { blankPdf, controlCharsPdf, encryptedPdf, manyPagesPdf, textPdf } from '
 import { registerUser, TestUser } from './support/users';
 
 /**
- * PDF upload (seed 004's `POST /api/chat/sessions/{id}/upload`) and the files routes: the seed's curl example,
+ * PDF upload (the API guide's `POST /api/chat/sessions/{id}/upload`) and the files routes: the API guide's curl example,
  * what is refused and how, ownership, de-duplication, storage and deletion, and the text reaching the model in
  * its session only. Hostile files that need the extraction budgets are in files-hostile.e2e-spec.ts.
  */
@@ -56,7 +56,7 @@ describe('Files (PDF upload) (e2e)', () => {
     await fake.close();
   });
 
-  it("seed 004's curl example works as documented: 201 and the documented answer", async () => {
+  it("the API guide's curl example works as documented: 201 and the documented answer", async () => {
     const sessionId = await newSession(alice);
     const dir = mkdtempSync(join(tmpdir(), 'files-e2e-'));
     try {

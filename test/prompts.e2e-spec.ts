@@ -15,7 +15,7 @@ const [SUMMARIZER, TRANSLATOR, CODE_EXPLAINER, GRAMMAR_FIXER, EMAIL_WRITER, ASSI
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
 /**
- * Seed 004's prompt management API over real HTTP and PostgreSQL, with previews answered by a local server
+ * The API guide's prompt management API over real HTTP and PostgreSQL, with previews answered by a local server
  * speaking OpenAI's Chat Completions protocol (which records the rendered prompt it received).
  * Limits come from test/support/config.test.yaml (`prompts`: content 2000, variable 100, 5 variables).
  */
@@ -61,11 +61,11 @@ describe('Prompt templates (e2e)', () => {
   const fieldsOf = (res: request.Response) => (res.body.errors ?? []).map((e: { field: string }) => e.field);
 
   /**
-   * Seed 004's cURL examples in the seed's order, with its literal ids. This file's database is fresh and the
+   * The API guide's cURL examples in the API guide's order, with its literal ids. This file's database is fresh and the
    * block runs first, so the prompt created is id 1, as the seed shows, and `prompt_id: 1`, `PUT …/1` and
    * `DELETE …/1` act on it (the system templates' ids lie far above).
    */
-  describe("seed 004's examples, as printed, in order, on a fresh database", () => {
+  describe("the API guide's examples, as printed, in order, on a fresh database", () => {
     it('POST /api/chat/prompts (the cURL body) answers the documented prompt, with id 1', async () => {
       expect((await db.query('SELECT count(*)::int AS n FROM prompts WHERE NOT is_template'))[0].n).toBe(0);
       const res = await request(t.url).post('/api/chat/prompts').set(alice.auth).send({

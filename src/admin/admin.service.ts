@@ -19,7 +19,7 @@ export class AdminService {
   ) {}
 
   /**
-   * Seed 000's development reset, made safe: re-creates the schema from the migrations (a fresh install), then
+   * The development reset, made safe: re-creates the schema from the migrations (a fresh install), then
    * the `ADMIN_EMAIL` admin (if configured) so the service is not left without one.
    * @throws 403 unless `ALLOW_DB_RESET=true` and `NODE_ENV` is not production
    */

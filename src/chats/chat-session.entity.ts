@@ -13,7 +13,7 @@ import { numericTransformer } from '../common/numeric.transformer';
 import { PromptEntity } from '../prompts/prompt.entity';
 import { UserEntity } from '../users/user.entity';
 
-/** A chat session (seed 004's "chat session"): its model, title, system prompt and running usage totals. */
+/** A chat session (the API guide's "chat session"): its model, title, system prompt and running usage totals. */
 @Entity('chat_sessions')
 @Index('IDX_chat_sessions_user_updated', ['userId', 'updatedAt'])
 export class ChatSessionEntity {
@@ -80,7 +80,7 @@ export class ChatSessionEntity {
   @Column({ name: 'archived_at', type: 'timestamptz', nullable: true })
   archivedAt: Date | null;
 
-  /** The prompt whose rendering became the system prompt (issue 6); null once that prompt is deleted. */
+  /** The prompt whose rendering became the system prompt; null once that prompt is deleted. */
   @Index('IDX_chat_sessions_prompt_id')
   @Column({ name: 'prompt_id', type: 'integer', nullable: true })
   promptId: number | null;

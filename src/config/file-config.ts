@@ -15,7 +15,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 
-/** Context-management modes of seed 003. */
+/** Context-management modes. */
 export const CONTEXT_MODES = ['full', 'summary_window'] as const;
 export type ContextMode = (typeof CONTEXT_MODES)[number];
 
@@ -150,7 +150,7 @@ export class RateLimitsConfig {
   };
 }
 
-/** What a model is sent and what is kept for it (seed 003's modes; README "Context management"). */
+/** What a model is sent and what is kept for it (README "Context management"). */
 export class ContextManagementConfig {
   /** `full`: every stored message that fits; `summary_window`: a rolling summary plus the newest messages. */
   @IsIn(CONTEXT_MODES) mode: ContextMode = 'full';

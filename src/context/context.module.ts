@@ -10,7 +10,7 @@ import { ContextService } from './context.service';
 import { SummariesService } from './summaries.service';
 
 /**
- * What a model is sent: the context builder and its budget, seed 003's rolling summaries, and the context
+ * What a model is sent: the context builder and its budget, rolling summaries, and the context
  * preview route. The messages module asks it for every send.
  */
 @Module({

@@ -13,7 +13,7 @@ import { ChatSessionEntity } from '../chats/chat-session.entity';
 export type StorageKind = 'postgres' | 's3';
 
 /**
- * An uploaded PDF of a chat session (seed 004's upload): its name as the client gave it, size, SHA-256 and the
+ * An uploaded PDF of a chat session (the API guide's upload): its name as the client gave it, size, SHA-256 and the
  * extracted text. The bytes live apart ({@link FileContentEntity}), so listings never load them. Deleting the
  * session (or its user) deletes its files (FK cascade).
  */

@@ -7,7 +7,7 @@ import { ModelRegistry } from '../providers/model-registry';
 import { RedisConnection } from '../rate-limit/redis.provider';
 import { PublicConfigDto, ReadinessDto } from './dto/health.dto';
 
-/** Liveness, readiness (database, and Redis when configured) and the non-sensitive settings of seed 003's `/config`. */
+/** Liveness, readiness (database, and Redis when configured) and the non-sensitive settings of `/config`. */
 @Injectable()
 export class HealthService {
   constructor(

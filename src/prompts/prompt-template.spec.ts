@@ -11,7 +11,7 @@ const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,15}$/);
 const text = fc.oneof(fc.string(), fc.stringMatching(/^[a-z{} _]{0,30}$/));
 
 describe('renderTemplate', () => {
-  it('fills placeholders (seed 004 example)', () => {
+  it('fills placeholders (documented example)', () => {
     expect(renderTemplate('Summarize the following text: {text}', { text: 'Sample text to summarize' })).toBe(
       'Summarize the following text: Sample text to summarize',
     );

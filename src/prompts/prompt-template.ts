@@ -1,5 +1,5 @@
 /**
- * Prompt template rendering (issue 6; seed 004's "Preview Prompt"): `{name}` placeholders, where a name is made of
+ * Prompt template rendering (the API guide's "Preview Prompt"): `{name}` placeholders, where a name is made of
  * identifier characters (`[A-Za-z_][A-Za-z0-9_]*`). `{{` and `}}` stand for literal braces. A brace that starts
  * no placeholder (`{ "a": 1 }`, `{1}`) is kept as written, so JSON or code in a prompt needs no escaping unless it
  * looks exactly like a placeholder.

@@ -2,7 +2,7 @@ import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryGenerat
 import { PromptEntity } from './prompt.entity';
 
 /**
- * An earlier title and content of a prompt, kept when an update changed them (issue 6). Immutable: rows are only
+ * An earlier title and content of a prompt, kept when an update changed them. Immutable: rows are only
  * inserted, and go with their prompt. One row per (prompt, version), which also guards against two concurrent
  * updates claiming the same number.
  */

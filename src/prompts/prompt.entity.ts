@@ -21,7 +21,7 @@ export const PROMPT_SEARCH_DOCUMENT =
   "setweight(to_tsvector('simple', coalesce(content, '')), 'C')";
 
 /**
- * A prompt (seed 004's "Prompt Management API"): a user's own, or a system template (`is_template`, no owner)
+ * A prompt (the API guide's "Prompt Management API"): a user's own, or a system template (`is_template`, no owner)
  * that ships with the migrations and is visible to everyone.
  */
 @Entity('prompts')

@@ -9,7 +9,7 @@ import { PromptsController } from './prompts.controller';
 import { PromptsRepository } from './prompts.repository';
 import { PromptsService } from './prompts.service';
 
-/** Prompt templates (seed 004's prompt management). Exports the service so sessions can start from a prompt. */
+/** Prompt templates (the API guide's prompt management). Exports the service so sessions can start from a prompt. */
 @Module({
   imports: [TypeOrmModule.forFeature([PromptEntity, PromptVersionEntity]), ProvidersModule, UsageModule, BudgetsModule],
   controllers: [PromptsController],

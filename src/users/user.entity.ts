@@ -3,7 +3,7 @@ import { numericTransformer } from '../common/numeric.transformer';
 import type { UserRole } from '../common/user-role';
 import type { BudgetLimits } from '../config/file-config';
 
-/** A person or an anonymous visitor (seed 000). Email is stored lower-cased; anonymous users have none. */
+/** A person or an anonymous visitor (as documented). Email is stored lower-cased; anonymous users have none. */
 @Entity('users')
 export class UserEntity {
   @PrimaryGeneratedColumn({ type: 'integer' })

@@ -48,7 +48,7 @@ describe('configuration files', () => {
   });
 
   it.each([
-    // seed 001's tiers, seed 004's names, seed 000's model list
+    // the documented tiers, names and model list
     ['fast', 'google/gemini-2.5-flash'],
     ['balanced', 'anthropic/claude-sonnet-5-5'],
     ['smart', 'anthropic/claude-opus-5-5'],

@@ -30,7 +30,7 @@ export function parseSse(body: string): SseEvent[] {
   return events;
 }
 
-/** The text of seed 004's plain `data:` stream: every untyped event before `[DONE]`, concatenated. */
+/** The text of the API guide's plain `data:` stream: every untyped event before `[DONE]`, concatenated. */
 export function textOf(events: SseEvent[]): string {
   return events
     .filter((e) => !e.event && e.data !== '[DONE]')

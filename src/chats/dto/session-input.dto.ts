@@ -81,13 +81,13 @@ export class ListSessionsQueryDto extends PageQueryDto {
   archived?: boolean;
 }
 
-/** Query of seed 004's `GET /v1/chat/history`. */
+/** Query of the API guide's `GET /v1/chat/history`. */
 export class HistoryQueryDto {
   /** Page number, from 1. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(MAX_PAGE)
   page: number = 1;
 
-  /** Sessions per page, 1..100 (default 10, as seed 004). */
+  /** Sessions per page, 1..100 (default 10, as documented). */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
   page_size: number = 10;
 
@@ -108,12 +108,12 @@ export class HistoryQueryDto {
 
 /** Query of `DELETE /v1/chat/sessions/{id}`. */
 export class DeleteSessionQueryDto {
-  /** `true`: archive instead of deleting (seed 003); restore with `POST /v1/chat/sessions/{id}/restore`. */
+  /** `true`: archive instead of deleting (as documented); restore with `POST /v1/chat/sessions/{id}/restore`. */
   @IsOptional() @Transform(toBool) @IsBoolean()
   soft?: boolean;
 }
 
-/** Body of seed 004's `POST /v1/chat/switch-model`. */
+/** Body of the API guide's `POST /v1/chat/switch-model`. */
 export class SwitchModelDto {
   @IsInt() @Min(1) @Max(MAX_ID)
   session_id: number;

@@ -6,7 +6,7 @@ import { ChatSessionEntity } from '../chat-session.entity';
 export class SessionDto {
   @ApiProperty({ type: 'integer' }) id: number;
   @ApiProperty({ type: 'integer' }) user_id: number;
-  /** The application whose API key created the session, if any (seed 004). */
+  /** The application whose API key created the session, if any (as documented). */
   @ApiProperty({ type: 'integer', nullable: true }) application_id: number | null;
   /** Registry id of the model that answers next, e.g. `openai/gpt-4o-mini`. */
   model: string;
@@ -58,14 +58,14 @@ export class SessionPageDto extends PageMetaDto {
   items: SessionDto[];
 }
 
-/** A message as seed 004's history and switch-model answers show it. */
+/** A message as the API guide's history and switch-model answers show it. */
 export class TurnDto {
   /** `system`, `user` or `assistant`. */
   role: string;
   content: string;
 }
 
-/** One session in seed 004's `GET /v1/chat/history`, with its messages oldest first. */
+/** One session in the API guide's `GET /v1/chat/history`, with its messages oldest first. */
 export class HistorySessionDto {
   @ApiProperty({ type: 'integer' }) id: number;
   @ApiProperty({ type: 'integer' }) user_id: number;
@@ -77,12 +77,12 @@ export class HistorySessionDto {
   updated_at: string;
 }
 
-/** Seed 004's history page: `{ total, page, page_size, sessions }`, newest `updated_at` first. */
+/** The API guide's history page: `{ total, page, page_size, sessions }`, newest `updated_at` first. */
 export class HistoryPageDto extends PageMetaDto {
   sessions: HistorySessionDto[];
 }
 
-/** Seed 004's switch-model answer. */
+/** The API guide's switch-model answer. */
 export class SwitchModelResultDto {
   @ApiProperty({ type: 'integer' }) session_id: number;
   /** The registry id now used by the session. */
@@ -92,7 +92,7 @@ export class SwitchModelResultDto {
   @ApiProperty({ type: String, nullable: true }) title: string | null;
 }
 
-/** `{ "message": "Session deleted successfully" }` (seed 004). */
+/** `{ "message": "Session deleted successfully" }` (as documented). */
 export class DeletedDto {
   message: string;
 }

@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { PageMetaDto } from '../../common/pagination.dto';
 import { FileEntity } from '../file.entity';
 
-/** Seed 004's `metadata` of an uploaded file. */
+/** The API guide's `metadata` of an uploaded file. */
 export class FileMetadataDto {
   @ApiProperty({ type: 'integer' }) page_count: number;
 }
@@ -39,7 +39,7 @@ export class FileSummaryDto {
   }
 }
 
-/** A file with its extracted text (seed 004's upload answer's `file`). */
+/** A file with its extracted text (the API guide's upload answer's `file`). */
 export class FileDto extends FileSummaryDto {
   /** The PDF's text, page after page (pages separated by a blank line). */
   extracted_text: string;
@@ -49,7 +49,7 @@ export class FileDto extends FileSummaryDto {
   }
 }
 
-/** Seed 004's upload answer: `{ file, message: "File uploaded successfully" }`. */
+/** The API guide's upload answer: `{ file, message: "File uploaded successfully" }`. */
 export class UploadResultDto {
   file: FileDto;
   message: string;

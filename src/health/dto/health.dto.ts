@@ -30,7 +30,7 @@ export class RateLimitsDto {
   tiers: Record<string, TierLimitsDto>;
 }
 
-/** Seed 003's context-management settings. */
+/** The context-management settings. */
 export class ContextManagementDto {
   @ApiProperty({ enum: ['full', 'summary_window'] }) mode: string;
   @ApiProperty({ type: 'integer' }) window_size: number;

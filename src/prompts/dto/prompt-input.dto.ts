@@ -30,7 +30,7 @@ const CONTENT_CEILING = 1_000_000;
  */
 export type TemplateVariables = Record<string, string | number | boolean>;
 
-/** Body of seed 004's `POST /api/chat/prompts`. `is_template`, `usage_count`, `user_id` are not accepted (422). */
+/** Body of the API guide's `POST /api/chat/prompts`. `is_template`, `usage_count`, `user_id` are not accepted (422). */
 export class CreatePromptDto {
   @IsString() @MinLength(1) @MaxLength(200)
   title: string;
@@ -52,7 +52,7 @@ export class CreatePromptDto {
 }
 
 /**
- * Body of seed 004's `PUT /api/chat/prompts/{prompt_id}`: any create field; the others stay. A changed title or
+ * Body of the API guide's `PUT /api/chat/prompts/{prompt_id}`: any create field; the others stay. A changed title or
  * content keeps the previous pair as a version and raises `version`. `scenario` and `description` take `null`
  * to clear them.
  */
@@ -74,13 +74,13 @@ export class UpdatePromptDto {
   metadata?: Record<string, unknown>;
 }
 
-/** Query of seed 004's `GET /api/chat/prompts`. */
+/** Query of the API guide's `GET /api/chat/prompts`. */
 export class ListPromptsQueryDto extends PageQueryDto {
   /** Only prompts with exactly this scenario. */
   @IsOptional() @IsString() @MaxLength(100)
   scenario?: string;
 
-  /** Include the system templates (default `true`, seed 004); `false`: only my own prompts. */
+  /** Include the system templates (default `true`, as documented); `false`: only my own prompts. */
   @IsOptional() @Transform(toBool) @IsBoolean()
   include_templates?: boolean;
 
@@ -93,7 +93,7 @@ export class ListPromptsQueryDto extends PageQueryDto {
   search?: string;
 }
 
-/** Body of seed 004's `POST /api/chat/prompts/preview`: `prompt_id` or `content` (one of them), and `variables`. */
+/** Body of the API guide's `POST /api/chat/prompts/preview`: `prompt_id` or `content` (one of them), and `variables`. */
 export class PreviewPromptDto {
   /** A prompt of mine or a system template. */
   @ApiProperty({ type: 'integer', required: false })

@@ -4,7 +4,7 @@ import { templateVariables } from '../prompt-template';
 import { PromptVersionEntity } from '../prompt-version.entity';
 import { PromptEntity } from '../prompt.entity';
 
-/** A prompt as seed 004 shows it, plus `user_id`, `variables` and `version`. */
+/** A prompt as the API guide shows it, plus `user_id`, `variables` and `version`. */
 export class PromptDto {
   @ApiProperty({ type: 'integer' }) id: number;
   /** The owner; null for system templates. */
@@ -45,7 +45,7 @@ export class PromptDto {
   }
 }
 
-/** Seed 004's prompt listing: `{ items, total, page, page_size }`. */
+/** The API guide's prompt listing: `{ items, total, page, page_size }`. */
 export class PromptPageDto extends PageMetaDto {
   items: PromptDto[];
 }
@@ -75,7 +75,7 @@ export class PromptVersionPageDto extends PageMetaDto {
   items: PromptVersionDto[];
 }
 
-/** Seed 004's preview answer. */
+/** The API guide's preview answer. */
 export class PromptPreviewDto {
   /** The model's answer to the rendered prompt; with `dry_run`, the rendered prompt itself. */
   preview: string;
@@ -85,7 +85,7 @@ export class PromptPreviewDto {
   @ApiProperty({ type: String, nullable: true }) model_used: string | null;
 }
 
-/** `{ "message": "Prompt deleted successfully" }` (seed 004). */
+/** `{ "message": "Prompt deleted successfully" }` (as documented). */
 export class PromptDeletedDto {
   message: string;
 }
