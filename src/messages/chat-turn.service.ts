@@ -310,6 +310,7 @@ export class ChatTurnService {
           yield { type: 'delta', text: piece.text };
           continue;
         }
+        if (piece.type === 'tool_call_delta') continue;
         const providerMs = performance.now() - calledAt;
         const outcome = this.outcome(plan, text, piece.finishReason, piece.usage);
         const after = await this.settle(plan, sessionId, answerId, outcome, title, signal);
@@ -480,7 +481,7 @@ export class ChatTurnService {
         model: plan.session && plan.session.model !== plan.sessionModel ? plan.sessionModel : undefined,
       },
     );
-    const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id, INSTANCE_ID);
+    const messages = this.messages.insertTurn(stmt, session, plan.turns as { role: MessageRole; content: string }[], plan.route.model.id, INSTANCE_ID);
     alsoRecord?.(stmt, { sessionCte: session, messagesCte: messages });
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
       this.db,

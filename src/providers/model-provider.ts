@@ -1,9 +1,18 @@
 import { DomainError, DomainErrorCode } from '../common/domain-error';
+import type { ContentPart, ToolCallPart, ToolChoice, ToolDefinition } from './content-parts';
 
-/** A turn as sent to a model: the three roles every chat protocol knows. */
+/**
+ * A turn as sent to a model. `content` is always the turn's text (its text parts joined): what token counting,
+ * titles and summaries read. `parts`, when present, is the whole turn (text, images, tool calls) and is what
+ * adapters translate; absent, the turn is the one text part `content`. A `tool` turn is a tool's result for the
+ * call `toolCallId` of the assistant turn before it.
+ */
 export interface ChatTurn {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
+  parts?: ContentPart[];
+  /** For `tool` turns: the id of the tool call this is the result of. */
+  toolCallId?: string;
 }
 
 /** What a model is asked: the upstream model name (without the `provider/` prefix), turns and sampling options. */
@@ -18,6 +27,10 @@ export interface ModelRequest {
   stop?: string[];
   /** Most output tokens to generate. */
   maxTokens?: number;
+  /** Functions the model may call (absent or empty: none). */
+  tools?: ToolDefinition[];
+  /** Whether and which tool the model must call; only with `tools`. */
+  toolChoice?: ToolChoice;
 }
 
 /**
@@ -40,16 +53,33 @@ export interface ModelUsage {
 export const FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls', 'error'] as const;
 export type FinishReason = (typeof FINISH_REASONS)[number];
 
-/** One event of a streamed answer: a text piece, then exactly one `finish` (with usage) at the end. */
+/**
+ * One piece of a streamed tool call: the call at `index` of the answer (0-based, in the order the model began them);
+ * `id` and `name` come with a call's first piece, `arguments` is the next piece of its JSON text (may be empty).
+ */
+export interface ToolCallDelta {
+  type: 'tool_call_delta';
+  index: number;
+  id?: string;
+  name?: string;
+  arguments: string;
+}
+
+/**
+ * One event of a streamed answer: text pieces and tool-call pieces, then exactly one `finish` (with usage) at the
+ * end. `finish.toolCalls` holds every tool call whole, in index order (empty when the model called none).
+ */
 export type ModelStreamEvent =
   | { type: 'delta'; text: string }
-  | { type: 'finish'; finishReason: FinishReason; usage: ModelUsage };
+  | ToolCallDelta
+  | { type: 'finish'; finishReason: FinishReason; usage: ModelUsage; toolCalls?: ToolCallPart[] };
 
-/** A whole, non-streamed answer. */
+/** A whole, non-streamed answer; `toolCalls` the calls the model asked for (absent or empty: none). */
 export interface ModelCompletion {
   text: string;
   finishReason: FinishReason;
   usage: ModelUsage;
+  toolCalls?: ToolCallPart[];
 }
 
 /**

@@ -342,7 +342,7 @@ export class ModelRoute {
         // The clock stops while the consumer handles the event (writing to the client, storing the answer).
         clearTimeout(timer);
         if (event.type === 'delta') telemetry.piece();
-        else telemetry.succeeded(request.model, event.finishReason, event.usage);
+        else if (event.type === 'finish') telemetry.succeeded(request.model, event.finishReason, event.usage);
         yield event;
         arm(idleMs, `The model provider stopped sending for ${idleMs} ms.`);
       }

@@ -18,7 +18,7 @@ export function mergeTurns(turns: readonly ChatTurn[]): { system: string; turns:
     .join('\n\n');
   const merged: ConversationTurn[] = [];
   for (const turn of turns) {
-    if (turn.role === 'system' || !turn.content) continue;
+    if (turn.role === 'system' || turn.role === 'tool' || !turn.content) continue;
     const last = merged.at(-1);
     if (last?.role === turn.role) last.content = `${last.content}\n\n${turn.content}`;
     else merged.push({ role: turn.role, content: turn.content });

@@ -125,7 +125,7 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
   private params(request: ModelRequest) {
     return {
       model: request.model,
-      messages: request.messages.map(({ role, content }) => ({ role, content })),
+      messages: request.messages.map(({ role, content }) => ({ role: role === 'tool' ? 'user' : role, content })),
       temperature: acceptsTemperature(this.options, request.model) ? request.temperature : undefined,
       [this.endpoint.maxTokensField ?? 'max_tokens']: request.maxTokens,
       ...(request.topP !== undefined && { top_p: request.topP }),
