@@ -1,4 +1,5 @@
 import { abortError } from './abort';
+import type { ImageLoader } from './content-parts';
 import type { RegisteredModel } from './model-registry';
 import { connectTimeoutError, deadlineError } from './provider-errors';
 
@@ -19,6 +20,8 @@ export type ModelLookup = (
 export interface AdapterOptions extends AdapterTimeouts {
   /** Unset, or unknown model: the request is sent as it is (max tokens only when asked for). */
   models?: ModelLookup;
+  /** Loads `https:` images for protocols that take images only inline; unset: such images are refused. */
+  loadImage?: ImageLoader;
 }
 
 /** True unless the registry says the model refuses a temperature other than its default. */

@@ -69,3 +69,9 @@ export function toolCallsOf(parts: readonly ContentPart[] | undefined): ToolCall
 export function imagesOf(parts: readonly ContentPart[] | undefined): ImagePart[] {
   return (parts ?? []).filter((p): p is ImagePart => p.type === 'image');
 }
+
+/**
+ * Loads an `https:` image's bytes for a protocol that can only take images inline (Gemini `inlineData`), through
+ * the server's SSRF-safe fetcher. Rejects with a `DomainError` when the URL is refused or the image is not valid.
+ */
+export type ImageLoader = (url: string, signal: AbortSignal) => Promise<{ mediaType: ImageMediaType; data: Buffer }>;
