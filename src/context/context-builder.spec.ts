@@ -4,10 +4,13 @@ import {
   CandidateMessage,
   ContextInput,
   DOCUMENTS_PREAMBLE,
+  IMAGE_TOKENS_ESTIMATE,
+  messageTokens,
   renderDocuments,
   summaryContent,
   TRUNCATED_MARK,
 } from './context-builder';
+import { ContentPart, ImagePart, ToolCallPart } from '../providers/content-parts';
 import { makeTokenCounter, PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../providers/tokenizer';
 
 /** One token per character keeps the arithmetic visible. */
@@ -143,6 +146,106 @@ describe('buildContext', () => {
     expect(r.accounting.tokens.documents).toBe(Math.floor((400 - each) / 2));
     expect(contents(r).slice(1)).toEqual(['aaaa', 'bbbb', 'cccc']);
     expect(r.accounting.documents).toEqual([{ name: 'big.txt', tokens: expect.any(Number), truncated: true }]);
+  });
+});
+
+describe('buildContext with tool exchanges and images', () => {
+  const call = (id: string, name = 'get_weather', args = '{}'): ToolCallPart => ({ type: 'tool_call', id, name, arguments: args });
+  const asks = (id: number | null, ...calls: ToolCallPart[]): CandidateMessage => ({ id, role: 'assistant', content: '', parts: calls });
+  const result = (id: number | null, toolCallId: string, content: string): CandidateMessage => ({ id, role: 'tool', content, toolCallId });
+  const image: ImagePart = { type: 'image', url: 'data:image/png;base64,iVBORw0KGgo=', media_type: 'image/png', width: 640, height: 480, bytes: 8 };
+  const cost = (m: CandidateMessage) => messageTokens(chars, m);
+  const shape = (r: ReturnType<typeof buildContext>) => r.turns.map((t) => [t.messageId, t.role]);
+
+  // user 1 → assistant 2 calls a and b → tool 3 answers a, tool 4 answers b → assistant 5 → user (new)
+  const exchange = [
+    msg(1, 'user', 'wttr'),
+    asks(2, call('a'), call('b', 'get_time')),
+    result(3, 'a', 'sun'),
+    result(4, 'b', 'noon'),
+    msg(5, 'assistant', 'sunny'),
+    msg(null, 'user', 'more'),
+  ];
+  const tail = cost(exchange[4]) + cost(exchange[5]);
+  const exchangeCost = cost(exchange[1]) + cost(exchange[2]) + cost(exchange[3]);
+
+  it('counts a tool call by its name and arguments, and an image at the estimate', () => {
+    expect(cost(asks(1, call('x', 'get_weather', '{"city":"Paris"}')))).toBe(
+      'get_weather'.length + '{"city":"Paris"}'.length + PER_MESSAGE_OVERHEAD,
+    );
+    const parts: ContentPart[] = [{ type: 'text', text: 'look' }, image, image];
+    expect(cost({ id: 1, role: 'user', content: 'look', parts })).toBe(4 + PER_MESSAGE_OVERHEAD + 2 * IMAGE_TOKENS_ESTIMATE);
+  });
+
+  it('passes parts and the tool call id through to the turns the model gets', () => {
+    const r = buildContext(input({ messages: exchange }));
+    expect(r.turns.map(({ role, content, parts, toolCallId }) => ({ role, content, parts, toolCallId }))).toEqual([
+      { role: 'user', content: 'wttr', parts: undefined, toolCallId: undefined },
+      { role: 'assistant', content: '', parts: [call('a'), call('b', 'get_time')], toolCallId: undefined },
+      { role: 'tool', content: 'sun', parts: undefined, toolCallId: 'a' },
+      { role: 'tool', content: 'noon', parts: undefined, toolCallId: 'b' },
+      { role: 'assistant', content: 'sunny', parts: undefined, toolCallId: undefined },
+      { role: 'user', content: 'more', parts: undefined, toolCallId: undefined },
+    ]);
+    expect(r.accounting.tokens.messages).toBe(exchange.reduce((n, m) => n + cost(m), 0));
+  });
+
+  it('drops a tool exchange at the cut edge whole: never a result without its call', () => {
+    // Room for the results but not for the call as well.
+    const r = buildContext(input({ messages: exchange, contextWindow: tail + exchangeCost - 1 }));
+    expect(shape(r)).toEqual([[null, 'user']]); // and the answer after the exchange goes: no question before it
+    expect(r.accounting.dropped.messages).toBe(5);
+
+    // Room for the exchange too, but not its question: an exchange first is an answer without its question.
+    const all = buildContext(input({ messages: exchange, contextWindow: tail + exchangeCost }));
+    expect(shape(all)).toEqual([[null, 'user']]);
+    expect(all.accounting.dropped.messages).toBe(5);
+
+    const withQuestion = buildContext(input({ messages: exchange, contextWindow: tail + exchangeCost + cost(exchange[0]) }));
+    expect(shape(withQuestion)).toEqual([[1, 'user'], [2, 'assistant'], [3, 'tool'], [4, 'tool'], [5, 'assistant'], [null, 'user']]);
+  });
+
+  it('keeps the stored call with the new turn\'s results, and refuses when that exchange does not fit', () => {
+    const messages = [msg(1, 'user', 'wttr'), asks(2, call('a')), result(null, 'a', 'sun')];
+    const need = cost(messages[1]) + cost(messages[2]);
+    const r = buildContext(input({ messages, contextWindow: need }));
+    expect(shape(r)).toEqual([[2, 'assistant'], [null, 'tool']]);
+    expect(() => buildContext(input({ messages, contextWindow: need - 1 }))).toThrow(ContextTooSmallError);
+  });
+
+  it('never sends a result whose call is not among the candidates', () => {
+    const messages = [result(7, 'gone', 'old result'), msg(8, 'assistant', 'it was warm'), msg(9, 'user', 'thanks'), msg(null, 'user', 'bye')];
+    const r = buildContext(input({ messages, requireNewest: false }));
+    expect(shape(r)).toEqual([[9, 'user'], [null, 'user']]);
+    expect(r.accounting.dropped.messages).toBe(2);
+  });
+
+  it('leaves out calls no result answers, keeping the message and its text', () => {
+    const partial: CandidateMessage = { id: 2, role: 'assistant', content: 'Let me look.', parts: [{ type: 'text', text: 'Let me look.' }, call('a'), call('b')] };
+    const messages = [msg(1, 'user', 'both'), partial, result(3, 'b', 'noon'), msg(4, 'user', 'never mind'), asks(5, call('c')), msg(null, 'user', 'hi')];
+    const r = buildContext(input({ messages }));
+    expect(r.turns.map((t) => [t.messageId, t.content, t.parts])).toEqual([
+      [1, 'both', undefined],
+      [2, 'Let me look.', [{ type: 'text', text: 'Let me look.' }, call('b')]],
+      [3, 'noon', undefined],
+      [4, 'never mind', undefined],
+      [5, '', undefined],
+      [null, 'hi', undefined],
+    ]);
+  });
+
+  it('keeps or drops a message with its images, counting them', () => {
+    const withImage: CandidateMessage = { id: 1, role: 'user', content: 'see', parts: [{ type: 'text', text: 'see' }, image] };
+    const messages = [withImage, msg(2, 'assistant', 'a png'), msg(null, 'user', 'ok?')];
+    const fits = messages.reduce((n, m) => n + cost(m), 0);
+    expect(cost(withImage)).toBe(3 + PER_MESSAGE_OVERHEAD + IMAGE_TOKENS_ESTIMATE);
+
+    const all = buildContext(input({ messages, contextWindow: fits }));
+    expect(all.turns[0].parts).toEqual(withImage.parts);
+    expect(all.turns[0].tokens).toBe(cost(withImage));
+    const short = buildContext(input({ messages, contextWindow: fits - 1 }));
+    expect(shape(short)).toEqual([[null, 'user']]);
+    expect(() => buildContext(input({ messages: [withImage], contextWindow: IMAGE_TOKENS_ESTIMATE }))).toThrow(ContextTooSmallError);
   });
 });
 

@@ -1,5 +1,6 @@
 import { DomainError } from '../common/domain-error';
 import type { FieldError } from '../common/problem';
+import { ContentPart, imagesOf, toolCallsOf } from '../providers/content-parts';
 import type { ChatTurn } from '../providers/model-provider';
 import { PER_MESSAGE_OVERHEAD, TokenCounter } from '../providers/tokenizer';
 
@@ -29,17 +30,26 @@ export interface ContextDocument {
   partial?: boolean;
 }
 
-/** A message that may go into the context: a stored one (with its id) or one of the new turn (id null). */
+/**
+ * A message that may go into the context: a stored one (with its id) or one of the new turn (id null). `content` is
+ * the text of `parts`; `parts` absent means the one text part `content`. A `tool` message answers the call
+ * `toolCallId` of an assistant message before it.
+ */
 export interface CandidateMessage {
   id: number | null;
   role: ChatTurn['role'];
   content: string;
+  parts?: ContentPart[];
+  toolCallId?: string | null;
 }
 
 /** Where a turn of the context comes from. */
 export type ContextPart = 'system' | 'summary' | 'documents' | 'message';
 
-/** One turn as the model gets it, with its origin and its token cost (content + per-message overhead). */
+/**
+ * One turn as the model gets it, with its origin and its token cost (content, images and tool calls + per-message
+ * overhead). `parts` is set when the message holds more than text (images, tool calls); `toolCallId` on `tool` turns.
+ */
 export interface ContextTurn extends ChatTurn {
   part: ContextPart;
   tokens: number;
@@ -71,7 +81,10 @@ export interface ContextAccounting {
   tokens: { system: number; summary: number; documents: number; messages: number; total: number };
   documents: DocumentAccount[];
   dropped: {
-    /** Oldest messages left out because they did not fit (never a message cut in half). */
+    /**
+     * Oldest messages left out because they did not fit (never a message cut in half), and tool results whose call
+     * is not in the context.
+     */
     messages: number;
     /** Names of documents left out entirely: the documents budget was spent before them. */
     documents: string[];
@@ -139,6 +152,12 @@ export function summaryContent(summary: string): string {
  * 8k-token model still gets a conversation); the history then fills the rest newest-first with whole messages,
  * stopping at the first that does not fit (never cut in half). When that cut leaves an answer without its
  * question at the start, the answer goes too.
+ *
+ * A tool exchange — an assistant message with tool calls and the `tool` messages right after it answering them —
+ * is kept or dropped as one (providers refuse a tool result without its call, and a call followed by anything but
+ * its results). A tool result whose call is not among the candidates (summarized, or older than what was loaded)
+ * is never sent; a call that no result answers is left out of its message (the message's text is still sent).
+ * Images go with their message; its cost includes them ({@link messageTokens}).
  * @returns the turns oldest first, with tokens per part and what was dropped
  * @throws ContextTooSmallError when the reserved output leaves no room, or the newest user message (with the
  *         system prompt and summary) alone does not fit; thrown before anything is stored
@@ -170,8 +189,13 @@ export function buildContext(input: ContextInput): BuiltContext {
   const headTokens = sum(head);
 
   const candidates = input.messages;
-  const newest = input.requireNewest ? candidates[candidates.length - 1] : undefined;
-  const mandatory = headTokens + (newest ? costOf(newest.content) : 0);
+  const units = exchangeUnits(candidates);
+  const unitTokens = (unit: ContextTurn[]) => {
+    for (const turn of unit) turn.tokens = messageTokens(counter, turn);
+    return sum(unit);
+  };
+  const newest = input.requireNewest ? units[units.length - 1] : undefined;
+  const mandatory = headTokens + (newest ? unitTokens(newest) : 0);
   if (mandatory > budget.available) {
     throw new ContextTooSmallError(
       `The message is too long for this model: with the system prompt and summary it needs about ${mandatory} tokens ` +
@@ -187,18 +211,22 @@ export function buildContext(input: ContextInput): BuiltContext {
   if (docs.content) head.push({ role: 'user', content: docs.content, part: 'documents', messageId: null, tokens: docs.tokens });
 
   let room = budget.available - sum(head);
-  const kept: ContextTurn[] = [];
+  const keptUnits: ContextTurn[][] = [];
   // Counted newest first and only until the budget is spent: the older ones are never tokenized.
-  for (let i = candidates.length - 1; i >= 0; i--) {
-    const m = candidates[i];
-    const tokens = costOf(m.content);
+  for (let i = units.length - 1; i >= 0; i--) {
+    const tokens = units[i] === newest ? sum(newest) : unitTokens(units[i]);
     if (tokens > room) break;
     room -= tokens;
-    kept.push({ role: m.role, content: m.content, part: 'message', messageId: m.id, tokens });
+    keptUnits.push(units[i]);
   }
-  // An answer whose question did not fit means nothing alone, and some providers want a user turn first.
-  if (kept.length < candidates.length && kept[kept.length - 1]?.role === 'assistant') kept.pop();
-  kept.reverse();
+  // An answer whose question did not fit means nothing alone, and some providers want a user turn first; the
+  // newest exchange of a send stays whatever it begins with.
+  if (keptUnits.flat().length < candidates.length) {
+    while (keptUnits.length && keptUnits[keptUnits.length - 1] !== newest && keptUnits[keptUnits.length - 1][0].role === 'assistant') {
+      keptUnits.pop();
+    }
+  }
+  const kept = keptUnits.reverse().flat();
 
   const turns = [...head, ...kept];
   const of = (part: ContextPart) => sum(turns.filter((t) => t.part === part));
@@ -275,6 +303,56 @@ export function renderDocuments(documents: ContextDocument[], budget: number, co
     included: elements.map((e) => ({ name: e.name, tokens: counter.count(element(e)), truncated: e.truncated })),
     omitted,
   };
+}
+
+/**
+ * The tokens an image is counted at in a context: 1,600, about the most Anthropic's rule gives one image (its
+ * "Vision" guide: ⌈width × height / 750⌉, images scaled to fit 1568 pixels), and more than OpenAI's high-detail
+ * tiles or Gemini's tiles give a common 1024×1024 picture; so the window is not overrun whatever the size.
+ */
+export const IMAGE_TOKENS_ESTIMATE = 1600;
+
+/**
+ * The tokens one message takes in a context: its text, each tool call's name and arguments (as text), each
+ * image at {@link IMAGE_TOKENS_ESTIMATE}, plus the per-message overhead.
+ */
+export function messageTokens(counter: TokenCounter, turn: Pick<ChatTurn, 'content' | 'parts'>): number {
+  let tokens = counter.countTurns([{ content: turn.content }]);
+  for (const call of toolCallsOf(turn.parts)) tokens += counter.count(call.name) + counter.count(call.arguments);
+  return tokens + imagesOf(turn.parts).length * IMAGE_TOKENS_ESTIMATE;
+}
+
+/**
+ * Groups candidates, oldest first, into what is kept or dropped as one: a message alone, or an assistant message
+ * with tool calls followed by the `tool` messages right after it that answer them. A `tool` message outside such a
+ * group (its call is not before it) is in none. In the turns made, the calls that no result of their group
+ * answers are left out of the assistant message's parts.
+ * @returns the groups as context turns (tokens not counted yet: 0)
+ */
+export function exchangeUnits(candidates: readonly CandidateMessage[]): ContextTurn[][] {
+  const units: ContextTurn[][] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    const m = candidates[i];
+    if (m.role === 'tool') continue;
+    const calls = m.role === 'assistant' ? toolCallsOf(m.parts) : [];
+    const unit: CandidateMessage[] = [m];
+    const ids = new Set(calls.map((c) => c.id));
+    while (calls.length && candidates[i + 1]?.role === 'tool' && ids.has(candidates[i + 1].toolCallId ?? '')) unit.push(candidates[++i]);
+    const answered = new Set(unit.map((r) => r.toolCallId));
+    const first = calls.some((c) => !answered.has(c.id))
+      ? { ...m, parts: m.parts!.filter((p) => p.type !== 'tool_call' || answered.has(p.id)) }
+      : m;
+    units.push([first, ...unit.slice(1)].map(messageTurn));
+  }
+  return units;
+}
+
+/** A candidate as a context turn: `parts` only when it holds more than text, `toolCallId` on a `tool` message. */
+function messageTurn(m: CandidateMessage): ContextTurn {
+  const turn: ContextTurn = { role: m.role, content: m.content, part: 'message', messageId: m.id, tokens: 0 };
+  if (m.parts?.some((p) => p.type !== 'text')) turn.parts = m.parts;
+  if (m.role === 'tool' && m.toolCallId) turn.toolCallId = m.toolCallId;
+  return turn;
 }
 
 function element(e: { open: string; text: string; truncated: boolean }): string {

@@ -5,12 +5,13 @@ import { AuthenticatedUser } from '../common/authenticated-user';
 import { invalidField } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { FilesService } from '../files/files.service';
+import { ContentPart } from '../providers/content-parts';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
 import { BuiltContext, buildContext, CandidateMessage, ContextDocument, MAX_CHARS_PER_TOKEN } from './context-builder';
 import { ContextRepository } from './context.repository';
-import { ContextPreviewDto } from './dto/context-preview.dto';
+import { ContextContentPartDto, ContextPreviewDto } from './dto/context-preview.dto';
 import { PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../providers/tokenizer';
 
 /** A built context plus what the preview reports beyond it. */
@@ -109,7 +110,15 @@ export class ContextService {
       session_id: session.id,
       model: model.id,
       mode: this.config.contextManagement.mode,
-      messages: built.turns.map((t) => ({ part: t.part, role: t.role, content: t.content, tokens: t.tokens, message_id: t.messageId })),
+      messages: built.turns.map((t) => ({
+        part: t.part,
+        role: t.role,
+        content: t.content,
+        parts: t.parts ? t.parts.map(previewPart) : null,
+        tool_call_id: t.toolCallId ?? null,
+        tokens: t.tokens,
+        message_id: t.messageId,
+      })),
       summary:
         built.summary && summaryTurn
           ? {
@@ -166,7 +175,7 @@ export class ContextService {
           this.files.documentsForContext(session.id, documentChars),
         ])
       : [{ messages: [], olderNotLoaded: 0 }, []];
-    const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content }));
+    const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content, parts: t.parts, toolCallId: t.toolCallId }));
     return {
       systemPrompt: systemPrompt ?? session?.systemPrompt ?? cm.default_system_prompt,
       summary,
@@ -196,4 +205,11 @@ export class ContextService {
     });
     return { ...built, tokenizer: counter.name, summary: parts.summary };
   }
+}
+
+/** A part as the preview shows it: an image by what it is, never its data. */
+function previewPart(part: ContentPart): ContextContentPartDto {
+  if (part.type !== 'image') return part;
+  const { url, ...meta } = part;
+  return url.startsWith('data:') ? { ...meta, inline: true } : { ...meta, url, inline: false };
 }

@@ -6,6 +6,7 @@ import { ChatSessionsRepository } from '../chats/chat-sessions.repository';
 import { ChatsService } from '../chats/chats.service';
 import { BackgroundWork } from '../common/background-work';
 import { AppConfig, appConfig } from '../config/app-config';
+import { toolCallsOf } from '../providers/content-parts';
 import { ChatTurn } from '../providers/model-provider';
 import { ModelRegistry, OFFLINE_PROVIDER } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
@@ -80,6 +81,9 @@ export class SummariesService implements OnModuleDestroy {
     if (!state) return; // deleted meanwhile
     const outside = await this.repository.messagesOutsideWindow(sessionId, state.summaryMessageId ?? 0, 2 * cm.window_size);
     if (outside.length < (state.summary ? cm.summary_update_interval : 1)) return;
+    // A summary never ends inside a tool exchange: a result sent without its call would be dropped from contexts.
+    const whole = outside.slice(0, exchangeEnd(outside)).map((m) => ({ ...m, content: summaryText(m) }));
+    if (!whole.length) return;
 
     const route = this.router.route(this.registry.resolve(cm.summary_model ?? state.model), 'summary');
     const { model } = route;
@@ -93,11 +97,19 @@ export class SummariesService implements OnModuleDestroy {
     // Fold as many of the oldest messages as the summary model's window takes; the rest wait for the next update.
     const room = model.contextWindow - cm.summary_max_tokens - cm.safety_margin_tokens;
     const size = (fold: CandidateMessage[]) => counter.countTurns(request(fold));
-    let fold = outside;
-    while (fold.length > 1 && size(fold) > room) fold = fold.slice(0, Math.max(1, Math.floor(fold.length / 2)));
-    if (size(fold) > room) {
-      const over = size(fold) - room;
-      fold = [{ ...fold[0], content: counter.truncate(fold[0].content, counter.count(fold[0].content) - over) }];
+    let fold = whole;
+    while (fold.length > 1 && size(fold) > room) {
+      const shorter = fold.slice(0, exchangeEnd(fold.slice(0, Math.floor(fold.length / 2))));
+      if (!shorter.length) break;
+      fold = shorter;
+    }
+    // Still too long (one long message, or one tool exchange): the longest texts are cut until it fits.
+    while (size(fold) > room) {
+      const tokens = fold.map((m) => counter.count(m.content));
+      const longest = tokens.indexOf(Math.max(...tokens));
+      if (!tokens[longest]) break;
+      const keep = Math.max(tokens[longest] - (size(fold) - room), 0);
+      fold = fold.with(longest, { ...fold[longest], content: counter.truncate(fold[longest].content, keep) });
     }
 
     let reservation: BudgetReservation;
@@ -132,6 +144,36 @@ export class SummariesService implements OnModuleDestroy {
       this.logger.debug(`Summary of session ${sessionId} not stored: a newer one was stored meanwhile`);
     }
   }
+}
+
+/**
+ * How many of `messages` (oldest first) a summary may cover without ending inside a tool exchange: not after an
+ * assistant message with tool calls, nor after a tool result (more results, or the answer to them, may follow).
+ * @returns the count, from 0 (none) to `messages.length`
+ */
+export function exchangeEnd(messages: readonly CandidateMessage[]): number {
+  let end = messages.length;
+  while (end > 0 && (messages[end - 1].role === 'tool' || toolCallsOf(messages[end - 1].parts).length)) end--;
+  return end;
+}
+
+/**
+ * A message as the summary model reads it: its parts in order, text as it is, a tool call as
+ * `[called tool NAME with ARGUMENTS]`, an image as `[image: TYPE W×H]` (never its URL or data); a tool result as
+ * `[tool result: TEXT]`.
+ */
+export function summaryText(m: Pick<CandidateMessage, 'role' | 'content' | 'parts'>): string {
+  if (m.role === 'tool') return `[tool result: ${m.content}]`;
+  if (!m.parts) return m.content;
+  return m.parts
+    .map((p) => {
+      if (p.type === 'text') return p.text;
+      if (p.type === 'tool_call') return `[called tool ${p.name} with ${p.arguments}]`;
+      const size = p.width && p.height ? `${p.width}×${p.height}` : 'size unknown';
+      return `[image: ${p.media_type ?? 'unknown type'} ${size}]`;
+    })
+    .filter(Boolean)
+    .join('\n');
 }
 
 /** The summary request: the previous summary and the messages to fold in, each clearly delimited. */

@@ -3,6 +3,8 @@ import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { toInt } from '../../common/integer-transform';
 import { CONTEXT_MODES } from '../../config/file-config';
+import { MESSAGE_ROLES } from '../../messages/message.entity';
+import { IMAGE_MEDIA_TYPES } from '../../providers/content-parts';
 
 /** Query of `GET /v1/chat/sessions/{id}/context`. */
 export class ContextPreviewQueryDto {
@@ -12,13 +14,51 @@ export class ContextPreviewQueryDto {
   max_tokens?: number;
 }
 
+/**
+ * One part of a turn that holds more than text: a text part, an image (what it is, never its data), or a tool call
+ * the model made.
+ */
+export class ContextContentPartDto {
+  @ApiProperty({ enum: ['text', 'image', 'tool_call'], enumName: 'ContextContentPartType' }) type: string;
+  /** `text` parts: the text. */
+  text?: string;
+  /** Images: the `https:` URL; absent for an image sent inline (a `data:` URL), whose data is not shown. */
+  url?: string;
+  /** Images: true when sent inline (a `data:` URL), false for an `https:` URL. */
+  inline?: boolean;
+  /** Images: the type, once the server has checked the image. */
+  @ApiProperty({ enum: IMAGE_MEDIA_TYPES, required: false }) media_type?: string;
+  /** Images: pixels, when known. */
+  @ApiProperty({ type: 'integer', required: false }) width?: number;
+  /** Images: pixels, when known. */
+  @ApiProperty({ type: 'integer', required: false }) height?: number;
+  /** Images: size of the image file, when known. */
+  @ApiProperty({ type: 'integer', required: false }) bytes?: number;
+  /** Images: OpenAI's image detail, when sent. */
+  @ApiProperty({ enum: ['auto', 'low', 'high'], required: false }) detail?: string;
+  /** Tool calls: the call's id (a `tool` turn's `tool_call_id` names it). */
+  id?: string;
+  /** Tool calls: the function's name. */
+  name?: string;
+  /** Tool calls: the arguments as JSON text. */
+  arguments?: string;
+}
+
 /** One turn the model is sent, in order. */
 export class ContextMessageDto {
   /** `system` (system prompt), `summary` (the rolling summary), `documents` (the session's files) or `message`. */
   @ApiProperty({ enum: ['system', 'summary', 'documents', 'message'], enumName: 'ContextPart' }) part: string;
-  @ApiProperty({ enum: ['system', 'user', 'assistant'], enumName: 'MessageRole' }) role: string;
+  @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' }) role: string;
+  /** The turn's text (its text parts joined). */
   content: string;
-  /** Tokens of the content plus the per-message overhead (4). */
+  /**
+   * The turn's parts in order, when it holds more than text (images, tool calls); null when `content` is all of it.
+   * A tool call that no result answers is not sent, so not listed.
+   */
+  @ApiProperty({ type: [ContextContentPartDto], nullable: true }) parts: ContextContentPartDto[] | null;
+  /** `tool` turns: the id of the tool call whose result this is; else null. */
+  @ApiProperty({ type: String, nullable: true }) tool_call_id: string | null;
+  /** Tokens of the content, its images and tool calls, plus the per-message overhead (4). */
   @ApiProperty({ type: 'integer' }) tokens: number;
   /** The stored message's id (part `message`), else null. */
   @ApiProperty({ type: 'integer', nullable: true }) message_id: number | null;
@@ -76,7 +116,10 @@ export class ContextTokensDto {
 
 /** What is not sent. */
 export class ContextDroppedDto {
-  /** Oldest messages left out because they did not fit (whole messages, never cut). */
+  /**
+   * Oldest messages left out because they did not fit (whole messages with their images, never cut; a tool call
+   * and its results together), and tool results whose call is not sent.
+   */
   @ApiProperty({ type: 'integer' }) messages: number;
   /** Messages covered by the summary instead of being sent verbatim. */
   @ApiProperty({ type: 'integer' }) summarized_messages: number;
