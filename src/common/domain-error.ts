@@ -1,4 +1,5 @@
 import type { FieldError } from './problem';
+import type { QuotaState } from './quota';
 
 /**
  * The codes of errors raised below the HTTP edge. Each maps to one HTTP status in the problem mapping
@@ -38,4 +39,6 @@ export abstract class DomainError extends Error {
   readonly retryAfterSeconds?: number;
   /** Members added to the problem (e.g. which limit refused a send). */
   readonly extensions?: Record<string, unknown>;
+  /** The limit that refused the request, advertised in the IETF RateLimit header fields of the refusal. */
+  readonly quotas?: QuotaState[];
 }

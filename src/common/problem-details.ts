@@ -5,6 +5,7 @@ import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable, pgCode } from '../database/pg-errors';
 import { DomainError, DomainErrorCode } from './domain-error';
 import { ProblemDetails, ProblemException } from './problem';
+import { byTightness, rateLimitFields } from './quota';
 import { isRedisUnavailable } from './redis-errors';
 
 const TYPE_BASE = 'https://chat-backend.dev/problems/';
@@ -115,7 +116,8 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
 
 /**
  * Headers that go with the problem of `exception`: `Retry-After` (RFC 9110 §10.2.3) for waits and for a Redis out of
- * reach, and a ProblemException's own.
+ * reach, the RateLimit fields of the limit that refused it (draft-ietf-httpapi-ratelimit-headers), and a
+ * ProblemException's own.
  */
 export function problemHeaders(exception: unknown): Record<string, string> {
   if (exception instanceof ProblemException) return exception.headers;
@@ -123,7 +125,13 @@ export function problemHeaders(exception: unknown): Record<string, string> {
   const waits = (e: DomainError) =>
     e.code === 'provider.rate_limited' || e.code === 'auth.login_backoff' || e.code === 'idempotency.in_progress' || e.retryAfterSeconds !== undefined;
   if (exception instanceof DomainError && waits(exception)) {
-    return { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };
+    const headers: Record<string, string> = { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };
+    const fields = byTightness(exception.quotas ?? []).map(rateLimitFields);
+    if (fields.length) {
+      headers['RateLimit-Policy'] = fields.map((f) => f['RateLimit-Policy']).join(', ');
+      headers.RateLimit = fields.map((f) => f.RateLimit).join(', ');
+    }
+    return headers;
   }
   return {};
 }
