@@ -7,7 +7,6 @@ import { ENTITIES } from '../src/entities';
 import { startApp, TestApp } from './support/app';
 import { databaseUrl, DB_PREFIX, withAdmin } from './support/database';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
-import { parseSse, SseEvent } from './support/sse';
 import { modelIn, writeTestConfig } from './support/test-config';
 import { registerUser, TestUser } from './support/users';
 
@@ -23,12 +22,6 @@ const WEATHER_TOOL = {
     parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
   },
 };
-
-/** The typed events of a stream, their JSON payloads parsed. */
-const typed = (body: string) =>
-  parseSse(body)
-    .filter((e): e is SseEvent & { event: string } => e.event !== undefined)
-    .map((e) => ({ event: e.event, data: JSON.parse(e.data) as Record<string, unknown> }));
 
 /**
  * Messages made of parts through the API: what a request may hold (validation with field paths), which models may
@@ -100,7 +93,7 @@ describe('tools and images: requests, capabilities and storage', () => {
 
     const deep: Record<string, unknown> = { type: 'object' };
     let at = deep;
-    for (let i = 0; i < 20; i++) at = (at.properties = { x: { type: 'object' } }).x as Record<string, unknown>;
+    for (let i = 0; i < 20; i++) at = (at.properties = { x: { type: 'object' } }).x;
     const tooDeep = await send({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'f', parameters: deep } }] });
     expect(tooDeep.status).toBe(422);
     expect(errorsOf(tooDeep)[0]).toEqual({ field: 'tools.0.function.parameters', message: 'must be nested at most 16 levels deep' });
