@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { ContentPart } from '../providers/content-parts';
 import type { CandidateMessage } from './context-builder';
 
 /** The session fields summaries are made from. */
@@ -12,20 +13,41 @@ export interface SummaryState {
 }
 
 /**
+ * Whether a stored message counts: it has text, images or tool calls, or it is a tool result (which may be empty).
+ * An answer still being produced, or one that failed before its first piece, has none: it is not sent to a model.
+ */
+const COUNTS = `(content <> '' OR role = 'tool' OR parts @> '[{"type":"tool_call"}]' OR parts @> '[{"type":"image"}]')`;
+
+/** The columns a candidate message is read from. */
+const CANDIDATE = 'id, role, content, parts, tool_call_id';
+
+/** A `messages` row as read for a context. */
+interface CandidateRow {
+  id: number;
+  role: CandidateMessage['role'];
+  content: string;
+  parts: ContentPart[];
+  tool_call_id: string | null;
+}
+
+function candidateOf(row: CandidateRow): CandidateMessage {
+  return { id: row.id, role: row.role, content: row.content, parts: row.parts, toolCallId: row.tool_call_id };
+}
+
+/**
  * What contexts and summaries read from PostgreSQL (read only: summaries are stored by the chats module's
- * repository). Messages without text (an answer still being produced, or one that failed before its first piece)
- * never count: they are not sent to a model either.
+ * repository). Messages with nothing to send (no text, image, tool call, nor a tool result) never count.
  */
 @Injectable()
 export class ContextRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   /**
-   * The newest `limit` messages with text after message `afterId`, oldest first, read backwards on the
+   * The newest `limit` messages that count after message `afterId`, oldest first, read backwards on the
    * (session_id, id) index: as fast in a session of 100,000 messages as in one of 100. (`= ANY(array)` instead of
    * `=`: with a constant session id the planner may walk the primary key backwards past every other session's
    * newer rows.)
-   * @param countOlder also count the messages with text older than those loaded (a second query, only when the
+   * @param countOlder also count the messages that count older than those loaded (a second query, only when the
    *        limit was reached): what a preview reports as dropped; a send doesn't need it
    * @returns the messages and how many older ones were not loaded (0 when not counted)
    */
@@ -35,16 +57,16 @@ export class ContextRepository {
     limit: number,
     countOlder = false,
   ): Promise<{ messages: CandidateMessage[]; olderNotLoaded: number }> {
-    const rows: { id: number; role: CandidateMessage['role']; content: string }[] = await this.db.query(
-      `SELECT id, role, content FROM messages
-        WHERE session_id = ANY($1::integer[]) AND id > $2 AND content <> '' ORDER BY session_id DESC, id DESC LIMIT $3`,
+    const rows: CandidateRow[] = await this.db.query(
+      `SELECT ${CANDIDATE} FROM messages
+        WHERE session_id = ANY($1::integer[]) AND id > $2 AND ${COUNTS} ORDER BY session_id DESC, id DESC LIMIT $3`,
       [[sessionId], afterId, limit],
     );
-    const messages = rows.reverse();
+    const messages = rows.reverse().map(candidateOf);
     let olderNotLoaded = 0;
     if (countOlder && messages.length === limit && limit > 0) {
       const [{ n }]: { n: string }[] = await this.db.query(
-        "SELECT count(*) AS n FROM messages WHERE session_id = $1 AND id > $2 AND id < $3 AND content <> ''",
+        `SELECT count(*) AS n FROM messages WHERE session_id = $1 AND id > $2 AND id < $3 AND ${COUNTS}`,
         [sessionId, afterId, messages[0].id],
       );
       olderNotLoaded = Number(n);
@@ -52,10 +74,10 @@ export class ContextRepository {
     return { messages, olderNotLoaded };
   }
 
-  /** @returns how many messages with text the session has up to message `lastId` (what a summary stands for) */
+  /** @returns how many messages that count the session has up to message `lastId` (what a summary stands for) */
   async countMessagesUpTo(sessionId: number, lastId: number): Promise<number> {
     const rows: { n: string }[] = await this.db.query(
-      "SELECT count(*) AS n FROM messages WHERE session_id = $1 AND id <= $2 AND content <> ''",
+      `SELECT count(*) AS n FROM messages WHERE session_id = $1 AND id <= $2 AND ${COUNTS}`,
       [sessionId, lastId],
     );
     return Number(rows[0].n);
@@ -72,16 +94,17 @@ export class ContextRepository {
   }
 
   /**
-   * Messages with text after `afterId` except the newest `keep` ones (the verbatim window), oldest first: what
+   * Messages that count after `afterId` except the newest `keep` ones (the verbatim window), oldest first: what
    * the next summary folds in.
    */
   async messagesOutsideWindow(sessionId: number, afterId: number, keep: number): Promise<CandidateMessage[]> {
-    return this.db.query(
-      `SELECT id, role, content FROM (
-         SELECT id, role, content, row_number() OVER (ORDER BY id DESC) AS newest
-           FROM messages WHERE session_id = $1 AND id > $2 AND content <> ''
+    const rows: CandidateRow[] = await this.db.query(
+      `SELECT ${CANDIDATE} FROM (
+         SELECT ${CANDIDATE}, row_number() OVER (ORDER BY id DESC) AS newest
+           FROM messages WHERE session_id = $1 AND id > $2 AND ${COUNTS}
        ) m WHERE newest > $3 ORDER BY id ASC`,
       [sessionId, afterId, keep],
     );
+    return rows.map(candidateOf);
   }
 }
