@@ -174,7 +174,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     prompts: file.prompts,
     files: file.files,
     history: file.history,
-    /** Full-text search (README "Search and list paging"). */
+    /** Full-text search (README "Search"). */
     search: file.search,
     /** Prometheus metrics (README "Operating it"). */
     metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT, host: vars.METRICS_HOST ?? '127.0.0.1' },

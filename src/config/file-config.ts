@@ -197,7 +197,7 @@ export class HistoryConfig {
   @IsInt() @Min(1) @Max(10_000) messages_per_session = 50;
 }
 
-/** Full-text search of sessions and messages (README "Search and list paging"). */
+/** Full-text search of sessions and messages (README "Search"). */
 export class SearchConfig {
   /**
    * PostgreSQL text search configuration (`SELECT cfgname FROM pg_ts_config`): how words are split, stemmed and which
