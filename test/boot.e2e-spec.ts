@@ -10,7 +10,7 @@ import { buildEntryPoint, EntryPointProcess, freePort, spawnEntryPoint } from '.
  * its first line is JSON and comes within a second of the spawn (bounded at FIRST_LINE_BOUND_MS here, headroom for a
  * loaded machine); a bad configuration stops start-up with one fatal line listing every problem and exit code 1; an
  * unreachable database is reported attempt by attempt, then as one error line and exit code 1; a good configuration
- * serves, and SIGTERM shuts it down cleanly with exit code 0.
+ * serves, and SIGTERM shuts it down cleanly with exit code 0; a crash while serving leaves one fatal line first.
  */
 const FIRST_LINE_BOUND_MS = 2_000;
 
@@ -161,6 +161,46 @@ describe('boot (src/main.ts)', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('rate_limits.tiers.free.daily_budget_usd: unknown key');
   }, 45_000);
+
+  it('a crash after start-up leaves one fatal JSON line naming the error before Node exits non-zero', async () => {
+    // A module preloaded into the real entry point throws from a timer once the app is serving: an uncaught
+    // exception no code of ours catches, as a bug in a dependency's callback would be.
+    const crasher = join(dir, 'crash-when-listening.js');
+    writeFileSync(
+      crasher,
+      `const http = require('node:http');
+const listen = http.Server.prototype.listen;
+http.Server.prototype.listen = function (...args) {
+  this.once('listening', () => setTimeout(() => { throw new Error('induced crash 7f3a'); }, 50));
+  return listen.apply(this, args);
+};`,
+    );
+    const port = await freePort();
+    const run = spawnEntryPoint({
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      NODE_OPTIONS: `--require ${crasher}`,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      JWT_SECRET: TEST_ENV.JWT_SECRET,
+      CONFIG_FILE: TEST_ENV.CONFIG_FILE,
+      DATABASE_URL: await prepareWorkerDatabase(),
+      DATA_DIR: join(dir, 'data-crash'),
+    }, built);
+    running.push(run);
+
+    const exit = await exitWithin(run, 40_000);
+    expect(exit).not.toBe('timeout');
+    expect(exit).toEqual({ code: 1, signal: null });
+    const entries = run.stdout().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; origin?: string; err?: { message: string } });
+    const fatal = entries.filter((e) => e.level === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0].msg).toBe('crashed: induced crash 7f3a');
+    expect(fatal[0].origin).toBe('uncaughtException');
+    expect(fatal[0].err?.message).toBe('induced crash 7f3a');
+    // It is the last line: nothing of ours ran after the crash.
+    expect(entries.at(-1)).toBe(fatal[0]);
+  }, 60_000);
 
   it('starts with a good configuration, answers /health, and exits 0 soon after SIGTERM', async () => {
     const port = await freePort();

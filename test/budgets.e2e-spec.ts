@@ -76,6 +76,11 @@ describe('budgets: reserved before the provider, shared by two instances through
       expect(r.body.limit).toBe('daily_cost_usd');
       expect(r.body.window).toBe('day');
       expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      // The refusing limit in the IETF RateLimit fields: its quota in millionths of a dollar, less than one send left.
+      expect(r.headers['ratelimit-policy']).toBe(`"daily_cost_usd";q=${Math.round(DAILY_USD * 1e6)};qu="usd-micros";w=86400`);
+      const [, left, reset] = /^"daily_cost_usd";r=(\d+);t=(\d+)$/.exec(r.headers.ratelimit) ?? [];
+      expect(Number(left)).toBeLessThan(Math.round(DAILY_USD * 1e6));
+      expect(Number(reset)).toBe(Number(r.headers['retry-after']));
     }
     expect(fake.requests).toHaveLength(served.length);
     const answers = await answersOf(a.url, alice);

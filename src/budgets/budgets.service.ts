@@ -194,6 +194,7 @@ export class BudgetsService {
           `(${limit} per ${WINDOW_OF[name]}, ${shown(outcome.current)} used); it resets at ${resetsAt.toISOString()}.`,
         { limit: name, window: WINDOW_OF[name], set_by: setBy, limit_value: limit, used: shown(outcome.current), resets_at: resetsAt.toISOString() },
         retryAfter,
+        [quotaOf(plans[outcome.refused], charges[outcome.refused].limit, outcome.current, now)],
       );
     }
     return {

@@ -5,6 +5,7 @@ import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable, pgCode } from '../database/pg-errors';
 import { DomainError, DomainErrorCode } from './domain-error';
 import { ProblemDetails, ProblemException } from './problem';
+import { byTightness, rateLimitFields } from './quota';
 import { isRedisUnavailable } from './redis-errors';
 
 const TYPE_BASE = 'https://chat-backend.dev/problems/';
@@ -12,7 +13,8 @@ const TYPE_BASE = 'https://chat-backend.dev/problems/';
 /**
  * The HTTP status of each domain error (API.md "Errors"): a provider that rejected our credentials or request, or
  * is down → 502; rate limited → 429; timed out → 504; not configured on this server → 503; a conversation too
- * long for the model → 422; an account that must wait before its next login → 429; an unknown model name → 400.
+ * long for the model → 422; an account that must wait before its next login → 429; an unknown model name, or a
+ * request the model can't serve (tools, images) → 400.
  */
 const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.auth': HttpStatus.BAD_GATEWAY,
@@ -27,6 +29,7 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'budget.tokens_per_minute': HttpStatus.TOO_MANY_REQUESTS,
   'budget.model_not_allowed': HttpStatus.FORBIDDEN,
   'model.unknown': HttpStatus.BAD_REQUEST,
+  'model.capability': HttpStatus.BAD_REQUEST,
   // IETF draft-ietf-httpapi-idempotency-key-header §2.7: a repeat while the first is being processed → 409, the key
   // reused with a different request → 422.
   'idempotency.in_progress': HttpStatus.CONFLICT,
@@ -38,6 +41,7 @@ const TYPE_BY_CODE: Partial<Record<DomainErrorCode, string>> = {
   'budget.exceeded': 'budget-exceeded',
   'budget.tokens_per_minute': 'tokens-per-minute',
   'budget.model_not_allowed': 'model-not-allowed',
+  'model.capability': 'model-capability',
 };
 
 /** The detail of every 503 caused by Redis being out of reach. */
@@ -112,7 +116,8 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
 
 /**
  * Headers that go with the problem of `exception`: `Retry-After` (RFC 9110 §10.2.3) for waits and for a Redis out of
- * reach, and a ProblemException's own.
+ * reach, the RateLimit fields of the limit that refused it (draft-ietf-httpapi-ratelimit-headers), and a
+ * ProblemException's own.
  */
 export function problemHeaders(exception: unknown): Record<string, string> {
   if (exception instanceof ProblemException) return exception.headers;
@@ -120,7 +125,13 @@ export function problemHeaders(exception: unknown): Record<string, string> {
   const waits = (e: DomainError) =>
     e.code === 'provider.rate_limited' || e.code === 'auth.login_backoff' || e.code === 'idempotency.in_progress' || e.retryAfterSeconds !== undefined;
   if (exception instanceof DomainError && waits(exception)) {
-    return { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };
+    const headers: Record<string, string> = { 'Retry-After': String(Math.max(1, Math.ceil(exception.retryAfterSeconds ?? 1))) };
+    const fields = byTightness(exception.quotas ?? []).map(rateLimitFields);
+    if (fields.length) {
+      headers['RateLimit-Policy'] = fields.map((f) => f['RateLimit-Policy']).join(', ');
+      headers.RateLimit = fields.map((f) => f.RateLimit).join(', ');
+    }
+    return headers;
   }
   return {};
 }

@@ -176,6 +176,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     history: file.history,
     /** Full-text search (README "Search"). */
     search: file.search,
+    /** Function definitions in a request (README "Tools and images"). */
+    tools: file.tools,
     /** Prometheus metrics (README "Operating it"). */
     metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT, host: vars.METRICS_HOST ?? '127.0.0.1' },
     /** Where uploaded files' bytes go when set (README "Files (PDF upload)"); unset: PostgreSQL. */

@@ -25,7 +25,7 @@ export class SearchHitDto {
   @ApiProperty({ type: 'integer' }) session_id: number;
   @ApiProperty({ type: String, nullable: true }) session_title: string | null;
   @ApiProperty({ type: 'integer' }) message_id: number;
-  /** `system`, `user` or `assistant`. */
+  /** `system`, `user`, `assistant` or `tool`. */
   role: string;
   /**
    * The message's matching passages as an HTML fragment, safe to insert as it is: the text escaped, each matched
