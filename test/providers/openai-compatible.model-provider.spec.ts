@@ -289,7 +289,8 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
     it('throws an abort error when the caller aborts while waiting', async () => {
       fake.script({ pieces: ['late'], delayMs: 2000 });
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      // Aborted once the request is there (the server answers after 2 s), however slow the machine.
+      abortOnArrival(fake.requests, controller);
 
       const err = await rejection(provider.complete(request, controller.signal));
 
@@ -551,3 +552,12 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
     });
   });
 });
+
+/** Aborts `controller` as soon as a request has arrived at the fake server. */
+function abortOnArrival(requests: readonly unknown[], controller: AbortController): void {
+  const poll = setInterval(() => {
+    if (!requests.length) return;
+    clearInterval(poll);
+    controller.abort();
+  }, 5);
+}
