@@ -12,6 +12,7 @@ import { IdempotencyKeys1795601300001 } from './1795601300001-IdempotencyKeys';
 import { ApiKeyScopes1795601500000 } from './1795601500000-ApiKeyScopes';
 import { BudgetOverrides1795601500001 } from './1795601500001-BudgetOverrides';
 import { AnswerPrices1795601500002 } from './1795601500002-AnswerPrices';
+import { MessageParts1795601700000 } from './1795601700000-MessageParts';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ApiKeyScopes1795601500000,
   BudgetOverrides1795601500001,
   AnswerPrices1795601500002,
+  MessageParts1795601700000,
 ];

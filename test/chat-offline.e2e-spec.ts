@@ -71,7 +71,7 @@ describe('POST /v1/chat/stream (offline model)', () => {
       session_id: Number(res.headers['x-session-id']),
       model: 'offline/echo',
       output_text: expect.stringContaining('Hi there'),
-      message: { role: 'assistant', content: res.body.output_text },
+      message: { role: 'assistant', content: res.body.output_text, parts: [{ type: 'text', text: res.body.output_text }] },
       title: 'Hi there',
       message_count: 2,
       usage: {

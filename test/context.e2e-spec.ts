@@ -210,9 +210,9 @@ describe('Context management, full mode, model titles (e2e)', () => {
       await db.connect();
       try {
         await db.query(
-          `INSERT INTO messages (session_id, role, content)
-           SELECT $1, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END, 'Message number ' || g || ': ' || repeat('lorem ipsum ', 5)
-             FROM generate_series(1, 1000) g`,
+          `INSERT INTO messages (session_id, role, content, parts)
+           SELECT $1, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END, m.text, jsonb_build_array(jsonb_build_object('type', 'text', 'text', m.text))
+             FROM generate_series(1, 1000) g, LATERAL (SELECT 'Message number ' || g || ': ' || repeat('lorem ipsum ', 5) AS text) m`,
           [id],
         );
         await db.query('UPDATE chat_sessions SET message_count = 1000 WHERE id = $1', [id]);

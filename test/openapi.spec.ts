@@ -141,7 +141,7 @@ describe('openapi.json', () => {
   it('names the enums clients switch on: finish_reason, role, message status', () => {
     const schemas = doc.components!.schemas! as Record<string, SchemaObject>;
     expect(schemas.FinishReason.enum).toEqual(['stop', 'length', 'content_filter', 'tool_calls', 'error', 'cancelled']);
-    expect(schemas.MessageRole.enum).toEqual(['system', 'user', 'assistant']);
+    expect(schemas.MessageRole.enum).toEqual(['system', 'user', 'assistant', 'tool']);
     expect(schemas.MessageStatus.enum).toEqual(expect.arrayContaining(['complete', 'incomplete', 'failed']));
     expect(schemas.ChatCompletionDto.properties!.finish_reason).toMatchObject({ allOf: [{ $ref: '#/components/schemas/FinishReason' }] });
   });

@@ -285,9 +285,9 @@ describe('resilience: timeouts, retries and fallbacks', () => {
       await db.connect();
       try {
         await db.query(
-          `INSERT INTO messages (session_id, role, content)
-           SELECT $1, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END, 'Message number ' || g || ': ' || repeat('lorem ipsum ', 5)
-             FROM generate_series(1, $2::int) g`,
+          `INSERT INTO messages (session_id, role, content, parts)
+           SELECT $1, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END, m.text, jsonb_build_array(jsonb_build_object('type', 'text', 'text', m.text))
+             FROM generate_series(1, $2::int) g, LATERAL (SELECT 'Message number ' || g || ': ' || repeat('lorem ipsum ', 5) AS text) m`,
           [created.body.id, n],
         );
         await db.query('UPDATE chat_sessions SET message_count = $2 WHERE id = $1', [created.body.id, n]);

@@ -24,8 +24,9 @@ describe('Users (e2e): /v1/users, /v1/stats', () => {
   const seedUsage = async (userId: number, model: string, tokensIn: number, tokensOut: number, cost: number) => {
     const [session] = await db.query(`INSERT INTO chat_sessions (user_id, model) VALUES ($1, $2) RETURNING id`, [userId, model]);
     await db.query(
-      `INSERT INTO messages (session_id, role, content, model, tokens_input, tokens_output, cost)
-       VALUES ($1, 'user', 'hi', NULL, 0, 0, 0), ($1, 'assistant', 'hello', $2, $3, $4, $5)`,
+      `INSERT INTO messages (session_id, role, content, parts, model, tokens_input, tokens_output, cost)
+       VALUES ($1, 'user', 'hi', '[{"type":"text","text":"hi"}]', NULL, 0, 0, 0),
+              ($1, 'assistant', 'hello', '[{"type":"text","text":"hello"}]', $2, $3, $4, $5)`,
       [session.id, model, tokensIn, tokensOut, cost],
     );
     await db.query(

@@ -14,9 +14,9 @@ async function seedSession(bench: Bench, count: number): Promise<{ id: number; a
   if (created.status !== 201) throw new Error(`creating a session answered ${created.status}`);
   const { id } = JSON.parse(created.body) as { id: number };
   await bench.sql(
-    `INSERT INTO messages (session_id, role, content)
-     SELECT $1, CASE WHEN n % 2 = 0 THEN 'user' ELSE 'assistant' END, 'Message ' || n || ' of a long conversation about lighthouses.'
-     FROM generate_series(1, $2::int) AS n`,
+    `INSERT INTO messages (session_id, role, content, parts)
+     SELECT $1, CASE WHEN n % 2 = 0 THEN 'user' ELSE 'assistant' END, m.text, jsonb_build_array(jsonb_build_object('type', 'text', 'text', m.text))
+     FROM generate_series(1, $2::int) AS n, LATERAL (SELECT 'Message ' || n || ' of a long conversation about lighthouses.' AS text) m`,
     [id, count],
   );
   await bench.sql('UPDATE chat_sessions SET message_count = $2 WHERE id = $1', [id, count]);

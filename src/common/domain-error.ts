@@ -7,7 +7,8 @@ import type { QuotaState } from './quota';
  * (see `ModelProviderErrorKind`), `context.too_small` is a conversation that does not fit a model's window,
  * `auth.login_backoff` an account that must wait before its next login attempt, `budget.*` a send refused by the
  * caller's budgets (a spending or token limit reached, or a model outside `allowed_models`), `model.unknown` a
- * model name the registry does not know.
+ * model name the registry does not know, `model.capability` a request a model can't serve (tools or images to a model
+ * without them).
  */
 export type DomainErrorCode =
   | 'provider.auth'
@@ -22,6 +23,7 @@ export type DomainErrorCode =
   | 'budget.tokens_per_minute'
   | 'budget.model_not_allowed'
   | 'model.unknown'
+  | 'model.capability'
   | 'idempotency.in_progress'
   | 'idempotency.mismatch';
 

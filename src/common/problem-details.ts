@@ -13,7 +13,8 @@ const TYPE_BASE = 'https://chat-backend.dev/problems/';
 /**
  * The HTTP status of each domain error (API.md "Errors"): a provider that rejected our credentials or request, or
  * is down → 502; rate limited → 429; timed out → 504; not configured on this server → 503; a conversation too
- * long for the model → 422; an account that must wait before its next login → 429; an unknown model name → 400.
+ * long for the model → 422; an account that must wait before its next login → 429; an unknown model name, or a
+ * request the model can't serve (tools, images) → 400.
  */
 const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.auth': HttpStatus.BAD_GATEWAY,
@@ -28,6 +29,7 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'budget.tokens_per_minute': HttpStatus.TOO_MANY_REQUESTS,
   'budget.model_not_allowed': HttpStatus.FORBIDDEN,
   'model.unknown': HttpStatus.BAD_REQUEST,
+  'model.capability': HttpStatus.BAD_REQUEST,
   // IETF draft-ietf-httpapi-idempotency-key-header §2.7: a repeat while the first is being processed → 409, the key
   // reused with a different request → 422.
   'idempotency.in_progress': HttpStatus.CONFLICT,
@@ -39,6 +41,7 @@ const TYPE_BY_CODE: Partial<Record<DomainErrorCode, string>> = {
   'budget.exceeded': 'budget-exceeded',
   'budget.tokens_per_minute': 'tokens-per-minute',
   'budget.model_not_allowed': 'model-not-allowed',
+  'model.capability': 'model-capability',
 };
 
 /** The detail of every 503 caused by Redis being out of reach. */

@@ -174,6 +174,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     prompts: file.prompts,
     files: file.files,
     history: file.history,
+    /** Function definitions in a request (README "Tools and images"). */
+    tools: file.tools,
     /** Prometheus metrics (README "Operating it"). */
     metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT, host: vars.METRICS_HOST ?? '127.0.0.1' },
     /** Where uploaded files' bytes go when set (README "Files (PDF upload)"); unset: PostgreSQL. */

@@ -47,6 +47,22 @@ export class LimitsConfig {
   @IsInt() @Min(1000) request_timeout_ms = 60_000;
   /** An idle keep-alive connection is closed after this (Node's `server.keepAliveTimeout`). */
   @IsInt() @Min(1000) keep_alive_timeout_ms = 5_000;
+  /** Image parts in one request's messages, all messages together. */
+  @IsInt() @Min(0) @Max(1000) max_images_per_request = 8;
+  /** Characters of one image part's `url` (a `data:` URL carries the whole image in base64: ~4/3 of its bytes). */
+  @IsInt() @Min(100) max_image_url_length = 7_000_000;
+}
+
+/** Function definitions a request offers the model (`tools`); a request beyond a limit is a 422 naming the field. */
+export class ToolsConfig {
+  /** Tools in one request (OpenAI's own limit is 128). */
+  @IsInt() @Min(1) @Max(10_000) max_tools = 128;
+  /** Characters of one tool's `description`. */
+  @IsInt() @Min(1) max_description_length = 4_096;
+  /** Deepest nesting of objects and arrays in one tool's `parameters` JSON Schema (the schema object itself is 1). */
+  @IsInt() @Min(1) @Max(1_000) max_parameters_depth = 16;
+  /** Bytes of one tool's `parameters` as JSON (UTF-8). */
+  @IsInt() @Min(64) max_parameters_bytes = 32_768;
 }
 
 /**
@@ -346,6 +362,16 @@ export class ModelConfig {
    * family and Anthropic's Claude 5 family answer 400): the request's temperature is then left out.
    */
   @IsOptional() @IsBoolean() supports_temperature?: boolean;
+  /**
+   * The model takes function definitions and calls them (`tools`). Unset: true (every protocol the adapters speak
+   * carries tools); set false for a model whose server refuses them.
+   */
+  @IsOptional() @IsBoolean() supports_tools?: boolean;
+  /**
+   * The model takes image parts. Unset: true for the `anthropic` and `gemini` protocols (every current Claude and
+   * Gemini model reads images), false for `openai`-protocol providers, where it differs by model and by server.
+   */
+  @IsOptional() @IsBoolean() supports_vision?: boolean;
 }
 
 /** The YAML file (`config.yaml` or `CONFIG_FILE`): model registry, pricing, tiers, context management. */
@@ -365,6 +391,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
   @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
   @ValidateNested() @Type(() => RedisConfig) redis = new RedisConfig();
+  @ValidateNested() @Type(() => ToolsConfig) tools = new ToolsConfig();
   /** Provider name → provider; converted and validated entry by entry by the loader. */
   @IsObject() providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];

@@ -5,7 +5,8 @@ import { KeyScope } from '../auth/auth.decorators';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { OperationId } from '../common/operation-id.decorator';
 import { SendRateLimit } from '../rate-limit/rate-limit.decorators';
-import { OpenAiChatCompletionChunkDto, OpenAiChatCompletionDto, OpenAiChatCompletionRequestDto, OpenAiTextPartDto } from './dto/openai-chat.dto';
+import { ImageUrlPartInputDto, TextPartInputDto } from './dto/content-parts.dto';
+import { OpenAiChatCompletionChunkDto, OpenAiChatCompletionDto, OpenAiChatCompletionRequestDto } from './dto/openai-chat.dto';
 import { ChatCompletionsTransport } from './transports/chat-completions.transport';
 
 /** OpenAI's Chat Completions API over the turn engine, for the OpenAI SDKs and the tools built on them. */
@@ -21,15 +22,16 @@ export class ChatCompletionsController {
    * are OpenAI's (API reference, "Create chat completion"). Authenticated
    * by an access token or an API key with the `chat` scope; counted by the same rate limits, budgets and usage
    * ledger as every send. Stateless by default; `store: true` keeps the exchange as a session (`X-Session-Id`).
-   * Fields of OpenAI's API this server does not implement (`n` > 1, `tools`, `logprobs`, image parts, …) are a 400
-   * naming them; an unknown model is a 404 (`model_not_found`).
+   * Tools (`tools`, `tool_choice`, `tool` messages, `tool_calls`) and image parts (`image_url`) work as in OpenAI's
+   * API, on models that support them (else 400). Fields of OpenAI's API this server does not implement (`n` > 1,
+   * `logprobs`, audio parts, …) are a 400 naming them; an unknown model is a 404 (`model_not_found`).
    */
   @Post('completions')
   @SendRateLimit()
   @OperationId('createChatCompletion')
   @ApiProduces('application/json', 'text/event-stream')
   @ApiNotFoundResponse({ description: 'No model has this id or alias (`code: model_not_found`).' })
-  @ApiExtraModels(OpenAiChatCompletionDto, OpenAiChatCompletionChunkDto, OpenAiTextPartDto)
+  @ApiExtraModels(OpenAiChatCompletionDto, OpenAiChatCompletionChunkDto, TextPartInputDto, ImageUrlPartInputDto)
   @ApiOkResponse({
     description: 'The answer as one `chat.completion` object, or (`stream: true`) `chat.completion.chunk` events.',
     headers: { 'X-Session-Id': { $ref: '#/components/headers/X-Session-Id' } },

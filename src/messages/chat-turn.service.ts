@@ -11,6 +11,7 @@ import { QuotaState } from '../common/quota';
 import { inSpan } from '../common/tracing';
 import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
+import { jsonDepth } from '../common/json-depth';
 import { isDatabaseUnavailable } from '../database/pg-errors';
 import { SqlStatement } from '../database/sql-statement';
 import { ContextService, SendContext } from '../context/context.service';
@@ -18,13 +19,39 @@ import { SummariesService } from '../context/summaries.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { tokenCounterFor } from '../providers/tokenizer';
 import { isAbortError } from '../providers/abort';
-import { ChatTurn, FinishReason, ModelProviderError, ModelStreamEvent, ModelUsage } from '../providers/model-provider';
-import { costOf, ModelRegistry, RegisteredModel } from '../providers/model-registry';
+import { ContentPart, ToolCallPart, ToolChoice, ToolDefinition, toolCallsOf } from '../providers/content-parts';
+import { ChatTurn, FinishReason, ModelProviderError, ModelRequest, ModelStreamEvent, ModelUsage } from '../providers/model-provider';
+import { costOf, missingCapability, ModelCapabilityError, ModelNeeds, ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
 import { UsageService } from '../usage/usage.service';
 import { AnswerStop, INSTANCE_ID } from './answer-stop';
 import { MessageRole } from './message.entity';
 import { AnswerOutcome, AnswerPrices, MessagesRepository } from './messages.repository';
+
+/** One message of a send, its content normalised to parts. */
+export interface TurnMessage {
+  role: MessageRole;
+  /** The text: the text parts joined. */
+  content: string;
+  /** The whole message (text, images, tool calls), in order; absent: `content` as one text part. */
+  parts?: ContentPart[];
+  /** `tool` messages: the id of the tool call this is the result of. */
+  tool_call_id?: string;
+  /**
+   * Where each of `parts` came from in the request (`messages.0.content.1`, `messages.2.tool_calls.0`), named in
+   * errors; absent: `messages.<i>.content.<j>`.
+   */
+  part_fields?: string[];
+}
+
+/** Which parts each role may hold: images only from the user, tool calls only from the model. */
+const PARTS_BY_ROLE: Record<MessageRole, readonly ContentPart['type'][]> = {
+  system: ['text'],
+  user: ['text', 'image'],
+  assistant: ['text', 'tool_call'],
+  tool: ['text'],
+};
+const PART_NAMES: Record<ContentPart['type'], string> = { text: 'text parts', image: 'images', tool_call: 'tool calls' };
 
 /** What a send asks for (the body of `POST /v1/chat/stream`, without the transport's options). */
 export interface TurnRequest {
@@ -34,8 +61,15 @@ export interface TurnRequest {
    * the server's default model).
    */
   model?: string;
-  /** The new turn, oldest first; the last message is the user's. `system` messages become the system prompt. */
-  messages: { role: MessageRole; content: string }[];
+  /**
+   * The new turn, oldest first; the last message is the user's, or a tool result. `system` messages become the
+   * system prompt.
+   */
+  messages: TurnMessage[];
+  /** Functions the model may call (the model must support tools). */
+  tools?: ToolDefinition[];
+  /** Whether and which tool the model must call; a named tool must be one of `tools`. */
+  tool_choice?: ToolChoice;
   /** Sampling temperature, 0..2. */
   temperature?: number;
   /** Nucleus sampling: the probability mass of tokens considered, 0..1. */
@@ -97,6 +131,26 @@ export type TurnEvent =
       text: string;
     }
   | {
+      type: 'tool_call_delta';
+      /** The call's position among the answer's calls, from 0. */
+      index: number;
+      /** With the call's first piece. */
+      id?: string;
+      /** With the call's first piece. */
+      name?: string;
+      /** The next piece of the arguments' JSON text (may be empty). */
+      arguments: string;
+    }
+  | {
+      /** A whole tool call, once the model has finished: one per call, in index order, before `done`. */
+      type: 'tool_call';
+      index: number;
+      id: string;
+      name: string;
+      /** JSON text, as the model wrote it. */
+      arguments: string;
+    }
+  | {
       type: 'done';
       /** Id of the stored answer; null for a stateless send. */
       messageId: number | null;
@@ -143,8 +197,11 @@ export interface TurnPlan {
   titler: ModelRoute | undefined;
   /** A system prompt given with the request (it replaces the session's). */
   systemPrompt?: string;
-  /** The request's user and assistant messages, oldest first. */
+  /** The request's user, assistant and tool messages, oldest first, with their parts. */
   turns: ChatTurn[];
+  /** Functions offered to the model (absent: none). */
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
   temperature?: number;
   topP?: number;
   stop?: string[];
@@ -272,7 +329,7 @@ export class ChatTurnService {
     alsoRecord?: TurnWrites,
   ): AsyncGenerator<TurnEvent> {
     const began = performance.now();
-    const plan = await inSpan('chat.plan', {}, () => this.plan(user, request));
+    const plan = await inSpan('chat.plan', {}, () => this.plan(user, request, signal));
     for (const hook of this.hooks) await hook.beforeProvider?.(plan);
     let session: SessionRow | undefined;
     let messageIds: number[] = [];
@@ -294,9 +351,11 @@ export class ChatTurnService {
       preparedMs: calledAt - began,
       quotas: plan.quotas,
     };
-    const title =
-      !session || session.title ? undefined : this.titles.immediateTitle(plan.titler, plan.turns.find((t) => t.role === 'user')!.content);
+    const userText = firstUserText(plan);
+    const title = !session || session.title || !userText ? undefined : this.titles.immediateTitle(plan.titler, userText);
     let text = '';
+    /** Tool calls streamed so far, by index. */
+    const calls: { id?: string; name?: string; arguments: string }[] = [];
     let announced = false;
     try {
       for await (const piece of this.answer(plan, request, signal)) {
@@ -310,15 +369,26 @@ export class ChatTurnService {
           yield { type: 'delta', text: piece.text };
           continue;
         }
-        if (piece.type === 'tool_call_delta') continue;
+        if (piece.type === 'tool_call_delta') {
+          const call = (calls[piece.index] ??= { arguments: '' });
+          call.id ??= piece.id;
+          call.name ??= piece.name;
+          call.arguments += piece.arguments;
+          yield { type: 'tool_call_delta', index: piece.index, id: piece.id, name: piece.name, arguments: piece.arguments };
+          continue;
+        }
+        const toolCalls = piece.toolCalls?.length ? piece.toolCalls : wholeCalls(calls);
+        for (const [index, call] of toolCalls.entries()) yield { type: 'tool_call', index, id: call.id, name: call.name, arguments: call.arguments };
+        // Some protocols end a turn of calls as a plain stop (Gemini's STOP): the answer still waits for results.
+        const finishReason = toolCalls.length && piece.finishReason === 'stop' ? 'tool_calls' : piece.finishReason;
         const providerMs = performance.now() - calledAt;
-        const outcome = this.outcome(plan, text, piece.finishReason, piece.usage);
+        const outcome = this.outcome(plan, text, toolCalls, finishReason, piece.usage);
         const after = await this.settle(plan, sessionId, answerId, outcome, title, signal);
         yield {
           type: 'done',
           messageId: answerId,
           model: outcome.model,
-          finishReason: piece.finishReason,
+          finishReason,
           usage: piece.usage,
           cost: outcome.cost,
           title: after?.title ?? null,
@@ -374,10 +444,20 @@ export class ChatTurnService {
   }
 
   /** Validates the request and plans the send: the session, the model chain (once) and the context. Reads only. */
-  private async plan(user: AuthenticatedUser, request: TurnRequest): Promise<TurnPlan> {
+  private async plan(user: AuthenticatedUser, request: TurnRequest, signal: AbortSignal): Promise<TurnPlan> {
     this.validate(request);
     const systemMessages = request.messages.filter((m) => m.role === 'system');
-    const turns = request.messages.filter((m) => m.role !== 'system') as ChatTurn[];
+    const turns = await this.checkImages(
+      request.messages
+        .filter((m) => m.role !== 'system')
+        .map((m): ChatTurn => ({
+          role: m.role,
+          content: m.content,
+          ...(m.parts && { parts: m.parts }),
+          ...(m.tool_call_id !== undefined && { toolCallId: m.tool_call_id }),
+        })),
+      signal,
+    );
     const systemPrompt = systemMessages.length ? systemMessages.map((m) => m.content).join('\n\n') : undefined;
 
     let session: ChatSessionEntity | null = null;
@@ -388,6 +468,7 @@ export class ChatTurnService {
         throw new ProblemException(HttpStatus.CONFLICT, 'This session is archived: restore it before sending to it.');
       }
     }
+    await this.checkToolResults(request, session);
     // The request's model wins; without one, the session's (or, for a new session, the default) answers.
     const registered: RegisteredModel = request.model
       ? this.registry.resolve(request.model)
@@ -395,7 +476,8 @@ export class ChatTurnService {
         ? this.registry.resolve(session.model)
         : this.registry.defaultModel();
     const limits = this.limitsOf(user);
-    const route = this.router.route(registered, 'answer', limits.allowsModel);
+    const needs = this.checkCapabilities(registered, request);
+    const route = this.router.route(registered, 'answer', limits.allowsModel, needs);
     const model = route.model; // the first model of the chain that can answer: the context is built for it
     if (request.max_tokens !== undefined && request.max_tokens > model.maxOutputTokens) {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
@@ -427,6 +509,7 @@ export class ChatTurnService {
       titler,
       systemPrompt,
       turns,
+      ...(request.tools?.length && { tools: request.tools, ...(request.tool_choice && { toolChoice: request.tool_choice }) }),
       temperature: request.temperature,
       topP: request.top_p,
       stop: request.stop,
@@ -449,19 +532,121 @@ export class ChatTurnService {
     };
   }
 
+  /**
+   * Checks the request against the rules that need no database: sizes and counts from the configuration, which
+   * parts each role may hold, non-empty messages, tool results with their call id, the last message, the tools.
+   * @throws ProblemException 422 naming the field
+   */
   private validate(request: TurnRequest): void {
-    const max = this.config.limits.max_messages_per_request;
+    const { limits } = this.config;
+    const max = limits.max_messages_per_request;
     if (request.messages.length > max) throw invalidField('messages', `must hold at most ${max} messages`);
-    const limit = this.config.limits.max_input_length;
+    let images = 0;
     request.messages.forEach((m, i) => {
-      if (m.role === 'user' && m.content.length > limit) {
-        throw invalidField(`messages.${i}.content`, `must be at most ${limit} characters (MAX_INPUT_LENGTH)`);
+      const parts = m.parts ?? (m.content ? [{ type: 'text' as const, text: m.content }] : []);
+      parts.forEach((part, j) => {
+        const field = m.part_fields?.[j] ?? `messages.${i}.content.${j}`;
+        if (!PARTS_BY_ROLE[m.role].includes(part.type)) {
+          const roles = (Object.keys(PARTS_BY_ROLE) as MessageRole[]).filter((r) => PARTS_BY_ROLE[r].includes(part.type));
+          throw invalidField(field, `${PART_NAMES[part.type]} are allowed only in ${roles.join(' and ')} messages`);
+        }
+        if (part.type !== 'image') return;
+        if (++images > limits.max_images_per_request) throw invalidField(field, `a request may hold at most ${limits.max_images_per_request} images`);
+        if (part.url.length > limits.max_image_url_length) {
+          throw invalidField(field, `the image URL must be at most ${limits.max_image_url_length} characters`);
+        }
+      });
+      if (m.role === 'user' && m.content.length > limits.max_input_length) {
+        throw invalidField(`messages.${i}.content`, `must be at most ${limits.max_input_length} characters (MAX_INPUT_LENGTH)`);
       }
-      if (m.role !== 'system' && !m.content.trim()) throw invalidField(`messages.${i}.content`, 'must not be empty');
+      const meaningful = m.content.trim() !== '' || parts.some((p) => p.type !== 'text');
+      if (m.role !== 'system' && !meaningful) throw invalidField(`messages.${i}.content`, 'must not be empty');
+      if (m.role === 'tool' && m.tool_call_id === undefined) {
+        throw invalidField(`messages.${i}.tool_call_id`, 'is required on a tool message: the id of the tool call it answers');
+      }
+      if (m.role !== 'tool' && m.tool_call_id !== undefined) throw invalidField(`messages.${i}.tool_call_id`, 'is allowed only on tool messages');
     });
-    if (request.messages[request.messages.length - 1].role !== 'user') {
-      throw invalidField('messages', 'the last message must have role "user"');
+    const last = request.messages[request.messages.length - 1].role;
+    if (last !== 'user' && last !== 'tool') {
+      throw invalidField('messages', 'the last message must have role "user" (or be a tool result, role "tool")');
     }
+    this.validateTools(request.tools ?? [], request.tool_choice);
+  }
+
+  /** Checks the tools against `tools.*` of the configuration, and that a named `tool_choice` is one of them. */
+  private validateTools(tools: ToolDefinition[], choice: ToolChoice | undefined): void {
+    const limits = this.config.tools;
+    if (tools.length > limits.max_tools) throw invalidField('tools', `must hold at most ${limits.max_tools} tools`);
+    const names = new Set<string>();
+    tools.forEach((tool, i) => {
+      const at = `tools.${i}.function`;
+      if (names.has(tool.name)) throw invalidField(`${at}.name`, `"${tool.name}" is the name of an earlier tool: names must be unique`);
+      names.add(tool.name);
+      if ((tool.description?.length ?? 0) > limits.max_description_length) {
+        throw invalidField(`${at}.description`, `must be at most ${limits.max_description_length} characters`);
+      }
+      const schema = Buffer.from(JSON.stringify(tool.parameters));
+      if (schema.length > limits.max_parameters_bytes) throw invalidField(`${at}.parameters`, `must be at most ${limits.max_parameters_bytes} bytes of JSON`);
+      if (jsonDepth(schema, limits.max_parameters_depth) > limits.max_parameters_depth) {
+        throw invalidField(`${at}.parameters`, `must be nested at most ${limits.max_parameters_depth} levels deep`);
+      }
+    });
+    if (choice === 'required' && !tools.length) throw invalidField('tool_choice', '"required" needs tools');
+    if (typeof choice === 'object' && !names.has(choice.name)) {
+      throw invalidField('tool_choice.function.name', `"${choice.name}" is not the name of one of tools`);
+    }
+  }
+
+  /**
+   * A `tool` message must answer a call of an assistant message before it in the request, or of the session's last
+   * answer (read only when the request does not hold the call itself).
+   * @throws ProblemException 422 naming the message's `tool_call_id`
+   */
+  private async checkToolResults(request: TurnRequest, session: ChatSessionEntity | null): Promise<void> {
+    const known = new Set<string>();
+    let stored = false;
+    for (const [i, m] of request.messages.entries()) {
+      if (m.role === 'assistant') for (const call of toolCallsOf(m.parts)) known.add(call.id);
+      if (m.role !== 'tool' || known.has(m.tool_call_id!)) continue;
+      if (session && !stored) {
+        stored = true;
+        for (const id of await this.messages.lastAnswerToolCallIds(session.id)) known.add(id);
+        if (known.has(m.tool_call_id!)) continue;
+      }
+      throw invalidField(
+        `messages.${i}.tool_call_id`,
+        `"${m.tool_call_id}" is not the id of a tool call of an assistant message before it${session ? " or of the session's last answer" : ''}`,
+      );
+    }
+  }
+
+  /**
+   * What the request needs of its model beyond text; the model asked for must have it (its fallbacks are filtered
+   * by the router).
+   * @throws ModelCapabilityError (400) naming the model, the capability and the field that needs it
+   */
+  private checkCapabilities(model: RegisteredModel, request: TurnRequest): ModelNeeds {
+    let image: string | undefined;
+    for (const [i, m] of request.messages.entries()) {
+      const j = m.parts?.findIndex((p) => p.type === 'image') ?? -1;
+      if (j >= 0) {
+        image = m.part_fields?.[j] ?? `messages.${i}.content.${j}`;
+        break;
+      }
+    }
+    const needs: ModelNeeds = { tools: Boolean(request.tools?.length), vision: image !== undefined };
+    const missing = missingCapability(model, needs);
+    if (missing) throw new ModelCapabilityError(model, missing, missing === 'supports_tools' ? 'tools' : image!);
+    return needs;
+  }
+
+  /**
+   * Checks the request's image parts before anything is stored (type, size, and for `https:` URLs a fetch through
+   * the SSRF-safe fetcher). The one place images are checked.
+   * @returns the turns, their image parts as checked
+   */
+  private async checkImages(turns: ChatTurn[], _signal: AbortSignal): Promise<ChatTurn[]> {
+    return turns;
   }
 
   /**
@@ -481,7 +666,7 @@ export class ChatTurnService {
         model: plan.session && plan.session.model !== plan.sessionModel ? plan.sessionModel : undefined,
       },
     );
-    const messages = this.messages.insertTurn(stmt, session, plan.turns as { role: MessageRole; content: string }[], plan.route.model.id, INSTANCE_ID);
+    const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id, INSTANCE_ID);
     alsoRecord?.(stmt, { sessionCte: session, messagesCte: messages });
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
       this.db,
@@ -494,10 +679,16 @@ export class ChatTurnService {
 
   /** The provider's answer as stream events: streamed upstream, or (`stream: false`) one call as one piece. */
   private async *answer(plan: TurnPlan, request: TurnRequest, signal: AbortSignal): AsyncIterable<AnswerPiece> {
-    const requestFor = (candidate: RegisteredModel) => {
+    const requestFor = (candidate: RegisteredModel): Omit<ModelRequest, 'model'> => {
       const fitted = plan.context.refit(candidate);
       return {
-        messages: fitted.turns.map(({ role, content }) => ({ role, content })),
+        messages: fitted.turns.map(({ role, content, parts, toolCallId }) => ({
+          role,
+          content,
+          ...(parts && { parts }),
+          ...(toolCallId !== undefined && { toolCallId }),
+        })),
+        ...(plan.tools && { tools: plan.tools, ...(plan.toolChoice && { toolChoice: plan.toolChoice }) }),
         temperature: plan.temperature,
         topP: plan.topP,
         stop: plan.stop,
@@ -512,17 +703,18 @@ export class ChatTurnService {
     }
     const whole = await plan.route.complete(requestFor, signal);
     yield { type: 'delta', text: whole.text };
-    yield { type: 'finish', finishReason: whole.finishReason, usage: whole.usage };
+    yield { type: 'finish', finishReason: whole.finishReason, usage: whole.usage, toolCalls: whole.toolCalls };
   }
 
   /**
    * A complete answer, priced at the answering model's price now in force; the unit prices are stored with it, so
    * later price changes leave it be.
    */
-  private outcome(plan: TurnPlan, text: string, finishReason: string, usage: ModelUsage): AnswerOutcome {
+  private outcome(plan: TurnPlan, text: string, toolCalls: ToolCallPart[], finishReason: string, usage: ModelUsage): AnswerOutcome {
     const model = plan.route.model;
     return {
       content: text,
+      parts: [...textParts(text), ...toolCalls],
       status: 'complete',
       finishReason,
       model: model.id,
@@ -551,8 +743,10 @@ export class ChatTurnService {
     const counter = tokenCounterFor(model, this.config.contextManagement.token_estimate_factor);
     const sent = plan.route.request?.messages ?? []; // what the last model called was sent
     const usage: ModelUsage = { inputTokens: charged ? counter.countRequest(sent) : 0, outputTokens: counter.count(text), estimated: charged };
+    // Tool calls of an unfinished answer may be cut anywhere: only its text is kept.
     return {
       content: text,
+      parts: textParts(text),
       status: error ? 'failed' : 'incomplete',
       finishReason: error ? 'error' : null,
       model: model.id,
@@ -616,7 +810,7 @@ export class ChatTurnService {
     }
     if (row && outcome.status === 'complete') {
       const after = { id: row.id, userId: row.user_id, title: row.title, messageCount: row.message_count };
-      this.titles.afterAnswer(after, plan.titler, plan.turns.find((t) => t.role === 'user')!.content, outcome.content, plan.user);
+      this.titles.afterAnswer(after, plan.titler, firstUserText(plan), outcome.content, plan.user);
       this.summaries.afterAnswer(after, plan.user);
     }
     return row;
@@ -679,4 +873,21 @@ export class ChatTurnService {
 function pricesOf(model: RegisteredModel): AnswerPrices {
   const { inputPer1m, outputPer1m, cachedInputPer1m = inputPer1m, pricedAt } = model.pricing;
   return { inputPer1m, cachedInputPer1m, outputPer1m, pricedAt };
+}
+
+/** The text of the plan's first user message ('' when the send holds none, e.g. only tool results). */
+function firstUserText(plan: TurnPlan): string {
+  return plan.turns.find((t) => t.role === 'user')?.content ?? '';
+}
+
+/** An answer's text as parts: one text part, none when it is empty. */
+function textParts(text: string): ContentPart[] {
+  return text ? [{ type: 'text', text }] : [];
+}
+
+/** Tool calls assembled from their streamed pieces, in index order (pieces without an id or a name are dropped). */
+function wholeCalls(calls: { id?: string; name?: string; arguments: string }[]): ToolCallPart[] {
+  return calls
+    .filter((c): c is { id: string; name: string; arguments: string } => c?.id !== undefined && c.name !== undefined)
+    .map((c) => ({ type: 'tool_call', id: c.id, name: c.name, arguments: c.arguments }));
 }

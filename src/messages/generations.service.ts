@@ -185,6 +185,16 @@ export class GenerationsService implements OnModuleInit, BeforeApplicationShutdo
             answer.text += event.text;
             publish('delta', { text: event.text });
             break;
+          case 'tool_call_delta': {
+            const { type: _type, ...piece } = event;
+            publish('tool_call_delta', piece);
+            break;
+          }
+          case 'tool_call': {
+            const { type: _type, ...call } = event;
+            publish('tool_call', call);
+            break;
+          }
           case 'done':
             ended = true;
             publish('done', doneDto({ ...event, messageId: id }, answer.preparedMs ?? 0));

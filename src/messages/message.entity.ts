@@ -1,9 +1,11 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { ChatSessionEntity } from '../chats/chat-session.entity';
 import { numericTransformer } from '../common/numeric.transformer';
+import type { ContentPart } from '../providers/content-parts';
 import type { ModelAttempt } from '../providers/model-attempt';
 
-export const MESSAGE_ROLES = ['system', 'user', 'assistant'] as const;
+/** `tool`: a tool's result, answering the call `tool_call_id` of an assistant message before it. */
+export const MESSAGE_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
 /**
@@ -33,8 +35,20 @@ export class MessageEntity {
   @Column({ type: 'varchar', length: 16 })
   role: MessageRole;
 
+  /** The text of `parts` (their text parts joined): what plain-string shapes, search and token counts read. */
   @Column({ type: 'text' })
   content: string;
+
+  /**
+   * The whole message: text, image (user messages) and tool-call (assistant messages) parts, in order, in the API's
+   * shape (`ContentPart`). An answer in progress holds its text so far.
+   */
+  @Column({ type: 'jsonb' })
+  parts: ContentPart[];
+
+  /** `tool` messages: the id of the tool call (in an earlier assistant message) this is the result of. */
+  @Column({ name: 'tool_call_id', type: 'varchar', length: 128, nullable: true })
+  toolCallId: string | null;
 
   /** For assistant messages: the registry id of the model that answered. */
   @Column({ type: 'varchar', length: 200, nullable: true })

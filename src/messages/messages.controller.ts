@@ -13,10 +13,24 @@ import type { Request, Response } from 'express';
 import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { SendRateLimit } from '../rate-limit/rate-limit.decorators';
-import { AnswerStateDto, BackgroundAnswerDto, ChatCompletionDto, MessagePageDto } from './dto/chat-completion.dto';
+import {
+  AnswerStateDto,
+  BackgroundAnswerDto,
+  ChatCompletionDto,
+  ImagePartDto,
+  MessagePageDto,
+  TextPartDto,
+  ToolCallPartDto,
+} from './dto/chat-completion.dto';
 import { ListMessagesQueryDto, ResumeQueryDto } from './dto/list-messages-query.dto';
 import { SendMessageDto } from './dto/send-message.dto';
-import { StreamDeltaEventDto, StreamDoneEventDto, StreamStartEventDto } from './dto/stream-event.dto';
+import {
+  StreamDeltaEventDto,
+  StreamDoneEventDto,
+  StreamStartEventDto,
+  StreamToolCallEventDto,
+} from './dto/stream-event.dto';
+import { ImagePartInputDto, ImageUrlPartInputDto, TextPartInputDto, ToolCallPartInputDto } from './dto/content-parts.dto';
 import { MessagesService } from './messages.service';
 import { TurnTransports } from './transports/turn-transports';
 import { OperationId } from '../common/operation-id.decorator';
@@ -27,11 +41,14 @@ const STREAM_EVENT_SCHEMA = {
   description:
     'The `data` of one event. Plain format (default): a piece of text per event, then `[DONE]`. Typed format ' +
     '(`stream_format: "events"`): `event: start` → StreamStartEventDto, `event: delta` → StreamDeltaEventDto, ' +
-    '`event: done` → StreamDoneEventDto, `event: error` → ProblemDetails, then `data: [DONE]`.',
+    '`event: tool_call_delta` and `event: tool_call` → StreamToolCallEventDto, ' +
+    '`event: done` → StreamDoneEventDto, `event: error` → ProblemDetails, then `data: [DONE]`. The plain format ' +
+    'carries text only (no tool calls).',
   oneOf: [
     { type: 'string', description: 'A piece of the answer (plain format), or `[DONE]`.' },
     { $ref: getSchemaPath(StreamStartEventDto) },
     { $ref: getSchemaPath(StreamDeltaEventDto) },
+    { $ref: getSchemaPath(StreamToolCallEventDto) },
     { $ref: getSchemaPath(StreamDoneEventDto) },
     { $ref: '#/components/schemas/ProblemDetails' },
   ],
@@ -50,7 +67,9 @@ export class MessagesController {
   /**
    * Send a turn and get the model's answer. `stream: true` (default) answers `text/event-stream`: one
    * `data: <piece>` event per piece, then `data: [DONE]`; the session id is in `X-Session-Id`. Typed events
-   * (`start`, `delta`, `done`, `error`) with `stream_format: "events"` or `Accept: text/event-stream; profile=events`.
+   * (`start`, `delta`, `tool_call_delta`, `tool_call`, `done`, `error`) with `stream_format: "events"` or
+   * `Accept: text/event-stream; profile=events`. With `tools`, an answer may end with `finish_reason: "tool_calls"`:
+   * run the tools and send their results as `tool` messages (`tool_call_id`) to continue.
    * `stream: false` answers one JSON object. Every SSE event has an `id:`, to resume with
    * `GET /v1/chat/messages/{id}/events`. `background: true`: a disconnect does not stop the answer; with
    * `stream: false` the answer is 202 with its ids at once. With `Idempotency-Key`, a repeat of the same request
@@ -63,7 +82,21 @@ export class MessagesController {
   @ApiNotFoundResponse({ description: 'No such session of yours (`session_id`).' })
   @IdempotencyKeyDocs('The session is archived: restore it first.')
   @ApiProduces('text/event-stream', 'application/json')
-  @ApiExtraModels(ChatCompletionDto, BackgroundAnswerDto, StreamStartEventDto, StreamDeltaEventDto, StreamDoneEventDto)
+  @ApiExtraModels(
+    ChatCompletionDto,
+    BackgroundAnswerDto,
+    StreamStartEventDto,
+    StreamDeltaEventDto,
+    StreamToolCallEventDto,
+    StreamDoneEventDto,
+    TextPartDto,
+    ImagePartDto,
+    ToolCallPartDto,
+    TextPartInputDto,
+    ImagePartInputDto,
+    ImageUrlPartInputDto,
+    ToolCallPartInputDto,
+  )
   @ApiResponse({
     status: 202,
     description: '`background: true, stream: false`: the answer runs on.',

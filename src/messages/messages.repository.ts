@@ -2,8 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
+import { ContentPart, textOf, toolCallsOf } from '../providers/content-parts';
 import type { ModelAttempt } from '../providers/model-attempt';
-import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
+import type { ChatTurn } from '../providers/model-provider';
+import { MessageEntity, MessageStatus } from './message.entity';
+
+/** The parts of a turn as stored: its `parts`, or (a text-only turn) its content as one text part. */
+function partsOf(turn: Pick<ChatTurn, 'content' | 'parts'>): ContentPart[] {
+  return turn.parts ?? (turn.content ? [{ type: 'text', text: turn.content }] : []);
+}
 
 /** The answering model's unit prices when an answer was priced: USD per 1M tokens, and the registry's `priced_at`. */
 export interface AnswerPrices {
@@ -17,7 +24,10 @@ export interface AnswerPrices {
 
 /** How an answer ended, as stored on its message. */
 export interface AnswerOutcome {
+  /** The text of `parts`. */
   content: string;
+  /** The answer's text part (when it has text) and its tool calls. */
+  parts: ContentPart[];
   status: MessageStatus;
   finishReason: string | null;
   /** Registry id of the model that answered (after a failure: the last one tried). */
@@ -48,38 +58,53 @@ export class MessagesRepository {
    * Adds to `stmt` a CTE `turn_messages` inserting a turn's messages, oldest first, into the session `sessionCte`
    * returns, followed by an empty `in_progress` assistant row: the answer's placeholder, committed before any model
    * is called so nothing acknowledged is lost, owned by `owner` with a fresh heartbeat. Ids follow the order (the
-   * rows are produced in that order).
+   * rows are produced in that order). Each message keeps its parts (a turn without `parts`: its content as one text
+   * part) and, for a `tool` message, its `toolCallId`; `content` is stored as the text of the parts.
    * @param answerModel registry id of the model planned to answer
    * @param owner the instance generating the answer
    * @returns the CTE's name; it returns the rows' `id`s, the placeholder's the largest
    */
-  insertTurn(stmt: SqlStatement, sessionCte: string, turns: { role: MessageRole; content: string }[], answerModel: string, owner: string): string {
+  insertTurn(
+    stmt: SqlStatement,
+    sessionCte: string,
+    turns: Pick<ChatTurn, 'role' | 'content' | 'parts' | 'toolCallId'>[],
+    answerModel: string,
+    owner: string,
+  ): string {
     const rows = [
-      ...turns.map((t) => ({ role: t.role, content: t.content, status: 'complete', model: null, owner: null })),
-      { role: 'assistant', content: '', status: 'in_progress', model: answerModel, owner },
+      ...turns.map((t) => {
+        const parts = partsOf(t);
+        return { role: t.role, content: textOf(parts), parts, toolCallId: t.toolCallId ?? null, status: 'complete', model: null, owner: null };
+      }),
+      { role: 'assistant', content: '', parts: [], toolCallId: null, status: 'in_progress', model: answerModel, owner },
     ];
     return stmt.with(
       'turn_messages',
-      `INSERT INTO messages (session_id, role, content, status, model, owner_instance, heartbeat_at)
-       SELECT ${sessionCte}.id, t.role, t.content, t.status, t.model, t.owner, CASE WHEN t.owner IS NULL THEN NULL ELSE now() END
+      `INSERT INTO messages (session_id, role, content, parts, tool_call_id, status, model, owner_instance, heartbeat_at)
+       SELECT ${sessionCte}.id, t.role, t.content, t.parts, t.tool_call_id, t.status, t.model, t.owner,
+              CASE WHEN t.owner IS NULL THEN NULL ELSE now() END
          FROM ${sessionCte}, unnest(${stmt.param(rows.map((r) => r.role), 'varchar[]')}, ${stmt.param(rows.map((r) => r.content), 'text[]')},
+           ${stmt.param(rows.map((r) => JSON.stringify(r.parts)), 'jsonb[]')}, ${stmt.param(rows.map((r) => r.toolCallId), 'varchar[]')},
            ${stmt.param(rows.map((r) => r.status), 'varchar[]')}, ${stmt.param(rows.map((r) => r.model), 'varchar[]')},
            ${stmt.param(rows.map((r) => r.owner), 'varchar[]')})
-           WITH ORDINALITY AS t(role, content, status, model, owner, ord)
+           WITH ORDINALITY AS t(role, content, parts, tool_call_id, status, model, owner, ord)
         ORDER BY t.ord
        RETURNING id`,
     );
   }
 
   /**
-   * Saves the text of answers still `in_progress` and renews their heartbeat, in one statement; answers settled
-   * meanwhile are left as they are.
+   * Saves the text of answers still `in_progress` (as their content and their one text part) and renews their
+   * heartbeat, in one statement; answers settled meanwhile are left as they are.
    * @param answers every answer this instance generates; `content` undefined where the text did not change
    */
   async checkpoint(answers: { id: number; content?: string }[]): Promise<void> {
     if (!answers.length) return;
     await this.messages.query(
-      `UPDATE messages m SET content = COALESCE(c.content, m.content), heartbeat_at = now()
+      `UPDATE messages m SET content = COALESCE(c.content, m.content),
+              parts = CASE WHEN c.content IS NULL THEN m.parts WHEN c.content = '' THEN '[]'::jsonb
+                           ELSE jsonb_build_array(jsonb_build_object('type', 'text', 'text', c.content)) END,
+              heartbeat_at = now()
          FROM unnest($1::int[], $2::text[]) AS c(id, content)
         WHERE m.id = c.id AND m.status = 'in_progress'`,
       [answers.map((a) => a.id), answers.map((a) => a.content ?? null)],
@@ -112,6 +137,18 @@ export class MessagesRepository {
     return rows.length > 0;
   }
 
+  /**
+   * The ids of the tool calls of a session's newest answer (what a `tool` message may answer without repeating the
+   * call in its request); empty when it has none.
+   */
+  async lastAnswerToolCallIds(sessionId: number): Promise<string[]> {
+    const rows: { parts: ContentPart[] }[] = await this.messages.query(
+      `SELECT parts FROM messages WHERE session_id = ANY($1::integer[]) AND role = 'assistant' ORDER BY session_id DESC, id DESC LIMIT 1`,
+      [[sessionId]],
+    );
+    return toolCallsOf(rows[0]?.parts).map((c) => c.id);
+  }
+
   /** An answer (assistant message) of one of the user's sessions, or null. */
   async findOwnedAnswer(userId: number, id: number): Promise<MessageEntity | null> {
     return this.messages
@@ -125,7 +162,8 @@ export class MessagesRepository {
   settleAnswer(stmt: SqlStatement, answerId: number, o: AnswerOutcome): string {
     return stmt.with(
       'answer',
-      `UPDATE messages SET owner_instance = NULL, content = ${stmt.param(o.content, 'text')}, status = ${stmt.param(o.status, 'varchar')},
+      `UPDATE messages SET owner_instance = NULL, content = ${stmt.param(o.content, 'text')},
+         parts = ${stmt.param(JSON.stringify(o.parts), 'jsonb')}, status = ${stmt.param(o.status, 'varchar')},
          finish_reason = ${stmt.param(o.finishReason, 'varchar')}, model = ${stmt.param(o.model, 'varchar')},
          attempts = ${stmt.param(JSON.stringify(o.attempts), 'jsonb')},
          tokens_input = ${stmt.param(o.tokensInput, 'integer')}, tokens_output = ${stmt.param(o.tokensOutput, 'integer')},

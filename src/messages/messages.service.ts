@@ -74,7 +74,7 @@ export class MessagesService {
       session_id: row.sessionId,
       model: row.model ?? '',
       output_text: row.content,
-      message: { role: 'assistant', content: row.content },
+      message: { role: 'assistant', content: row.content, parts: row.parts },
       title: session.title,
       message_count: session.messageCount,
       usage: usageDto(usage),

@@ -19,6 +19,41 @@ export class UnknownModelError extends DomainError {
 
 export { OFFLINE_MODEL_ID, OFFLINE_PROVIDER } from '../config/builtin-models';
 
+/** What a request needs of the model answering it, beyond text: `tools` (function definitions), `vision` (images). */
+export interface ModelNeeds {
+  tools?: boolean;
+  vision?: boolean;
+}
+
+/** A model capability a request may need, named as the registry key says it. */
+export type ModelCapability = 'supports_tools' | 'supports_vision';
+
+/** @returns the first capability `needs` asks for that `model` lacks, or undefined when it can serve the request */
+export function missingCapability(model: RegisteredModel, needs: ModelNeeds | undefined): ModelCapability | undefined {
+  if (needs?.tools && !model.supportsTools) return 'supports_tools';
+  if (needs?.vision && !model.supportsVision) return 'supports_vision';
+  return undefined;
+}
+
+/**
+ * A request the model can't serve: tools to a model without `supports_tools`, or images to one without
+ * `supports_vision` (400 naming the model and the capability; the field at fault in `errors`).
+ */
+export class ModelCapabilityError extends DomainError {
+  readonly code = 'model.capability' as const;
+  override readonly fieldErrors: FieldError[];
+  override readonly extensions: Record<string, unknown>;
+
+  /** @param field the request field that needs the capability (`tools`, `messages.0.content.1`) */
+  constructor(model: RegisteredModel, capability: ModelCapability, field: string) {
+    const what = capability === 'supports_tools' ? 'tools (function calling)' : 'image input';
+    super(`The model ${model.id} does not support ${what} (${capability} is false in the model registry); choose another model.`);
+    this.name = 'ModelCapabilityError';
+    this.fieldErrors = [{ field, message: `${model.id} does not support ${what}` }];
+    this.extensions = { model: model.id, capability };
+  }
+}
+
 /** A model as the registry knows it (from the YAML file's `models`, plus the built-in offline model). */
 export interface RegisteredModel {
   /** `provider/model`, e.g. `openai/gpt-4o-mini` */
@@ -38,6 +73,10 @@ export interface RegisteredModel {
   fallbacks: string[];
   /** False when the model refuses any temperature but its default: adapters then leave `temperature` out. */
   supportsTemperature: boolean;
+  /** It takes function definitions and calls them (`supports_tools`; default true). */
+  supportsTools: boolean;
+  /** It takes image parts (`supports_vision`; default true for the `anthropic` and `gemini` protocols, else false). */
+  supportsVision: boolean;
   /** Its provider has credentials (or needs none). */
   available: boolean;
 }
@@ -87,6 +126,7 @@ export class ModelRegistry implements OnApplicationBootstrap {
       ...config.models.map((m) => {
         const slash = m.id.indexOf('/');
         const provider = m.id.slice(0, slash);
+        const protocol = config.providers[provider]?.protocol ?? 'openai';
         return {
           id: m.id,
           provider,
@@ -102,6 +142,8 @@ export class ModelRegistry implements OnApplicationBootstrap {
           },
           fallbacks: m.fallbacks ?? [],
           supportsTemperature: m.supports_temperature ?? true,
+          supportsTools: m.supports_tools ?? true,
+          supportsVision: m.supports_vision ?? protocol !== 'openai',
           available: this.endpoints.has(provider),
         };
       }),
@@ -115,6 +157,9 @@ export class ModelRegistry implements OnApplicationBootstrap {
         pricing: { inputPer1m: 0, outputPer1m: 0, pricedAt: null },
         fallbacks: [],
         supportsTemperature: true,
+        // The offline model calls tools and describes images itself, so every path can be tried with no key.
+        supportsTools: true,
+        supportsVision: true,
         available: true,
       },
     ];

@@ -50,6 +50,8 @@ describe('costOf', () => {
     pricing: { ...pricing, pricedAt: null },
     fallbacks: [],
     supportsTemperature: true,
+    supportsTools: true,
+    supportsVision: true,
     available: true,
   });
 

@@ -17,7 +17,7 @@ import {
 } from './model-provider';
 import { ModelAttempt } from './model-attempt';
 import { ModelProviderFactory } from './model-provider.factory';
-import { ModelRegistry, RegisteredModel } from './model-registry';
+import { missingCapability, ModelNeeds, ModelRegistry, RegisteredModel } from './model-registry';
 
 /** Error kinds worth calling the same model again for: they are usually gone a moment later. */
 const RETRYABLE = new Set<ModelProviderError['kind']>(['rate_limited', 'unavailable', 'timeout']);
@@ -81,10 +81,17 @@ export class ModelRouter {
    * @param purpose why the call is made (`answer`, `title`, `summary`, `preview`), for metrics and traces
    * @param allowsFallback the caller's model policy (`allowed_models`): a fallback it refuses is left out of the
    *        chain and never called (the model asked for is checked by the caller, so it can be refused clearly)
+   * @param needs what the request needs beyond text (tools, images): a model of the chain lacking it is left out and
+   *        never called (the model asked for is checked by the caller, so it can be refused clearly)
    * @throws ModelProviderError `not_configured` when no model of the chain is configured (the last one's)
    */
-  route(model: RegisteredModel, purpose = 'answer', allowsFallback?: (fallback: RegisteredModel) => boolean): ModelRoute {
-    const { candidates, skipped, unavailable } = this.plan(model, allowsFallback);
+  route(
+    model: RegisteredModel,
+    purpose = 'answer',
+    allowsFallback?: (fallback: RegisteredModel) => boolean,
+    needs?: ModelNeeds,
+  ): ModelRoute {
+    const { candidates, skipped, unavailable } = this.plan(model, allowsFallback, needs);
     if (!candidates.length) throw unavailable;
     if (skipped.length) this.logger.warn(`Answering with ${candidates[0].model.id}: ${skipped.map((s) => s.model).join(', ')} not configured`);
     return new ModelRoute(candidates, skipped, this.config, this.logger, { metrics: this.metrics, purpose });
@@ -103,6 +110,7 @@ export class ModelRouter {
   private plan(
     model: RegisteredModel,
     allowsFallback?: (fallback: RegisteredModel) => boolean,
+    needs?: ModelNeeds,
   ): { candidates: Candidate[]; skipped: ModelAttempt[]; unavailable: unknown } {
     const candidates: Candidate[] = [];
     const skipped: ModelAttempt[] = [];
@@ -110,8 +118,11 @@ export class ModelRouter {
     for (const name of [model.id, ...model.fallbacks]) {
       const registered = this.registry.resolve(name);
       if (allowsFallback && registered.id !== model.id && !allowsFallback(registered)) continue;
+      if (registered.id !== model.id && missingCapability(registered, needs)) continue;
       try {
         const selection = this.factory.forModel(registered);
+        // A stand-in (the offline model in offline mode) must be able to serve the request too.
+        if (missingCapability(selection.model, needs)) continue;
         // In offline mode every model maps to the offline one: try it once.
         if (!candidates.some((c) => c.model.id === selection.model.id)) candidates.push(selection);
       } catch (err) {

@@ -1,5 +1,5 @@
 /** The kinds of event an answer's log holds: the typed SSE events of a send. */
-export type AnswerEventType = 'start' | 'delta' | 'done' | 'error';
+export type AnswerEventType = 'start' | 'delta' | 'tool_call_delta' | 'tool_call' | 'done' | 'error';
 
 /**
  * One event of an answer, numbered from 1 in the order it happened. `n` is the SSE `id:` clients see and send
@@ -8,7 +8,10 @@ export type AnswerEventType = 'start' | 'delta' | 'done' | 'error';
 export interface AnswerEvent {
   n: number;
   type: AnswerEventType;
-  /** The typed event's JSON payload (`start`: ids and model; `delta`: `{ text }`; `done`; `error`: a problem). */
+  /**
+   * The typed event's JSON payload (`start`: ids and model; `delta`: `{ text }`; `tool_call_delta`:
+   * `{ index, id?, name?, arguments }`; `tool_call`: `{ index, id, name, arguments }`; `done`; `error`: a problem).
+   */
   data: Record<string, unknown>;
 }
 

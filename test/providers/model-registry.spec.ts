@@ -134,6 +134,8 @@ describe('ModelsService (GET /v1/models)', () => {
       max_output_tokens: 16384,
       pricing: { input_per_1m: 0.15, output_per_1m: 0.6, cached_input_per_1m: null, priced_at: null },
       aliases: ['gpt-4o-mini', 'fast'],
+      supports_tools: true,
+      supports_vision: true,
       available: true,
       answered_by: 'openai/gpt-4o-mini',
       allowed: true,

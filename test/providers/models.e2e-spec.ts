@@ -63,6 +63,8 @@ describe('GET /v1/models', () => {
         max_output_tokens: 8192,
         pricing: { input_per_1m: 30, output_per_1m: 60, cached_input_per_1m: null, priced_at: null },
         aliases: ['gpt-4'],
+        supports_tools: true,
+        supports_vision: false,
         available: false,
         answered_by: 'offline/echo',
         allowed: true,

@@ -1,4 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, getSchemaPath } from '@nestjs/swagger';
+import { ContentPart, IMAGE_MEDIA_TYPES } from '../../providers/content-parts';
 import { FINISH_REASONS } from '../../providers/model-provider';
 
 /** How a stored answer ended: a provider's finish reasons, or `cancelled` (stopped through the cancel route). */
@@ -20,11 +21,56 @@ export class UsageDto {
   estimated: boolean;
 }
 
+/** A piece of text. */
+export class TextPartDto {
+  @ApiProperty({ enum: ['text'] }) type: 'text';
+  text: string;
+}
+
+/** An image of a user message, as sent (`url`) and, once the server has checked it, what it is. */
+export class ImagePartDto {
+  @ApiProperty({ enum: ['image'] }) type: 'image';
+  /** The `https:` URL or `data:` URL as sent. */
+  url: string;
+  @ApiProperty({ enum: IMAGE_MEDIA_TYPES, required: false }) media_type?: string;
+  /** Pixels. */
+  @ApiProperty({ type: 'integer', required: false }) width?: number;
+  /** Pixels. */
+  @ApiProperty({ type: 'integer', required: false }) height?: number;
+  /** Size of the image file. */
+  @ApiProperty({ type: 'integer', required: false }) bytes?: number;
+  @ApiProperty({ enum: ['auto', 'low', 'high'], required: false }) detail?: string;
+}
+
+/** A function call the model asked for (assistant messages). */
+export class ToolCallPartDto {
+  @ApiProperty({ enum: ['tool_call'] }) type: 'tool_call';
+  /** Send it back as the `tool_call_id` of the `tool` message carrying the result. */
+  id: string;
+  /** The function's name, one of the request's `tools`. */
+  name: string;
+  /** The arguments as JSON text, as the model wrote them (check them before use). */
+  arguments: string;
+}
+
+/** The OpenAPI schema of a message's `parts`. */
+export const PARTS_SCHEMA = {
+  type: 'array' as const,
+  items: {
+    oneOf: [TextPartDto, ImagePartDto, ToolCallPartDto].map((p) => ({ $ref: getSchemaPath(p) })),
+    discriminator: { propertyName: 'type' },
+  },
+};
+
 /** The answer's message. */
 export class AssistantMessageDto {
   /** Always `assistant`. */
   @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' }) role: MessageRole;
+  /** The answer's text (its text parts joined). */
   content: string;
+  /** The whole answer: its text (one text part, none when empty), then its tool calls. */
+  @ApiProperty(PARTS_SCHEMA)
+  parts: ContentPart[];
 }
 
 /** Answer of `POST /v1/chat/stream` with `stream: false`. */
@@ -83,7 +129,16 @@ export class MessagePricingDto {
 export class MessageDto {
   @ApiProperty({ type: 'integer' }) id: number;
   @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' }) role: MessageRole;
+  /** The text: the message's text parts joined. */
   content: string;
+  /**
+   * The whole message: text, images (user messages) and tool calls (assistant messages), in order. An answer in
+   * progress holds its text so far.
+   */
+  @ApiProperty(PARTS_SCHEMA)
+  parts: ContentPart[];
+  /** `tool` messages: the id of the tool call this is the result of; null otherwise. */
+  @ApiProperty({ type: String, nullable: true }) tool_call_id: string | null;
   /** The model that answered (assistant messages). */
   @ApiProperty({ type: String, nullable: true }) model: string | null;
   /**
@@ -117,6 +172,8 @@ export class MessageDto {
       id: m.id,
       role: m.role,
       content: m.content,
+      parts: m.parts,
+      tool_call_id: m.toolCallId,
       model: m.model,
       status: m.status,
       finish_reason: m.finishReason,

@@ -1,4 +1,4 @@
-import { ApiHideProperty, ApiProperty, getSchemaPath } from '@nestjs/swagger';
+import { ApiHideProperty, ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -19,6 +19,20 @@ import {
   ValidationArguments,
 } from 'class-validator';
 import { MaxJsonSize } from '../../common/max-json-size.validator';
+import {
+  ContentPartInput,
+  contentSchema,
+  ImageUrlPartInputDto,
+  IsContentParts,
+  IsToolCallId,
+  IsToolChoice,
+  IsTools,
+  TextPartInputDto,
+  TOOL_CHOICE_SCHEMA,
+  ToolCallInputDto,
+  ToolChoiceInput,
+  ToolInputDto,
+} from './content-parts.dto';
 
 /**
  * The request and answer objects of `POST /v1/chat/completions`, as OpenAI's API reference defines them
@@ -26,12 +40,9 @@ import { MaxJsonSize } from '../../common/max-json-size.validator';
  * this server does not implement are refused with a 400 naming them, never ignored.
  */
 
-/** Roles a message may have: OpenAI's `developer` is a system message. Tool and function messages are refused. */
-export const OPENAI_MESSAGE_ROLES = ['system', 'developer', 'user', 'assistant'] as const;
+/** Roles a message may have: OpenAI's `developer` is a system message. Function messages are refused. */
+export const OPENAI_MESSAGE_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 export type OpenAiMessageRole = (typeof OPENAI_MESSAGE_ROLES)[number];
-
-/** Longest content of one message, in characters (the turn engine limits user messages further: MAX_INPUT_LENGTH). */
-const MAX_CONTENT_CHARS = 1_000_000;
 
 /**
  * A field of OpenAI's API this server does not implement: absent, null, or the value that changes nothing
@@ -43,37 +54,6 @@ function NotSupported(neutral: (value: unknown) => boolean = () => false, hint =
     validator: {
       validate: (value: unknown) => value === undefined || value === null || neutral(value),
       defaultMessage: (args?: ValidationArguments) => `${args?.property} is not supported by this server${hint}`,
-    },
-  });
-}
-
-/** Why a message's `content` is refused, or undefined when it is a string or an array of text parts. */
-function contentProblem(value: unknown): string | undefined {
-  if (typeof value === 'string') return value.length > MAX_CONTENT_CHARS ? `must be at most ${MAX_CONTENT_CHARS} characters` : undefined;
-  if (!Array.isArray(value)) return 'must be a string or an array of text parts';
-  if (value.length === 0 || value.length > 1000) return 'must hold 1 to 1000 content parts';
-  let chars = 0;
-  for (const [i, part] of value.entries()) {
-    const p = part as { type?: unknown; text?: unknown } | null;
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) return `part ${i} must be an object`;
-    if (p.type !== 'text') {
-      return `part ${i} has type ${JSON.stringify(p.type)}: only text parts ({"type":"text","text":…}) are supported by this server`;
-    }
-    const extra = Object.keys(p).filter((k) => k !== 'type' && k !== 'text');
-    if (extra.length) return `part ${i}: ${extra.join(', ')} is not supported by this server`;
-    if (typeof p.text !== 'string') return `part ${i} must have a string text`;
-    chars += p.text.length;
-  }
-  return chars > MAX_CONTENT_CHARS ? `must be at most ${MAX_CONTENT_CHARS} characters` : undefined;
-}
-
-/** A message's `content`: a string, or an array of `{ type: "text", text }` parts (joined without separator). */
-function IsMessageContent(): PropertyDecorator {
-  return ValidateBy({
-    name: 'isMessageContent',
-    validator: {
-      validate: (value: unknown) => contentProblem(value) === undefined,
-      defaultMessage: (args?: ValidationArguments) => `${args?.property} ${contentProblem(args?.value) ?? 'is invalid'}`,
     },
   });
 }
@@ -111,27 +91,33 @@ function IsStreamOptions(): PropertyDecorator {
   });
 }
 
-/** A text content part. */
-export class OpenAiTextPartDto {
-  @ApiProperty({ enum: ['text'] }) type: 'text';
-  text: string;
-}
-
 /** One message of `messages`. */
 export class OpenAiChatMessageDto {
-  /** `system` and `developer` messages become the system prompt; `tool` and `function` messages are not supported. */
+  /** `system` and `developer` messages become the system prompt; `function` messages are not supported. */
   @ApiProperty({ enum: OPENAI_MESSAGE_ROLES, enumName: 'OpenAiMessageRole' })
-  @IsIn(OPENAI_MESSAGE_ROLES, { message: 'role must be one of system, developer, user, assistant (tool and function messages are not supported by this server)' })
+  @IsIn(OPENAI_MESSAGE_ROLES, { message: 'role must be one of system, developer, user, assistant, tool (function messages are not supported by this server)' })
   role: OpenAiMessageRole;
 
-  /** The text, or text parts; image, audio and file parts are not supported. */
-  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { $ref: getSchemaPath(OpenAiTextPartDto) } }] })
-  @IsMessageContent()
-  content: string | OpenAiTextPartDto[];
+  @ApiProperty({
+    ...contentSchema(
+      [TextPartInputDto, ImageUrlPartInputDto],
+      'The text, or parts: `text`, and `image_url` (user messages); audio and file parts are not supported. ' +
+        'Null or left out on an assistant message with `tool_calls`.',
+    ),
+    required: false,
+  })
+  @IsOptional() @IsContentParts()
+  content?: string | ContentPartInput[];
+
+  /** `tool` messages: the id of the tool call this is the result of. */
+  @IsOptional() @IsToolCallId()
+  tool_call_id?: string;
+
+  /** Assistant messages: the tool calls the model made. */
+  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => ToolCallInputDto)
+  tool_calls?: ToolCallInputDto[];
 
   @ApiHideProperty() @NotSupported() name?: unknown;
-  @ApiHideProperty() @NotSupported() tool_calls?: unknown;
-  @ApiHideProperty() @NotSupported() tool_call_id?: unknown;
   @ApiHideProperty() @NotSupported() function_call?: unknown;
   @ApiHideProperty() @NotSupported() audio?: unknown;
   @ApiHideProperty() @NotSupported() refusal?: unknown;
@@ -149,7 +135,10 @@ export class OpenAiChatCompletionRequestDto {
   @IsString() @MaxLength(200)
   model: string;
 
-  /** The conversation, oldest first; the last message must be the user's. Stateless: it is the whole context. */
+  /**
+   * The conversation, oldest first; the last message must be the user's, or a tool result (`tool`). Stateless: it
+   * is the whole context.
+   */
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => OpenAiChatMessageDto)
   messages: OpenAiChatMessageDto[];
 
@@ -203,9 +192,20 @@ export class OpenAiChatCompletionRequestDto {
   @ApiHideProperty() @NotSupported((v) => v === 1, ' (only n: 1)') n?: unknown;
   @ApiHideProperty() @NotSupported((v) => v === false) logprobs?: unknown;
   @ApiHideProperty() @NotSupported() top_logprobs?: unknown;
-  @ApiHideProperty() @NotSupported() tools?: unknown;
-  @ApiHideProperty() @NotSupported((v) => v === 'none') tool_choice?: unknown;
-  @ApiHideProperty() @NotSupported() parallel_tool_calls?: unknown;
+  /**
+   * Functions the model may call (`{type: "function", function: {name, description, parameters}}`); the model
+   * must support tools (`supports_tools` in `GET /v1/models`), else 400.
+   */
+  @IsOptional() @IsTools()
+  tools?: ToolInputDto[];
+
+  /** `auto` (default with tools), `none`, `required`, or `{type: "function", function: {name}}` naming one of `tools`. */
+  @ApiProperty({ ...TOOL_CHOICE_SCHEMA, required: false })
+  @IsOptional() @IsToolChoice()
+  tool_choice?: ToolChoiceInput;
+
+  /** Only `true` (the default): the model may call several tools in one answer. */
+  @ApiHideProperty() @NotSupported((v) => v === true, ' (only true)') parallel_tool_calls?: unknown;
   @ApiHideProperty() @NotSupported() functions?: unknown;
   @ApiHideProperty() @NotSupported() function_call?: unknown;
   @ApiHideProperty() @NotSupported((v) => (v as { type?: unknown })?.type === 'text', ' (only {"type":"text"})') response_format?: unknown;
@@ -247,12 +247,29 @@ export class OpenAiUsageDto {
 export const OPENAI_FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls'] as const;
 export type OpenAiFinishReason = (typeof OPENAI_FINISH_REASONS)[number];
 
+/** The function of a tool call in an answer. */
+export class OpenAiFunctionCallDto {
+  name: string;
+  /** JSON text, as the model wrote it (check it before use). */
+  arguments: string;
+}
+
+/** A tool call the model made; answer it with a `tool` message whose `tool_call_id` is `id`. */
+export class OpenAiToolCallDto {
+  id: string;
+  @ApiProperty({ enum: ['function'] }) type: 'function';
+  function: OpenAiFunctionCallDto;
+}
+
 /** The answer's message. */
 export class OpenAiAssistantMessageDto {
   @ApiProperty({ enum: ['assistant'] }) role: 'assistant';
-  content: string;
+  /** The text; null when the answer is only tool calls. */
+  @ApiProperty({ type: String, nullable: true }) content: string | null;
   /** Always null. */
   @ApiProperty({ type: String, nullable: true }) refusal: null;
+  /** The tool calls of the answer (`finish_reason: "tool_calls"`); absent when it made none. */
+  tool_calls?: OpenAiToolCallDto[];
 }
 
 /** The one choice of an answer. */
@@ -278,10 +295,26 @@ export class OpenAiChatCompletionDto {
   usage: OpenAiUsageDto;
 }
 
-/** A piece of the answer: the first chunk carries the role, later ones text; the finish chunk is empty. */
+/** A piece of a tool call's function: the name with the call's first piece, then pieces of the arguments. */
+export class OpenAiFunctionCallDeltaDto {
+  name?: string;
+  arguments?: string;
+}
+
+/** A piece of a tool call: `id`, `type` and the function's name come with its first piece. */
+export class OpenAiToolCallDeltaDto {
+  /** The call's position in the answer, from 0. */
+  @ApiProperty({ type: 'integer' }) index: number;
+  id?: string;
+  @ApiProperty({ enum: ['function'], required: false }) type?: 'function';
+  function: OpenAiFunctionCallDeltaDto;
+}
+
+/** A piece of the answer: the first chunk carries the role, later ones text or tool-call pieces; the finish chunk is empty. */
 export class OpenAiChunkDeltaDto {
   @ApiProperty({ enum: ['assistant'], required: false }) role?: 'assistant';
-  content?: string;
+  @ApiProperty({ type: String, nullable: true, required: false }) content?: string | null;
+  tool_calls?: OpenAiToolCallDeltaDto[];
 }
 
 /** The one choice of a chunk. */

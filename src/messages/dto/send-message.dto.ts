@@ -18,16 +18,48 @@ import {
 } from 'class-validator';
 import { MAX_ID } from '../../common/parse-id.pipe';
 import { MESSAGE_ROLES, MessageRole } from '../message.entity';
+import {
+  ContentPartInput,
+  contentSchema,
+  ImagePartInputDto,
+  ImageUrlPartInputDto,
+  IsContentParts,
+  IsToolCallId,
+  IsToolChoice,
+  IsTools,
+  TextPartInputDto,
+  TOOL_CHOICE_SCHEMA,
+  ToolCallInputDto,
+  ToolCallPartInputDto,
+  ToolChoiceInput,
+  ToolInputDto,
+} from './content-parts.dto';
 
-/** One message of a request: `{ role, content }`. */
+/** One message of a request: `{ role, content }`, plus `tool_call_id` (tool results) or `tool_calls` (answers). */
 export class ChatMessageInputDto {
   @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' })
   @IsIn(MESSAGE_ROLES)
   role: MessageRole;
 
-  /** The text. A user message longer than `MAX_INPUT_LENGTH` characters (default 10,000) is refused with 422. */
-  @IsString() @MaxLength(1_000_000)
-  content: string;
+  @ApiProperty({
+    ...contentSchema(
+      [TextPartInputDto, ImagePartInputDto, ImageUrlPartInputDto, ToolCallPartInputDto],
+      'The text, or parts: `text`, `image` / `image_url` (user messages), `tool_call` (assistant messages). A user ' +
+        'message whose text is longer than `MAX_INPUT_LENGTH` characters (default 10,000) is refused with 422. ' +
+        'May be left out (or null) on an assistant message that has tool calls.',
+    ),
+    required: false,
+  })
+  @IsOptional() @IsContentParts()
+  content?: string | ContentPartInput[];
+
+  /** `tool` messages: the id of the tool call this is the result of (a call of an earlier assistant message). */
+  @IsOptional() @IsToolCallId()
+  tool_call_id?: string;
+
+  /** Assistant messages: their tool calls in OpenAI's form (the same as `tool_call` parts). */
+  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => ToolCallInputDto)
+  tool_calls?: ToolCallInputDto[];
 }
 
 export const STREAM_FORMATS = ['data', 'events'] as const;
@@ -44,7 +76,8 @@ export class SendMessageDto {
   model?: string;
 
   /**
-   * The new turn, oldest first; the last message must be the user's. Without `session_id` they start a new
+   * The new turn, oldest first; the last message must be the user's, or a tool result (`tool`) answering a call
+   * of the session's last answer or of an assistant message before it. Without `session_id` they start a new
    * session (a `system` message becomes its system prompt); with it they are appended to the stored history.
    */
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => ChatMessageInputDto)
@@ -83,4 +116,16 @@ export class SendMessageDto {
   @ApiProperty({ enum: STREAM_FORMATS, enumName: 'StreamFormat', required: false })
   @IsOptional() @IsIn(STREAM_FORMATS)
   stream_format?: StreamFormat;
+
+  /**
+   * Functions the model may call, in OpenAI's form (`{type: "function", function: {name, description, parameters}}`).
+   * The model must have `supports_tools` (else 400). An answer that calls them ends with `finish_reason: "tool_calls"`.
+   */
+  @IsOptional() @IsTools()
+  tools?: ToolInputDto[];
+
+  /** `auto` (default with tools), `none`, `required`, or `{type: "function", function: {name}}` naming one of `tools`. */
+  @ApiProperty({ ...TOOL_CHOICE_SCHEMA, required: false })
+  @IsOptional() @IsToolChoice()
+  tool_choice?: ToolChoiceInput;
 }

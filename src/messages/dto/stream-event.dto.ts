@@ -15,6 +15,22 @@ export class StreamDeltaEventDto {
   text: string;
 }
 
+/**
+ * `event: tool_call_delta` and `event: tool_call` of a typed stream. `tool_call_delta`: a piece of a tool call as the
+ * model streams it (`id` and `name` with its first piece only; `arguments` the next piece of its JSON text).
+ * `tool_call`: the whole call, once the model has finished, before `done` (every field set).
+ */
+export class StreamToolCallEventDto {
+  /** The call's position among the answer's calls, from 0. */
+  @ApiProperty({ type: 'integer' }) index: number;
+  /** Send it back as the `tool_call_id` of the `tool` message carrying the result. */
+  id?: string;
+  /** The function's name, one of the request's `tools`. */
+  name?: string;
+  /** The arguments as JSON text (a piece of it in `tool_call_delta`), as the model wrote them: check them before use. */
+  arguments: string;
+}
+
 /** `event: done` of a typed stream: the answer is stored; how it ended and what it cost. */
 export class StreamDoneEventDto {
   @ApiProperty({ type: 'integer', format: 'int32' }) message_id: number;

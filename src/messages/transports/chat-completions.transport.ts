@@ -19,8 +19,11 @@ import {
   OpenAiChatCompletionDto,
   OpenAiChatCompletionRequestDto,
   OpenAiFinishReason,
+  OpenAiToolCallDeltaDto,
+  OpenAiToolCallDto,
   OpenAiUsageDto,
 } from '../dto/openai-chat.dto';
+import { toolChoiceOf, toolsOf, turnMessageOf } from '../dto/content-parts.dto';
 import { GenerationsService } from '../generations.service';
 import { OpenAiChunkWriter } from './openai-chunk-writer';
 
@@ -28,13 +31,15 @@ import { OpenAiChunkWriter } from './openai-chunk-writer';
 type CompletionEvent =
   | { type: 'start'; model: string }
   | { type: 'delta'; text: string }
+  | { type: 'tool_call_delta'; index: number; id?: string; name?: string; arguments: string }
+  | { type: 'tool_call'; index: number; id: string; name: string; arguments: string }
   | { type: 'done'; model: string; finishReason: string; usage: UsageDto }
   | { type: 'failed'; error: Error };
 
 /**
- * The turn a Chat Completions request asks for. `developer` messages are system messages; text parts are joined;
- * `max_completion_tokens` wins over `max_tokens`; with `store`, `user` is kept as `metadata.user` unless the
- * metadata names one.
+ * The turn a Chat Completions request asks for. `developer` messages are system messages; content parts and
+ * `tool_calls` become the message's parts (its text: the text parts joined); `max_completion_tokens` wins over
+ * `max_tokens`; with `store`, `user` is kept as `metadata.user` unless the metadata names one.
  * @throws 422 (answered 400 on this route) `stream_options` without `stream: true`
  */
 export function turnRequestOf(dto: OpenAiChatCompletionRequestDto): TurnRequest {
@@ -42,10 +47,11 @@ export function turnRequestOf(dto: OpenAiChatCompletionRequestDto): TurnRequest 
   const metadata = dto.store ? { ...(dto.user !== undefined && { user: dto.user }), ...dto.metadata } : undefined;
   return {
     model: dto.model,
-    messages: dto.messages.map((m) => ({
-      role: m.role === 'developer' ? 'system' : m.role,
-      content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
-    })),
+    messages: dto.messages.map((m, i) =>
+      turnMessageOf({ ...m, role: m.role === 'developer' ? 'system' : m.role }, i),
+    ),
+    tools: toolsOf(dto.tools),
+    tool_choice: toolChoiceOf(dto.tool_choice),
     temperature: dto.temperature,
     top_p: dto.top_p,
     stop: typeof dto.stop === 'string' ? [dto.stop] : dto.stop,
@@ -76,7 +82,7 @@ function openAiFinishReason(reason: string): OpenAiFinishReason {
 async function* fromTurn(events: AsyncIterable<TurnEvent>): AsyncGenerator<CompletionEvent> {
   for await (const e of events) {
     if (e.type === 'started') yield { type: 'start', model: e.model };
-    else if (e.type === 'delta') yield { type: 'delta', text: e.text };
+    else if (e.type === 'delta' || e.type === 'tool_call_delta' || e.type === 'tool_call') yield e;
     else if (e.type === 'done') yield { type: 'done', model: e.model, finishReason: e.finishReason, usage: usageDto(e.usage) };
     else if (e.type === 'failed') yield { type: 'failed', error: e.error };
   }
@@ -88,6 +94,8 @@ async function* fromLog(events: AsyncIterable<AnswerEvent | null>, failure: () =
     if (!e) continue;
     if (e.type === 'start') yield { type: 'start', model: e.data.model as string };
     else if (e.type === 'delta') yield { type: 'delta', text: e.data.text as string };
+    else if (e.type === 'tool_call_delta') yield { type: 'tool_call_delta', ...(e.data as Omit<Extract<CompletionEvent, { type: 'tool_call_delta' }>, 'type'>) };
+    else if (e.type === 'tool_call') yield { type: 'tool_call', ...(e.data as Omit<Extract<CompletionEvent, { type: 'tool_call' }>, 'type'>) };
     else if (e.type === 'done') {
       const d = e.data as DonePayload;
       if (d.status !== 'incomplete') yield { type: 'done', model: d.model, finishReason: d.finish_reason, usage: d.usage };
@@ -154,17 +162,21 @@ export class ChatCompletionsTransport {
   /** One `chat.completion` object; a failure is thrown (nothing was written yet). */
   private async json(events: AsyncIterable<CompletionEvent>, meta: { id: string; created: number }, res: Response): Promise<void> {
     let text = '';
+    const calls: OpenAiToolCallDto[] = [];
     let failure: Error | undefined;
     let body: OpenAiChatCompletionDto | undefined;
     for await (const e of events) {
       if (e.type === 'delta') text += e.text;
+      else if (e.type === 'tool_call') calls.push({ id: e.id, type: 'function', function: { name: e.name, arguments: e.arguments } });
       else if (e.type === 'failed') failure = e.error;
       else if (e.type === 'done') {
+        // As OpenAI answers: content null when the answer is only tool calls, `tool_calls` only when there are some.
+        const message = { role: 'assistant' as const, content: text || !calls.length ? text : null, refusal: null, ...(calls.length && { tool_calls: calls }) };
         body = {
           ...meta,
           object: 'chat.completion',
           model: e.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, finish_reason: openAiFinishReason(e.finishReason), logprobs: null }],
+          choices: [{ index: 0, message, finish_reason: openAiFinishReason(e.finishReason), logprobs: null }],
           usage: openAiUsage(e.usage),
         };
       }
@@ -173,7 +185,11 @@ export class ChatCompletionsTransport {
     if (body && !res.destroyed) res.status(200).json(body);
   }
 
-  /** `chat.completion.chunk` events: the role, the text pieces, the finish, the usage (when asked), `[DONE]`. */
+  /**
+   * `chat.completion.chunk` events: the role, the text and tool-call pieces (`delta.tool_calls`, the call's `id`,
+   * `type` and name with its first piece), the finish, the usage (when asked), `[DONE]`. A call that came whole
+   * (no pieces) is sent as one piece.
+   */
   private async stream(
     events: AsyncIterable<CompletionEvent>,
     meta: { id: string; created: number },
@@ -194,6 +210,11 @@ export class ChatCompletionsTransport {
     const open = () => {
       if (!sse.isOpen) sse.data(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }]));
     };
+    const piecesOf = new Set<number>(); // calls whose pieces were sent
+    const toolCallChunk = (call: OpenAiToolCallDeltaDto) => {
+      open();
+      sse.data(chunk([{ index: 0, delta: { tool_calls: [call] }, finish_reason: null, logprobs: null }]));
+    };
     for await (const e of events) {
       switch (e.type) {
         case 'start':
@@ -203,6 +224,17 @@ export class ChatCompletionsTransport {
           open();
           sse.data(chunk([{ index: 0, delta: { content: e.text }, finish_reason: null, logprobs: null }]));
           delivered(e.text);
+          break;
+        case 'tool_call_delta':
+          piecesOf.add(e.index);
+          toolCallChunk(
+            e.id !== undefined || e.name !== undefined
+              ? { index: e.index, ...(e.id !== undefined && { id: e.id }), type: 'function', function: { ...(e.name !== undefined && { name: e.name }), arguments: e.arguments } }
+              : { index: e.index, function: { arguments: e.arguments } },
+          );
+          break;
+        case 'tool_call':
+          if (!piecesOf.has(e.index)) toolCallChunk({ index: e.index, id: e.id, type: 'function', function: { name: e.name, arguments: e.arguments } });
           break;
         case 'done':
           model = e.model;

@@ -25,8 +25,8 @@ export function splitAtWordInterior(buffer: string): [string, string] {
  * inside words, never next to whitespace, so a client that strips each line (the API guide's own aiohttp sample does)
  * still prints the words with their spaces; a spec-compliant parser gets the text back byte for byte either way.
  * Text holding line breaks becomes several `data:` lines of one event, which a parser joins back with `\n`.
- * `events` format: `event: start|delta|done|error` with JSON payloads (the provider's pieces as they came), then
- * `data: [DONE]`. Headers go out with the first event, so a failure before it can still get a proper status.
+ * `events` format: `event: start|delta|tool_call_delta|tool_call|done|error` with JSON payloads (the provider's
+ * pieces as they came), then `data: [DONE]`. Headers go out with the first event, so a failure before it can still get a proper status.
  * Events of one turn of the event loop are written together, with the headers when they are the first.
  */
 export class SseWriter {
@@ -114,6 +114,16 @@ export class SseWriter {
     const [emit, keep] = splitAtWordInterior(this.held + text);
     this.held = keep;
     this.text(emit, id !== undefined);
+  }
+
+  /**
+   * A tool-call event (`tool_call_delta`: a piece; `tool_call`: a whole call), typed format only: the plain format
+   * sends text alone.
+   */
+  toolCall(name: 'tool_call_delta' | 'tool_call', payload: object, id?: number): void {
+    if (this.format !== 'events' || (id !== undefined && id <= this.skipThrough)) return;
+    this.open();
+    this.event(name, JSON.stringify(numbered(payload, id)), id);
   }
 
   /** The closing events: held-back text, `done` (typed format only), then `data: [DONE]`. */

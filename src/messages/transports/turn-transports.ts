@@ -11,17 +11,30 @@ import { AnswerStreams } from '../../streams/answer-streams.service';
 import { DonePayload, serverTiming } from '../answer-events';
 import { ChatCompletionDto } from '../dto/chat-completion.dto';
 import { ResumeQueryDto } from '../dto/list-messages-query.dto';
+import { toolChoiceOf, toolsOf, turnMessageOf } from '../dto/content-parts.dto';
 import { SendMessageDto, StreamFormat } from '../dto/send-message.dto';
+import type { TurnRequest } from '../chat-turn.service';
 import { IdempotencyClaim, IdempotencyService, IdempotentOutcome } from '../../idempotency/idempotency.service';
 import { fingerprintOf, idempotencyKeyOf, REPLAYED_HEADER } from '../../idempotency/idempotency.http';
 import { GenerationsService, StartedAnswer } from '../generations.service';
 import { MessageEntity } from '../message.entity';
+import { ToolCallPart, toolCallsOf } from '../../providers/content-parts';
 import { MessagesService } from '../messages.service';
 import { SseWriter } from './sse-writer';
 
 /** The SSE format a request asks for: `stream_format`, else `Accept: text/event-stream; profile=events`. */
 function formatOf(req: Request, asked?: StreamFormat): StreamFormat {
   return asked ?? (/profile\s*=\s*"?events/i.test(req.headers.accept ?? '') ? 'events' : 'data');
+}
+
+/** The turn a `POST /v1/chat/stream` body asks for: its messages as parts, its tools as definitions. */
+export function sendRequestOf(dto: SendMessageDto): TurnRequest {
+  return {
+    ...dto,
+    messages: dto.messages.map(turnMessageOf),
+    tools: toolsOf(dto.tools),
+    tool_choice: toolChoiceOf(dto.tool_choice),
+  };
 }
 
 /**
@@ -62,7 +75,7 @@ export class TurnTransports {
       const sse = dto.stream ? new SseWriter(res, formatOf(req, dto.stream_format), this.config.limits.sse_heartbeat_ms) : undefined;
       let answer: StartedAnswer;
       try {
-        answer = await this.generations.start(user, dto, {
+        answer = await this.generations.start(user, sendRequestOf(dto), {
           background: dto.background === true,
           clientSignal: client.signal,
           delivered: sse ? () => sse.sentText : undefined,
@@ -161,7 +174,7 @@ export class TurnTransports {
       if (events) {
         const seen = await this.write(sse, events, () => undefined, async () => (row = await this.messages.answer(user, id)).status !== 'in_progress');
         if (seen.ended || client.signal.aborted) return;
-        return this.finishFromRow(sse, row, seen.text, seen.n);
+        return this.finishFromRow(sse, row, seen.text, seen.n, seen.calls);
       }
       if (client.signal.aborted) return;
       // Without the log, the row gives `start`, the whole text as one `delta`, then `done`: the same events in the
@@ -176,11 +189,19 @@ export class TurnTransports {
     }
   }
 
-  /** The end of an answer from its stored row: the text the log did not carry, then `done` (or `error`). */
-  private finishFromRow(sse: SseWriter, row: MessageEntity, seenText: string, lastN: number): void {
+  /**
+   * The end of an answer from its stored row: the text the log did not carry, its tool calls (when the log carried
+   * none of them), then `done` (or `error`).
+   */
+  private finishFromRow(sse: SseWriter, row: MessageEntity, seenText: string, lastN: number, seenCalls = 0): void {
     let n = lastN;
     const rest = row.content.startsWith(seenText) ? row.content.slice(seenText.length) : '';
     if (rest) sse.delta(rest, ++n);
+    if (!seenCalls) {
+      for (const [index, call] of toolCallsOf(row.parts).entries()) {
+        sse.toolCall('tool_call', { index, id: call.id, name: call.name, arguments: call.arguments }, ++n);
+      }
+    }
     if (row.status === 'failed') {
       sse.error(problemOf(new ProblemException(HttpStatus.BAD_GATEWAY, row.error ?? 'The answer failed.')), ++n);
       return;
@@ -193,7 +214,8 @@ export class TurnTransports {
    * @param failure the domain error behind a final `error`: thrown when nothing was written yet (a proper status)
    * @param ended asked whenever the log is quiet: true when the answer has ended without its log saying so
    * @param timing given our own time before the provider was called, before the headers go out (the sender only)
-   * @returns the text and last event number written, and whether the log's final event was reached
+   * @returns the text, the whole tool calls and the last event number written, and whether the log's final event
+   *          was reached
    */
   private async write(
     sse: SseWriter,
@@ -202,13 +224,14 @@ export class TurnTransports {
     ended?: () => Promise<boolean>,
     timing?: (preparedMs: number) => void,
     preparedMs?: () => number | undefined,
-  ): Promise<{ text: string; n: number; ended: boolean }> {
+  ): Promise<{ text: string; calls: number; n: number; ended: boolean }> {
     let start: { data: object; n: number } | undefined;
     let text = '';
+    let calls = 0;
     let n = 0;
     for await (const event of events) {
       if (!event) {
-        if (ended && (await ended())) return { text, n, ended: false };
+        if (ended && (await ended())) return { text, calls, n, ended: false };
         continue;
       }
       n = event.n;
@@ -222,21 +245,27 @@ export class TurnTransports {
           sse.delta(event.data.text as string, event.n);
           text += event.data.text as string;
           break;
+        case 'tool_call_delta':
+        case 'tool_call':
+          if (!sse.isOpen && start && sse.format === 'events') sse.start(start.data, start.n);
+          sse.toolCall(event.type, event.data, event.n);
+          if (event.type === 'tool_call') calls++;
+          break;
         case 'done': {
           if (!sse.isOpen && start) sse.start(start.data, start.n);
           const { message_count: _count, ...payload } = event.data; // for JSON answers only
           sse.done(payload, event.n);
-          return { text, n, ended: true };
+          return { text, calls, n, ended: true };
         }
         case 'error': {
           const error = failure();
           if (!sse.isOpen && error) throw error;
           sse.error(event.data, event.n);
-          return { text, n, ended: true };
+          return { text, calls, n, ended: true };
         }
       }
     }
-    return { text, n, ended: false };
+    return { text, calls, n, ended: false };
   }
 
   /** Collects the events into one ChatCompletion object; undefined when the client left. */
@@ -246,9 +275,14 @@ export class TurnTransports {
     failure: () => Error | undefined,
   ): Promise<{ body: ChatCompletionDto; timing: DonePayload['server_timing'] } | undefined> {
     let text = '';
+    const calls: ToolCallPart[] = [];
     for await (const event of events) {
       if (!event) continue;
       if (event.type === 'delta') text += event.data.text as string;
+      if (event.type === 'tool_call') {
+        const { id, name, arguments: args } = event.data as { id: string; name: string; arguments: string };
+        calls.push({ type: 'tool_call', id, name, arguments: args });
+      }
       if (event.type === 'error') throw failure() ?? new ProblemException(event.data.status as number, event.data.detail as string);
       if (event.type === 'done') {
         const d = event.data as DonePayload;
@@ -258,7 +292,7 @@ export class TurnTransports {
           session_id: sessionId,
           model: d.model,
           output_text: text,
-          message: { role: 'assistant', content: text },
+          message: { role: 'assistant', content: text, parts: [...(text ? [{ type: 'text' as const, text }] : []), ...calls] },
           title: d.title,
           message_count: d.message_count,
           usage: d.usage,

@@ -38,6 +38,10 @@ export class ModelDto {
   pricing: ModelPricingDto;
   /** Other names that resolve to this model, case-insensitively (`gpt-4`, `fast`). */
   aliases: string[];
+  /** It takes `tools` and calls them; a request with tools to a model without them is a 400. */
+  supports_tools: boolean;
+  /** It takes image parts; a request with images to a model without them is a 400. */
+  supports_vision: boolean;
   /** Its provider is configured on this server (has credentials, or needs none). */
   available: boolean;
   /**
@@ -66,6 +70,8 @@ export class ModelDto {
         priced_at: m.pricing.pricedAt,
       },
       aliases: m.aliases,
+      supports_tools: m.supportsTools,
+      supports_vision: m.supportsVision,
       available: m.available,
       answered_by: answeredBy,
     };
