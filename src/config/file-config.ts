@@ -66,6 +66,26 @@ export class ToolsConfig {
 }
 
 /**
+ * Image parts: how big an image may be, and how the server fetches `https:` image URLs (through its SSRF-safe
+ * fetcher: public addresses only, unless listed in `fetch_allowed_networks`).
+ */
+export class ImagesConfig {
+  /** Bytes of one image (decoded `data:` URL, or the body fetched from an `https:` URL). */
+  @IsInt() @Min(1024) max_bytes = 5 * 1024 * 1024;
+  /** Most time one image fetch may take, DNS, redirects and body included. */
+  @IsInt() @Min(100) fetch_timeout_ms = 10_000;
+  /** Redirects followed per fetch; each target is checked like the first URL. */
+  @IsInt() @Min(0) @Max(20) fetch_max_redirects = 3;
+  /**
+   * CIDRs (`10.1.2.0/24`, `fd00::/8`) image URLs may reach although they are not public addresses: an operator's
+   * internal image hosts. Empty: public unicast addresses only.
+   */
+  @IsArray() @IsString({ each: true }) fetch_allowed_networks: string[] = [];
+  /** A PEM file of CA certificates trusted for image fetches besides the system's (an internal image host's CA). */
+  @IsOptional() @IsString() fetch_ca_file?: string;
+}
+
+/**
  * Retries of a failed model call before its first piece reached the client (429, 5xx, connection failures,
  * first-token timeouts): exponential backoff with jitter, or the provider's `Retry-After` when it sends one.
  */
@@ -410,6 +430,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
   @ValidateNested() @Type(() => RedisConfig) redis = new RedisConfig();
   @ValidateNested() @Type(() => ToolsConfig) tools = new ToolsConfig();
+  @ValidateNested() @Type(() => ImagesConfig) images = new ImagesConfig();
   /** Provider name → provider; converted and validated entry by entry by the loader. */
   @IsObject() providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];
