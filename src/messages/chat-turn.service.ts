@@ -660,7 +660,7 @@ export class ChatTurnService {
         turns.map(async (turn, k) => {
           if (!turn.parts?.some((p) => p.type === 'image')) return turn;
           const parts = await Promise.all(
-            turn.parts.map((part, j) => (part.type === 'image' ? this.images.check(part, checking, fields[k](j)) : part)),
+            turn.parts.map((part, j) => (part.type === 'image' ? this.images.check(part, checking, fields[k](j)) : Promise.resolve(part))),
           );
           return { ...turn, parts };
         }),
