@@ -1,5 +1,6 @@
 import { HttpStatus } from '@nestjs/common';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +34,17 @@ async function refusal(promise: Promise<unknown>): Promise<{ error: ImageError; 
 }
 
 const image = (url: string): ImagePart => ({ type: 'image', url });
+
+/** Resolves when `res` can take more data, or has closed (the client went away). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
+}
 
 describe('ImagesService', () => {
   describe('data: URLs', () => {
@@ -233,7 +245,7 @@ describe('ImagesService', () => {
         res.write(png(2, 2));
         const chunk = Buffer.alloc(64 * 1024);
         for (let sent = 0; sent < 50 * 1024 * 1024 && !res.destroyed; sent += chunk.length) {
-          if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+          if (!res.write(chunk)) await drainedOrClosed(res);
         }
         res.end();
       });
@@ -257,9 +269,9 @@ describe('ImagesService', () => {
     });
 
     it.each([
-      ['an error status', (res: import('node:http').ServerResponse) => res.writeHead(404).end('Not Found'), 'answered HTTP 404'],
-      ['bytes that are no image', (res: import('node:http').ServerResponse) => res.writeHead(200, { 'content-type': 'image/png' }).end('<html></html>'), 'not a PNG, JPEG, WebP or GIF'],
-      ['a Content-Type of another image type', (res: import('node:http').ServerResponse) => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(png(2, 2)), 'the image is image/png, but its server says image/jpeg'],
+      ['an error status', (res: ServerResponse) => res.writeHead(404).end('Not Found'), 'answered HTTP 404'],
+      ['bytes that are no image', (res: ServerResponse) => res.writeHead(200, { 'content-type': 'image/png' }).end('<html></html>'), 'not a PNG, JPEG, WebP or GIF'],
+      ['a Content-Type of another image type', (res: ServerResponse) => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(png(2, 2)), 'the image is image/png, but its server says image/jpeg'],
     ])('refuses %s (422)', async (_, answer, reason) => {
       host.answer((_req, res) => answer(res));
 
