@@ -100,9 +100,8 @@ export class SafeFetcher {
     }
     const parsed = addresses.map((a) => ipaddr.process(a));
     const forbidden = parsed.find((a) => !this.reachable(a));
-    if (forbidden || !parsed.length) {
-      throw refused(`the image host ${host} is not a public address (${forbidden?.toString() ?? 'none'}); image URLs must point to the public internet`);
-    }
+    // The address itself is not shown: it would tell a client what internal names resolve to.
+    if (forbidden || !parsed.length) throw refused(`the image host ${host} is not a public address; image URLs must point to the public internet`);
     return parsed[0];
   }
 
