@@ -8,7 +8,9 @@ import type { QuotaState } from './quota';
  * `auth.login_backoff` an account that must wait before its next login attempt, `budget.*` a send refused by the
  * caller's budgets (a spending or token limit reached, or a model outside `allowed_models`), `model.unknown` a
  * model name the registry does not know, `model.capability` a request a model can't serve (tools or images to a model
- * without them).
+ * without them), `image.refused` an image URL the server will not fetch (not `https:`, or a host that is not a
+ * public address), `image.invalid` an image that can't be used (not PNG, JPEG, WebP or GIF, too large, or not
+ * fetched).
  */
 export type DomainErrorCode =
   | 'provider.auth'
@@ -24,6 +26,8 @@ export type DomainErrorCode =
   | 'budget.model_not_allowed'
   | 'model.unknown'
   | 'model.capability'
+  | 'image.refused'
+  | 'image.invalid'
   | 'idempotency.in_progress'
   | 'idempotency.mismatch';
 

@@ -14,7 +14,8 @@ const TYPE_BASE = 'https://chat-backend.dev/problems/';
  * The HTTP status of each domain error (API.md "Errors"): a provider that rejected our credentials or request, or
  * is down → 502; rate limited → 429; timed out → 504; not configured on this server → 503; a conversation too
  * long for the model → 422; an account that must wait before its next login → 429; an unknown model name, or a
- * request the model can't serve (tools, images) → 400.
+ * request the model can't serve (tools, images) → 400; an image URL the server will not fetch → 400, an image it
+ * can't use → 422.
  */
 const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'provider.auth': HttpStatus.BAD_GATEWAY,
@@ -30,6 +31,8 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   'budget.model_not_allowed': HttpStatus.FORBIDDEN,
   'model.unknown': HttpStatus.BAD_REQUEST,
   'model.capability': HttpStatus.BAD_REQUEST,
+  'image.refused': HttpStatus.BAD_REQUEST,
+  'image.invalid': HttpStatus.UNPROCESSABLE_ENTITY,
   // IETF draft-ietf-httpapi-idempotency-key-header §2.7: a repeat while the first is being processed → 409, the key
   // reused with a different request → 422.
   'idempotency.in_progress': HttpStatus.CONFLICT,
@@ -42,6 +45,8 @@ const TYPE_BY_CODE: Partial<Record<DomainErrorCode, string>> = {
   'budget.tokens_per_minute': 'tokens-per-minute',
   'budget.model_not_allowed': 'model-not-allowed',
   'model.capability': 'model-capability',
+  'image.refused': 'image-refused',
+  'image.invalid': 'image-invalid',
 };
 
 /** The detail of every 503 caused by Redis being out of reach. */

@@ -3,11 +3,12 @@ import { plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { OFFLINE_ALIAS, OFFLINE_MODEL_ID } from './builtin-models';
 import { EnvironmentVariables } from './environment';
-import { FileConfig, ModelConfig, ProviderConfig, TierLimitConfig } from './file-config';
+import { FileConfig, ImagesConfig, ModelConfig, ProviderConfig, TierLimitConfig } from './file-config';
 import { weakSecretReason } from './secret-strength';
 import { ConfigValidationError } from './config-validation-error';
 
@@ -132,6 +133,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
   if (s3Vars.some((v) => v !== undefined) && s3Vars.some((v) => v === undefined)) {
     problems.push('S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set all four or none');
   }
+  const images = imagesOf(file.images, configPath, problems);
   if (problems.length) throw new ConfigValidationError(problems);
 
   return {
@@ -174,8 +176,12 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     prompts: file.prompts,
     files: file.files,
     history: file.history,
+    /** Full-text search (README "Search"). */
+    search: file.search,
     /** Function definitions in a request (README "Tools and images"). */
     tools: file.tools,
+    /** Image sizes and the SSRF-safe image fetcher (README "Tools and images"). */
+    images,
     /** Prometheus metrics (README "Operating it"). */
     metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT, host: vars.METRICS_HOST ?? '127.0.0.1' },
     /** Where uploaded files' bytes go when set (README "Files (PDF upload)"); unset: PostgreSQL. */
@@ -193,6 +199,29 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     /** The raw environment, for provider credentials named in the YAML file (`api_key_env`, `base_url_env`). */
     env: { ...env },
   };
+}
+
+/**
+ * `images`: checks that every `fetch_allowed_networks` entry is a CIDR and reads `fetch_ca_file`.
+ * @returns the section, with the CA file's PEM text as `fetch_ca` (undefined when no file is set)
+ */
+function imagesOf(images: ImagesConfig, configPath: string, problems: string[]): ImagesConfig & { fetch_ca?: string } {
+  for (const cidr of Array.isArray(images.fetch_allowed_networks) ? images.fetch_allowed_networks : []) {
+    if (typeof cidr === 'string' && !ipaddr.isValidCIDR(cidr)) {
+      problems.push(`${configPath}: images.fetch_allowed_networks: "${cidr}" is not a CIDR like 10.1.2.0/24 or fd00::/8`);
+    }
+  }
+  if (typeof images.fetch_ca_file !== 'string') return images;
+  try {
+    const fetch_ca = readFileSync(resolve(images.fetch_ca_file), 'utf8');
+    if (!fetch_ca.includes('-----BEGIN CERTIFICATE-----')) {
+      problems.push(`${configPath}: images.fetch_ca_file: ${images.fetch_ca_file} holds no PEM certificate`);
+    }
+    return { ...images, fetch_ca };
+  } catch (err) {
+    problems.push(`${configPath}: images.fetch_ca_file: ${images.fetch_ca_file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return images;
+  }
 }
 
 /** Names Express's `trust proxy` understands for address ranges (proxy-addr's pre-defined subnets). */

@@ -66,6 +66,26 @@ export class ToolsConfig {
 }
 
 /**
+ * Image parts: how big an image may be, and how the server fetches `https:` image URLs (through its SSRF-safe
+ * fetcher: public addresses only, unless listed in `fetch_allowed_networks`).
+ */
+export class ImagesConfig {
+  /** Bytes of one image (decoded `data:` URL, or the body fetched from an `https:` URL). */
+  @IsInt() @Min(1024) max_bytes = 5 * 1024 * 1024;
+  /** Most time one image fetch may take, DNS, redirects and body included. */
+  @IsInt() @Min(100) fetch_timeout_ms = 10_000;
+  /** Redirects followed per fetch; each target is checked like the first URL. */
+  @IsInt() @Min(0) @Max(20) fetch_max_redirects = 3;
+  /**
+   * CIDRs (`10.1.2.0/24`, `fd00::/8`) image URLs may reach although they are not public addresses: an operator's
+   * internal image hosts. Empty: public unicast addresses only.
+   */
+  @IsArray() @IsString({ each: true }) fetch_allowed_networks: string[] = [];
+  /** A PEM file of CA certificates trusted for image fetches besides the system's (an internal image host's CA). */
+  @IsOptional() @IsString() fetch_ca_file?: string;
+}
+
+/**
  * Retries of a failed model call before its first piece reached the client (429, 5xx, connection failures,
  * first-token timeouts): exponential backoff with jitter, or the provider's `Retry-After` when it sends one.
  */
@@ -211,6 +231,23 @@ export class PromptsConfig {
 export class HistoryConfig {
   /** Messages shown per session, the newest ones (oldest first): the page's cost stays bounded however long a session is. */
   @IsInt() @Min(1) @Max(10_000) messages_per_session = 50;
+}
+
+/** Full-text search of sessions and messages (README "Search"). */
+export class SearchConfig {
+  /**
+   * PostgreSQL text search configuration (`SELECT cfgname FROM pg_ts_config`): how words are split, stemmed and which
+   * are stop words. Checked at start-up; when it differs from the one `messages.search_vector` was built with, that
+   * column is rebuilt then (the messages table is rewritten, as by a migration).
+   */
+  @IsString() @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'language must be a text search configuration name such as english or simple' })
+  language = 'english';
+  /** Longest snippet fragment, in words. */
+  @IsInt() @Min(2) @Max(200) snippet_max_words = 30;
+  /** Fragments a snippet may join (with " … "); 0: one stretch of text around the best match. */
+  @IsInt() @Min(0) @Max(10) snippet_fragments = 2;
+  /** Ids of a session's matching messages listed with it in searched session lists, best first. */
+  @IsInt() @Min(1) @Max(100) message_ids_per_session = 5;
 }
 
 /** PDF uploads (README "Files (PDF upload)"); the upload size limit is `limits.max_upload_bytes`. */
@@ -389,9 +426,11 @@ export class FileConfig {
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
+  @ValidateNested() @Type(() => SearchConfig) search = new SearchConfig();
   @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
   @ValidateNested() @Type(() => RedisConfig) redis = new RedisConfig();
   @ValidateNested() @Type(() => ToolsConfig) tools = new ToolsConfig();
+  @ValidateNested() @Type(() => ImagesConfig) images = new ImagesConfig();
   /** Provider name → provider; converted and validated entry by entry by the loader. */
   @IsObject() providers: Record<string, ProviderConfig> = {};
   @IsArray() @ValidateNested({ each: true }) @Type(() => ModelConfig) models: ModelConfig[] = [];

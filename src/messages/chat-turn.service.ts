@@ -13,6 +13,7 @@ import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { jsonDepth } from '../common/json-depth';
 import { isDatabaseUnavailable } from '../database/pg-errors';
+import { ImagesService } from '../images/images.service';
 import { SqlStatement } from '../database/sql-statement';
 import { ContextService, SendContext } from '../context/context.service';
 import { SummariesService } from '../context/summaries.service';
@@ -307,6 +308,7 @@ export class ChatTurnService {
     private readonly usage: UsageService,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly images: ImagesService,
     @Inject(TURN_HOOKS) private readonly hooks: TurnHook[],
     @Optional() private readonly metrics?: MetricsService,
   ) {}
@@ -447,17 +449,14 @@ export class ChatTurnService {
   private async plan(user: AuthenticatedUser, request: TurnRequest, signal: AbortSignal): Promise<TurnPlan> {
     this.validate(request);
     const systemMessages = request.messages.filter((m) => m.role === 'system');
-    const turns = await this.checkImages(
-      request.messages
-        .filter((m) => m.role !== 'system')
-        .map((m): ChatTurn => ({
-          role: m.role,
-          content: m.content,
-          ...(m.parts && { parts: m.parts }),
-          ...(m.tool_call_id !== undefined && { toolCallId: m.tool_call_id }),
-        })),
-      signal,
-    );
+    const sent = request.messages
+      .filter((m) => m.role !== 'system')
+      .map((m): ChatTurn => ({
+        role: m.role,
+        content: m.content,
+        ...(m.parts && { parts: m.parts }),
+        ...(m.tool_call_id !== undefined && { toolCallId: m.tool_call_id }),
+      }));
     const systemPrompt = systemMessages.length ? systemMessages.map((m) => m.content).join('\n\n') : undefined;
 
     let session: ChatSessionEntity | null = null;
@@ -490,6 +489,8 @@ export class ChatTurnService {
     // A stateless send's messages are its whole context: no default system prompt is added.
     const system = request.stateless ? (systemPrompt ?? '') : systemPrompt;
     const maxTokens = request.max_tokens ?? limits.maxOutputTokens;
+    // After the cheap checks (a model that can't read images fetches none), before the context counts their tokens.
+    const turns = await this.checkImages(request, sent, signal);
     const context = await this.context.forSend(session, route.models, system, turns, maxTokens);
     const stateless = request.stateless === true;
     // Stateless, the messages are the context as given: none may be dropped to fit the window.
@@ -642,11 +643,31 @@ export class ChatTurnService {
 
   /**
    * Checks the request's image parts before anything is stored (type, size, and for `https:` URLs a fetch through
-   * the SSRF-safe fetcher). The one place images are checked.
-   * @returns the turns, their image parts as checked
+   * the SSRF-safe fetcher), all at once; the first refusal stops the others. The one place images are checked.
+   * @param turns the request's messages but its system messages, in order
+   * @returns the turns, their image parts as checked (`media_type`, `width`, `height`, `bytes` set)
+   * @throws ImageError (400/422) naming the part's field
    */
-  private async checkImages(turns: ChatTurn[], _signal: AbortSignal): Promise<ChatTurn[]> {
-    return turns;
+  private async checkImages(request: TurnRequest, turns: ChatTurn[], signal: AbortSignal): Promise<ChatTurn[]> {
+    if (!turns.some((t) => t.parts?.some((p) => p.type === 'image'))) return turns;
+    const fields = request.messages
+      .map((m, i) => (j: number) => m.part_fields?.[j] ?? `messages.${i}.content.${j}`)
+      .filter((_, i) => request.messages[i].role !== 'system');
+    const first = new AbortController();
+    const checking = AbortSignal.any([signal, first.signal]);
+    try {
+      return await Promise.all(
+        turns.map(async (turn, k) => {
+          if (!turn.parts?.some((p) => p.type === 'image')) return turn;
+          const parts = await Promise.all(
+            turn.parts.map((part, j) => (part.type === 'image' ? this.images.check(part, checking, fields[k](j)) : Promise.resolve(part))),
+          );
+          return { ...turn, parts };
+        }),
+      );
+    } finally {
+      first.abort();
+    }
   }
 
   /**

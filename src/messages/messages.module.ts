@@ -5,6 +5,7 @@ import { BudgetsModule } from '../budgets/budgets.module';
 import { BudgetTurnHook } from '../budgets/budget-turn-hook';
 import { ContextModule } from '../context/context.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { ImagesModule } from '../images/images.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { StreamsModule } from '../streams/streams.module';
 import { UsageModule } from '../usage/usage.module';
@@ -20,7 +21,7 @@ import { TurnTransports } from './transports/turn-transports';
 
 /** Sending turns to models (SSE, JSON, and OpenAI's Chat Completions format) and reading a session's messages. */
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, BudgetsModule, StreamsModule, IdempotencyModule],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), ChatsModule, ProvidersModule, ContextModule, UsageModule, BudgetsModule, StreamsModule, IdempotencyModule, ImagesModule],
   controllers: [MessagesController, ChatCompletionsController],
   providers: [
     ChatTurnService,

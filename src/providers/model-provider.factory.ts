@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig, appConfig } from '../config/app-config';
+import { ImagesService } from '../images/images.service';
 import { AnthropicModelProvider } from './anthropic/anthropic.model-provider';
 import { GeminiModelProvider } from './gemini/gemini.model-provider';
 import { ModelProvider, ModelProviderError } from './model-provider';
@@ -27,6 +28,7 @@ export class ModelProviderFactory {
     private readonly registry: ModelRegistry,
     private readonly offline: OfflineModelProvider,
     @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly images: ImagesService,
   ) {}
 
   /**
@@ -59,6 +61,8 @@ export class ModelProviderFactory {
       timeoutMs: this.config.limits.provider_timeout_ms,
       connectTimeoutMs: this.config.limits.provider_connect_timeout_ms,
       models: (upstream: string) => this.registry.find(`${endpoint.name}/${upstream}`),
+      // Protocols that take images only inline get https: images through the SSRF-safe fetcher.
+      loadImage: (url: string, signal: AbortSignal) => this.images.load(url, signal),
     };
     switch (endpoint.protocol) {
       case 'anthropic':

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ImagesModule } from '../images/images.module';
 import { ModelProviderFactory } from './model-provider.factory';
 import { ModelRegistry } from './model-registry';
 import { ModelRouter } from './model-router';
@@ -11,6 +12,7 @@ import { OfflineModelProvider } from './offline/offline.model-provider';
  * models with timeouts, retries and fallbacks, and `GET /v1/models`.
  */
 @Module({
+  imports: [ImagesModule],
   controllers: [ModelsController],
   providers: [ModelRegistry, OfflineModelProvider, ModelProviderFactory, ModelRouter, ModelsService],
   exports: [ModelRegistry, ModelProviderFactory, ModelRouter],

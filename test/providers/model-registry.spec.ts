@@ -2,6 +2,7 @@ import { HttpStatus } from '@nestjs/common';
 import { join } from 'node:path';
 import { problemOf } from '../../src/common/problem-details';
 import { loadAppConfig } from '../../src/config/app-config';
+import { ImagesService } from '../../src/images/images.service';
 import { ModelProviderFactory } from '../../src/providers/model-provider.factory';
 import { costOf, ModelRegistry, OFFLINE_MODEL_ID, RegisteredModel, UnknownModelError } from '../../src/providers/model-registry';
 import { ModelRouter } from '../../src/providers/model-router';
@@ -18,7 +19,7 @@ function registry(env: Record<string, string> = {}): ModelRegistry {
 function modelsService(env: Record<string, string> = {}): ModelsService {
   const config = loadAppConfig({ CONFIG_FILE, ...env });
   const models = new ModelRegistry(config);
-  const factory = new ModelProviderFactory(models, new OfflineModelProvider(config), config);
+  const factory = new ModelProviderFactory(models, new OfflineModelProvider(config), config, new ImagesService(config));
   return new ModelsService(models, new ModelRouter(models, factory, config), config);
 }
 
