@@ -5,7 +5,10 @@ import { messageTokens } from '../src/context/context-builder';
 import { SUMMARY_INSTRUCTION, SummariesService } from '../src/context/summaries.service';
 import { ContentPart, ImagePart } from '../src/providers/content-parts';
 import { ModelRegistry } from '../src/providers/model-registry';
-import { tokenCounterFor } from '../src/providers/tokenizer';
+import { imageTokens, tokenCounterFor } from '../src/providers/tokenizer';
+import { AppConfig, appConfig } from '../src/config/app-config';
+import { startFakeAnthropic, FakeAnthropic } from './support/fake-anthropic-server';
+import { dataUrl, png } from './support/images';
 import { startApp, TestApp } from './support/app';
 import { FakeOpenAi, RecordedRequest, startFakeOpenAi } from './support/fake-openai-server';
 import { parseSse, SseEvent } from './support/sse';
@@ -120,9 +123,8 @@ describe('tools and images on the offline model, in the context (e2e)', () => {
     expect(res.status).toBe(200);
     const [question] = await stored(res.body.session_id);
     const image = question.parts[1] as ImagePart;
-    const type = image.media_type ? `an ${image.media_type} image` : 'an image of unknown type';
-    const size = image.width && image.height ? `${image.width}×${image.height} pixels` : 'size unknown';
-    expect(res.body.output_text).toContain(` You sent ${type}, ${size}. You said: "What is this?"`);
+    expect(image).toMatchObject({ media_type: 'image/png', width: 1, height: 1 }); // as the server checked it
+    expect(res.body.output_text).toContain(' You sent an image/png image, 1×1 pixels. You said: "What is this?"');
 
     const context = await preview(res.body.session_id);
     expect(JSON.stringify(context)).not.toContain('base64');
@@ -135,6 +137,44 @@ describe('tools and images on the offline model, in the context (e2e)', () => {
     const offline = t.app.get(ModelRegistry).resolve('offline/echo');
     expect(asked.tokens).toBe(messageTokens(tokenCounterFor(offline, 1.25), question));
     expect(asked.tokens).toBeGreaterThan(countTokens('What is this?') + 4);
+  });
+});
+
+/** An image costs what the answering model's protocol says, in the context as in the budget. */
+describe('image tokens by the protocol of the model (e2e)', () => {
+  const KEY = 'sk-ant-context-images';
+  let t: TestApp;
+  let anthropic: FakeAnthropic;
+  let alice: TestUser;
+
+  beforeAll(async () => {
+    anthropic = await startFakeAnthropic({ apiKey: KEY });
+    t = await startApp({ ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_API_KEY: KEY });
+    alice = await registerUser(t.url);
+  });
+  afterAll(async () => {
+    await t.close();
+    await anthropic.close();
+  });
+
+  it("counts a Claude model's image by Anthropic's rule in the preview", async () => {
+    const res = await request(t.url)
+      .post('/v1/chat/stream')
+      .set(alice.auth)
+      .send({
+        model: 'claude-sonnet',
+        stream: false,
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'Describe it.' }, { type: 'image', url: dataUrl('image/png', png(1200, 900)) }] }],
+      });
+    expect(res.status).toBe(200);
+    const context = (await request(t.url).get(`/v1/chat/sessions/${res.body.session_id}/context`).set(alice.auth).expect(200)).body;
+    expect(context.model).toBe('anthropic/claude-sonnet-5-5');
+    const [asked] = context.messages.filter((m: { part: string }) => m.part === 'message');
+    expect(asked.parts[1]).toEqual({ type: 'image', inline: true, media_type: 'image/png', width: 1200, height: 900, bytes: expect.any(Number) });
+    const factor = t.app.get<AppConfig>(appConfig.KEY).contextManagement.token_estimate_factor;
+    // Anthropic "Vision": ⌈1200 × 900 / 750⌉ = 1,440 tokens (OpenAI's tiles would give 765).
+    expect(imageTokens('anthropic', 1200, 900)).toBe(1440);
+    expect(asked.tokens).toBe(Math.ceil(countTokens('Describe it.') * factor) + 4 + 1440);
   });
 });
 
@@ -186,7 +226,7 @@ describe('summaries of tool exchanges and images (e2e)', () => {
     // Six messages: the first summary folds all but the newest pair, yet stops before the unfinished exchange.
     const [first] = fake.requests.filter(isSummary);
     const folded = first.body.messages[1].content as string;
-    expect(folded).toContain('<message role="user">\nLook at this.\n[image: ');
+    expect(folded).toContain('<message role="user">\nLook at this.\n[image: image/png 1×1]\n</message>');
     expect(folded).toContain('<message role="user">\nWeather in Paris?\n</message>');
     expect(folded).not.toContain('get_weather');
     expect(folded).not.toContain('base64');

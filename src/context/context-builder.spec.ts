@@ -4,14 +4,13 @@ import {
   CandidateMessage,
   ContextInput,
   DOCUMENTS_PREAMBLE,
-  IMAGE_TOKENS_ESTIMATE,
   messageTokens,
   renderDocuments,
   summaryContent,
   TRUNCATED_MARK,
 } from './context-builder';
 import { ContentPart, ImagePart, ToolCallPart } from '../providers/content-parts';
-import { makeTokenCounter, PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../providers/tokenizer';
+import { imagePartTokens, makeTokenCounter, PER_MESSAGE_OVERHEAD, tokenCounterFor } from '../providers/tokenizer';
 
 /** One token per character keeps the arithmetic visible. */
 const chars = makeTokenCounter({ name: 'chars', count: (t) => t.length, truncate: (t, n) => t.slice(0, Math.max(n, 0)) });
@@ -169,12 +168,16 @@ describe('buildContext with tool exchanges and images', () => {
   const tail = cost(exchange[4]) + cost(exchange[5]);
   const exchangeCost = cost(exchange[1]) + cost(exchange[2]) + cost(exchange[3]);
 
-  it('counts a tool call by its name and arguments, and an image at the estimate', () => {
+  it('counts a tool call by its name and arguments, and an image by the protocol\'s rule', () => {
     expect(cost(asks(1, call('x', 'get_weather', '{"city":"Paris"}')))).toBe(
       'get_weather'.length + '{"city":"Paris"}'.length + PER_MESSAGE_OVERHEAD,
     );
     const parts: ContentPart[] = [{ type: 'text', text: 'look' }, image, image];
-    expect(cost({ id: 1, role: 'user', content: 'look', parts })).toBe(4 + PER_MESSAGE_OVERHEAD + 2 * IMAGE_TOKENS_ESTIMATE);
+    // OpenAI's tile rule: 640×480 is two 512-pixel tiles, 85 + 2 × 170.
+    expect(imagePartTokens('openai', image)).toBe(425);
+    expect(cost({ id: 1, role: 'user', content: 'look', parts })).toBe(4 + PER_MESSAGE_OVERHEAD + 2 * 425);
+    const claude = makeTokenCounter({ name: 'chars', count: (t) => t.length, truncate: (t) => t }, 'anthropic');
+    expect(messageTokens(claude, { content: 'look', parts })).toBe(4 + PER_MESSAGE_OVERHEAD + 2 * Math.ceil((640 * 480) / 750));
   });
 
   it('passes parts and the tool call id through to the turns the model gets', () => {
@@ -238,14 +241,14 @@ describe('buildContext with tool exchanges and images', () => {
     const withImage: CandidateMessage = { id: 1, role: 'user', content: 'see', parts: [{ type: 'text', text: 'see' }, image] };
     const messages = [withImage, msg(2, 'assistant', 'a png'), msg(null, 'user', 'ok?')];
     const fits = messages.reduce((n, m) => n + cost(m), 0);
-    expect(cost(withImage)).toBe(3 + PER_MESSAGE_OVERHEAD + IMAGE_TOKENS_ESTIMATE);
+    expect(cost(withImage)).toBe(3 + PER_MESSAGE_OVERHEAD + imagePartTokens('openai', image));
 
     const all = buildContext(input({ messages, contextWindow: fits }));
     expect(all.turns[0].parts).toEqual(withImage.parts);
     expect(all.turns[0].tokens).toBe(cost(withImage));
     const short = buildContext(input({ messages, contextWindow: fits - 1 }));
     expect(shape(short)).toEqual([[null, 'user']]);
-    expect(() => buildContext(input({ messages: [withImage], contextWindow: IMAGE_TOKENS_ESTIMATE }))).toThrow(ContextTooSmallError);
+    expect(() => buildContext(input({ messages: [withImage], contextWindow: cost(withImage) - 1 }))).toThrow(ContextTooSmallError);
   });
 });
 

@@ -1,6 +1,6 @@
 import { DomainError } from '../common/domain-error';
 import type { FieldError } from '../common/problem';
-import { ContentPart, imagesOf, toolCallsOf } from '../providers/content-parts';
+import { ContentPart, toolCallsOf } from '../providers/content-parts';
 import type { ChatTurn } from '../providers/model-provider';
 import { PER_MESSAGE_OVERHEAD, TokenCounter } from '../providers/tokenizer';
 
@@ -306,20 +306,11 @@ export function renderDocuments(documents: ContextDocument[], budget: number, co
 }
 
 /**
- * The tokens an image is counted at in a context: 1,600, about the most Anthropic's rule gives one image (its
- * "Vision" guide: ⌈width × height / 750⌉, images scaled to fit 1568 pixels), and more than OpenAI's high-detail
- * tiles or Gemini's tiles give a common 1024×1024 picture; so the window is not overrun whatever the size.
- */
-export const IMAGE_TOKENS_ESTIMATE = 1600;
-
-/**
- * The tokens one message takes in a context: its text, each tool call's name and arguments (as text), each
- * image at {@link IMAGE_TOKENS_ESTIMATE}, plus the per-message overhead.
+ * The tokens one message takes in a context: its text, each tool call's name and arguments, each image by the
+ * model's protocol rule ({@link TokenCounter.countTurns}), plus the per-message overhead.
  */
 export function messageTokens(counter: TokenCounter, turn: Pick<ChatTurn, 'content' | 'parts'>): number {
-  let tokens = counter.countTurns([{ content: turn.content }]);
-  for (const call of toolCallsOf(turn.parts)) tokens += counter.count(call.name) + counter.count(call.arguments);
-  return tokens + imagesOf(turn.parts).length * IMAGE_TOKENS_ESTIMATE;
+  return counter.countTurns([turn]);
 }
 
 /**

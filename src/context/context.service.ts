@@ -186,10 +186,14 @@ export class ContextService {
     };
   }
 
-  /** Fits loaded parts to `model`: its window, its tokenizer and the output reserved for it. Pure. */
+  /**
+   * Fits loaded parts to `model`: its window, its tokenizer (images by the rule of its provider's protocol) and the
+   * output reserved for it. Pure.
+   */
   private fit(parts: ContextParts, model: RegisteredModel, maxTokens: number | undefined): SessionContext {
     const cm = this.config.contextManagement;
-    const counter = tokenCounterFor(model, cm.token_estimate_factor);
+    const protocol = this.registry.endpoint(model.provider)?.protocol;
+    const counter = tokenCounterFor({ ...model, protocol }, cm.token_estimate_factor);
     const built = buildContext({
       systemPrompt: parts.systemPrompt,
       summary: parts.summary?.text ?? null,

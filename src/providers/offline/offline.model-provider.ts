@@ -144,9 +144,7 @@ export class OfflineModelProvider extends ModelProvider {
   private answer(request: ModelRequest): OfflineAnswer {
     const toolCalls = OfflineModelProvider.toolCallsFor(request);
     if (toolCalls.length) {
-      const usage = estimatedUsage(request, '');
-      usage.outputTokens = toolCalls.reduce((n, c) => n + countTokens(c.name) + countTokens(c.arguments), 0);
-      return { pieces: [], toolCalls, finishReason: 'tool_calls', usage };
+      return { pieces: [], toolCalls, finishReason: 'tool_calls', usage: estimatedUsage(request, '', 'openai', toolCalls) };
     }
     let reply = OfflineModelProvider.replyTo(request);
     for (const stop of request.stop ?? []) {
