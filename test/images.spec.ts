@@ -116,6 +116,10 @@ describe('ImagesService', () => {
       ['broadcast', () => 'https://255.255.255.255/x.png'],
       ['reserved', () => 'https://240.0.0.1/x.png'],
       ['NAT64 of a private address', () => 'https://[64:ff9b::a00:1]/x.png'],
+      ['IPv4-compatible IPv6 loopback', () => `${host.origin.replace('127.0.0.1', '[::127.0.0.1]')}/x.png`],
+      ['IPv4 documentation (192.0.2/24)', () => 'https://192.0.2.10/x.png'],
+      ['IPv6 documentation (2001:db8::/32)', () => 'https://[2001:db8::1]/x.png'],
+      ['IPv6 outside global unicast (4000::/3)', () => 'https://[4000::1]/x.png'],
     ])('refuses %s before connecting (400 naming the part)', async (_, url) => {
       const started = Date.now();
       const { error, status, errors } = await refusal(images.check(image(url()), never, FIELD));
@@ -208,13 +212,25 @@ describe('ImagesService', () => {
       expect(other.requests).toEqual([]);
     });
 
-    it('refuses a redirect to http:', async () => {
-      host.answer((_req, res) => res.writeHead(307, { location: `${host.origin.replace('https:', 'http:')}/x.png` }).end());
+    it.each([
+      ['http:', () => `${host.origin.replace('https:', 'http:')}/x.png`],
+      ['data:', () => dataUrl('image/png', png(2, 2))],
+    ])('refuses a redirect to %s', async (protocol, target) => {
+      host.answer((_req, res) => res.writeHead(307, { location: target() }).end());
 
       const { error } = await refusal(images.check(image(`${host.origin}/x.png`), never, FIELD));
 
-      expect(error).toMatchObject({ code: 'image.refused', reason: expect.stringContaining('not http:') });
+      expect(error).toMatchObject({ code: 'image.refused', reason: `the image URL redirects to a URL that is not https: (${protocol})` });
       expect(host.requests).toEqual(['/x.png']);
+    });
+
+    it('refuses a redirect to a Location that is no URL (422, not a server error)', async () => {
+      host.answer((_req, res) => res.writeHead(302, { location: 'https://exa mple.com/x.png' }).end());
+
+      const { error, status } = await refusal(images.check(image(`${host.origin}/x.png`), never, FIELD));
+
+      expect(status).toBe(HttpStatus.UNPROCESSABLE_ENTITY);
+      expect(error.reason).toBe(`the image host ${new URL(host.origin).host} redirects to an invalid URL`);
     });
 
     it('follows at most fetch_max_redirects redirects', async () => {

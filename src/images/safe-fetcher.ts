@@ -32,6 +32,12 @@ type Network = [Address, number];
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
+ * IPv6 global unicast (IANA IPv6 Address Space registry, RFC 4291 §2.4). ipaddr.js names every address outside its
+ * special ranges `unicast`, including unassigned space such as IPv4-compatible `::7f00:1`, so this bounds it too.
+ */
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
+
+/**
  * Fetches `https:` URLs given by clients without letting them reach the server's own network (OWASP SSRF
  * Prevention Cheat Sheet): the host is resolved once, every address it resolves to must be a public unicast address
  * (ipaddr.js ranges: private, loopback, link-local, CGNAT, multicast, broadcast, unique-local, reserved, NAT64/6to4
@@ -64,7 +70,7 @@ export class SafeFetcher {
     try {
       let current = url;
       for (let redirects = 0; ; redirects++) {
-        const target = httpsUrl(current);
+        const target = httpsUrl(current, redirects > 0);
         const address = await this.resolve(target.hostname.replace(/^\[|\]$/g, ''), limit);
         const answer = await this.get(target, address, limit);
         if (!('location' in answer)) return answer;
@@ -107,7 +113,7 @@ export class SafeFetcher {
 
   /** Public unicast, or inside an allowed network. */
   private reachable(address: Address): boolean {
-    if (address.range() === 'unicast') return true;
+    if (address.range() === 'unicast' && (address.kind() === 'ipv4' || address.match(GLOBAL_UNICAST_V6))) return true;
     return this.allowed.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits));
   }
 
@@ -135,7 +141,9 @@ export class SafeFetcher {
       const { statusCode, headers, body } = response;
       if (REDIRECTS.has(statusCode) && typeof headers.location === 'string') {
         discard(body);
-        return { location: new URL(headers.location, target).toString() };
+        const location = URL.parse(headers.location, target.href);
+        if (!location) throw invalid(`the image host ${target.host} redirects to an invalid URL`);
+        return { location: location.toString() };
       }
       if (statusCode !== 200) {
         discard(body);
@@ -176,17 +184,16 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 }
 
 /**
+ * @param redirected true for a redirect's target, which must be `https:` too (a `data:` target is refused as well)
  * @returns `url` parsed, when it is an `https:` URL without credentials
  * @throws ImageError `image.refused` otherwise
  */
-function httpsUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw refused('the image URL is not a valid URL');
+function httpsUrl(url: string, redirected: boolean): URL {
+  const parsed = URL.parse(url);
+  if (!parsed) throw refused('the image URL is not a valid URL');
+  if (parsed.protocol !== 'https:') {
+    throw refused(redirected ? `the image URL redirects to a URL that is not https: (${parsed.protocol})` : `image URLs must be https: or data: URLs, not ${parsed.protocol}`);
   }
-  if (parsed.protocol !== 'https:') throw refused(`image URLs must be https: or data: URLs, not ${parsed.protocol}`);
   if (parsed.username || parsed.password) throw refused('image URLs must not carry credentials');
   return parsed;
 }
