@@ -1,7 +1,8 @@
 import { isAbortError } from '../../src/providers/abort';
 import { AnthropicModelProvider } from '../../src/providers/anthropic/anthropic.model-provider';
-import { ModelProviderError, ModelRequest } from '../../src/providers/model-provider';
-import { countChatTokens, countTokens } from '../../src/providers/tokenizer';
+import { ToolDefinition } from '../../src/providers/content-parts';
+import { ModelProviderError, ModelRequest, ModelStreamEvent, ToolCallDelta } from '../../src/providers/model-provider';
+import { countChatTokens, countTokens, estimatedUsage } from '../../src/providers/tokenizer';
 import { FakeAnthropic, startFakeAnthropic } from '../support/fake-anthropic-server';
 import { collect, deltas, finish, rejection, unusedPort } from '../support/streams';
 
@@ -252,13 +253,200 @@ describe('AnthropicModelProvider against a Messages API server', () => {
     it('throws an abort error and closes the upstream socket when the caller aborts while waiting', async () => {
       fake.script({ pieces: ['late'], delayMs: 2000 });
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      // Aborted once the request is there (the server answers after 2 s), however slow the machine.
+      abortOnArrival(fake.requests, controller);
 
       const err = await rejection(provider.complete(request, controller.signal));
 
       expect(isAbortError(err)).toBe(true);
       await fake.requests[0].closed;
       expect(fake.requests[0].closedEarly).toBe(true);
+    });
+  });
+
+  describe('tools and images', () => {
+    const tools: ToolDefinition[] = [
+      {
+        name: 'get_weather',
+        description: 'Current weather of a city.',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+      { name: 'get_time', parameters: { type: 'object', properties: {} } },
+    ];
+    const toolDeltas = (events: ModelStreamEvent[]) => events.filter((e): e is ToolCallDelta => e.type === 'tool_call_delta');
+    const JPEG = 'data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=';
+
+    /** A conversation with images, a parallel tool exchange and a follow-up, as the turn engine sends it. */
+    const exchange: ModelRequest = {
+      model: 'claude-sonnet-5-5',
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        {
+          role: 'user',
+          content: 'Where is this? Weather in Paris and Oslo?',
+          parts: [
+            { type: 'image', url: 'https://images.example.com/place.jpg', width: 800, height: 600 },
+            { type: 'image', url: JPEG, media_type: 'image/jpeg', width: 1, height: 1 },
+            { type: 'text', text: 'Where is this? Weather in Paris and Oslo?' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: 'Checking both.',
+          parts: [
+            { type: 'text', text: 'Checking both.' },
+            { type: 'tool_call', id: 'toolu_p', name: 'get_weather', arguments: '{"city":"Paris"}' },
+            { type: 'tool_call', id: 'toolu_o', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+          ],
+        },
+        { role: 'tool', content: '{"temp_c":21}', toolCallId: 'toolu_p' },
+        { role: 'tool', content: 'Snow, -3 °C', toolCallId: 'toolu_o' },
+        { role: 'user', content: 'And the time?' },
+      ],
+      tools,
+      toolChoice: 'auto',
+    };
+
+    it('relays tool_use blocks streamed as input_json_delta pieces as tool-call deltas, then finishes with the calls', async () => {
+      fake.script({
+        pieces: ['Checking.'],
+        toolUses: [
+          { id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' }, pieces: ['', '{"city": "Pa', 'ris"}'] },
+          { id: 'toolu_2', name: 'get_weather', input: { city: 'Oslo' } },
+          { id: 'toolu_3', name: 'get_time', input: {}, pieces: [] },
+        ],
+        usage: { input_tokens: 300, output_tokens: 60 },
+      });
+
+      const events = await collect(provider.stream({ ...request, tools }, new AbortController().signal));
+
+      expect(deltas(events)).toEqual(['Checking.']);
+      expect(toolDeltas(events)).toEqual([
+        { type: 'tool_call_delta', index: 0, id: 'toolu_1', name: 'get_weather', arguments: '' },
+        { type: 'tool_call_delta', index: 0, arguments: '' },
+        { type: 'tool_call_delta', index: 0, arguments: '{"city": "Pa' },
+        { type: 'tool_call_delta', index: 0, arguments: 'ris"}' },
+        { type: 'tool_call_delta', index: 1, id: 'toolu_2', name: 'get_weather', arguments: '' },
+        { type: 'tool_call_delta', index: 1, arguments: '' },
+        { type: 'tool_call_delta', index: 1, arguments: '{"city"' },
+        { type: 'tool_call_delta', index: 1, arguments: ':"Oslo"}' },
+        { type: 'tool_call_delta', index: 2, id: 'toolu_3', name: 'get_time', arguments: '' },
+        // No input at all: completed as {} so that every call's arguments are JSON.
+        { type: 'tool_call_delta', index: 2, arguments: '{}' },
+      ]);
+      expect(finish(events)).toEqual({
+        type: 'finish',
+        finishReason: 'tool_calls',
+        usage: { inputTokens: 300, outputTokens: 60, estimated: false },
+        toolCalls: [
+          { type: 'tool_call', id: 'toolu_1', name: 'get_weather', arguments: '{"city": "Paris"}' },
+          { type: 'tool_call', id: 'toolu_2', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+          { type: 'tool_call', id: 'toolu_3', name: 'get_time', arguments: '{}' },
+        ],
+      });
+    });
+
+    it('sends tools with input_schema, images as base64 and url sources, tool_use blocks and merged tool_result blocks', async () => {
+      await collect(provider.stream(exchange, new AbortController().signal));
+
+      const { body } = fake.requests[0];
+      expect(body.tools).toEqual([
+        { name: 'get_weather', description: 'Current weather of a city.', input_schema: tools[0].parameters },
+        { name: 'get_time', input_schema: { type: 'object', properties: {} } },
+      ]);
+      expect(body.tool_choice).toEqual({ type: 'auto' });
+      expect(body.system).toBe('You are terse.');
+      expect(body.messages).toEqual([
+        {
+          role: 'user',
+          content: [
+            { type: 'image', source: { type: 'url', url: 'https://images.example.com/place.jpg' } },
+            { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: JPEG.slice('data:image/jpeg;base64,'.length) } },
+            { type: 'text', text: 'Where is this? Weather in Paris and Oslo?' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Checking both.' },
+            { type: 'tool_use', id: 'toolu_p', name: 'get_weather', input: { city: 'Paris' } },
+            { type: 'tool_use', id: 'toolu_o', name: 'get_weather', input: { city: 'Oslo' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_p', content: '{"temp_c":21}' },
+            { type: 'tool_result', tool_use_id: 'toolu_o', content: 'Snow, -3 °C' },
+            { type: 'text', text: 'And the time?' },
+          ],
+        },
+      ]);
+    });
+
+    it.each([
+      ['none', { type: 'none' }],
+      ['required', { type: 'any' }],
+      [{ name: 'get_time' }, { type: 'tool', name: 'get_time' }],
+    ] as const)('sends tool choice %j as tool_choice %j', async (choice, sent) => {
+      await collect(provider.stream({ ...request, tools, toolChoice: choice }, new AbortController().signal));
+
+      expect(fake.requests[0].body.tool_choice).toEqual(sent);
+    });
+
+    it('declares the called tools with tool_choice none when a conversation with tool calls comes without tools', async () => {
+      const answer = await provider.complete({ ...exchange, tools: undefined, toolChoice: undefined }, new AbortController().signal);
+
+      expect(answer.text).toBe('Hello from Claude');
+      expect(fake.requests[0].body.tools).toEqual([{ name: 'get_weather', input_schema: { type: 'object' } }]);
+      expect(fake.requests[0].body.tool_choice).toEqual({ type: 'none' });
+    });
+
+    it('sends no tools for a conversation without tool calls and no tools offered', async () => {
+      await collect(provider.stream({ ...request, toolChoice: 'auto' }, new AbortController().signal));
+
+      expect(fake.requests[0].body).not.toHaveProperty('tools');
+      expect(fake.requests[0].body).not.toHaveProperty('tool_choice');
+    });
+
+    it('drops the results of a leading assistant turn it drops, so the conversation starts at a user turn', async () => {
+      const trimmed: ModelRequest = {
+        ...exchange,
+        messages: [exchange.messages[2], exchange.messages[3], exchange.messages[4], { role: 'user', content: 'And the time?' }],
+      };
+
+      await collect(provider.stream(trimmed, new AbortController().signal));
+
+      expect(fake.requests[0].body.messages).toEqual([{ role: 'user', content: 'And the time?' }]);
+    });
+
+    it('returns the tool_use blocks of a non-streamed message as tool calls, input as JSON text', async () => {
+      fake.script({
+        pieces: ['Sure.'],
+        toolUses: [{ id: 'toolu_1', name: 'get_weather', input: { city: 'Paris', units: ['c', 'f'] } }],
+        usage: { input_tokens: 40, output_tokens: 12 },
+      });
+
+      const answer = await provider.complete(exchange, new AbortController().signal);
+
+      expect(answer).toEqual({
+        text: 'Sure.',
+        finishReason: 'tool_calls',
+        usage: { inputTokens: 40, outputTokens: 12, estimated: false },
+        toolCalls: [{ type: 'tool_call', id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris","units":["c","f"]}' }],
+      });
+      expect(fake.requests[0].body).toMatchObject({ stream: false, tool_choice: { type: 'auto' } });
+    });
+
+    it('estimates usage with the images by Anthropic’s rule when the server reports none', async () => {
+      fake.script({ toolUses: [{ id: 'toolu_1', name: 'get_time', input: {} }], usage: null });
+
+      const events = await collect(provider.stream(exchange, new AbortController().signal));
+
+      const calls = [{ type: 'tool_call' as const, id: 'toolu_1', name: 'get_time', arguments: '{}' }];
+      expect(finish(events)).toMatchObject({ usage: estimatedUsage(exchange, '', 'anthropic', calls) });
+      // 800×600: ⌈480000 / 750⌉ = 640; 1×1: 1.
+      expect(estimatedUsage(exchange, '', 'anthropic').inputTokens - estimatedUsage(exchange, '', 'openai').inputTokens).toBe(640 + 1 - 765 - 255);
     });
   });
 
@@ -317,3 +505,12 @@ describe('AnthropicModelProvider against a Messages API server', () => {
     });
   });
 });
+
+/** Aborts `controller` as soon as a request has arrived at the fake server. */
+function abortOnArrival(requests: readonly unknown[], controller: AbortController): void {
+  const poll = setInterval(() => {
+    if (!requests.length) return;
+    clearInterval(poll);
+    controller.abort();
+  }, 5);
+}

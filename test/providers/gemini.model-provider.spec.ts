@@ -1,7 +1,8 @@
 import { isAbortError } from '../../src/providers/abort';
 import { GeminiModelProvider } from '../../src/providers/gemini/gemini.model-provider';
-import { ModelProviderError, ModelRequest } from '../../src/providers/model-provider';
-import { countChatTokens, countTokens } from '../../src/providers/tokenizer';
+import { ImageLoader, ToolDefinition } from '../../src/providers/content-parts';
+import { ModelProviderError, ModelRequest, ModelStreamEvent, ToolCallDelta } from '../../src/providers/model-provider';
+import { countChatTokens, countTokens, estimatedUsage } from '../../src/providers/tokenizer';
 import { FakeGemini, startFakeGemini } from '../support/fake-gemini-server';
 import { collect, deltas, finish, rejection, unusedPort } from '../support/streams';
 
@@ -250,13 +251,221 @@ describe('GeminiModelProvider against a Gemini API server', () => {
     it('throws an abort error and closes the upstream socket when the caller aborts while waiting', async () => {
       fake.script({ pieces: ['late'], delayMs: 2000 });
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      // Aborted once the request is there (the server answers after 2 s), however slow the machine.
+      abortOnArrival(fake.requests, controller);
 
       const err = await rejection(provider.complete(request, controller.signal));
 
       expect(isAbortError(err)).toBe(true);
       await fake.requests[0].closed;
       expect(fake.requests[0].closedEarly).toBe(true);
+    });
+  });
+
+  describe('tools and images', () => {
+    const tools: ToolDefinition[] = [
+      {
+        name: 'get_weather',
+        description: 'Current weather of a city.',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
+      },
+      { name: 'get_time', parameters: { type: 'object', properties: {} } },
+    ];
+    const toolDeltas = (events: ModelStreamEvent[]) => events.filter((e): e is ToolCallDelta => e.type === 'tool_call_delta');
+    const GIF = 'data:image/gif;base64,R0lGODlhAQABAAAAACw=';
+    const PHOTO = Buffer.from('a photo, as the image loader returns its bytes');
+
+    /** An image loader standing in for the server's SSRF-safe fetcher: it answers one known URL. */
+    const loaded: string[] = [];
+    const loadImage: ImageLoader = async (url) => {
+      loaded.push(url);
+      if (url !== 'https://images.example.com/place.jpg') throw new ModelProviderError('bad_request', `Image refused: ${url}`);
+      return { mediaType: 'image/jpeg', data: PHOTO };
+    };
+    const withLoader = () =>
+      new GeminiModelProvider({ name: 'google', protocol: 'gemini', baseUrl: fake.url, apiKey: API_KEY }, { timeoutMs: 5000, connectTimeoutMs: 5000, loadImage });
+
+    /** A conversation with images, a parallel tool exchange and a follow-up, as the turn engine sends it. */
+    const exchange = (model = 'gemini-2.5-flash'): ModelRequest => ({
+      model,
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        {
+          role: 'user',
+          content: 'Where is this? Weather in Paris and Oslo?',
+          parts: [
+            { type: 'image', url: 'https://images.example.com/place.jpg', width: 800, height: 600 },
+            { type: 'image', url: GIF, media_type: 'image/gif', width: 1, height: 1 },
+            { type: 'text', text: 'Where is this? Weather in Paris and Oslo?' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: '',
+          parts: [
+            { type: 'tool_call', id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' },
+            { type: 'tool_call', id: 'call_o', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+          ],
+        },
+        { role: 'tool', content: '{"temp_c":21}', toolCallId: 'call_p' },
+        { role: 'tool', content: 'Snow, -3 °C', toolCallId: 'call_o' },
+        { role: 'user', content: 'And the time?' },
+      ],
+      tools,
+      toolChoice: 'auto',
+    });
+
+    beforeEach(() => {
+      loaded.length = 0;
+    });
+
+    it('relays each functionCall part as one whole tool-call delta, ids generated, and finishes with tool_calls', async () => {
+      fake.script({
+        pieces: ['Checking.'],
+        functionCalls: [
+          { name: 'get_weather', args: { city: 'Paris' } },
+          { name: 'get_weather', args: { city: 'Oslo', units: ['c'] } },
+        ],
+        usage: { promptTokenCount: 90, candidatesTokenCount: 25 },
+      });
+
+      const events = await collect(provider.stream({ ...request, tools }, new AbortController().signal));
+
+      expect(deltas(events)).toEqual(['Checking.']);
+      const [first, second] = toolDeltas(events);
+      expect(toolDeltas(events)).toEqual([
+        { type: 'tool_call_delta', index: 0, id: expect.stringMatching(/^call_0_[0-9a-f]{12}$/), name: 'get_weather', arguments: '{"city":"Paris"}' },
+        { type: 'tool_call_delta', index: 1, id: expect.stringMatching(/^call_1_[0-9a-f]{12}$/), name: 'get_weather', arguments: '{"city":"Oslo","units":["c"]}' },
+      ]);
+      expect(finish(events)).toEqual({
+        type: 'finish',
+        finishReason: 'tool_calls',
+        usage: { inputTokens: 90, outputTokens: 25, estimated: false },
+        toolCalls: [
+          { type: 'tool_call', id: first.id, name: 'get_weather', arguments: '{"city":"Paris"}' },
+          { type: 'tool_call', id: second.id, name: 'get_weather', arguments: '{"city":"Oslo","units":["c"]}' },
+        ],
+      });
+    });
+
+    it("keeps Gemini's own call id when it gives one", async () => {
+      fake.script({ functionCalls: [{ name: 'get_time', args: {}, id: 'fc_abc' }] });
+
+      const answer = await provider.complete({ ...request, tools }, new AbortController().signal);
+
+      expect(answer).toMatchObject({ text: '', finishReason: 'tool_calls', toolCalls: [{ type: 'tool_call', id: 'fc_abc', name: 'get_time', arguments: '{}' }] });
+    });
+
+    it('sends functionDeclarations, toolConfig, images inline, functionCall and named functionResponse parts', async () => {
+      provider = withLoader();
+
+      await collect(provider.stream(exchange(), new AbortController().signal));
+
+      const { body } = fake.requests[0];
+      expect(body.tools).toEqual([
+        {
+          functionDeclarations: [
+            { name: 'get_weather', description: 'Current weather of a city.', parametersJsonSchema: tools[0].parameters },
+            { name: 'get_time', parametersJsonSchema: { type: 'object', properties: {} } },
+          ],
+        },
+      ]);
+      expect(body.toolConfig).toEqual({ functionCallingConfig: { mode: 'AUTO' } });
+      expect(body.systemInstruction).toEqual({ parts: [{ text: 'You are terse.' }] });
+      expect(body.contents).toEqual([
+        {
+          role: 'user',
+          parts: [
+            { inlineData: { mimeType: 'image/jpeg', data: PHOTO.toString('base64') } },
+            { inlineData: { mimeType: 'image/gif', data: 'R0lGODlhAQABAAAAACw=' } },
+            { text: 'Where is this? Weather in Paris and Oslo?' },
+          ],
+        },
+        {
+          role: 'model',
+          parts: [
+            { functionCall: { name: 'get_weather', args: { city: 'Paris' } } },
+            { functionCall: { name: 'get_weather', args: { city: 'Oslo' } } },
+          ],
+        },
+        {
+          role: 'user',
+          parts: [
+            { functionResponse: { name: 'get_weather', response: { temp_c: 21 } } },
+            { functionResponse: { name: 'get_weather', response: { output: 'Snow, -3 °C' } } },
+            { text: 'And the time?' },
+          ],
+        },
+      ]);
+      expect(loaded).toEqual(['https://images.example.com/place.jpg']);
+    });
+
+    it("marks the first call of each model turn with Google's signature placeholder for Gemini 3, which refuses calls without one", async () => {
+      provider = withLoader();
+
+      await collect(provider.stream(exchange('gemini-3-flash'), new AbortController().signal));
+
+      expect(fake.requests[0].body.contents[1].parts).toEqual([
+        { functionCall: { name: 'get_weather', args: { city: 'Paris' } }, thoughtSignature: 'skip_thought_signature_validator' },
+        { functionCall: { name: 'get_weather', args: { city: 'Oslo' } } },
+      ]);
+    });
+
+    it.each([
+      ['none', { mode: 'NONE' }],
+      ['required', { mode: 'ANY' }],
+      [{ name: 'get_time' }, { mode: 'ANY', allowedFunctionNames: ['get_time'] }],
+    ] as const)('sends tool choice %j as functionCallingConfig %j', async (choice, sent) => {
+      await collect(provider.stream({ ...request, tools, toolChoice: choice }, new AbortController().signal));
+
+      expect(fake.requests[0].body.toolConfig).toEqual({ functionCallingConfig: sent });
+    });
+
+    it('leaves tools and toolConfig out when the request offers no tools', async () => {
+      await collect(provider.stream({ ...request, toolChoice: 'required' }, new AbortController().signal));
+
+      expect(fake.requests[0].body).not.toHaveProperty('tools');
+      expect(fake.requests[0].body).not.toHaveProperty('toolConfig');
+    });
+
+    it('refuses an https image with bad_request when no image loader is configured, before calling Gemini', async () => {
+      const err = await rejection(collect(provider.stream(exchange(), new AbortController().signal)));
+
+      expect(err).toBeInstanceOf(ModelProviderError);
+      expect(err).toMatchObject({ kind: 'bad_request', message: expect.stringContaining('data: URL') });
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it("passes the image loader's refusal on as it is, before calling Gemini", async () => {
+      provider = withLoader();
+      const request = exchange();
+      request.messages[1].parts!.push({ type: 'image', url: 'https://10.0.0.1/secret.png' });
+
+      const err = await rejection(provider.complete(request, new AbortController().signal));
+
+      expect(err).toMatchObject({ kind: 'bad_request', message: 'Image refused: https://10.0.0.1/secret.png' });
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it('refuses a tool result whose call is not in the conversation (Gemini needs the function name)', async () => {
+      const err = await rejection(
+        provider.complete({ ...request, messages: [{ role: 'user', content: 'Hi' }, { role: 'tool', content: 'ok', toolCallId: 'call_gone' }] }, new AbortController().signal),
+      );
+
+      expect(err).toMatchObject({ kind: 'bad_request', message: expect.stringContaining('call_gone') });
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it('estimates usage with the images by Gemini’s rule and the calls when the server reports none', async () => {
+      provider = withLoader();
+      fake.script({ functionCalls: [{ name: 'get_time', args: {}, id: 'fc_1' }], usage: null });
+
+      const answer = await provider.complete(exchange(), new AbortController().signal);
+
+      const calls = [{ type: 'tool_call' as const, id: 'fc_1', name: 'get_time', arguments: '{}' }];
+      expect(answer.usage).toEqual(estimatedUsage(exchange(), '', 'gemini', calls));
+      // 800×600: 2 tiles of 258; 1×1: 258.
+      expect(estimatedUsage(exchange(), '', 'gemini').inputTokens - estimatedUsage(exchange(), '', 'openai').inputTokens).toBe(3 * 258 - 765 - 255);
     });
   });
 
@@ -315,3 +524,12 @@ describe('GeminiModelProvider against a Gemini API server', () => {
     });
   });
 });
+
+/** Aborts `controller` as soon as a request has arrived at the fake server. */
+function abortOnArrival(requests: readonly unknown[], controller: AbortController): void {
+  const poll = setInterval(() => {
+    if (!requests.length) return;
+    clearInterval(poll);
+    controller.abort();
+  }, 5);
+}

@@ -163,7 +163,7 @@ describe('OfflineModelProvider', () => {
       expect(events.at(-1)).toEqual({
         type: 'finish',
         finishReason: 'tool_calls',
-        usage: { inputTokens: countChatTokens(request.messages), outputTokens: countTokens('get_weather') + countTokens(args), estimated: true },
+        usage: { inputTokens: countChatTokens(request.messages, request.tools), outputTokens: countTokens('get_weather') + countTokens(args), estimated: true },
         toolCalls,
       });
       await expect(offline.complete(request, signal())).resolves.toEqual({
@@ -246,7 +246,7 @@ describe('OfflineModelProvider', () => {
       const whole = await offline.complete(request, signal());
       const events = await collect(offline.stream(request, signal()));
 
-      expect(whole).toEqual({ text: expected, finishReason: 'stop', usage: { inputTokens: countChatTokens(request.messages), outputTokens: countTokens(expected), estimated: true } });
+      expect(whole).toEqual({ text: expected, finishReason: 'stop', usage: { inputTokens: countChatTokens(request.messages, request.tools), outputTokens: countTokens(expected), estimated: true } });
       expect(deltas(events).join('')).toBe(expected);
       expect(events.some((e) => e.type === 'tool_call_delta')).toBe(false);
     });

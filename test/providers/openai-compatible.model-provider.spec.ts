@@ -1,9 +1,11 @@
 import { isAbortError } from '../../src/providers/abort';
 import { ModelProviderError, ModelRequest } from '../../src/providers/model-provider';
 import { OpenAiCompatibleModelProvider } from '../../src/providers/openai-compatible/openai-compatible.model-provider';
-import { countChatTokens, countTokens } from '../../src/providers/tokenizer';
+import { ToolDefinition } from '../../src/providers/content-parts';
+import { countChatTokens, countTokens, estimatedUsage } from '../../src/providers/tokenizer';
 import { FakeOpenAi, startFakeOpenAi } from '../support/fake-openai-server';
 import { collect, deltas, finish, rejection, unusedPort } from '../support/streams';
+import { ModelStreamEvent, ToolCallDelta } from '../../src/providers/model-provider';
 
 const API_KEY = 'sk-test-0123456789abcdefSECRET';
 
@@ -287,7 +289,8 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
     it('throws an abort error when the caller aborts while waiting', async () => {
       fake.script({ pieces: ['late'], delayMs: 2000 });
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      // Aborted once the request is there (the server answers after 2 s), however slow the machine.
+      abortOnArrival(fake.requests, controller);
 
       const err = await rejection(provider.complete(request, controller.signal));
 
@@ -303,6 +306,192 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
       const err = await rejection(provider.complete(request, new AbortController().signal));
 
       expect(err).toMatchObject({ kind: 'timeout' });
+    });
+  });
+
+  describe('tools and images', () => {
+    const tools: ToolDefinition[] = [
+      {
+        name: 'get_weather',
+        description: 'Current weather of a city.',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
+      },
+      { name: 'get_time', parameters: { type: 'object', properties: {} } },
+    ];
+    const toolDeltas = (events: ModelStreamEvent[]) => events.filter((e): e is ToolCallDelta => e.type === 'tool_call_delta');
+    const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+    /** A conversation with an image, a parallel tool exchange and a follow-up, as the turn engine sends it. */
+    const exchange: ModelRequest = {
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        {
+          role: 'user',
+          content: 'Where is this? And the weather in Paris and Oslo?',
+          parts: [
+            { type: 'text', text: 'Where is this? ' },
+            { type: 'image', url: 'https://images.example.com/place.jpg', detail: 'high', width: 800, height: 600 },
+            { type: 'image', url: PNG, media_type: 'image/png', width: 1, height: 1 },
+            { type: 'text', text: 'And the weather in Paris and Oslo?' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: '',
+          parts: [
+            { type: 'tool_call', id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' },
+            { type: 'tool_call', id: 'call_o', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+          ],
+        },
+        { role: 'tool', content: '{"temp_c":21}', toolCallId: 'call_p' },
+        { role: 'tool', content: 'Snow, -3 °C', toolCallId: 'call_o' },
+        { role: 'assistant', content: 'Paris is mild.', parts: [{ type: 'text', text: 'Paris is mild.' }, { type: 'tool_call', id: 'call_t', name: 'get_time', arguments: '{}' }] },
+        { role: 'tool', content: '12:00', toolCallId: 'call_t' },
+      ],
+      tools,
+      toolChoice: 'auto',
+    };
+
+    it('relays two parallel calls streamed in pieces as tool-call deltas, then finishes with them whole', async () => {
+      fake.script({
+        toolCalls: [
+          { id: 'call_1', name: 'get_weather', arguments: ['{"ci', 'ty": "Pa', 'ris"}'] },
+          { id: 'call_2', name: 'get_weather', arguments: ['{"city"', ': "Oslo"}'] },
+        ],
+        usage: { prompt_tokens: 80, completion_tokens: 30 },
+      });
+
+      const events = await collect(provider.stream({ ...request, tools }, new AbortController().signal));
+
+      expect(deltas(events)).toEqual([]);
+      expect(toolDeltas(events)).toEqual([
+        { type: 'tool_call_delta', index: 0, id: 'call_1', name: 'get_weather', arguments: '' },
+        { type: 'tool_call_delta', index: 0, arguments: '{"ci' },
+        { type: 'tool_call_delta', index: 0, arguments: 'ty": "Pa' },
+        { type: 'tool_call_delta', index: 0, arguments: 'ris"}' },
+        { type: 'tool_call_delta', index: 1, id: 'call_2', name: 'get_weather', arguments: '' },
+        { type: 'tool_call_delta', index: 1, arguments: '{"city"' },
+        { type: 'tool_call_delta', index: 1, arguments: ': "Oslo"}' },
+      ]);
+      expect(finish(events)).toEqual({
+        type: 'finish',
+        finishReason: 'tool_calls',
+        usage: { inputTokens: 80, outputTokens: 30, estimated: false },
+        toolCalls: [
+          { type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city": "Paris"}' },
+          { type: 'tool_call', id: 'call_2', name: 'get_weather', arguments: '{"city": "Oslo"}' },
+        ],
+      });
+    });
+
+    it('relays text before the calls, and reports tool_calls even where the server says stop', async () => {
+      fake.script({ pieces: ['Let me ', 'check.'], toolCalls: [{ id: 'call_9', name: 'get_time', arguments: ['{}'] }], finishReason: 'stop' });
+
+      const events = await collect(provider.stream({ ...request, tools }, new AbortController().signal));
+
+      expect(deltas(events)).toEqual(['Let me ', 'check.']);
+      expect(finish(events)).toMatchObject({ finishReason: 'tool_calls', toolCalls: [{ type: 'tool_call', id: 'call_9', name: 'get_time', arguments: '{}' }] });
+    });
+
+    it('sends the tools, the tool choice, images as content parts and the tool exchange as tool_calls and tool messages', async () => {
+      await collect(provider.stream(exchange, new AbortController().signal));
+
+      const { body } = fake.requests[0];
+      expect(body.tools).toEqual([
+        { type: 'function', function: { name: 'get_weather', description: 'Current weather of a city.', parameters: tools[0].parameters } },
+        { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } },
+      ]);
+      expect(body.tool_choice).toBe('auto');
+      expect(body.messages).toEqual([
+        { role: 'system', content: 'You are terse.' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Where is this? ' },
+            { type: 'image_url', image_url: { url: 'https://images.example.com/place.jpg', detail: 'high' } },
+            { type: 'image_url', image_url: { url: PNG } },
+            { type: 'text', text: 'And the weather in Paris and Oslo?' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_p', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+            { id: 'call_o', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'call_p', content: '{"temp_c":21}' },
+        { role: 'tool', tool_call_id: 'call_o', content: 'Snow, -3 °C' },
+        {
+          role: 'assistant',
+          content: 'Paris is mild.',
+          tool_calls: [{ id: 'call_t', type: 'function', function: { name: 'get_time', arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: 'call_t', content: '12:00' },
+      ]);
+    });
+
+    it.each([
+      ['none', 'none'],
+      ['required', 'required'],
+      [{ name: 'get_time' }, { type: 'function', function: { name: 'get_time' } }],
+    ] as const)('sends tool choice %j as tool_choice %j', async (choice, sent) => {
+      await collect(provider.stream({ ...request, tools, toolChoice: choice }, new AbortController().signal));
+
+      expect(fake.requests[0].body.tool_choice).toEqual(sent);
+    });
+
+    it('leaves tools and tool_choice out when the request offers no tools, and still sends a past exchange', async () => {
+      await collect(provider.stream({ ...exchange, tools: [], toolChoice: 'required' }, new AbortController().signal));
+
+      expect(fake.requests[0].body).not.toHaveProperty('tools');
+      expect(fake.requests[0].body).not.toHaveProperty('tool_choice');
+      expect(fake.requests[0].body.messages).toHaveLength(7);
+    });
+
+    it('returns the tool calls of a non-streamed answer', async () => {
+      fake.script({
+        toolCalls: [
+          { id: 'call_1', name: 'get_weather', arguments: ['{"city":', '"Paris"}'] },
+          { id: 'call_2', name: 'get_time', arguments: [] },
+        ],
+        usage: { prompt_tokens: 50, completion_tokens: 20 },
+      });
+
+      const answer = await provider.complete(exchange, new AbortController().signal);
+
+      expect(answer).toEqual({
+        text: '',
+        finishReason: 'tool_calls',
+        usage: { inputTokens: 50, outputTokens: 20, estimated: false },
+        toolCalls: [
+          { type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+          { type: 'tool_call', id: 'call_2', name: 'get_time', arguments: '{}' },
+        ],
+      });
+      expect(fake.requests[0].body).toMatchObject({ stream: false, tool_choice: 'auto', tools: [{ type: 'function' }, { type: 'function' }] });
+    });
+
+    it('estimates usage with the images, tools and calls when the server reports none', async () => {
+      fake.script({ toolCalls: [{ id: 'call_1', name: 'get_time', arguments: ['{}'] }], usage: null });
+
+      const events = await collect(provider.stream(exchange, new AbortController().signal));
+
+      const calls = [{ type: 'tool_call' as const, id: 'call_1', name: 'get_time', arguments: '{}' }];
+      expect(finish(events)).toMatchObject({ usage: estimatedUsage(exchange, '', 'openai', calls) });
+      // Beyond the text: 800×600 at high detail (85 + 4 tiles × 170), the 1×1 PNG (85 + 170), and the three calls.
+      const textOnly = { ...exchange, messages: exchange.messages.map((m) => ({ ...m, parts: undefined })) };
+      const pastCalls = 2 * countTokens('get_weather') + countTokens('{"city":"Paris"}') + countTokens('{"city":"Oslo"}') + countTokens('get_time') + countTokens('{}');
+      expect(estimatedUsage(exchange, '').inputTokens).toBe(estimatedUsage(textOnly, '').inputTokens + 765 + 255 + pastCalls);
+    });
+
+    it('refuses a tool turn without the id of its call before calling the provider', async () => {
+      const err = await rejection(collect(provider.stream({ ...request, messages: [{ role: 'tool', content: 'ok' }] }, new AbortController().signal)));
+
+      expect(err).toMatchObject({ kind: 'bad_request' });
+      expect(fake.requests).toHaveLength(0);
     });
   });
 
@@ -363,3 +552,12 @@ describe('OpenAiCompatibleModelProvider against a Chat Completions server', () =
     });
   });
 });
+
+/** Aborts `controller` as soon as a request has arrived at the fake server. */
+function abortOnArrival(requests: readonly unknown[], controller: AbortController): void {
+  const poll = setInterval(() => {
+    if (!requests.length) return;
+    clearInterval(poll);
+    controller.abort();
+  }, 5);
+}

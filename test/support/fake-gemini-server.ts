@@ -36,6 +36,17 @@ export interface GeminiScript {
   cut?: { afterPieces: number; how?: 'destroy' | 'end' };
   /** Go quiet after this many pieces, the connection left open until the client closes it. */
   stall?: { afterPieces: number };
+  /**
+   * Function calls to answer with, after the text (default pieces then: none), all in one chunk as Gemini streams
+   * them, the first with a `thoughtSignature` as Gemini 3 sends; `finishReason` stays `STOP`, as Gemini says.
+   */
+  functionCalls?: { name: string; args: Record<string, unknown>; id?: string }[];
+}
+
+/** A content as the fake reads it. */
+interface ContentBody {
+  role?: string;
+  parts?: { text?: string; functionCall?: { name?: string }; functionResponse?: { name?: string }; thoughtSignature?: string }[];
 }
 
 /** An HTTP error answer: `{"error":{"code","message","status","details"}}`. */
@@ -76,6 +87,10 @@ const PATH = /^\/v1beta\/models\/([^/:?]+):(generateContent|streamGenerateConten
  *   piece (`candidates[0].content.parts[0].text`, role `model`), the last with `finishReason` and `usageMetadata`.
  * - `POST /v1beta/models/{model}:generateContent`: one `GenerateContentResponse`.
  * - a wrong or missing `x-goog-api-key` (when `options.apiKey` is set): 400 `API_KEY_INVALID`, as Google answers.
+ * - scripted function calls as `functionCall` parts.
+ * - 400 `INVALID_ARGUMENT` as Google answers when a turn's function responses do not match the calls of the
+ *   model turn before it, and, for `gemini-3…` models, when a model turn's first function call has no
+ *   `thoughtSignature`.
  * - errors: `{"error":{"code","message","status"}}`.
  */
 export async function startFakeGemini(options: { apiKey?: string } = {}): Promise<FakeGemini> {
@@ -99,13 +114,19 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
     const [, model, method] = match;
     const streamed = method === 'streamGenerateContent';
     if (streamed && !match[3]) return sendError(res, { status: 400, message: 'This fake speaks only alt=sse.' });
-    const body = recorded.body as { contents?: { parts?: { text?: string }[] }[]; systemInstruction?: { parts?: { text?: string }[] } };
+    const body = recorded.body as { contents?: ContentBody[]; systemInstruction?: ContentBody };
+    const refused = functionRuleBroken(model, body.contents ?? []);
+    if (refused) return sendError(res, { status: 400, message: refused });
     const script = control.next(recorded);
     if (script.failure) return sendError(res, script.failure);
 
     const { signal, delay } = untilClosed(res);
     if (script.headersDelayMs) await delay(script.headersDelayMs);
-    const pieces = script.pieces ?? DEFAULT_PIECES;
+    const pieces = script.pieces ?? (script.functionCalls?.length ? [] : DEFAULT_PIECES);
+    const callParts = (script.functionCalls ?? []).map((functionCall, i) => ({
+      functionCall,
+      ...(i === 0 && { thoughtSignature: randomBytes(24).toString('base64') }),
+    }));
     const usage = script.usage === undefined ? defaultUsage(body, pieces) : script.usage;
     const meta = { modelVersion: model, responseId: randomBytes(8).toString('hex') };
     const usageMetadata = usage && {
@@ -123,7 +144,7 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
       await delay((script.delayMs ?? 0) * pieces.length);
       if (script.blockReason) return sendJson(res, 200, { promptFeedback: { blockReason: script.blockReason }, ...usageMetadata, ...meta });
       return sendJson(res, 200, {
-        ...candidate([...thoughtParts, { text: pieces.join('') }], script.finishReason ?? 'STOP'),
+        ...candidate([...thoughtParts, ...(pieces.length || !callParts.length ? [{ text: pieces.join('') }] : []), ...callParts], script.finishReason ?? 'STOP'),
         ...usageMetadata,
         ...meta,
       });
@@ -146,6 +167,7 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
     }
     if (script.cut && script.cut.afterPieces >= pieces.length) return cut(res, script.cut.how);
     if (script.errorChunk) return errorChunk(res, script.errorChunk.status);
+    if (callParts.length) await send({ ...candidate(callParts), ...meta });
     await send({ ...candidate([{ text: '' }], script.finishReason ?? 'STOP'), ...usageMetadata, ...meta });
     res.end();
   }
@@ -160,10 +182,28 @@ export async function startFakeGemini(options: { apiKey?: string } = {}): Promis
   return { url: `http://127.0.0.1:${server.port}`, requests, script, reset, close: server.close };
 }
 
-function defaultUsage(
-  body: { contents?: { parts?: { text?: string }[] }[]; systemInstruction?: { parts?: { text?: string }[] } },
-  pieces: string[],
-): GeminiUsage {
+/**
+ * The 400 message Google sends when a turn's function responses do not answer the function calls of the model turn
+ * before it, or (Gemini 3) a model turn's first function call carries no thought signature; undefined otherwise.
+ */
+function functionRuleBroken(model: string, contents: ContentBody[]): string | undefined {
+  for (const [i, content] of contents.entries()) {
+    const parts = content.parts ?? [];
+    const calls = parts.filter((p) => p.functionCall);
+    if (content.role === 'model' && calls.length && model.startsWith('gemini-3') && !calls[0].thoughtSignature) {
+      return `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly. Additional data, function call \`${calls[0].functionCall?.name}\` , position ${i + 1}.`;
+    }
+    const responses = parts.filter((p) => p.functionResponse);
+    if (!responses.length) continue;
+    const asked = (contents[i - 1]?.parts ?? []).filter((p) => p.functionCall);
+    if (contents[i - 1]?.role !== 'model' || asked.length !== responses.length) {
+      return 'Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.';
+    }
+  }
+  return undefined;
+}
+
+function defaultUsage(body: { contents?: ContentBody[]; systemInstruction?: ContentBody }, pieces: string[]): GeminiUsage {
   const texts = [...(body.contents ?? []), body.systemInstruction ?? {}].flatMap((c) => (c.parts ?? []).map((p) => p.text ?? ''));
   return { promptTokenCount: Math.ceil(texts.join('').length / 4), candidatesTokenCount: pieces.length };
 }

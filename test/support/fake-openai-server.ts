@@ -30,6 +30,21 @@ export interface FakeScript {
   cut?: { afterPieces: number; how?: 'destroy' | 'end' };
   /** End the stream after the finish (and usage) chunk without sending `data: [DONE]`. */
   omitDone?: boolean;
+  /**
+   * Function calls to answer with, after the content pieces (default pieces then: none). Streamed as OpenAI does:
+   * per call, a first `delta.tool_calls` chunk with its `index`, `id`, `type` and name (arguments ''), then one chunk
+   * per arguments piece; `finish_reason` defaults to `tool_calls`.
+   */
+  toolCalls?: FakeToolCall[];
+}
+
+/** One function call of a scripted answer. */
+export interface FakeToolCall {
+  /** Default `call_<random>`. */
+  id?: string;
+  name: string;
+  /** The arguments' JSON text in the pieces it is streamed in (joined for a non-streamed answer). */
+  arguments: string[];
 }
 
 /** Usage as Chat Completions reports it; the details objects are sent only when set. */
@@ -63,7 +78,9 @@ const DEFAULT_PIECES = ['Hello', ' world!'];
 interface ChatCompletionBody {
   model?: string;
   max_tokens?: number;
-  messages?: { role?: string; content?: unknown }[];
+  messages?: { role?: string; content?: unknown; tool_calls?: { id?: string }[]; tool_call_id?: string }[];
+  tools?: unknown[];
+  tool_choice?: unknown;
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
 }
@@ -94,6 +111,9 @@ const OPENAI_ERRORS: Record<number, { type: string; code: string | null; message
  *   one chunk per content piece, a finish chunk (`delta: {}`), a usage chunk with `choices: []` when
  *   `stream_options.include_usage` is set (other chunks then carry `"usage": null`), then `data: [DONE]`.
  * - without `stream`: one `chat.completion` JSON object with `usage`.
+ * - scripted function calls as `delta.tool_calls` pieces (streamed) or `message.tool_calls`.
+ * - 400 as OpenAI answers for a `tool` message that does not answer the assistant's `tool_calls` just before it,
+ *   an assistant's call left without its `tool` message, or a `tool_choice` without `tools`.
  * - anything else: 404 in OpenAI's error format.
  *
  * Answers follow {@link FakeOpenAi.script}; every request is recorded with when its response closed, so a test
@@ -115,6 +135,8 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     if (typeof recorded.body !== 'object' || recorded.body === null) {
       return sendError(res, { status: 400, message: 'We could not parse the JSON body of your request.' });
     }
+    const refused = toolRuleBroken(recorded.body as ChatCompletionBody);
+    if (refused) return sendError(res, { status: 400, message: refused, code: null });
     const script = control.next(recorded);
     if (script.failure) return sendError(res, script.failure);
     const asked = recorded.body as ChatCompletionBody;
@@ -128,7 +150,9 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
 
     const { delay } = untilClosed(res);
     const body = recorded.body as ChatCompletionBody;
-    const pieces = script.pieces ?? DEFAULT_PIECES;
+    const calls = (script.toolCalls ?? []).map((c) => ({ ...c, id: c.id ?? `call_${randomBytes(12).toString('hex')}` }));
+    const pieces = script.pieces ?? (calls.length ? [] : DEFAULT_PIECES);
+    const finishReason = script.finishReason ?? (calls.length ? 'tool_calls' : 'stop');
     const usage = script.usage === undefined ? defaultUsage(body, pieces) : script.usage;
     const meta = {
       id: `chatcmpl-${randomBytes(12).toString('hex')}`,
@@ -147,9 +171,17 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content, refusal: null, annotations: [] },
+            message: {
+              role: 'assistant',
+              content: calls.length && !content ? null : content,
+              refusal: null,
+              annotations: [],
+              ...(calls.length && {
+                tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments.join('') } })),
+              }),
+            },
             logprobs: null,
-            finish_reason: script.finishReason ?? 'stop',
+            finish_reason: finishReason,
           },
         ],
         ...(usage && { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } }),
@@ -174,7 +206,11 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
       await send(chunk({ content }, null));
     }
     if (script.cut && script.cut.afterPieces >= pieces.length) return cut(res, script.cut.how);
-    await send(chunk({}, script.finishReason ?? 'stop'));
+    for (const [index, call] of calls.entries()) {
+      await send(chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }, null));
+      for (const piece of call.arguments) await send(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }, null));
+    }
+    await send(chunk({}, finishReason));
     if (includeUsage && usage) {
       await send({ ...meta, object: 'chat.completion.chunk', choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
     }
@@ -189,6 +225,31 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
 function defaultUsage(body: ChatCompletionBody, pieces: string[]) {
   const chars = (body.messages ?? []).reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : 0), 0);
   return { prompt_tokens: Math.ceil(chars / 4), completion_tokens: pieces.length };
+}
+
+/**
+ * The 400 message OpenAI sends for a conversation that breaks the tool-call rules (every `tool` message answers a
+ * call of the assistant message before the `tool` run, every call gets its answer; `tool_choice` needs `tools`);
+ * undefined when it keeps them.
+ */
+function toolRuleBroken(body: ChatCompletionBody): string | undefined {
+  if (body.tool_choice !== undefined && !body.tools?.length) {
+    return "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.";
+  }
+  const unanswered = (ids: Set<string>) =>
+    `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${[...ids].join(', ')}`;
+  let open: Set<string> | undefined;
+  for (const [i, message] of (body.messages ?? []).entries()) {
+    if (message.role === 'tool') {
+      if (!open?.delete(message.tool_call_id ?? '')) {
+        return `Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'. (messages.[${i}])`;
+      }
+      continue;
+    }
+    if (open?.size) return unanswered(open);
+    open = message.role === 'assistant' && message.tool_calls?.length ? new Set(message.tool_calls.map((c) => c.id ?? '')) : undefined;
+  }
+  return open?.size ? unanswered(open) : undefined;
 }
 
 function sendError(res: ServerResponse, failure: Partial<FakeFailure> & { status: number }): void {

@@ -1,6 +1,14 @@
 import Anthropic, { APIConnectionError, APIError } from '@anthropic-ai/sdk';
-import type { MessageParam } from '@anthropic-ai/sdk/resources/messages/messages';
+import type {
+  ContentBlock,
+  ContentBlockParam,
+  ImageBlockParam,
+  MessageParam,
+  Tool,
+  ToolChoice as AnthropicToolChoice,
+} from '@anthropic-ai/sdk/resources/messages/messages';
 import { isAbortError } from '../abort';
+import { ImagePart, ToolCallPart, ToolChoice, ToolDefinition } from '../content-parts';
 import {
   ChatTurn,
   FinishReason,
@@ -20,7 +28,7 @@ import {
   unreachableError,
 } from '../provider-errors';
 import { estimatedUsage } from '../tokenizer';
-import { mergeTurns } from '../turns';
+import { argumentsObject, ConversationTurn, inlineImageOf, mergeTurns, ToolCallStream, TurnPart } from '../turns';
 
 /** Messages API `stop_reason` → our finish reason (API reference, "Messages" → `stop_reason`). */
 const FINISH_REASONS: Record<string, FinishReason> = {
@@ -71,7 +79,12 @@ interface UpstreamUsage {
  *
  * Turns are translated to the API's shape: system turns become the top-level `system` text; only `user` and
  * `assistant` turns remain, consecutive turns of one role are merged (blank line between), empty ones dropped, and
- * leading assistant turns dropped because the first turn must be the user's. `max_tokens` is required: the
+ * leading assistant turns dropped because the first turn must be the user's. Parts become content blocks: text,
+ * images (`image` with a `base64` source for `data:` URLs, a `url` source for `https:` ones, which Anthropic
+ * fetches), tool calls (`tool_use` with the parsed arguments as `input`) and tool results (`tool_result`, in the
+ * user's turn; consecutive results in one message). Tools go out as `tools` (`input_schema`) with `tool_choice`
+ * (`auto`, `any`, `tool` by name, `none`); streamed `tool_use` blocks are relayed as tool-call deltas
+ * (`input_json_delta` pieces as the arguments' pieces). `max_tokens` is required: the
  * request's (a send always names the output its context reserved), else the model's max output. `temperature` is
  * capped at 1, Anthropic's maximum.
  *
@@ -111,23 +124,27 @@ export class AnthropicModelProvider extends ModelProvider {
    *         `message_stop`
    */
   async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+    const params = this.params(request);
     const limits = new CallLimits(signal, this.options, true);
     let text = '';
+    const calls = new ToolCallStream();
     let stopReason: string | null | undefined;
     let stopped = false;
     let usage: UpstreamUsage | undefined;
     try {
-      const events = await this.client.messages.create(
-        { ...this.params(request), stream: true },
-        { signal: limits.signal },
-      );
+      const events = await this.client.messages.create({ ...params, stream: true }, { signal: limits.signal });
       limits.headersReceived();
       for await (const event of events) {
         if (event.type === 'message_start') {
           usage = { ...event.message.usage };
+        } else if (event.type === 'content_block_start' && event.content_block.type === 'tool_use') {
+          // The block starts with `input: {}`; the arguments follow as input_json_delta pieces.
+          yield calls.piece(event.index, { id: event.content_block.id, name: event.content_block.name });
         } else if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') {
           text += event.delta.text;
           yield { type: 'delta', text: event.delta.text };
+        } else if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') {
+          yield calls.piece(event.index, { arguments: event.delta.partial_json });
         } else if (event.type === 'message_delta') {
           stopReason = event.delta.stop_reason;
           // Counts here are cumulative; input fields are null when unchanged since message_start.
@@ -142,22 +159,33 @@ export class AnthropicModelProvider extends ModelProvider {
     // The SDK ends the iteration quietly when the request was aborted: tell "aborted" from "finished" here.
     if (limits.ended) throw limits.endError()!;
     if (!stopped) throw truncatedStreamError();
-    yield { type: 'finish', finishReason: finishReasonOf(stopReason), usage: this.usage(request, text, usage) };
+    yield* calls.end();
+    const toolCalls = calls.all;
+    yield {
+      type: 'finish',
+      finishReason: finishReasonOf(stopReason),
+      usage: this.usage(request, text, usage, toolCalls),
+      ...(toolCalls.length && { toolCalls }),
+    };
   }
 
   /**
-   * @returns the whole answer of a non-streamed call (the text blocks joined)
+   * @returns the whole answer of a non-streamed call (the text blocks joined, the `tool_use` blocks as tool calls)
    * @throws ModelProviderError when the provider fails
    */
   async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion> {
+    const params = this.params(request);
     const limits = new CallLimits(signal, this.options, false);
     try {
-      const message = await this.client.messages.create(
-        { ...this.params(request), stream: false },
-        { signal: limits.signal },
-      );
+      const message = await this.client.messages.create({ ...params, stream: false }, { signal: limits.signal });
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-      return { text, finishReason: finishReasonOf(message.stop_reason), usage: this.usage(request, text, message.usage) };
+      const toolCalls = toolCallsOf(message.content);
+      return {
+        text,
+        finishReason: finishReasonOf(message.stop_reason),
+        usage: this.usage(request, text, message.usage, toolCalls),
+        ...(toolCalls.length && { toolCalls }),
+      };
     } catch (err) {
       throw limits.endError() ?? this.failure(err);
     }
@@ -167,6 +195,7 @@ export class AnthropicModelProvider extends ModelProvider {
     const { system, messages } = toAnthropicTurns(request.messages);
     return {
       model: request.model,
+      ...toolParams(request, messages),
       max_tokens: request.maxTokens ?? this.options.models?.(request.model)?.maxOutputTokens ?? FALLBACK_MAX_TOKENS,
       messages,
       ...(system && { system }),
@@ -177,9 +206,9 @@ export class AnthropicModelProvider extends ModelProvider {
     };
   }
 
-  private usage(request: ModelRequest, text: string, upstream: UpstreamUsage | undefined): ModelUsage {
+  private usage(request: ModelRequest, text: string, upstream: UpstreamUsage | undefined, toolCalls: ToolCallPart[]): ModelUsage {
     if (typeof upstream?.input_tokens !== 'number' || typeof upstream.output_tokens !== 'number') {
-      return estimatedUsage(request, text);
+      return estimatedUsage(request, text, 'anthropic', toolCalls);
     }
     const cacheRead = upstream.cache_read_input_tokens ?? undefined;
     const thinking = upstream.output_tokens_details?.thinking_tokens ?? undefined;
@@ -210,12 +239,91 @@ export class AnthropicModelProvider extends ModelProvider {
 
 /**
  * Translates our turns to the Messages API's ({@link mergeTurns}), the conversation starting at the first user turn.
+ * The tool results answering calls of a dropped leading assistant turn go with it: the API refuses a `tool_result`
+ * without its `tool_use` just before.
  */
 function toAnthropicTurns(turns: readonly ChatTurn[]): { system?: string; messages: MessageParam[] } {
-  const { system, turns: messages } = mergeTurns(turns);
-  // Merged, so at most one assistant turn comes before the first user turn.
-  if (messages[0]?.role === 'assistant') messages.shift();
-  return { ...(system && { system }), messages };
+  const { system, turns: merged } = mergeTurns(turns);
+  while (merged[0]?.role === 'assistant') {
+    merged.shift();
+    const first = merged[0];
+    if (!first) break;
+    first.parts = first.parts.filter((p) => p.type !== 'tool_result');
+    if (!first.parts.length) merged.shift();
+  }
+  return { ...(system && { system }), messages: merged.map(toMessage) };
+}
+
+/** A turn as a message: its content a string when it is one text, else content blocks. */
+function toMessage(turn: ConversationTurn): MessageParam {
+  const [only] = turn.parts;
+  if (turn.parts.length === 1 && only.type === 'text') return { role: turn.role, content: only.text };
+  return { role: turn.role, content: turn.parts.map(toBlock) };
+}
+
+/** One part as a content block (API reference, "Messages" → content block params). */
+function toBlock(part: TurnPart): ContentBlockParam {
+  switch (part.type) {
+    case 'text':
+      return { type: 'text', text: part.text };
+    case 'image':
+      return imageBlock(part);
+    case 'tool_call':
+      return { type: 'tool_use', id: part.id, name: part.name, input: argumentsObject(part.arguments) };
+    case 'tool_result':
+      return { type: 'tool_result', tool_use_id: part.toolCallId, ...(part.content && { content: part.content }) };
+  }
+}
+
+/** An image block: a `data:` URL as a `base64` source, an `https:` URL as a `url` source (Anthropic fetches it). */
+function imageBlock(image: ImagePart): ImageBlockParam {
+  const inline = inlineImageOf(image.url);
+  return {
+    type: 'image',
+    source: inline ? { type: 'base64', media_type: inline.mediaType, data: inline.data } : { type: 'url', url: image.url },
+  };
+}
+
+/**
+ * `tools` and `tool_choice` for the request. When the conversation holds tool calls but the request offers no
+ * tools, the called tools are declared (by name, any input) with `tool_choice: none`: the API refuses `tool_use` and
+ * `tool_result` blocks in a request that defines no tools, and a conversation must stay sendable when the tools are
+ * no longer offered (a summary, a title, a client that stopped offering them).
+ */
+function toolParams(request: ModelRequest, messages: MessageParam[]): { tools?: Tool[]; tool_choice?: AnthropicToolChoice } {
+  if (request.tools?.length) {
+    return { tools: request.tools.map(toTool), ...(request.toolChoice && { tool_choice: toToolChoice(request.toolChoice) }) };
+  }
+  const called = new Set<string>();
+  for (const message of messages) {
+    if (typeof message.content === 'string') continue;
+    for (const block of message.content) if (block.type === 'tool_use') called.add(block.name);
+  }
+  if (!called.size) return {};
+  return { tools: [...called].map((name) => ({ name, input_schema: { type: 'object' } })), tool_choice: { type: 'none' } };
+}
+
+/** A function definition as a Messages API tool (`name`, `description`, `input_schema`). */
+function toTool(tool: ToolDefinition): Tool {
+  return {
+    name: tool.name,
+    ...(tool.description !== undefined && { description: tool.description }),
+    input_schema: { type: 'object', ...tool.parameters },
+  };
+}
+
+/** Our tool choice as `tool_choice`: `auto`, `any` (for `required`), `tool` by name, or `none`. */
+function toToolChoice(choice: ToolChoice): AnthropicToolChoice {
+  if (choice === 'auto' || choice === 'none') return { type: choice };
+  if (choice === 'required') return { type: 'any' };
+  return { type: 'tool', name: choice.name };
+}
+
+/** The `tool_use` blocks of a whole message as tool calls, their `input` as JSON text. */
+function toolCallsOf(content: ContentBlock[]): ToolCallPart[] {
+  return content.flatMap((block) =>
+    block.type === 'tool_use' ? [{ type: 'tool_call' as const, id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) }] : [],
+  );
 }
 
 function finishReasonOf(stopReason: string | null | undefined): FinishReason {

@@ -1,7 +1,19 @@
-import { ApiError, Content, GenerateContentParameters, GenerateContentResponse, GoogleGenAI } from '@google/genai';
+import {
+  ApiError,
+  Content,
+  FunctionCallingConfigMode,
+  FunctionDeclaration,
+  GenerateContentParameters,
+  GenerateContentResponse,
+  GoogleGenAI,
+  Part,
+  ToolConfig,
+} from '@google/genai';
 import { isAbortError } from '../abort';
+import { ImagePart, ToolCallPart, ToolChoice, ToolDefinition } from '../content-parts';
 import {
   ChatTurn,
+  ModelProviderError,
   FinishReason,
   ModelCompletion,
   ModelProvider,
@@ -20,7 +32,7 @@ import {
   unreachableError,
 } from '../provider-errors';
 import { estimatedUsage } from '../tokenizer';
-import { mergeTurns } from '../turns';
+import { argumentsObject, ConversationTurn, generatedCallId, inlineImageOf, mergeTurns } from '../turns';
 
 /** The Gemini API version this adapter speaks (`/v1beta/models/{model}:generateContent`). */
 const API_VERSION = 'v1beta';
@@ -56,7 +68,13 @@ interface CallState {
  *
  * Turns are translated: system turns become `systemInstruction`; assistant turns take the role `model`;
  * consecutive turns of one role are merged (blank line between) and empty ones dropped. `temperature` and
- * `maxOutputTokens` are passed as given.
+ * `maxOutputTokens` are passed as given. Images go inline (`inlineData`): a `data:` URL as it is, an `https:` URL
+ * loaded by `options.loadImage` first (the Gemini API fetches no arbitrary URLs). Tool calls are `functionCall`
+ * parts of the model's turn, tool results `functionResponse` parts of the user's, named after their call. Tools
+ * go out as `functionDeclarations` with `parametersJsonSchema` (the definitions are JSON Schema; `parameters`
+ * takes only Google's OpenAPI subset), the tool choice as `toolConfig.functionCallingConfig`. Gemini gives calls no
+ * ids (or not always): calls without one get `call_<index>_<random>`; every function call arrives whole, so it is
+ * relayed as one tool-call delta, and an answer with calls finishes with `tool_calls`.
  *
  * Usage is normalised from `usageMetadata`: `inputTokens` = `promptTokenCount` (which already includes
  * `cachedContentTokenCount`), `outputTokens` = `candidatesTokenCount` + `thoughtsTokenCount`, `cachedInputTokens`
@@ -89,26 +107,33 @@ export class GeminiModelProvider extends ModelProvider {
    *         finish reason
    */
   async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+    // Images are loaded before the call's limits start: the loader bounds its own fetches.
+    const contents = await this.contents(request, signal);
     const limits = new CallLimits(signal, this.options, true);
     // Aborted when this generator ends early too: the SDK does not cancel a stream its reader abandons.
     const done = new AbortController();
     const state: CallState = {};
     let text = '';
+    const toolCalls: ToolCallPart[] = [];
     let finishReason: FinishReason | undefined;
     let usage: GenerateContentResponse['usageMetadata'];
     try {
       const chunks = await this.client.models.generateContentStream(
-        this.params(request, AbortSignal.any([limits.signal, done.signal]), state),
+        this.params(request, contents, AbortSignal.any([limits.signal, done.signal]), state),
       );
       limits.headersReceived();
       for await (const chunk of chunks) {
         if (chunk.usageMetadata) usage = chunk.usageMetadata;
         if (chunk.promptFeedback?.blockReason) finishReason = 'content_filter';
         const candidate = chunk.candidates?.[0];
-        const piece = textOf(candidate?.content);
+        const piece = answerTextOf(candidate?.content);
         if (piece) {
           text += piece;
           yield { type: 'delta', text: piece };
+        }
+        for (const call of toolCallsOf(candidate?.content, toolCalls.length)) {
+          yield { type: 'tool_call_delta', index: toolCalls.length, id: call.id, name: call.name, arguments: call.arguments };
+          toolCalls.push(call);
         }
         if (candidate?.finishReason) finishReason = FINISH_REASONS[candidate.finishReason] ?? 'stop';
       }
@@ -119,7 +144,12 @@ export class GeminiModelProvider extends ModelProvider {
     }
     if (limits.ended) throw limits.endError()!;
     if (!finishReason) throw truncatedStreamError();
-    yield { type: 'finish', finishReason, usage: this.usage(request, text, usage) };
+    yield {
+      type: 'finish',
+      finishReason: withToolCalls(finishReason, toolCalls),
+      usage: this.usage(request, text, usage, toolCalls),
+      ...(toolCalls.length && { toolCalls }),
+    };
   }
 
   /**
@@ -127,28 +157,56 @@ export class GeminiModelProvider extends ModelProvider {
    * @throws ModelProviderError when the provider fails
    */
   async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion> {
+    const contents = await this.contents(request, signal);
     const limits = new CallLimits(signal, this.options, false);
     const state: CallState = {};
     try {
-      const response = await this.client.models.generateContent(this.params(request, limits.signal, state));
+      const response = await this.client.models.generateContent(this.params(request, contents, limits.signal, state));
       const candidate = response.candidates?.[0];
-      const text = textOf(candidate?.content);
+      const text = answerTextOf(candidate?.content);
+      const toolCalls = toolCallsOf(candidate?.content, 0);
       const finishReason = response.promptFeedback?.blockReason
         ? 'content_filter'
-        : (FINISH_REASONS[candidate?.finishReason ?? 'STOP'] ?? 'stop');
-      return { text, finishReason, usage: this.usage(request, text, response.usageMetadata) };
+        : withToolCalls(FINISH_REASONS[candidate?.finishReason ?? 'STOP'] ?? 'stop', toolCalls);
+      return { text, finishReason, usage: this.usage(request, text, response.usageMetadata, toolCalls), ...(toolCalls.length && { toolCalls }) };
     } catch (err) {
       throw limits.endError() ?? this.failure(err, state);
     }
   }
 
-  private params(request: ModelRequest, signal: AbortSignal, state: CallState): GenerateContentParameters {
-    const { systemInstruction, contents } = toGeminiContents(request.messages);
+  /**
+   * The request's turns as Gemini contents, `https:` images loaded through `options.loadImage`.
+   * @throws ModelProviderError `bad_request` for an `https:` image when no loader is configured; whatever the loader
+   *         throws for an image it refuses
+   */
+  private async contents(request: ModelRequest, signal: AbortSignal): Promise<GeminiContents> {
+    const urls = new Set<string>();
+    for (const turn of request.messages) {
+      if (turn.role !== 'user' && turn.role !== 'assistant') continue;
+      for (const part of turn.parts ?? []) if (part.type === 'image' && !part.url.startsWith('data:')) urls.add(part.url);
+    }
+    const loaded = new Map<string, Part>();
+    if (urls.size && !this.options.loadImage) {
+      throw new ModelProviderError('bad_request', 'This server cannot send image URLs to Gemini models: send the image as a data: URL instead.');
+    }
+    await Promise.all(
+      [...urls].map(async (url) => {
+        const { mediaType, data } = await this.options.loadImage!(url, signal);
+        loaded.set(url, { inlineData: { mimeType: mediaType, data: data.toString('base64') } });
+      }),
+    );
+    return toGeminiContents(request.messages, (image) => loaded.get(image.url)!, needsSignatures(request.model));
+  }
+
+  private params(request: ModelRequest, { systemInstruction, contents }: GeminiContents, signal: AbortSignal, state: CallState): GenerateContentParameters {
+    const tools = request.tools?.length ? request.tools : undefined;
     return {
       model: request.model,
       contents,
       config: {
         ...(systemInstruction && { systemInstruction }),
+        ...(tools && { tools: [{ functionDeclarations: tools.map(toDeclaration) }] }),
+        ...(tools && request.toolChoice && { toolConfig: toToolConfig(request.toolChoice) }),
         ...(request.temperature !== undefined &&
           acceptsTemperature(this.options, request.model) && { temperature: request.temperature }),
         ...(request.maxTokens !== undefined && { maxOutputTokens: request.maxTokens }),
@@ -160,9 +218,14 @@ export class GeminiModelProvider extends ModelProvider {
     };
   }
 
-  private usage(request: ModelRequest, text: string, upstream: GenerateContentResponse['usageMetadata']): ModelUsage {
+  private usage(
+    request: ModelRequest,
+    text: string,
+    upstream: GenerateContentResponse['usageMetadata'],
+    toolCalls: ToolCallPart[],
+  ): ModelUsage {
     if (upstream?.promptTokenCount === undefined) {
-      return estimatedUsage(request, text);
+      return estimatedUsage(request, text, 'gemini', toolCalls);
     }
     const thoughts = upstream.thoughtsTokenCount;
     const cached = upstream.cachedContentTokenCount;
@@ -192,18 +255,114 @@ export class GeminiModelProvider extends ModelProvider {
   }
 }
 
-/** Translates our turns to Gemini's ({@link mergeTurns}): the system text as `systemInstruction`, `assistant` → `model`. */
-function toGeminiContents(turns: readonly ChatTurn[]): { systemInstruction?: Content; contents: Content[] } {
+/** The turns of a request as the Gemini API takes them. */
+interface GeminiContents {
+  systemInstruction?: Content;
+  contents: Content[];
+}
+
+/**
+ * The `thoughtSignature` Google documents for function calls that carry no signature of the model's own (Gemini API
+ * "Thought signatures": calls made by another model, or whose signature was not kept). Gemini 3 refuses a
+ * conversation whose function calls lack one.
+ */
+const SKIP_SIGNATURE = 'skip_thought_signature_validator';
+
+/** True for models that check thought signatures on replayed function calls: every family after Gemini 2.x. */
+function needsSignatures(model: string): boolean {
+  return !/^gemini-[12](\.|-)/.test(model);
+}
+
+/**
+ * Translates our turns to Gemini's ({@link mergeTurns}): the system text as `systemInstruction`, `assistant` →
+ * `model`, images as `inlineData` (`https:` ones as `loaded` gives them), tool calls as `functionCall` (the first of
+ * each model turn with the signature placeholder where the model checks signatures), tool results as
+ * `functionResponse` (`response` the result's JSON object, else `{output: text}`, the key the API reference names
+ * for a function's output).
+ * @throws ModelProviderError `bad_request` for a tool result whose call is not in the conversation (Gemini needs
+ *         the function's name)
+ */
+function toGeminiContents(turns: readonly ChatTurn[], loaded: (image: ImagePart) => Part, signatures: boolean): GeminiContents {
   const { system, turns: merged } = mergeTurns(turns);
   return {
     ...(system && { systemInstruction: { parts: [{ text: system }] } }),
-    contents: merged.map(({ role, content }) => ({ role: role === 'assistant' ? 'model' : 'user', parts: [{ text: content }] })),
+    contents: merged.map((turn) => ({ role: turn.role === 'assistant' ? 'model' : 'user', parts: toParts(turn, loaded, signatures) })),
   };
 }
 
+function toParts(turn: ConversationTurn, loaded: (image: ImagePart) => Part, signatures: boolean): Part[] {
+  let signed = !signatures;
+  return turn.parts.map((part): Part => {
+    switch (part.type) {
+      case 'text':
+        return { text: part.text };
+      case 'image': {
+        const inline = inlineImageOf(part.url);
+        return inline ? { inlineData: { mimeType: inline.mediaType, data: inline.data } } : loaded(part);
+      }
+      case 'tool_call': {
+        const call: Part = { functionCall: { name: part.name, args: argumentsObject(part.arguments) } };
+        if (!signed) call.thoughtSignature = SKIP_SIGNATURE;
+        signed = true;
+        return call;
+      }
+      case 'tool_result':
+        if (part.name === undefined) {
+          throw new ModelProviderError('bad_request', `The tool result for call ${part.toolCallId} has no matching tool call in the conversation.`);
+        }
+        return { functionResponse: { name: part.name, response: responseObject(part.content) } };
+    }
+  });
+}
+
+/** A tool's result as a `functionResponse.response`: the JSON object it is, else `{output: text}`. */
+function responseObject(content: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(content);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // Not JSON: plain text output.
+  }
+  return { output: content };
+}
+
+/** A function definition as a `functionDeclarations` entry, its JSON Schema as `parametersJsonSchema`. */
+function toDeclaration(tool: ToolDefinition): FunctionDeclaration {
+  return { name: tool.name, ...(tool.description !== undefined && { description: tool.description }), parametersJsonSchema: tool.parameters };
+}
+
+/** Our tool choice as `functionCallingConfig`: `AUTO`, `NONE`, `ANY` (for `required`), or `ANY` limited to one name. */
+function toToolConfig(choice: ToolChoice): ToolConfig {
+  if (typeof choice === 'object') {
+    return { functionCallingConfig: { mode: FunctionCallingConfigMode.ANY, allowedFunctionNames: [choice.name] } };
+  }
+  const mode = { auto: FunctionCallingConfigMode.AUTO, none: FunctionCallingConfigMode.NONE, required: FunctionCallingConfigMode.ANY }[choice];
+  return { functionCallingConfig: { mode } };
+}
+
 /** The answer text of a candidate: its text parts, thought summaries left out. */
-function textOf(content: Content | undefined): string {
+function answerTextOf(content: Content | undefined): string {
   return (content?.parts ?? []).map((p) => (p.thought ? '' : (p.text ?? ''))).join('');
+}
+
+/**
+ * The function calls of a candidate's content, whole, their `args` as JSON text; a call without an id gets one.
+ * @param first the index the first of them takes in the answer
+ */
+function toolCallsOf(content: Content | undefined, first: number): ToolCallPart[] {
+  return (content?.parts ?? [])
+    .filter((p) => p.functionCall)
+    .map((p, i) => ({
+      type: 'tool_call' as const,
+      id: p.functionCall!.id || generatedCallId(first + i),
+      name: p.functionCall!.name ?? '',
+      arguments: JSON.stringify(p.functionCall!.args ?? {}),
+    }));
+}
+
+/** `tool_calls` when the answer ended normally with function calls (Gemini says `STOP` there). */
+function withToolCalls(reason: FinishReason, calls: readonly ToolCallPart[]): FinishReason {
+  return reason === 'stop' && calls.length ? 'tool_calls' : reason;
 }
 
 /**

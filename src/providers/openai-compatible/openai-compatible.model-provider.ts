@@ -1,6 +1,15 @@
 import OpenAI, { APIConnectionError, APIError } from 'openai';
+import type {
+  ChatCompletionContentPart,
+  ChatCompletionMessageParam,
+  ChatCompletionMessageToolCall,
+  ChatCompletionTool,
+  ChatCompletionToolChoiceOption,
+} from 'openai/resources/chat/completions';
 import { isAbortError } from '../abort';
+import { textOf, ToolCallPart, ToolChoice, ToolDefinition } from '../content-parts';
 import {
+  ChatTurn,
   FinishReason,
   ModelCompletion,
   ModelProvider,
@@ -18,6 +27,7 @@ import {
   unreachableError,
 } from '../provider-errors';
 import { estimatedUsage } from '../tokenizer';
+import { partsOf, ToolCallStream, toolCallIdOf } from '../turns';
 
 const FINISH_REASONS: Record<string, FinishReason> = {
   stop: 'stop',
@@ -41,6 +51,9 @@ interface UpstreamUsage {
  * An adapter for every server speaking OpenAI's Chat Completions protocol (OpenAI, Groq, Mistral, DeepSeek,
  * OpenRouter, Ollama, vLLM…), built on the official `openai` SDK with retries off: the caller decides.
  * The output limit goes out as `max_completion_tokens` to the `openai` provider, else as `max_tokens`.
+ * Images go out as `image_url` content parts (URL or `data:` URL as given), tools as `tools` with `tool_choice`,
+ * past tool exchanges as `tool_calls` and `tool` messages; streamed `delta.tool_calls` pieces are relayed as
+ * tool-call deltas and assembled into the finish event's calls.
  *
  * `options.timeoutMs` bounds a whole call, first byte to last (`limits.provider_timeout_ms`);
  * `options.connectTimeoutMs` bounds the wait for a streamed call's response headers (see `CallLimits`). Usage
@@ -73,13 +86,15 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
    * @throws ModelProviderError when the provider fails, including a stream that ends before its finish reason
    */
   async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent> {
+    const params = this.params(request);
     const limits = new CallLimits(signal, this.options, true);
     let text = '';
+    const calls = new ToolCallStream();
     let finishReason: FinishReason | undefined;
     let upstreamUsage: UpstreamUsage | undefined;
     try {
       const chunks = await this.client.chat.completions.create(
-        { ...this.params(request), stream: true, stream_options: { include_usage: true } },
+        { ...params, stream: true, stream_options: { include_usage: true } },
         { signal: limits.signal },
       );
       limits.headersReceived();
@@ -91,6 +106,12 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
           text += choice.delta.content;
           yield { type: 'delta', text: choice.delta.content };
         }
+        for (const piece of choice.delta?.tool_calls ?? []) {
+          if (piece.type === 'custom' || piece.custom) continue;
+          // `index` is required, but a server that leaves it out can still be followed: by id, else the last call.
+          const key = piece.index ?? piece.id ?? calls.lastKey ?? 0;
+          yield calls.piece(key, { id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments });
+        }
         if (choice.finish_reason) finishReason = FINISH_REASONS[choice.finish_reason] ?? 'stop';
       }
     } catch (err) {
@@ -99,7 +120,14 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
     // The SDK ends the iteration quietly when the request was aborted: tell "aborted" from "finished" here.
     if (limits.ended) throw limits.endError()!;
     if (!finishReason) throw truncatedStreamError();
-    yield { type: 'finish', finishReason, usage: this.usage(request, text, upstreamUsage) };
+    yield* calls.end();
+    const toolCalls = calls.all;
+    yield {
+      type: 'finish',
+      finishReason: withToolCalls(finishReason, toolCalls),
+      usage: this.usage(request, text, upstreamUsage, toolCalls),
+      ...(toolCalls.length && { toolCalls }),
+    };
   }
 
   /**
@@ -107,15 +135,18 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
    * @throws ModelProviderError when the provider fails
    */
   async complete(request: ModelRequest, signal: AbortSignal): Promise<ModelCompletion> {
+    const params = this.params(request);
     const limits = new CallLimits(signal, this.options, false);
     try {
-      const completion = await this.client.chat.completions.create({ ...this.params(request), stream: false }, { signal: limits.signal });
+      const completion = await this.client.chat.completions.create({ ...params, stream: false }, { signal: limits.signal });
       const choice = completion.choices[0];
       const text = choice?.message.content ?? '';
+      const toolCalls = toolCallsOf(choice?.message.tool_calls);
       return {
         text,
-        finishReason: FINISH_REASONS[choice?.finish_reason ?? 'stop'] ?? 'stop',
-        usage: this.usage(request, text, completion.usage),
+        finishReason: withToolCalls(FINISH_REASONS[choice?.finish_reason ?? 'stop'] ?? 'stop', toolCalls),
+        usage: this.usage(request, text, completion.usage, toolCalls),
+        ...(toolCalls.length && { toolCalls }),
       };
     } catch (err) {
       throw limits.endError() ?? this.failure(err);
@@ -123,18 +154,21 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
   }
 
   private params(request: ModelRequest) {
+    const tools = request.tools?.length ? request.tools : undefined;
     return {
       model: request.model,
-      messages: request.messages.map(({ role, content }) => ({ role: role === 'tool' ? 'user' : role, content })),
+      messages: request.messages.map(toMessage),
       temperature: acceptsTemperature(this.options, request.model) ? request.temperature : undefined,
       [this.endpoint.maxTokensField ?? 'max_tokens']: request.maxTokens,
       ...(request.topP !== undefined && { top_p: request.topP }),
       ...(request.stop?.length && { stop: request.stop }),
+      ...(tools && { tools: tools.map(toTool) }),
+      ...(tools && request.toolChoice && { tool_choice: toToolChoice(request.toolChoice) }),
     };
   }
 
-  private usage(request: ModelRequest, text: string, upstream: UpstreamUsage | undefined | null): ModelUsage {
-    if (!upstream) return estimatedUsage(request, text);
+  private usage(request: ModelRequest, text: string, upstream: UpstreamUsage | undefined | null, toolCalls: ToolCallPart[]): ModelUsage {
+    if (!upstream) return estimatedUsage(request, text, 'openai', toolCalls);
     // prompt_tokens already includes the cached tokens, completion_tokens the reasoning ones (OpenAI "usage").
     const cached = upstream.prompt_tokens_details?.cached_tokens;
     const reasoning = upstream.completion_tokens_details?.reasoning_tokens;
@@ -166,3 +200,61 @@ export class OpenAiCompatibleModelProvider extends ModelProvider {
     );
   }
 }
+
+/**
+ * One turn as a Chat Completions message (API reference, "Create chat completion" → `messages`): a user turn with
+ * images as content parts (`text`, `image_url` with the `https:` or `data:` URL as it is and its `detail`), else
+ * as a string; an assistant turn's tool calls as `tool_calls` (content null when it has no text); a `tool` turn
+ * with its `tool_call_id`. Images are only sent in user turns, where the protocol takes them.
+ */
+function toMessage(turn: ChatTurn): ChatCompletionMessageParam {
+  if (turn.role === 'tool') return { role: 'tool', tool_call_id: toolCallIdOf(turn), content: turn.content };
+  if (turn.role === 'system') return { role: 'system', content: turn.content };
+  const parts = partsOf(turn);
+  if (turn.role === 'assistant') {
+    const calls = parts.filter((p) => p.type === 'tool_call');
+    if (!calls.length) return { role: 'assistant', content: turn.content };
+    const text = textOf(parts);
+    return {
+      role: 'assistant',
+      content: text || null,
+      tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+    };
+  }
+  if (!parts.some((p) => p.type === 'image')) return { role: 'user', content: turn.content };
+  const content: ChatCompletionContentPart[] = [];
+  for (const part of parts) {
+    if (part.type === 'text' && part.text) content.push({ type: 'text', text: part.text });
+    else if (part.type === 'image') content.push({ type: 'image_url', image_url: { url: part.url, ...(part.detail && { detail: part.detail }) } });
+  }
+  return { role: 'user', content };
+}
+
+/** A function definition as a Chat Completions tool (`{type: "function", function: {name, description, parameters}}`). */
+function toTool(tool: ToolDefinition): ChatCompletionTool {
+  return {
+    type: 'function',
+    function: { name: tool.name, ...(tool.description !== undefined && { description: tool.description }), parameters: tool.parameters },
+  };
+}
+
+/** Our tool choice as `tool_choice`: `auto`, `none`, `required`, or `{type: "function", function: {name}}`. */
+function toToolChoice(choice: ToolChoice): ChatCompletionToolChoiceOption {
+  return typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
+}
+
+/** The function calls of a non-streamed answer (`message.tool_calls`; custom tool calls are not ours). */
+function toolCallsOf(calls: ChatCompletionMessageToolCall[] | undefined): ToolCallPart[] {
+  return (calls ?? []).flatMap((c) =>
+    c.type === 'function' ? [{ type: 'tool_call' as const, id: c.id, name: c.function.name, arguments: c.function.arguments || '{}' }] : [],
+  );
+}
+
+/**
+ * `tool_calls` when the answer ended normally with tool calls: some OpenAI-compatible servers say `stop` there,
+ * and callers act on the finish reason.
+ */
+function withToolCalls(reason: FinishReason, calls: readonly ToolCallPart[]): FinishReason {
+  return reason === 'stop' && calls.length ? 'tool_calls' : reason;
+}
+
