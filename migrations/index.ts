@@ -13,6 +13,7 @@ import { ApiKeyScopes1795601500000 } from './1795601500000-ApiKeyScopes';
 import { BudgetOverrides1795601500001 } from './1795601500001-BudgetOverrides';
 import { AnswerPrices1795601500002 } from './1795601500002-AnswerPrices';
 import { MessageParts1795601700000 } from './1795601700000-MessageParts';
+import { MessageSearch1795601800000 } from './1795601800000-MessageSearch';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -30,4 +31,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   BudgetOverrides1795601500001,
   AnswerPrices1795601500002,
   MessageParts1795601700000,
+  MessageSearch1795601800000,
 ];

@@ -85,7 +85,12 @@ describe('migrations', () => {
     const dataSource = await new DataSource(buildDataSourceOptions(url, 2, ENTITIES)).initialize();
     try {
       const pending = await dataSource.driver.createSchemaBuilder().log();
-      expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+      // messages.search_vector and its index are PostgreSQL's (a generated column read only by the search
+      // repository's SQL), deliberately left out of MessageEntity: the entities would drop them.
+      const ofSearchVector = (q: { query: string; parameters?: unknown[] }) =>
+        /"messages" DROP COLUMN "search_vector"|DROP INDEX "public"\."IDX_messages_search"/.test(q.query) ||
+        (q.query.startsWith('DELETE FROM "typeorm_metadata"') && q.parameters?.[1] === 'search_vector' && q.parameters?.[4] === 'messages');
+      expect(pending.upQueries.filter((q) => !ofSearchVector(q)).map((q) => q.query)).toEqual([]);
     } finally {
       await dataSource.destroy();
     }

@@ -12,7 +12,8 @@ import { newestPage } from './newest-page';
 import { observability } from './observability';
 import { queries } from './queries';
 import { redisOutage } from './redis-outage';
+import { search } from './search';
 import { throughput } from './throughput';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, observability, budgets];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, observability, budgets, search];

@@ -5,16 +5,66 @@ import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity
 import { EntityRows } from '../database/entity-rows';
 import { SqlStatement } from '../database/sql-statement';
 import { MessageEntity } from '../messages/message.entity';
+import { SearchRepository } from '../search/search.repository';
 import { ChatSessionEntity } from './chat-session.entity';
+import { SessionListPosition } from './session-cursor';
 
-/** Filters of a session listing; all optional. */
+/** Filters of a session list; all optional. */
 export interface SessionFilter {
-  titleContains?: string;
-  model?: string;
+  /** Only active sessions (default), or only archived ones. */
   archived?: boolean;
+  /** Registry id. */
+  model?: string;
   createdFrom?: Date;
   createdTo?: Date;
+  applicationId?: number;
 }
+
+/** A session list's `search`: a title containing `text`, or messages matching it by full-text search. */
+export interface SessionSearch {
+  text: string;
+  /** Most matching message ids kept per session. */
+  idsPerSession: number;
+}
+
+/** Which page of a list: `size` sessions after skipping `offset`, from the start or after `after`. */
+export interface ListWindow {
+  size: number;
+  offset: number;
+  after?: SessionListPosition;
+}
+
+/** How a session matched a list's search. */
+export interface SessionMatch {
+  /** 1 for a title hit plus the best message's `ts_rank`. */
+  rank: number;
+  title: boolean;
+  messageCount: number;
+  /** Best first. */
+  messageIds: number[];
+  /** The best message's `ts_headline` passages (markers of `search/snippet.ts`); null when no message matched. */
+  headline: string | null;
+}
+
+/** A session of a list page, with the position a page ending on it ends at. */
+export interface ListedSession {
+  session: ChatSessionEntity;
+  position: SessionListPosition;
+  /** With a search only. */
+  match?: SessionMatch;
+}
+
+/** A page of a session list. */
+export interface SessionList {
+  /** Sessions matching the filters, on every page. */
+  total: number;
+  items: ListedSession[];
+  /** Whether sessions follow this page. */
+  more: boolean;
+}
+
+/** `updated_at` to the microsecond, as cursors carry it. */
+const POSITION_TIME = `to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** The fields of a new session. */
 export type NewSession = Pick<ChatSessionEntity, 'userId' | 'model'> &
@@ -58,6 +108,7 @@ export class ChatSessionsRepository {
   constructor(
     @InjectRepository(ChatSessionEntity) private readonly sessions: Repository<ChatSessionEntity>,
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    private readonly search: SearchRepository,
   ) {
     this.rows = new EntityRows(sessions);
   }
@@ -159,23 +210,83 @@ export class ChatSessionsRepository {
     return rows.length ? this.rows.hydrate(rows[0]) : null;
   }
 
-  /** A page of the user's sessions, newest `updated_at` first. */
-  findPage(userId: number, filter: SessionFilter, page: number, pageSize: number): Promise<[ChatSessionEntity[], number]> {
-    const qb = this.sessions.createQueryBuilder('s').where('s.user_id = :userId', { userId });
-    qb.andWhere(filter.archived ? 's.archived_at IS NOT NULL' : 's.archived_at IS NULL');
-    if (filter.titleContains) {
-      const pattern = `%${filter.titleContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      qb.andWhere('s.title ILIKE :pattern', { pattern });
+  /**
+   * A page of the user's sessions, the one query builder of both session lists: newest `updated_at` first (then
+   * highest id), or with a search best rank first (then the same). One statement: the page, and the count of every
+   * matching session.
+   * @param window `offset` sessions skipped (page numbers); `after` a keyset position (cursors)
+   */
+  async findList(userId: number, filter: SessionFilter, window: ListWindow, search?: SessionSearch): Promise<SessionList> {
+    const stmt = new SqlStatement();
+    const conditions = [`s.user_id = ${stmt.param(userId, 'integer')}`, `s.archived_at IS ${filter.archived ? 'NOT NULL' : 'NULL'}`];
+    if (filter.model !== undefined) conditions.push(`s.model = ${stmt.param(filter.model, 'varchar')}`);
+    if (filter.createdFrom) conditions.push(`s.created_at >= ${stmt.param(filter.createdFrom, 'timestamptz')}`);
+    if (filter.createdTo) conditions.push(`s.created_at <= ${stmt.param(filter.createdTo, 'timestamptz')}`);
+    if (filter.applicationId !== undefined) conditions.push(`s.application_id = ${stmt.param(filter.applicationId, 'integer')}`);
+    const where = conditions.join(' AND ');
+
+    // Without a search the sessions are read twice (page, count) straight from the table and its indexes; with
+    // one, the matches are worked out once.
+    let listed = `(SELECT s.* FROM chat_sessions s WHERE ${where}) listed`;
+    let headline = 'NULL::text';
+    if (search) {
+      const q = this.search.textQuery(stmt, search.text);
+      const hits = this.search.addSessionHits(stmt, q, where, search.idsPerSession);
+      const pattern = stmt.param(`%${search.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`, 'text');
+      listed = stmt.with(
+        'listed',
+        `SELECT s.*, COALESCE(s.title ILIKE ${pattern}, false) AS title_hit,
+                (COALESCE(s.title ILIKE ${pattern}, false)::int + COALESCE(h.best, 0))::real AS rank,
+                COALESCE(h.message_count, 0) AS message_count_matched, COALESCE(h.message_ids, '{}') AS message_ids
+           FROM chat_sessions s LEFT JOIN ${hits} h ON h.session_id = s.id
+          WHERE ${where} AND (s.title ILIKE ${pattern} OR h.session_id IS NOT NULL)`,
+      );
+      headline = this.search.headlineOf(stmt, q, 'page.message_ids[1]');
     }
-    if (filter.model) qb.andWhere('s.model = :model', { model: filter.model });
-    if (filter.createdFrom) qb.andWhere('s.created_at >= :from', { from: filter.createdFrom });
-    if (filter.createdTo) qb.andWhere('s.created_at <= :to', { to: filter.createdTo });
-    return qb
-      .orderBy('s.updated_at', 'DESC')
-      .addOrderBy('s.id', 'DESC')
-      .skip((page - 1) * pageSize)
-      .take(pageSize)
-      .getManyAndCount();
+    const order = search ? ['rank', 'updated_at', 'id'] : ['updated_at', 'id'];
+    let after = 'true';
+    if (window.after) {
+      const key = [`${stmt.param(window.after.updatedAt, 'timestamptz')}`, stmt.param(window.after.id, 'integer')];
+      if (search) key.unshift(stmt.param(window.after.rank ?? null, 'real'));
+      after = `(${order.join(', ')}) < (${key.join(', ')})`;
+    }
+    const orderBy = order.map((c) => `${c} DESC`).join(', ');
+    stmt.with(
+      'page',
+      `SELECT *, ${POSITION_TIME} AS position_time${search ? ', rank::text AS position_rank' : ''} FROM ${listed}
+        WHERE ${after} ORDER BY ${orderBy}
+        LIMIT ${stmt.param(window.size + 1, 'integer')} OFFSET ${stmt.param(window.offset, 'integer')}`,
+    );
+    stmt.with('total', `SELECT count(*)::int AS total FROM ${listed}`);
+    const rows = await stmt.run<Record<string, unknown> & { total: number; id: number | null }>(
+      this.sessions.manager,
+      `SELECT total.total, page.*, ${headline} AS headline FROM total LEFT JOIN page ON true
+        ORDER BY ${order.map((c) => `page.${c} DESC`).join(', ')}`,
+    );
+    const found = rows.filter((r) => r.id !== null);
+    return {
+      total: rows[0].total,
+      more: found.length > window.size,
+      items: found.slice(0, window.size).map((r) => ({
+        session: this.rows.hydrate(r),
+        position: {
+          id: r.id as number,
+          updatedAt: r.position_time as string,
+          ...(search ? { rank: r.position_rank as string } : {}),
+        },
+        ...(search
+          ? {
+              match: {
+                rank: r.rank as number,
+                title: r.title_hit as boolean,
+                messageCount: r.message_count_matched as number,
+                messageIds: r.message_ids as number[],
+                headline: r.headline as string | null,
+              },
+            }
+          : {}),
+      })),
+    };
   }
 
   /**

@@ -18,14 +18,8 @@ import {
   SessionPageDto,
   SwitchModelResultDto,
 } from './dto/session.dto';
-import {
-  CreateSessionDto,
-  DeleteSessionQueryDto,
-  HistoryQueryDto,
-  ListSessionsQueryDto,
-  SwitchModelDto,
-  UpdateSessionDto,
-} from './dto/session-input.dto';
+import { CreateSessionDto, DeleteSessionQueryDto, SwitchModelDto, UpdateSessionDto } from './dto/session-input.dto';
+import { HistoryQueryDto, ListSessionsQueryDto } from './dto/session-list-query.dto';
 import { OperationId } from '../common/operation-id.decorator';
 
 /** Chat sessions: create, read, update, archive or delete, the chat history and the model switch. */
@@ -46,7 +40,10 @@ export class ChatsController {
     return this.chats.create(user, dto);
   }
 
-  /** List my sessions (without messages), newest activity first. */
+  /**
+   * List my sessions (without messages), newest activity first; with `search`, the best match first. Page by
+   * `page` or by `cursor` (the previous answer's `next_cursor`).
+   */
   @Get('sessions')
   @KeyScope('sessions:read')
   @ApiOkResponse({ type: SessionPageDto })
@@ -97,7 +94,10 @@ export class ChatsController {
     return this.chats.restore(user, id);
   }
 
-  /** The chat history: my sessions with their messages, newest activity first. */
+  /**
+   * The chat history: my sessions with their messages, newest activity first; the same filters and paging as
+   * `GET /v1/chat/sessions`.
+   */
   @Get('history')
   @KeyScope('sessions:read')
   @ApiOkResponse({ type: HistoryPageDto })

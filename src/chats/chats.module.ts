@@ -5,6 +5,7 @@ import { MessageEntity } from '../messages/message.entity';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { PromptsModule } from '../prompts/prompts.module';
 import { ProvidersModule } from '../providers/providers.module';
+import { SearchModule } from '../search/search.module';
 import { UsageModule } from '../usage/usage.module';
 import { ChatSessionEntity } from './chat-session.entity';
 import { ChatSessionsRepository } from './chat-sessions.repository';
@@ -14,11 +15,11 @@ import { SessionTitlesService } from './session-titles.service';
 
 /**
  * Chat sessions and their titles. `ChatSessionsRepository` is the only writer of `chat_sessions` (other modules call
- * its intent-named methods in their transactions). Reads messages for history answers; writing them is the
- * messages module's job.
+ * its intent-named methods in their transactions). Reads messages for history answers, and matches them through the
+ * search module for the lists' `search`; writing them is the messages module's job.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule, UsageModule, IdempotencyModule, BudgetsModule],
+  imports: [TypeOrmModule.forFeature([ChatSessionEntity, MessageEntity]), ProvidersModule, PromptsModule, UsageModule, IdempotencyModule, BudgetsModule, SearchModule],
   controllers: [ChatsController],
   providers: [ChatsService, ChatSessionsRepository, SessionTitlesService],
   exports: [ChatsService, ChatSessionsRepository, SessionTitlesService],

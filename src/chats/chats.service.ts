@@ -3,28 +3,27 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { SqlStatement } from '../database/sql-statement';
 import { AuthenticatedUser } from '../common/authenticated-user';
-import { notFound, ProblemException } from '../common/problem';
+import { invalidField, notFound, ProblemException } from '../common/problem';
 import { AppConfig, appConfig } from '../config/app-config';
 import { PromptsService } from '../prompts/prompts.service';
 import { ModelRegistry } from '../providers/model-registry';
 import { ModelRouter } from '../providers/model-router';
 import { ModelCall, UsageService } from '../usage/usage.service';
+import { SessionMatchDto } from '../search/dto/search.dto';
+import { snippetHtml } from '../search/snippet';
 import { ChatSessionEntity } from './chat-session.entity';
-import { ChatSessionsRepository, NewSession } from './chat-sessions.repository';
+import { ChatSessionsRepository, ListedSession, NewSession, SessionList } from './chat-sessions.repository';
+import { decodeCursor, encodeCursor } from './session-cursor';
 import {
   DeletedDto,
   HistoryPageDto,
   SessionDto,
+  SessionListMetaDto,
   SessionPageDto,
   SwitchModelResultDto,
 } from './dto/session.dto';
-import {
-  CreateSessionDto,
-  HistoryQueryDto,
-  ListSessionsQueryDto,
-  SwitchModelDto,
-  UpdateSessionDto,
-} from './dto/session-input.dto';
+import { CreateSessionDto, SwitchModelDto, UpdateSessionDto } from './dto/session-input.dto';
+import { HistoryQueryDto, ListSessionsQueryDto, SessionListQueryDto } from './dto/session-list-query.dto';
 
 /**
  * Chat sessions: creation, listing, the documented history and switch-model, soft and hard deletion.
@@ -119,47 +118,82 @@ export class ChatsService {
     return SessionDto.from(await this.findOwned(user.id, id));
   }
 
+  /** `GET /v1/chat/sessions`: my sessions without their messages. @throws 400 when start_date is after end_date */
   async list(user: AuthenticatedUser, q: ListSessionsQueryDto): Promise<SessionPageDto> {
-    const [rows, total] = await this.sessions.findPage(
-      user.id,
-      { titleContains: q.search, model: q.model ? this.modelFilter(q.model) : undefined, archived: q.archived ?? false },
-      q.page,
-      q.page_size,
-    );
-    return { total, page: q.page, page_size: q.page_size, items: rows.map(SessionDto.from) };
+    const list = await this.findList(user, q);
+    return {
+      ...this.listMeta(q, list),
+      items: list.items.map((l) => ({ ...SessionDto.from(l.session), ...this.matchOf(l) })),
+    };
   }
 
   /**
-   * The documented history (`GET /v1/chat/history`): active sessions, newest `updated_at` first, each with its
-   * newest `history.messages_per_session` messages (oldest first); the page's messages come in one query.
+   * The documented history (`GET /v1/chat/history`): the same list as `list`, each session with its newest
+   * `history.messages_per_session` messages (oldest first); the page's messages come in one query.
+   * @throws 400 when start_date is after end_date
    */
   async history(user: AuthenticatedUser, q: HistoryQueryDto): Promise<HistoryPageDto> {
+    const list = await this.findList(user, q);
+    const turns = await this.sessions.turnsOf(list.items.map((l) => l.session.id), this.config.history.messages_per_session);
+    return {
+      ...this.listMeta(q, list),
+      sessions: list.items.map((l) => ({
+        id: l.session.id,
+        user_id: l.session.userId,
+        application_id: l.session.applicationId,
+        model: l.session.model,
+        title: l.session.title,
+        messages: turns.get(l.session.id) ?? [],
+        created_at: l.session.createdAt.toISOString(),
+        updated_at: l.session.updatedAt.toISOString(),
+        ...this.matchOf(l),
+      })),
+    };
+  }
+
+  /** The page both lists show, by page number or after a cursor (the DTO has checked the cursor). */
+  private async findList(user: AuthenticatedUser, q: SessionListQueryDto & { page_size: number }): Promise<SessionList> {
     const from = q.start_date ? new Date(q.start_date) : undefined;
     const to = q.end_date ? new Date(q.end_date) : undefined;
     if (from && to && from > to) {
       throw new ProblemException(HttpStatus.BAD_REQUEST, 'start_date must not be after end_date.');
     }
-    const [rows, total] = await this.sessions.findPage(
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q);
+    if (after && 'problem' in after) throw invalidField('cursor', after.problem);
+    return this.sessions.findList(
       user.id,
-      { model: q.model ? this.modelFilter(q.model) : undefined, createdFrom: from, createdTo: to },
-      q.page,
-      q.page_size,
+      {
+        archived: q.archived ?? false,
+        model: q.model ? this.modelFilter(q.model) : undefined,
+        createdFrom: from,
+        createdTo: to,
+        applicationId: q.application_id,
+      },
+      {
+        size: q.page_size,
+        offset: after ? 0 : ((q.page ?? 1) - 1) * q.page_size,
+        after,
+      },
+      q.search ? { text: q.search, idsPerSession: this.config.search.message_ids_per_session } : undefined,
     );
-    const turns = await this.sessions.turnsOf(rows.map((s) => s.id), this.config.history.messages_per_session);
+  }
+
+  private listMeta(q: SessionListQueryDto & { page_size: number }, list: SessionList): SessionListMetaDto {
+    const last = list.items.at(-1);
     return {
-      total,
-      page: q.page,
+      total: list.total,
+      page: q.cursor === undefined ? (q.page ?? 1) : null,
       page_size: q.page_size,
-      sessions: rows.map((s) => ({
-        id: s.id,
-        user_id: s.userId,
-        application_id: s.applicationId,
-        model: s.model,
-        title: s.title,
-        messages: turns.get(s.id) ?? [],
-        created_at: s.createdAt.toISOString(),
-        updated_at: s.updatedAt.toISOString(),
-      })),
+      next_cursor: list.more && last ? encodeCursor(q, last.position) : null,
+    };
+  }
+
+  /** `{ match }` for a session of a searched list, else nothing. */
+  private matchOf(l: ListedSession): { match?: SessionMatchDto } {
+    if (!l.match) return {};
+    const { rank, title, messageCount, messageIds, headline } = l.match;
+    return {
+      match: { rank, title, message_count: messageCount, message_ids: messageIds, snippet: headline === null ? null : snippetHtml(headline) },
     };
   }
 

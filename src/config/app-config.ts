@@ -174,6 +174,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     prompts: file.prompts,
     files: file.files,
     history: file.history,
+    /** Full-text search (README "Search"). */
+    search: file.search,
     /** Function definitions in a request (README "Tools and images"). */
     tools: file.tools,
     /** Prometheus metrics (README "Operating it"). */

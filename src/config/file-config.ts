@@ -213,6 +213,23 @@ export class HistoryConfig {
   @IsInt() @Min(1) @Max(10_000) messages_per_session = 50;
 }
 
+/** Full-text search of sessions and messages (README "Search"). */
+export class SearchConfig {
+  /**
+   * PostgreSQL text search configuration (`SELECT cfgname FROM pg_ts_config`): how words are split, stemmed and which
+   * are stop words. Checked at start-up; when it differs from the one `messages.search_vector` was built with, that
+   * column is rebuilt then (the messages table is rewritten, as by a migration).
+   */
+  @IsString() @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'language must be a text search configuration name such as english or simple' })
+  language = 'english';
+  /** Longest snippet fragment, in words. */
+  @IsInt() @Min(2) @Max(200) snippet_max_words = 30;
+  /** Fragments a snippet may join (with " … "); 0: one stretch of text around the best match. */
+  @IsInt() @Min(0) @Max(10) snippet_fragments = 2;
+  /** Ids of a session's matching messages listed with it in searched session lists, best first. */
+  @IsInt() @Min(1) @Max(100) message_ids_per_session = 5;
+}
+
 /** PDF uploads (README "Files (PDF upload)"); the upload size limit is `limits.max_upload_bytes`. */
 export class FilesConfig {
   /** Files with more pages are refused (422) before any text is extracted. */
@@ -389,6 +406,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => PromptsConfig) prompts = new PromptsConfig();
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
+  @ValidateNested() @Type(() => SearchConfig) search = new SearchConfig();
   @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
   @ValidateNested() @Type(() => RedisConfig) redis = new RedisConfig();
   @ValidateNested() @Type(() => ToolsConfig) tools = new ToolsConfig();

@@ -179,9 +179,10 @@ export class MessagesRepository {
 
   /**
    * One page of a session's messages after `afterId`, oldest first, by keyset on (session_id, id).
+   * @param offset messages skipped after `afterId` (page numbers)
    * @returns up to `limit` messages and whether more follow
    */
-  async page(sessionId: number, afterId: number, limit: number): Promise<{ items: MessageEntity[]; more: boolean }> {
+  async page(sessionId: number, afterId: number, limit: number, offset = 0): Promise<{ items: MessageEntity[]; more: boolean }> {
     // `= ANY(array)` instead of `=`: with a constant session id the planner treats the order as plain `id` and may
     // walk the primary key past other sessions' rows; this way it reads the page from the (session_id, id) index,
     // so a page of a 100,000-message session costs what a page of a short one does.
@@ -190,6 +191,7 @@ export class MessagesRepository {
       .where('m.session_id = ANY(:ids) AND m.id > :afterId', { ids: [sessionId], afterId })
       .orderBy('m.session_id', 'ASC')
       .addOrderBy('m.id', 'ASC')
+      .skip(offset)
       .take(limit + 1)
       .getMany();
     return { items: rows.slice(0, limit), more: rows.length > limit };

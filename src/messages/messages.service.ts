@@ -86,9 +86,11 @@ export class MessagesService {
   /** A page of a session's messages, oldest first (keyset pagination). @throws 404 not the caller's session */
   async list(user: AuthenticatedUser, sessionId: number, q: ListMessagesQueryDto): Promise<MessagePageDto> {
     const session = await this.chats.findOwned(user.id, sessionId);
-    const { items, more } = await this.messages.page(session.id, q.after_id ?? 0, q.page_size);
+    const offset = q.page === undefined ? 0 : (q.page - 1) * q.page_size;
+    const { items, more } = await this.messages.page(session.id, q.after_id ?? 0, q.page_size, offset);
     return {
       total: session.messageCount,
+      page: q.page ?? null,
       page_size: q.page_size,
       items: items.map(MessageDto.from),
       next_after_id: more ? items[items.length - 1].id : null,

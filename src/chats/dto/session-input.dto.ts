@@ -2,7 +2,6 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   IsBoolean,
-  IsDateString,
   IsInt,
   IsObject,
   IsOptional,
@@ -14,8 +13,6 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { MAX_ID } from '../../common/parse-id.pipe';
-import { MAX_PAGE, PageQueryDto } from '../../common/pagination.dto';
-import { toInt } from '../../common/integer-transform';
 import { NullClears } from '../../common/nullable';
 import { MaxJsonSize } from '../../common/max-json-size.validator';
 import { TemplateVariables } from '../../prompts/dto/prompt-input.dto';
@@ -64,46 +61,6 @@ export class UpdateSessionDto {
   /** Replaces the metadata object (`null` is refused: send `{}` to empty it). */
   @ValidateIf((_, v) => v !== undefined) @IsObject() @MaxJsonSize(16_384)
   metadata?: Record<string, unknown>;
-}
-
-/** Query of `GET /v1/chat/sessions`. */
-export class ListSessionsQueryDto extends PageQueryDto {
-  /** Case-insensitive substring of the title. */
-  @IsOptional() @IsString() @MaxLength(200)
-  search?: string;
-
-  /** Registry id or alias. */
-  @IsOptional() @IsString() @MaxLength(200)
-  model?: string;
-
-  /** `true`: only archived (soft-deleted) sessions; default `false`: only active ones. */
-  @IsOptional() @Transform(toBool) @IsBoolean()
-  archived?: boolean;
-}
-
-/** Query of the API guide's `GET /v1/chat/history`. */
-export class HistoryQueryDto {
-  /** Page number, from 1. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(MAX_PAGE)
-  page: number = 1;
-
-  /** Sessions per page, 1..100 (default 10, as documented). */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
-  page_size: number = 10;
-
-  /** Only sessions created at or after this instant (ISO 8601). */
-  @ApiProperty({ required: false, format: 'date-time' })
-  @IsOptional() @IsDateString()
-  start_date?: string;
-
-  /** Only sessions created at or before this instant (ISO 8601). */
-  @ApiProperty({ required: false, format: 'date-time' })
-  @IsOptional() @IsDateString()
-  end_date?: string;
-
-  /** Registry id or alias, e.g. `gpt-4`. */
-  @IsOptional() @IsString() @MaxLength(200)
-  model?: string;
 }
 
 /** Query of `DELETE /v1/chat/sessions/{id}`. */

@@ -1,5 +1,5 @@
-import { PageMetaDto } from '../../common/pagination.dto';
 import { ApiProperty } from '@nestjs/swagger';
+import { SessionMatchDto } from '../../search/dto/search.dto';
 import { ChatSessionEntity } from '../chat-session.entity';
 
 /** A chat session as clients see it (API.md "GET /v1/chat/sessions/{id}"). */
@@ -53,9 +53,29 @@ export class SessionDto {
   }
 }
 
+/**
+ * What both session lists answer beside their sessions: the API guide's `{ total, page, page_size }` and the cursor
+ * of the next page.
+ */
+export abstract class SessionListMetaDto {
+  /** Sessions across all pages. */
+  @ApiProperty({ type: 'integer' }) total: number;
+  /** This page's number, from 1; null when the page was asked for by `cursor`. */
+  @ApiProperty({ type: 'integer', nullable: true }) page: number | null;
+  @ApiProperty({ type: 'integer' }) page_size: number;
+  /** Pass as `cursor` (with the same filters) for the next page; null on the last page. */
+  @ApiProperty({ type: String, nullable: true }) next_cursor: string | null;
+}
+
+/** A session in a list; with `search`, how it matched. */
+export class SessionListItemDto extends SessionDto {
+  /** Only when the list was asked for with `search`. */
+  match?: SessionMatchDto;
+}
+
 /** A page of sessions, without their messages. */
-export class SessionPageDto extends PageMetaDto {
-  items: SessionDto[];
+export class SessionPageDto extends SessionListMetaDto {
+  items: SessionListItemDto[];
 }
 
 /** A message as the API guide's history and switch-model answers show it. */
@@ -75,10 +95,15 @@ export class HistorySessionDto {
   messages: TurnDto[];
   created_at: string;
   updated_at: string;
+  /** Only when the history was asked for with `search`: how the session matched. */
+  match?: SessionMatchDto;
 }
 
-/** The API guide's history page: `{ total, page, page_size, sessions }`, newest `updated_at` first. */
-export class HistoryPageDto extends PageMetaDto {
+/**
+ * The API guide's history page: `{ total, page, page_size, sessions }`, newest `updated_at` first (best match first
+ * with `search`), and `next_cursor`.
+ */
+export class HistoryPageDto extends SessionListMetaDto {
   sessions: HistorySessionDto[];
 }
 

@@ -215,10 +215,12 @@ export class BackgroundAnswerDto {
   status: string;
 }
 
-/** A page of messages, oldest first, read by keyset (`after_id`), not by offset. */
+/** A page of messages, oldest first, read by keyset (`after_id`) or by page number (`page`). */
 export class MessagePageDto {
   /** Messages in the session. */
   @ApiProperty({ type: 'integer' }) total: number;
+  /** The page number asked for with `page`; null when paging by `after_id`. */
+  @ApiProperty({ type: 'integer', nullable: true }) page: number | null;
   @ApiProperty({ type: 'integer' }) page_size: number;
   items: MessageDto[];
   /** Pass as `after_id` for the next page; null on the last page. */

@@ -1,15 +1,31 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
 import { toInt } from '../../common/integer-transform';
+import { MAX_PAGE } from '../../common/pagination.dto';
 import { MAX_ID } from '../../common/parse-id.pipe';
 import { STREAM_FORMATS, StreamFormat } from './send-message.dto';
 
-/** Query of `GET /v1/chat/sessions/{id}/messages`: keyset pagination, oldest first. */
+/**
+ * Query of `GET /v1/chat/sessions/{id}/messages`, oldest first: by keyset (`after_id`, stable while messages are
+ * added) or by page number (`page`), not both.
+ */
 export class ListMessagesQueryDto {
   /** Return messages after this message id (the previous page's `next_after_id`). */
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(MAX_ID)
   after_id?: number;
+
+  /** Page number, from 1: the messages after `(page - 1) × page_size` older ones. Not together with `after_id`. */
+  @ApiProperty({ type: 'integer', required: false })
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(MAX_PAGE)
+  @ValidateBy({
+    name: 'notWithAfterId',
+    validator: {
+      validate: (_: unknown, args) => (args?.object as ListMessagesQueryDto).after_id === undefined,
+      defaultMessage: () => 'send page or after_id, not both: each says which page to return',
+    },
+  })
+  page?: number;
 
   /** Messages per page, 1..100. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
