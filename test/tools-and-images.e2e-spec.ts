@@ -54,6 +54,8 @@ describe('tools and images: requests, capabilities and storage', () => {
 
   it('names the field at fault for malformed parts, tools and tool messages (422), and calls no model', async () => {
     const user = (content: unknown) => ({ role: 'user', content });
+    const call = (id: string) => ({ id, type: 'function', function: { name: 'get_weather', arguments: '{}' } });
+    const callPart = (id: string) => ({ type: 'tool_call', id, name: 'get_weather', arguments: '{}' });
     const cases: [object, string][] = [
       [{ messages: [user([{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'http://example.com/a.png' } }])] }, 'messages.0.content.1.image_url.url'],
       [{ messages: [user([{ type: 'image', url: 42 }])] }, 'messages.0.content.0.url'],
@@ -76,6 +78,11 @@ describe('tools and images: requests, capabilities and storage', () => {
       [{ messages: [user('hi'), { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: 1 } }] }] }, 'messages.1.tool_calls.0.function.arguments'],
       [{ messages: [user('hi'), { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }] }, 'messages'],
       [{ messages: [user([])] }, 'messages.0.content'],
+      // Tool results right after the calls they answer, every call answered.
+      [{ messages: [user('hi'), { role: 'assistant', tool_calls: [call('c1')] }, user('never mind')] }, 'messages.1.tool_calls.0'],
+      [{ messages: [user('hi'), { role: 'assistant', content: [callPart('c1'), callPart('c2')] }, { role: 'tool', tool_call_id: 'c1', content: 'ok' }] }, 'messages.1.content.1'],
+      [{ messages: [user('hi'), { role: 'assistant', tool_calls: [call('c1')] }, { role: 'tool', tool_call_id: 'c1', content: 'ok' }, { role: 'tool', tool_call_id: 'c1', content: 'again' }] }, 'messages.3.tool_call_id'],
+      [{ messages: [user('hi'), { role: 'assistant', tool_calls: [call('c1')] }, { role: 'tool', tool_call_id: 'c1', content: 'ok' }, user('and'), { role: 'tool', tool_call_id: 'c1', content: 'late' }] }, 'messages.4.tool_call_id'],
     ];
     for (const [body, field] of cases) {
       const res = await send({ model: 'gpt-4o-mini', ...body });
@@ -83,6 +90,11 @@ describe('tools and images: requests, capabilities and storage', () => {
       expect({ body, fields: errorsOf(res).map((e) => e.field) }).toEqual({ body, fields: expect.arrayContaining([field]) });
     }
     expect(fake.requests).toHaveLength(0);
+
+    // A whole exchange in one request is fine (stateless on the completions route too).
+    const exchange = [user('Weather?'), { role: 'assistant', tool_calls: [call('c1'), call('c2')] }, { role: 'tool', tool_call_id: 'c2', content: '4 °C' }, { role: 'tool', tool_call_id: 'c1', content: '5 °C' }];
+    await send({ model: 'offline', stream: false, messages: exchange }).expect(200);
+    await request(t.url).post('/v1/chat/completions').set(alice.auth).send({ model: 'offline', messages: exchange }).expect(200);
   });
 
   it('limits images per request and tools by the configuration', async () => {
@@ -104,6 +116,8 @@ describe('tools and images: requests, capabilities and storage', () => {
   });
 
   it('refuses tools or images for a model without the capability (400 naming both), on both routes', async () => {
+    const sessions = async () => (await request(t.url).get('/v1/chat/sessions').set(alice.auth)).body.total as number;
+    const before = await sessions();
     const image = await send({ model: 'gpt-4', messages: [{ role: 'user', content: [{ type: 'text', text: 'What is it?' }, { type: 'image', url: PNG_1X1 }] }] });
     expect(image.status).toBe(400);
     expect(image.body).toMatchObject({
@@ -130,7 +144,7 @@ describe('tools and images: requests, capabilities and storage', () => {
 
     // Nothing was stored or sent.
     expect(fake.requests).toHaveLength(0);
-    expect((await request(t.url).get('/v1/chat/sessions').set(alice.auth)).body.total).toBe(0);
+    expect(await sessions()).toBe(before);
   });
 
   it('shows supports_tools and supports_vision in /v1/models', async () => {

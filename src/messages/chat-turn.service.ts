@@ -20,7 +20,7 @@ import { SummariesService } from '../context/summaries.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { tokenCounterFor } from '../providers/tokenizer';
 import { isAbortError } from '../providers/abort';
-import { ContentPart, ToolCallPart, ToolChoice, ToolDefinition, toolCallsOf } from '../providers/content-parts';
+import { ContentPart, ToolCallPart, ToolChoice, ToolDefinition } from '../providers/content-parts';
 import { ChatTurn, FinishReason, ModelProviderError, ModelRequest, ModelStreamEvent, ModelUsage } from '../providers/model-provider';
 import { costOf, missingCapability, ModelCapabilityError, ModelNeeds, ModelRegistry, RegisteredModel } from '../providers/model-registry';
 import { ModelRoute, ModelRouter } from '../providers/model-router';
@@ -599,26 +599,45 @@ export class ChatTurnService {
   }
 
   /**
-   * A `tool` message must answer a call of an assistant message before it in the request, or of the session's last
-   * answer (read only when the request does not hold the call itself).
-   * @throws ProblemException 422 naming the message's `tool_call_id`
+   * Tool results must sit where every protocol expects them (OpenAI, Anthropic and Gemini all refuse otherwise):
+   * right after the assistant message whose calls they answer (other tool results between), each call of an
+   * assistant message in the request answered before the next user or assistant message. Tool results at the start
+   * of the request answer the session's last answer (read only then). System messages become the system prompt
+   * and do not count.
+   * @throws ProblemException 422 naming the tool message's `tool_call_id`, or the call left unanswered
    */
   private async checkToolResults(request: TurnRequest, session: ChatSessionEntity | null): Promise<void> {
-    const known = new Set<string>();
-    let stored = false;
+    /** Calls the next tool results may answer, by id, with the field of each one of the request left to answer. */
+    let open: Map<string, string | undefined> | undefined;
+    let first = true;
+    const unanswered = () => [...(open?.values() ?? [])].find((field) => field !== undefined);
     for (const [i, m] of request.messages.entries()) {
-      if (m.role === 'assistant') for (const call of toolCallsOf(m.parts)) known.add(call.id);
-      if (m.role !== 'tool' || known.has(m.tool_call_id!)) continue;
-      if (session && !stored) {
-        stored = true;
-        for (const id of await this.messages.lastAnswerToolCallIds(session.id)) known.add(id);
-        if (known.has(m.tool_call_id!)) continue;
+      if (m.role === 'system') continue;
+      if (m.role === 'tool') {
+        if (!open && first && session) open = new Map((await this.messages.lastAnswerToolCallIds(session.id)).map((id) => [id, undefined]));
+        if (!open?.has(m.tool_call_id!)) {
+          throw invalidField(
+            `messages.${i}.tool_call_id`,
+            `"${m.tool_call_id}" is not the id of a tool call of the assistant message just before it` +
+              (session ? " (or, at the start of the request, of the session's last answer)" : ''),
+          );
+        }
+        open.delete(m.tool_call_id!);
+        first = false;
+        continue;
       }
-      throw invalidField(
-        `messages.${i}.tool_call_id`,
-        `"${m.tool_call_id}" is not the id of a tool call of an assistant message before it${session ? " or of the session's last answer" : ''}`,
+      const left = unanswered();
+      if (left) throw invalidField(left, 'this tool call has no result: answer it with a tool message right after its assistant message');
+      first = false;
+      open = undefined;
+      if (m.role !== 'assistant') continue;
+      const fields = m.part_fields;
+      open = new Map(
+        (m.parts ?? []).flatMap((p, j) => (p.type === 'tool_call' ? [[p.id, fields?.[j] ?? `messages.${i}.content.${j}`] as const] : [])),
       );
     }
+    const left = unanswered();
+    if (left) throw invalidField(left, 'this tool call has no result: answer it with a tool message right after its assistant message');
   }
 
   /**
