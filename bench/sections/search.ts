@@ -54,7 +54,10 @@ async function seed(bench: Bench, sessions: number, perSession: number): Promise
   for (let start = 0; start < all.length; start += batch) {
     const rows = all.slice(start, start + batch);
     await bench.sql(
-      'INSERT INTO messages (session_id, role, content) SELECT * FROM unnest($1::int[], $2::varchar[], $3::text[])',
+      // Every message is stored as parts too: one text part holding its content.
+      `INSERT INTO messages (session_id, role, content, parts)
+       SELECT s, r, c, jsonb_build_array(jsonb_build_object('type', 'text', 'text', c))
+       FROM unnest($1::int[], $2::varchar[], $3::text[]) AS t(s, r, c)`,
       [rows.map((r) => r.id), rows.map((r) => r.role), rows.map(() => text())],
     );
   }
