@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import request from 'supertest';
 import { startApp, TestApp } from './support/app';
 import { FakeAnthropic, startFakeAnthropic } from './support/fake-anthropic-server';
+import { FakeGemini, startFakeGemini } from './support/fake-gemini-server';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
 import { parseSse, SseEvent } from './support/sse';
 import { writeTestConfig } from './support/test-config';
@@ -38,11 +39,13 @@ describe('tools: the round trip through the app', () => {
   let t: TestApp;
   let openai: FakeOpenAi;
   let anthropic: FakeAnthropic;
+  let gemini: FakeGemini;
   let alice: TestUser;
 
   beforeAll(async () => {
     openai = await startFakeOpenAi({ apiKey: 'sk-openai' });
     anthropic = await startFakeAnthropic({ apiKey: 'sk-ant' });
+    gemini = await startFakeGemini({ apiKey: 'g-key' });
     // A short log retention, so a resume after it replays from the stored row.
     const config = writeTestConfig((c) => (c.streams = { ...c.streams, retention_seconds: 1 }));
     t = await startApp({
@@ -51,17 +54,21 @@ describe('tools: the round trip through the app', () => {
       OPENAI_API_KEY: 'sk-openai',
       ANTHROPIC_BASE_URL: anthropic.url,
       ANTHROPIC_API_KEY: 'sk-ant',
+      GOOGLE_BASE_URL: gemini.url,
+      GOOGLE_API_KEY: 'g-key',
     });
     alice = await registerUser(t.url);
   });
   beforeEach(() => {
     openai.reset();
     anthropic.reset();
+    gemini.reset();
   });
   afterAll(async () => {
     await t.close();
     await openai.close();
     await anthropic.close();
+    await gemini.close();
   });
 
   const send = (body: object) => request(t.url).post('/v1/chat/stream').set(alice.auth).send(body);
@@ -184,6 +191,35 @@ describe('tools: the round trip through the app', () => {
       { role: 'user', content: [expect.objectContaining({ type: 'tool_result', tool_use_id: 'call_w1' })] },
     ]);
     expect(openai.requests).toHaveLength(1);
+  });
+
+  it('does the round trip on the Gemini protocol: functionCall stored as a tool call, the result sent back as functionResponse', async () => {
+    gemini.script({ functionCalls: [{ name: 'get_weather', args: { city: 'Oslo' } }] });
+    const first = await send({ model: 'gemini-flash', stream: false, messages: [{ role: 'user', content: 'Weather in Oslo?' }], tools: [WEATHER_TOOL] });
+    expect(first.status).toBe(200);
+    expect(first.body.finish_reason).toBe('tool_calls');
+    const calls = (first.body.message.parts as { type: string; id: string; name: string; arguments: string }[]).filter((p) => p.type === 'tool_call');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ name: 'get_weather' });
+    expect(JSON.parse(calls[0].arguments)).toEqual({ city: 'Oslo' });
+    const offered = gemini.requests[0].body as { tools: { functionDeclarations: { name: string }[] }[] };
+    expect(offered.tools[0].functionDeclarations.map((d) => d.name)).toEqual(['get_weather']);
+
+    gemini.script({ pieces: ['Four degrees', ' in Oslo.'] });
+    const second = await send({
+      session_id: first.body.session_id,
+      stream: false,
+      messages: [{ role: 'tool', tool_call_id: calls[0].id, content: '{"celsius":4}' }],
+      tools: [WEATHER_TOOL],
+    });
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ output_text: 'Four degrees in Oslo.', finish_reason: 'stop' });
+    const upstream = gemini.requests[1].body as { contents: { role: string; parts: Record<string, unknown>[] }[] };
+    expect(upstream.contents.map((c) => c.role)).toEqual(['user', 'model', 'user']);
+    expect(upstream.contents[1].parts).toEqual([expect.objectContaining({ functionCall: expect.objectContaining({ name: 'get_weather', args: { city: 'Oslo' } }) })]);
+    expect(upstream.contents[2].parts).toEqual([
+      { functionResponse: expect.objectContaining({ name: 'get_weather', response: { celsius: 4 } }) },
+    ]);
   });
 
   it('sends an image to a vision model in its protocol\'s form, and keeps it in the session for the next turn', async () => {
