@@ -86,7 +86,7 @@ export const budgets: Section = {
       // Warm-up: JIT, pools, the Lua script cached by Redis, the counters of the windows created.
       for (let i = 0; i < 20; i++) for (const arm of ['off', 'on'] as const) await stream(arm, { ttftMs: 0, itlMs: 0, tokens: 5 });
       const c1 = await interleaved(envInt('BENCH_BUDGETS_C1_ROUNDS', 60), 1, stream, () => ({ ttftMs: 0, itlMs: 20, tokens: 10 }));
-      const c50 = await interleaved(envInt('BENCH_BUDGETS_C50_ROUNDS', 6), 50, stream, (random) => ({ ttftMs: 0, itlMs: 20, tokens: 20 + Math.floor(random() * 41) }));
+      const c50 = await interleaved(envInt('BENCH_BUDGETS_C50_ROUNDS', 16), 50, stream, (random) => ({ ttftMs: 0, itlMs: 20, tokens: 20 + Math.floor(random() * 41) }));
       return [...rows('C=1', c1), ...rows('C=50', c50)];
     } finally {
       await stop(servers.on);
