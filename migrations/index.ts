@@ -14,6 +14,7 @@ import { BudgetOverrides1795601500001 } from './1795601500001-BudgetOverrides';
 import { AnswerPrices1795601500002 } from './1795601500002-AnswerPrices';
 import { MessageParts1795601700000 } from './1795601700000-MessageParts';
 import { MessageSearch1795601800000 } from './1795601800000-MessageSearch';
+import { MessageTree1795601900000 } from './1795601900000-MessageTree';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -32,4 +33,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AnswerPrices1795601500002,
   MessageParts1795601700000,
   MessageSearch1795601800000,
+  MessageTree1795601900000,
 ];

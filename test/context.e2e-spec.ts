@@ -1,3 +1,4 @@
+import { chainSessionMessages } from './support/database';
 import { countTokens } from 'gpt-tokenizer';
 import { Client } from 'pg';
 import request from 'supertest';
@@ -216,6 +217,7 @@ describe('Context management, full mode, model titles (e2e)', () => {
           [id],
         );
         await db.query('UPDATE chat_sessions SET message_count = 1000 WHERE id = $1', [id]);
+        await chainSessionMessages(db, id);
       } finally {
         await db.end();
       }

@@ -1,3 +1,4 @@
+import { chainSessionMessages } from './support/database';
 import { countTokens } from 'gpt-tokenizer';
 import http from 'node:http';
 import { Client } from 'pg';
@@ -291,6 +292,7 @@ describe('resilience: timeouts, retries and fallbacks', () => {
           [created.body.id, n],
         );
         await db.query('UPDATE chat_sessions SET message_count = $2 WHERE id = $1', [created.body.id, n]);
+        await chainSessionMessages(db, created.body.id);
       } finally {
         await db.end();
       }

@@ -92,4 +92,23 @@ export class ChatSessionEntity {
   /** The prompt's version at the time, kept even when the prompt is deleted. */
   @Column({ name: 'prompt_version', type: 'integer', nullable: true })
   promptVersion: number | null;
+
+  /**
+   * The newest message of the branch shown and sent to the model (null: no message yet). Sends append under it.
+   * No foreign key: its messages go only with the session, and a send updates it without a constraint check.
+   */
+  @Column({ name: 'active_leaf_id', type: 'integer', nullable: true })
+  activeLeafId: number | null;
+
+  /** The session this one was forked from; null when not a fork, or once the origin is deleted. */
+  @Column({ name: 'forked_from_session_id', type: 'integer', nullable: true })
+  forkedFromSessionId: number | null;
+
+  @ManyToOne(() => ChatSessionEntity, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'forked_from_session_id' })
+  forkedFrom?: ChatSessionEntity;
+
+  /** The origin's message the fork ends with (its copy is this session's first active leaf). */
+  @Column({ name: 'forked_from_message_id', type: 'integer', nullable: true })
+  forkedFromMessageId: number | null;
 }

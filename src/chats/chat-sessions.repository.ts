@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, IsNull, Not, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { branchWalk } from '../database/branch-walk';
 import { EntityRows } from '../database/entity-rows';
 import { SqlStatement } from '../database/sql-statement';
 import { MessageEntity } from '../messages/message.entity';
@@ -126,27 +127,33 @@ export class ChatSessionsRepository {
    * Adds to `stmt` a CTE `session` recording a new turn: a new session inserted with `added` messages counted, or
    * an existing one with `added` more messages, the activity time, and the request's system prompt when it gives
    * one (it replaces the stored one), and `model` when the request names another one (it becomes the session's).
-   * An existing session deleted meanwhile yields no row.
+   * Either way the turn's answer becomes the active leaf. An existing session deleted meanwhile yields no row.
    * @param session an existing session's id, or the fields of a new one
+   * @param turn.leaf SQL giving the id of the turn's answer (the new active leaf)
    * @returns the CTE's name; it returns {@link SESSION_COLUMNS}
    */
-  recordTurn(stmt: SqlStatement, session: number | NewSession, turn: { added: number; systemPrompt?: string; model?: string }): string {
+  recordTurn(
+    stmt: SqlStatement,
+    session: number | NewSession,
+    turn: { added: number; leaf: string; systemPrompt?: string; model?: string },
+  ): string {
     if (typeof session === 'number') {
       return stmt.with(
         'session',
         `UPDATE chat_sessions SET message_count = message_count + ${stmt.param(turn.added, 'integer')},
            system_prompt = COALESCE(${stmt.param(turn.systemPrompt ?? null, 'text')}, system_prompt),
-           model = COALESCE(${stmt.param(turn.model ?? null, 'varchar')}, model), updated_at = now()
+           model = COALESCE(${stmt.param(turn.model ?? null, 'varchar')}, model), updated_at = now(),
+           active_leaf_id = ${turn.leaf}
          WHERE id = ${stmt.param(session, 'integer')} RETURNING ${SESSION_COLUMNS}`,
       );
     }
     return stmt.with(
       'session',
-      `INSERT INTO chat_sessions (user_id, application_id, model, title, system_prompt, metadata, message_count)
+      `INSERT INTO chat_sessions (user_id, application_id, model, title, system_prompt, metadata, message_count, active_leaf_id)
        VALUES (${stmt.param(session.userId, 'integer')}, ${stmt.param(session.applicationId ?? null, 'integer')},
          ${stmt.param(session.model, 'varchar')}, ${stmt.param(session.title ?? null, 'varchar')},
          ${stmt.param(session.systemPrompt ?? null, 'text')}, ${stmt.param(JSON.stringify(session.metadata ?? {}), 'jsonb')},
-         ${stmt.param(turn.added, 'integer')})
+         ${stmt.param(turn.added, 'integer')}, ${turn.leaf})
        RETURNING ${SESSION_COLUMNS}`,
     );
   }
@@ -290,23 +297,23 @@ export class ChatSessionsRepository {
   }
 
   /**
-   * Messages of several sessions for history answers, oldest first per session, in one query; empty `failed`
-   * answers (a provider that failed before saying anything) are left out.
-   * @param perSession only each session's newest this many (read backwards on the (session_id, id) index, so a
-   *        page costs the same however long its sessions are); all of them when omitted
+   * The active branch of several sessions for history answers, oldest first per session, in one query; empty
+   * `failed` answers (a provider that failed before saying anything) are left out.
+   * @param perSession only each session's newest this many (walked up from its active leaf, {@link branchWalk}, so
+   *        a page costs the same however long its sessions are); all of them when omitted
    */
   async turnsOf(sessionIds: number[], perSession?: number): Promise<Map<number, Turn[]>> {
     const result = new Map<number, Turn[]>(sessionIds.map((id) => [id, []]));
     if (!sessionIds.length) return result;
     const rows: { session_id: number; role: string; content: string }[] = await this.sessions.query(
-      `SELECT m.session_id, m.role, m.content
-         FROM unnest($1::integer[]) AS s(id)
+      `SELECT s.id AS session_id, m.role, m.content
+         FROM chat_sessions s
          CROSS JOIN LATERAL (
-           SELECT id, session_id, role, content FROM messages
-            WHERE session_id = s.id AND (status <> 'failed' OR content <> '')
-            ORDER BY session_id DESC, id DESC LIMIT $2
+           WITH RECURSIVE ${branchWalk('branch', ['id', 'role', 'content', 'status'], 's.active_leaf_id', '0')}
+           SELECT id, role, content FROM branch WHERE status <> 'failed' OR content <> '' LIMIT $2
          ) m
-        ORDER BY m.session_id, m.id`,
+        WHERE s.id = ANY($1::integer[])
+        ORDER BY s.id, m.id`,
       [sessionIds, perSession ?? null],
     );
     for (const m of rows) result.get(m.session_id)!.push({ role: m.role, content: m.content });

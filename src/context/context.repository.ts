@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { branchWalk } from '../database/branch-walk';
 import type { ContentPart } from '../providers/content-parts';
 import type { CandidateMessage } from './context-builder';
 
@@ -20,6 +21,7 @@ const COUNTS = `(content <> '' OR role = 'tool' OR parts @> '[{"type":"tool_call
 
 /** The columns a candidate message is read from. */
 const CANDIDATE = 'id, role, content, parts, tool_call_id';
+const CANDIDATE_COLUMNS = ['id', 'role', 'content', 'parts', 'tool_call_id', 'status'];
 
 /** A `messages` row as read for a context. */
 interface CandidateRow {
@@ -43,42 +45,45 @@ export class ContextRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   /**
-   * The newest `limit` messages that count after message `afterId`, oldest first, read backwards on the
-   * (session_id, id) index: as fast in a session of 100,000 messages as in one of 100. (`= ANY(array)` instead of
-   * `=`: with a constant session id the planner may walk the primary key backwards past every other session's
-   * newer rows.)
-   * @param countOlder also count the messages that count older than those loaded (a second query, only when the
+   * The newest `limit` messages that count on the branch ending at message `tip`, after message `afterId`, oldest
+   * first: read by walking up from `tip` ({@link branchWalk}), so as fast in a session of 100,000 messages (or
+   * many branches) as in one of 100.
+   * @param tip the branch's newest message (a session's active leaf, or where an edit or a regenerated answer
+   *        goes); null: none
+   * @param countOlder also count the messages that count older than those loaded (a second walk, only when the
    *        limit was reached): what a preview reports as dropped; a send doesn't need it
    * @returns the messages and how many older ones were not loaded (0 when not counted)
    */
   async newestMessages(
-    sessionId: number,
+    tip: number | null,
     afterId: number,
     limit: number,
     countOlder = false,
   ): Promise<{ messages: CandidateMessage[]; olderNotLoaded: number }> {
+    if (tip === null || limit <= 0) return { messages: [], olderNotLoaded: 0 };
     const rows: CandidateRow[] = await this.db.query(
-      `SELECT ${CANDIDATE} FROM messages
-        WHERE session_id = ANY($1::integer[]) AND id > $2 AND ${COUNTS} ORDER BY session_id DESC, id DESC LIMIT $3`,
-      [[sessionId], afterId, limit],
+      `WITH RECURSIVE ${branchWalk('branch', CANDIDATE_COLUMNS, '$1', '$2')}
+       SELECT ${CANDIDATE} FROM branch WHERE ${COUNTS} LIMIT $3`,
+      [tip, afterId, limit],
     );
-    const messages = rows.reverse().map(candidateOf);
+    const messages = rows.sort((a, b) => a.id - b.id).map(candidateOf);
     let olderNotLoaded = 0;
-    if (countOlder && messages.length === limit && limit > 0) {
+    if (countOlder && messages.length === limit) {
       const [{ n }]: { n: string }[] = await this.db.query(
-        `SELECT count(*) AS n FROM messages WHERE session_id = $1 AND id > $2 AND id < $3 AND ${COUNTS}`,
-        [sessionId, afterId, messages[0].id],
+        `WITH RECURSIVE ${branchWalk('branch', CANDIDATE_COLUMNS, '$1', '$2')}
+         SELECT count(*) AS n FROM branch WHERE id < $3 AND ${COUNTS}`,
+        [tip, afterId, messages[0].id],
       );
       olderNotLoaded = Number(n);
     }
     return { messages, olderNotLoaded };
   }
 
-  /** @returns how many messages that count the session has up to message `lastId` (what a summary stands for) */
-  async countMessagesUpTo(sessionId: number, lastId: number): Promise<number> {
+  /** @returns how many messages that count the branch ending at message `lastId` has (what a summary stands for) */
+  async countMessagesUpTo(lastId: number): Promise<number> {
     const rows: { n: string }[] = await this.db.query(
-      `SELECT count(*) AS n FROM messages WHERE session_id = $1 AND id <= $2 AND ${COUNTS}`,
-      [sessionId, lastId],
+      `WITH RECURSIVE ${branchWalk('branch', CANDIDATE_COLUMNS, '$1', '0')} SELECT count(*) AS n FROM branch WHERE ${COUNTS}`,
+      [lastId],
     );
     return Number(rows[0].n);
   }
@@ -94,14 +99,14 @@ export class ContextRepository {
   }
 
   /**
-   * Messages that count after `afterId` except the newest `keep` ones (the verbatim window), oldest first: what
-   * the next summary folds in.
+   * Messages that count on the session's active branch after `afterId` except the newest `keep` ones (the
+   * verbatim window), oldest first: what the next summary folds in.
    */
   async messagesOutsideWindow(sessionId: number, afterId: number, keep: number): Promise<CandidateMessage[]> {
     const rows: CandidateRow[] = await this.db.query(
-      `SELECT ${CANDIDATE} FROM (
-         SELECT ${CANDIDATE}, row_number() OVER (ORDER BY id DESC) AS newest
-           FROM messages WHERE session_id = $1 AND id > $2 AND ${COUNTS}
+      `WITH RECURSIVE ${branchWalk('branch', CANDIDATE_COLUMNS, '(SELECT active_leaf_id FROM chat_sessions WHERE id = $1)', '$2')}
+       SELECT ${CANDIDATE} FROM (
+         SELECT ${CANDIDATE}, row_number() OVER (ORDER BY id DESC) AS newest FROM branch WHERE ${COUNTS}
        ) m WHERE newest > $3 ORDER BY id ASC`,
       [sessionId, afterId, keep],
     );

@@ -76,6 +76,8 @@ export class ContextService {
    * @param systemPrompt a `system` message of the request, replacing the session's prompt
    * @param turn the new turn, oldest first; its last message is the user's and is always kept
    * @param maxTokens the request's `max_tokens`
+   * @param tip the message the new turn follows (an edited question's or a regenerated answer's parent; null: a
+   *        new first message); default the session's active leaf. The history sent is the branch ending there.
    * @throws ContextTooSmallError when the new user message does not fit the first model (nothing is stored yet)
    */
   async forSend(
@@ -84,8 +86,9 @@ export class ContextService {
     systemPrompt: string | undefined,
     turn: ChatTurn[],
     maxTokens?: number,
+    tip?: number | null,
   ): Promise<SendContext> {
-    const parts = await this.load(session, models, systemPrompt, turn, maxTokens);
+    const parts = await this.load(session, models, systemPrompt, turn, maxTokens, false, tip);
     const [first] = models;
     const built = this.fit(parts, first, maxTokens);
     return { ...built, refit: (model) => (model.id === first.id ? built : this.fit(parts, model, maxTokens)) };
@@ -102,7 +105,7 @@ export class ContextService {
       throw invalidField('max_tokens', `must not exceed ${model.maxOutputTokens} for ${model.id}`);
     }
     const built = this.fit(await this.load(session, [model], undefined, [], maxTokens, true), model, maxTokens);
-    const summarized = built.summary ? await this.repository.countMessagesUpTo(session.id, built.summary.coversMessageId) : 0;
+    const summarized = built.summary ? await this.repository.countMessagesUpTo(built.summary.coversMessageId) : 0;
     const { budget, tokens, documents, dropped } = built.accounting;
     const summaryTurn = built.turns.find((t) => t.part === 'summary');
     const documentsTurn = built.turns.find((t) => t.part === 'documents');
@@ -146,6 +149,7 @@ export class ContextService {
   /**
    * Reads the parts of a context: as many of the newest messages as the largest of `models` could take.
    * @param countDropped count the older messages not loaded (the preview reports them; a send skips the query)
+   * @param tip the newest message of the branch read (default: the session's active leaf)
    */
   private async load(
     session: ChatSessionEntity | null,
@@ -154,6 +158,7 @@ export class ContextService {
     turn: ChatTurn[],
     maxTokens: number | undefined,
     countDropped = false,
+    tip?: number | null,
   ): Promise<ContextParts> {
     const cm = this.config.contextManagement;
     const useSummary = cm.mode === 'summary_window' && session?.summary && session.summaryMessageId !== null;
@@ -171,7 +176,7 @@ export class ContextService {
     // Both reads at once: a send waits for one round trip, not two.
     const [stored, documents] = session
       ? await Promise.all([
-          this.repository.newestMessages(session.id, summary?.coversMessageId ?? 0, mostThatFit, countDropped),
+          this.repository.newestMessages(tip === undefined ? session.activeLeafId : tip, summary?.coversMessageId ?? 0, mostThatFit, countDropped),
           this.files.documentsForContext(session.id, documentChars),
         ])
       : [{ messages: [], olderNotLoaded: 0 }, []];

@@ -91,6 +91,13 @@ export interface TurnRequest {
   stateless?: boolean;
   /** Free-form JSON kept with a session this send creates. */
   metadata?: Record<string, unknown>;
+  /**
+   * Where the turn goes in the session's message tree (with `session_id` only): after this message (null: as a new
+   * first message) instead of after the active leaf, so an edited question or a regenerated answer becomes a
+   * sibling of the message it replaces. The history sent is the branch ending at it; `messages` may be empty (a
+   * regenerated answer to it). The new answer becomes the active leaf either way.
+   */
+  parent_id?: number | null;
 }
 
 /**
@@ -212,6 +219,8 @@ export interface TurnPlan {
   stateless: boolean;
   /** Free-form JSON kept with a session this send creates. */
   metadata?: Record<string, unknown>;
+  /** What the new turn follows when it is not the active leaf (see {@link TurnRequest.parent_id}). */
+  parentId?: number | null;
   /** What the caller may use, from the hooks' {@link TurnHook.limits}. */
   limits: TurnLimits;
   /** Quotas the send counted against, as hooks report them (the edge advertises the tightest one). */
@@ -491,7 +500,7 @@ export class ChatTurnService {
     const maxTokens = request.max_tokens ?? limits.maxOutputTokens;
     // After the cheap checks (a model that can't read images fetches none), before the context counts their tokens.
     const turns = await this.checkImages(request, sent, signal);
-    const context = await this.context.forSend(session, route.models, system, turns, maxTokens);
+    const context = await this.context.forSend(session, route.models, system, turns, maxTokens, request.parent_id);
     const stateless = request.stateless === true;
     // Stateless, the messages are the context as given: none may be dropped to fit the window.
     if (stateless && context.turns.filter((t) => t.part === 'message').length < turns.length) {
@@ -517,6 +526,7 @@ export class ChatTurnService {
       sessionModel: registered.id,
       stateless,
       metadata: request.metadata,
+      ...(request.parent_id !== undefined && { parentId: request.parent_id }),
       limits,
       quotas: [],
     };
@@ -567,7 +577,9 @@ export class ChatTurnService {
       }
       if (m.role !== 'tool' && m.tool_call_id !== undefined) throw invalidField(`messages.${i}.tool_call_id`, 'is allowed only on tool messages');
     });
-    const last = request.messages[request.messages.length - 1].role;
+    // A regenerated answer has no new message: it answers the branch ending at `parent_id` again.
+    if (!request.messages.length && request.parent_id !== undefined && request.session_id !== undefined) return this.validateTools(request.tools ?? [], request.tool_choice);
+    const last = request.messages[request.messages.length - 1]?.role;
     if (last !== 'user' && last !== 'tool') {
       throw invalidField('messages', 'the last message must have role "user" (or be a tool result, role "tool")');
     }
@@ -614,7 +626,7 @@ export class ChatTurnService {
     for (const [i, m] of request.messages.entries()) {
       if (m.role === 'system') continue;
       if (m.role === 'tool') {
-        if (!open && first && session) open = new Map((await this.messages.lastAnswerToolCallIds(session.id)).map((id) => [id, undefined]));
+        if (!open && first && session) open = new Map((await this.messages.lastAnswerToolCallIds(request.parent_id !== undefined ? request.parent_id : session.activeLeafId)).map((id) => [id, undefined]));
         if (!open?.has(m.tool_call_id!)) {
           throw invalidField(
             `messages.${i}.tool_call_id`,
@@ -695,18 +707,21 @@ export class ChatTurnService {
    */
   private async recordTurn(plan: TurnPlan, alsoRecord?: TurnWrites): Promise<{ session: SessionRow; messageIds: number[]; answerId: number }> {
     const stmt = new SqlStatement();
+    const newIds = this.messages.allocateTurnIds(stmt, plan.turns.length + 1);
     const session = this.sessions.recordTurn(
       stmt,
       plan.session?.id ??
         this.chats.newSessionFields(plan.user, { model: plan.sessionModel, systemPrompt: plan.systemPrompt, metadata: plan.metadata }),
       {
         added: plan.turns.length + 1,
+        leaf: `(SELECT max(id) FROM ${newIds})`,
         systemPrompt: plan.session ? plan.systemPrompt : undefined,
         // The request's model becomes the session's (as switch-model does).
         model: plan.session && plan.session.model !== plan.sessionModel ? plan.sessionModel : undefined,
       },
     );
-    const messages = this.messages.insertTurn(stmt, session, plan.turns, plan.route.model.id, INSTANCE_ID);
+    const parent = !plan.session ? null : plan.parentId !== undefined ? plan.parentId : { activeLeafOf: plan.session.id };
+    const messages = this.messages.insertTurn(stmt, session, newIds, parent, plan.turns, plan.route.model.id, INSTANCE_ID);
     alsoRecord?.(stmt, { sessionCte: session, messagesCte: messages });
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
       this.db,

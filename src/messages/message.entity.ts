@@ -16,9 +16,16 @@ export type MessageRole = (typeof MESSAGE_ROLES)[number];
 export const MESSAGE_STATUSES = ['in_progress', 'complete', 'incomplete', 'failed', 'cancelled'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
-/** One turn of a session. History is read by keyset pagination over (session_id, id). */
+/**
+ * One turn of a session. A session's messages form a tree: each message follows its `parent_id` (null for the
+ * first message), and siblings are alternative versions (an edited question, a regenerated answer). A child always
+ * has a larger id than its parent, so a branch read from its leaf upwards comes out newest first.
+ */
 @Entity('messages')
 @Index('IDX_messages_session_id_id', ['sessionId', 'id'])
+@Index('IDX_messages_parent_id', ['parentId'])
+// The first messages of a session (siblings of the root), found without walking the session's other rows.
+@Index('IDX_messages_session_roots', ['sessionId'], { where: '"parent_id" IS NULL' })
 // The sweep of abandoned answers: `status = 'in_progress' AND heartbeat_at < …`.
 @Index('IDX_messages_status_heartbeat', ['status', 'heartbeatAt'])
 export class MessageEntity {
@@ -31,6 +38,14 @@ export class MessageEntity {
   @ManyToOne(() => ChatSessionEntity, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'session_id' })
   session?: ChatSessionEntity;
+
+  /** The message this one follows in its branch (same session); null for a first message. */
+  @Column({ name: 'parent_id', type: 'integer', nullable: true })
+  parentId: number | null;
+
+  @ManyToOne(() => MessageEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'parent_id' })
+  parent?: MessageEntity;
 
   @Column({ type: 'varchar', length: 16 })
   role: MessageRole;

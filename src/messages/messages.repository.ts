@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
+import { branchWalk } from '../database/branch-walk';
+import { EntityRows } from '../database/entity-rows';
 import { SqlStatement } from '../database/sql-statement';
 import { ContentPart, textOf, toolCallsOf } from '../providers/content-parts';
 import type { ModelAttempt } from '../providers/model-attempt';
@@ -49,17 +51,59 @@ export interface AnswerOutcome {
   error?: string;
 }
 
+/** A message with its place among its siblings (the messages with the same parent: alternative versions). */
+export interface MessageInTree {
+  message: MessageEntity;
+  /** 0-based, oldest first. */
+  siblingIndex: number;
+  /** 1 when the message has no alternative. */
+  siblingCount: number;
+}
+
+/**
+ * A LATERAL subquery of `m`'s siblings, itself included: `sibling_index` (0-based, by id) and `sibling_count`.
+ * First messages (no parent) are siblings of each other, found on a partial index, not by walking the session.
+ */
+const SIBLINGS = `(
+  SELECT (count(*) FILTER (WHERE s.id < m.id))::integer AS sibling_index, count(*)::integer AS sibling_count
+    FROM (SELECT id FROM messages WHERE parent_id = m.parent_id
+          UNION ALL
+          SELECT id FROM messages WHERE m.parent_id IS NULL AND session_id = m.session_id AND parent_id IS NULL) s
+)`;
+
 /** The only writer of `messages`: a turn's messages with the answer's placeholder, and the settled answer. */
 @Injectable()
 export class MessagesRepository {
-  constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
+  /** Messages read by hand-written SQL (branch walks). */
+  private readonly rows: EntityRows<MessageEntity>;
+
+  constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {
+    this.rows = new EntityRows(messages);
+  }
+
+  /**
+   * Adds to `stmt` a CTE `turn_ids` drawing the ids of a turn's `count` new messages from the messages' sequence,
+   * ascending (so a child's id is larger than its parent's): the session's new active leaf is known before the
+   * rows are written, in the same statement.
+   * @returns the CTE's name; it returns `id` and `ord` (1..count)
+   */
+  allocateTurnIds(stmt: SqlStatement, count: number): string {
+    return stmt.with(
+      'turn_ids',
+      `SELECT nextval(pg_get_serial_sequence('messages', 'id'))::integer AS id, g AS ord
+         FROM generate_series(1, ${stmt.param(count, 'integer')}) AS g ORDER BY g`,
+    );
+  }
 
   /**
    * Adds to `stmt` a CTE `turn_messages` inserting a turn's messages, oldest first, into the session `sessionCte`
    * returns, followed by an empty `in_progress` assistant row: the answer's placeholder, committed before any model
-   * is called so nothing acknowledged is lost, owned by `owner` with a fresh heartbeat. Ids follow the order (the
-   * rows are produced in that order). Each message keeps its parts (a turn without `parts`: its content as one text
-   * part) and, for a `tool` message, its `toolCallId`; `content` is stored as the text of the parts.
+   * is called so nothing acknowledged is lost, owned by `owner` with a fresh heartbeat. The rows take the ids of
+   * `idsCte` ({@link allocateTurnIds}) and form a chain: the first follows `parent`, each next one the one before.
+   * Each message keeps its parts (a turn without `parts`: its content as one text part) and, for a `tool` message,
+   * its `toolCallId`; `content` is stored as the text of the parts.
+   * @param parent what the first message follows: `{ activeLeafOf }` the session's active leaf as it was before
+   *        this statement, a message id, or null (a first message)
    * @param answerModel registry id of the model planned to answer
    * @param owner the instance generating the answer
    * @returns the CTE's name; it returns the rows' `id`s, the placeholder's the largest
@@ -67,6 +111,8 @@ export class MessagesRepository {
   insertTurn(
     stmt: SqlStatement,
     sessionCte: string,
+    idsCte: string,
+    parent: { activeLeafOf: number } | number | null,
     turns: Pick<ChatTurn, 'role' | 'content' | 'parts' | 'toolCallId'>[],
     answerModel: string,
     owner: string,
@@ -78,16 +124,25 @@ export class MessagesRepository {
       }),
       { role: 'assistant', content: '', parts: [], toolCallId: null, status: 'in_progress', model: answerModel, owner },
     ];
+    // Every CTE of the statement reads the snapshot it started with: this is the leaf before the session's update.
+    const first =
+      parent === null
+        ? 'NULL::integer'
+        : typeof parent === 'number'
+          ? stmt.param(parent, 'integer')
+          : `(SELECT active_leaf_id FROM chat_sessions WHERE id = ${stmt.param(parent.activeLeafOf, 'integer')})`;
     return stmt.with(
       'turn_messages',
-      `INSERT INTO messages (session_id, role, content, parts, tool_call_id, status, model, owner_instance, heartbeat_at)
-       SELECT ${sessionCte}.id, t.role, t.content, t.parts, t.tool_call_id, t.status, t.model, t.owner,
+      `INSERT INTO messages (id, parent_id, session_id, role, content, parts, tool_call_id, status, model, owner_instance, heartbeat_at)
+       SELECT i.id, COALESCE(previous.id, ${first}), ${sessionCte}.id, t.role, t.content, t.parts, t.tool_call_id, t.status, t.model, t.owner,
               CASE WHEN t.owner IS NULL THEN NULL ELSE now() END
          FROM ${sessionCte}, unnest(${stmt.param(rows.map((r) => r.role), 'varchar[]')}, ${stmt.param(rows.map((r) => r.content), 'text[]')},
            ${stmt.param(rows.map((r) => JSON.stringify(r.parts)), 'jsonb[]')}, ${stmt.param(rows.map((r) => r.toolCallId), 'varchar[]')},
            ${stmt.param(rows.map((r) => r.status), 'varchar[]')}, ${stmt.param(rows.map((r) => r.model), 'varchar[]')},
            ${stmt.param(rows.map((r) => r.owner), 'varchar[]')})
            WITH ORDINALITY AS t(role, content, parts, tool_call_id, status, model, owner, ord)
+         JOIN ${idsCte} i ON i.ord = t.ord
+         LEFT JOIN ${idsCte} previous ON previous.ord = t.ord - 1
         ORDER BY t.ord
        RETURNING id`,
     );
@@ -138,13 +193,14 @@ export class MessagesRepository {
   }
 
   /**
-   * The ids of the tool calls of a session's newest answer (what a `tool` message may answer without repeating the
-   * call in its request); empty when it has none.
+   * The ids of the tool calls of the newest answer on the branch ending at message `tip` (what a `tool` message may
+   * answer without repeating the call in its request); empty when it has none.
    */
-  async lastAnswerToolCallIds(sessionId: number): Promise<string[]> {
+  async lastAnswerToolCallIds(tip: number | null): Promise<string[]> {
+    if (tip === null) return [];
     const rows: { parts: ContentPart[] }[] = await this.messages.query(
-      `SELECT parts FROM messages WHERE session_id = ANY($1::integer[]) AND role = 'assistant' ORDER BY session_id DESC, id DESC LIMIT 1`,
-      [[sessionId]],
+      `WITH RECURSIVE ${branchWalk('branch', ['role', 'parts'], '$1', '0')} SELECT parts FROM branch WHERE role = 'assistant' LIMIT 1`,
+      [tip],
     );
     return toolCallsOf(rows[0]?.parts).map((c) => c.id);
   }
@@ -178,22 +234,57 @@ export class MessagesRepository {
   }
 
   /**
-   * One page of a session's messages after `afterId`, oldest first, by keyset on (session_id, id).
+   * One page of the session's active branch (its first message to its active leaf) after message `afterId`, oldest
+   * first, each message with its place among its siblings. Walks up from the active leaf down to `afterId`
+   * ({@link branchWalk}): the newest page costs the same however long the session is or however many branches it
+   * has; the first page of a long branch walks all of it.
    * @param offset messages skipped after `afterId` (page numbers)
    * @returns up to `limit` messages and whether more follow
    */
-  async page(sessionId: number, afterId: number, limit: number, offset = 0): Promise<{ items: MessageEntity[]; more: boolean }> {
-    // `= ANY(array)` instead of `=`: with a constant session id the planner treats the order as plain `id` and may
-    // walk the primary key past other sessions' rows; this way it reads the page from the (session_id, id) index,
-    // so a page of a 100,000-message session costs what a page of a short one does.
-    const rows = await this.messages
-      .createQueryBuilder('m')
-      .where('m.session_id = ANY(:ids) AND m.id > :afterId', { ids: [sessionId], afterId })
-      .orderBy('m.session_id', 'ASC')
-      .addOrderBy('m.id', 'ASC')
-      .skip(offset)
-      .take(limit + 1)
-      .getMany();
-    return { items: rows.slice(0, limit), more: rows.length > limit };
+  async branchPage(sessionId: number, afterId: number, limit: number, offset = 0): Promise<{ items: MessageInTree[]; more: boolean }> {
+    const rows: Record<string, unknown>[] = await this.messages.query(
+      `WITH RECURSIVE ${branchWalk('branch', ['id'], '(SELECT active_leaf_id FROM chat_sessions WHERE id = $1)', '$2')}
+       SELECT ${this.columnsOf('m')}, sib.sibling_index, sib.sibling_count
+         FROM (SELECT id FROM branch ORDER BY id LIMIT $3 OFFSET $4) b
+         JOIN messages m ON m.id = b.id
+         CROSS JOIN LATERAL ${SIBLINGS} sib
+        ORDER BY m.id`,
+      [sessionId, afterId, limit + 1, offset],
+    );
+    return this.toPage(rows, limit);
+  }
+
+  /**
+   * One page of every message of the session, on every branch, after message `afterId`, by id (so a parent comes
+   * before its children), each with its place among its siblings; read by keyset on (session_id, id).
+   * @param offset messages skipped after `afterId` (page numbers)
+   */
+  async treePage(sessionId: number, afterId: number, limit: number, offset = 0): Promise<{ items: MessageInTree[]; more: boolean }> {
+    // `= ANY(array)`: see ContextRepository.newestMessages; the (session_id, id) index gives the page.
+    const rows: Record<string, unknown>[] = await this.messages.query(
+      `SELECT ${this.columnsOf('m')}, sib.sibling_index, sib.sibling_count
+         FROM messages m CROSS JOIN LATERAL ${SIBLINGS} sib
+        WHERE m.session_id = ANY($1::integer[]) AND m.id > $2
+        ORDER BY m.session_id, m.id LIMIT $3 OFFSET $4`,
+      [[sessionId], afterId, limit + 1, offset],
+    );
+    return this.toPage(rows, limit);
+  }
+
+  /** Rows of a page read with one more than `limit`: the entities with their sibling places, and whether more follow. */
+  private toPage(rows: Record<string, unknown>[], limit: number): { items: MessageInTree[]; more: boolean } {
+    const items = rows.slice(0, limit).map((r) => ({
+      message: this.rows.hydrate(r),
+      siblingIndex: Number(r.sibling_index),
+      siblingCount: Number(r.sibling_count),
+    }));
+    return { items, more: rows.length > limit };
+  }
+
+  private columnsOf(alias: string): string {
+    return this.rows.columns
+      .split(', ')
+      .map((c) => `${alias}.${c}`)
+      .join(', ');
   }
 }

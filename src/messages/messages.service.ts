@@ -4,7 +4,7 @@ import { usageDto } from './answer-events';
 import { ChatsService } from '../chats/chats.service';
 import { AuthenticatedUser } from '../common/authenticated-user';
 import { notFound, ProblemException } from '../common/problem';
-import { AnswerStateDto, ChatCompletionDto, MessageDto, MessagePageDto } from './dto/chat-completion.dto';
+import { AnswerStateDto, ChatCompletionDto, MessagePageDto, TreeMessageDto } from './dto/chat-completion.dto';
 import { GenerationsService } from './generations.service';
 import { MessageEntity } from './message.entity';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
@@ -83,17 +83,21 @@ export class MessagesService {
     };
   }
 
-  /** A page of a session's messages, oldest first (keyset pagination). @throws 404 not the caller's session */
+  /**
+   * A page of a session's messages, oldest first (keyset pagination): its active branch, or (`branch=all`) every
+   * message of its tree. @throws 404 not the caller's session
+   */
   async list(user: AuthenticatedUser, sessionId: number, q: ListMessagesQueryDto): Promise<MessagePageDto> {
     const session = await this.chats.findOwned(user.id, sessionId);
     const offset = q.page === undefined ? 0 : (q.page - 1) * q.page_size;
-    const { items, more } = await this.messages.page(session.id, q.after_id ?? 0, q.page_size, offset);
+    const read = q.branch === 'all' ? this.messages.treePage.bind(this.messages) : this.messages.branchPage.bind(this.messages);
+    const { items, more } = await read(session.id, q.after_id ?? 0, q.page_size, offset);
     return {
       total: session.messageCount,
       page: q.page ?? null,
       page_size: q.page_size,
-      items: items.map(MessageDto.from),
-      next_after_id: more ? items[items.length - 1].id : null,
+      items: items.map(TreeMessageDto.fromTree),
+      next_after_id: more ? items[items.length - 1].message.id : null,
     };
   }
 }

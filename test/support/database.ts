@@ -60,3 +60,17 @@ export async function prepareWorkerDatabase(): Promise<string> {
   }, url);
   return url;
 }
+
+/**
+ * Makes the messages of a session inserted by hand one chain, as sends would have (each follows the one before it
+ * by id), and its newest message the active leaf.
+ */
+export async function chainSessionMessages(db: Pick<Client, 'query'>, sessionId: number): Promise<void> {
+  await db.query(
+    `UPDATE messages m SET parent_id = c.previous
+       FROM (SELECT id, lag(id) OVER (ORDER BY id) AS previous FROM messages WHERE session_id = $1) c
+      WHERE c.id = m.id AND c.previous IS NOT NULL`,
+    [sessionId],
+  );
+  await db.query('UPDATE chat_sessions SET active_leaf_id = (SELECT max(id) FROM messages WHERE session_id = $1) WHERE id = $1', [sessionId]);
+}

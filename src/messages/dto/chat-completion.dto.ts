@@ -5,6 +5,7 @@ import { FINISH_REASONS } from '../../providers/model-provider';
 /** How a stored answer ended: a provider's finish reasons, or `cancelled` (stopped through the cancel route). */
 export const ANSWER_FINISH_REASONS = [...FINISH_REASONS, 'cancelled'] as const;
 import { MESSAGE_ROLES, MESSAGE_STATUSES, MessageEntity, MessageRole, MessageStatus } from '../message.entity';
+import type { MessageInTree } from '../messages.repository';
 
 /** Token counts of one answer (also the streamed `done` event's `usage`). */
 export class UsageDto {
@@ -128,6 +129,8 @@ export class MessagePricingDto {
 /** A stored message (`GET /v1/chat/sessions/{id}/messages`). */
 export class MessageDto {
   @ApiProperty({ type: 'integer' }) id: number;
+  /** The message this one follows in the session's message tree; null for a first message. */
+  @ApiProperty({ type: 'integer', nullable: true }) parent_id: number | null;
   @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' }) role: MessageRole;
   /** The text: the message's text parts joined. */
   content: string;
@@ -170,6 +173,7 @@ export class MessageDto {
   static from(m: MessageEntity): MessageDto {
     return {
       id: m.id,
+      parent_id: m.parentId,
       role: m.role,
       content: m.content,
       parts: m.parts,
@@ -216,13 +220,26 @@ export class BackgroundAnswerDto {
 }
 
 /** A page of messages, oldest first, read by keyset (`after_id`) or by page number (`page`). */
+/** A message of a session's list, with its place among its siblings (alternative versions with the same parent). */
+export class TreeMessageDto extends MessageDto {
+  /** 0-based position among its siblings, oldest first. */
+  @ApiProperty({ type: 'integer' }) sibling_index: number;
+  /** How many versions there are at this place (1: no alternative). */
+  @ApiProperty({ type: 'integer' }) sibling_count: number;
+
+  static fromTree(t: MessageInTree): TreeMessageDto {
+    return { ...MessageDto.from(t.message), sibling_index: t.siblingIndex, sibling_count: t.siblingCount };
+  }
+}
+
 export class MessagePageDto {
-  /** Messages in the session. */
+  /** Messages in the session, on every branch. */
   @ApiProperty({ type: 'integer' }) total: number;
   /** The page number asked for with `page`; null when paging by `after_id`. */
   @ApiProperty({ type: 'integer', nullable: true }) page: number | null;
   @ApiProperty({ type: 'integer' }) page_size: number;
-  items: MessageDto[];
+  /** The active branch (default), or with `branch=all` every message of every branch, by id. */
+  items: TreeMessageDto[];
   /** Pass as `after_id` for the next page; null on the last page. */
   @ApiProperty({ type: 'integer', nullable: true }) next_after_id: number | null;
 }

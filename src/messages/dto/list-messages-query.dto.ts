@@ -6,6 +6,10 @@ import { MAX_PAGE } from '../../common/pagination.dto';
 import { MAX_ID } from '../../common/parse-id.pipe';
 import { STREAM_FORMATS, StreamFormat } from './send-message.dto';
 
+/** Which messages of a session's tree a list returns. */
+export const MESSAGE_BRANCHES = ['active', 'all'] as const;
+export type MessageBranch = (typeof MESSAGE_BRANCHES)[number];
+
 /**
  * Query of `GET /v1/chat/sessions/{id}/messages`, oldest first: by keyset (`after_id`, stable while messages are
  * added) or by page number (`page`), not both.
@@ -30,6 +34,15 @@ export class ListMessagesQueryDto {
   /** Messages per page, 1..100. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
   page_size: number = 50;
+
+  /**
+   * `active` (default): the active branch, from the first message to the session's active leaf, what the model is
+   * sent. `all`: every message of every branch, by id (a parent before its children); build the tree from
+   * `parent_id`.
+   */
+  @ApiProperty({ enum: MESSAGE_BRANCHES, enumName: 'MessageBranch', required: false, default: 'active' })
+  @IsOptional() @IsIn(MESSAGE_BRANCHES)
+  branch: MessageBranch = 'active';
 }
 
 /** Query of `GET /v1/chat/messages/{id}/events`. */
