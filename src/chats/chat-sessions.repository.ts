@@ -208,6 +208,40 @@ export class ChatSessionsRepository {
     return affected > 0;
   }
 
+  /**
+   * Makes message `leafId` the active leaf of an owned session; with `dropSummary`, also forgets its summary (it
+   * covers messages the new branch does not hold: the next send summarizes the branch afresh).
+   * @returns the session, or null when it is not the user's
+   */
+  async setActiveLeaf(userId: number, id: number, leafId: number, dropSummary: boolean): Promise<ChatSessionEntity | null> {
+    // pg answers an UPDATE with [rows, affected count].
+    const [rows]: [Record<string, unknown>[], number] = await this.sessions.query(
+      `UPDATE chat_sessions SET active_leaf_id = $3,
+              summary = CASE WHEN $4::boolean THEN NULL ELSE summary END,
+              summary_message_id = CASE WHEN $4::boolean THEN NULL ELSE summary_message_id END,
+              summary_updated_at = CASE WHEN $4::boolean THEN NULL ELSE summary_updated_at END
+        WHERE id = $1 AND user_id = $2 RETURNING ${this.rows.columns}`,
+      [id, userId, leafId, dropSummary],
+    );
+    return rows.length ? this.rows.hydrate(rows[0]) : null;
+  }
+
+  /**
+   * Forgets a session's summary (a turn is about to branch off before the last message it covers). Leaves
+   * `updated_at` alone.
+   */
+  async dropSummary(id: number): Promise<void> {
+    await this.sessions.query(
+      'UPDATE chat_sessions SET summary = NULL, summary_message_id = NULL, summary_updated_at = NULL WHERE id = $1',
+      [id],
+    );
+  }
+
+  /** In the caller's transaction: a forked session's copied messages, counted, the last one its active leaf. */
+  async recordFork(tx: EntityManager, id: number, messageCount: number, leafId: number): Promise<void> {
+    await tx.query('UPDATE chat_sessions SET message_count = $2, active_leaf_id = $3 WHERE id = $1', [id, messageCount, leafId]);
+  }
+
   /** @returns the session if it exists and belongs to `userId`, else null. */
   async findOwned(userId: number, id: number): Promise<ChatSessionEntity | null> {
     const rows: Record<string, unknown>[] = await this.sessions.query(

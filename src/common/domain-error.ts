@@ -10,7 +10,8 @@ import type { QuotaState } from './quota';
  * model name the registry does not know, `model.capability` a request a model can't serve (tools or images to a model
  * without them), `image.refused` an image URL the server will not fetch (not `https:`, or a host that is not a
  * public address), `image.invalid` an image that can't be used (not PNG, JPEG, WebP or GIF, too large, or not
- * fetched).
+ * fetched), `message.wrong_role` a branch operation on a message of the wrong role (regenerating a question,
+ * editing an answer).
  */
 export type DomainErrorCode =
   | 'provider.auth'
@@ -29,7 +30,8 @@ export type DomainErrorCode =
   | 'image.refused'
   | 'image.invalid'
   | 'idempotency.in_progress'
-  | 'idempotency.mismatch';
+  | 'idempotency.mismatch'
+  | 'message.wrong_role';
 
 /**
  * An error a service throws when a request can't be served for a reason of the domain. `message` is a sentence

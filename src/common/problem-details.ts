@@ -37,6 +37,7 @@ const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   // reused with a different request → 422.
   'idempotency.in_progress': HttpStatus.CONFLICT,
   'idempotency.mismatch': HttpStatus.UNPROCESSABLE_ENTITY,
+  'message.wrong_role': HttpStatus.CONFLICT,
 };
 
 /** Problem `type`s more precise than the status's name, so a client can tell a budget from a rate limit. */
@@ -47,6 +48,7 @@ const TYPE_BY_CODE: Partial<Record<DomainErrorCode, string>> = {
   'model.capability': 'model-capability',
   'image.refused': 'image-refused',
   'image.invalid': 'image-invalid',
+  'message.wrong_role': 'message-wrong-role',
 };
 
 /** The detail of every 503 caused by Redis being out of reach. */

@@ -45,7 +45,11 @@ export class FileEntity {
   @Column({ type: 'char', length: 64 })
   sha256: string;
 
-  /** Generated name of the stored bytes (a UUID), never derived from the client's file name. */
+  /**
+   * Generated name of the stored bytes (a UUID), never derived from the client's file name. The copies of a file in
+   * forked sessions share it (and the S3 object).
+   */
+  @Index('IDX_files_storage_name')
   @Column({ name: 'storage_name', type: 'varchar', length: 64 })
   storageName: string;
 

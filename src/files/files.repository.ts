@@ -116,6 +116,32 @@ export class FilesRepository {
     return result[1] > 0;
   }
 
+  /**
+   * In the caller's transaction, gives session `toSessionId` a copy of every file of `fromSessionId` (a forked
+   * session keeps its documents): the rows, and the bytes kept in PostgreSQL. Bytes in S3 are shared by the copies;
+   * the object is queued for removal only once no file row names it any more.
+   * @returns how many files were copied
+   */
+  async copySessionFiles(tx: EntityManager, fromSessionId: number, toSessionId: number): Promise<number> {
+    const rows: { id: number }[] = await tx.query(
+      `WITH copied AS (
+         INSERT INTO files (session_id, filename, mime_type, file_size, sha256, storage_name, storage, page_count,
+                            extracted_text, text_truncated, created_at)
+         SELECT $2, filename, mime_type, file_size, sha256, storage_name, storage, page_count, extracted_text, text_truncated, created_at
+           FROM files WHERE session_id = $1 ORDER BY id
+         RETURNING id, sha256
+       ), bytes AS (
+         INSERT INTO file_contents (file_id, data)
+         SELECT c.id, fc.data FROM copied c
+           JOIN files f ON f.session_id = $1 AND f.sha256 = c.sha256
+           JOIN file_contents fc ON fc.file_id = f.id
+       )
+       SELECT id FROM copied`,
+      [fromSessionId, toSessionId],
+    );
+    return rows.length;
+  }
+
   /** Inserts a file's bytes within `tx`, the transaction inserting its row (see {@link createWithContent}). */
   async insertContent(tx: EntityManager, fileId: number, bytes: Buffer): Promise<void> {
     await tx.insert(FileContentEntity, { fileId, data: bytes });

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { HttpStatus, Inject, Injectable, StreamableFile } from '@nestjs/common';
 import { create as contentDisposition } from 'content-disposition';
 import { randomUUID } from 'node:crypto';
@@ -162,6 +163,14 @@ export class FilesService {
    * `maxChars` characters in all allow (`partial` when more is stored). The caller has already checked that the
    * session is the user's.
    */
+  /**
+   * In the caller's transaction, gives a forked session copies of its origin's files (see
+   * {@link FilesRepository.copySessionFiles}). @returns how many were copied
+   */
+  copySessionFiles(tx: EntityManager, fromSessionId: number, toSessionId: number): Promise<number> {
+    return this.files.copySessionFiles(tx, fromSessionId, toSessionId);
+  }
+
   async documentsForContext(sessionId: number, maxChars: number): Promise<SessionDocument[]> {
     const rows = await this.files.textsOfSession(sessionId, maxChars);
     return rows.map((f) => ({ name: f.filename, text: f.text, partial: f.partial }));

@@ -1,6 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { KeyScope } from '../auth/auth.decorators';
 import {
+  ApiConflictResponse,
+  ApiCreatedResponse,
   ApiExtraModels,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -32,6 +34,9 @@ import {
 } from './dto/stream-event.dto';
 import { ImagePartInputDto, ImageUrlPartInputDto, TextPartInputDto, ToolCallPartInputDto } from './dto/content-parts.dto';
 import { MessagesService } from './messages.service';
+import { BranchesService } from './branches.service';
+import { EditMessageDto, ForkSessionDto, RegenerateMessageDto, SetActiveLeafDto } from './dto/branch.dto';
+import { SessionDto } from '../chats/dto/session.dto';
 import { TurnTransports } from './transports/turn-transports';
 import { OperationId } from '../common/operation-id.decorator';
 import { IdempotencyKeyDocs } from '../idempotency/idempotency.http';
@@ -62,6 +67,7 @@ export class MessagesController {
   constructor(
     private readonly transports: TurnTransports,
     private readonly messages: MessagesService,
+    private readonly branches: BranchesService,
   ) {}
 
   /**
@@ -164,7 +170,103 @@ export class MessagesController {
     return this.messages.cancel(user, id);
   }
 
-  /** A session's messages, oldest first; page with `after_id` = the previous page's `next_after_id`. */
+  /**
+   * Answer a question again: a new answer beside answer `message_id` (a sibling: same question, same history up to
+   * it), generated and streamed like a send (same options and formats; `model` may name another model). The new
+   * answer's branch becomes the active one; the earlier answer stays, listed with `branch=all`.
+   */
+  @Post('messages/:message_id/regenerate')
+  @SendRateLimit()
+  @OperationId('regenerateAnswer')
+  @ApiNotFoundResponse({ description: 'No such message of yours.' })
+  @ApiConflictResponse({ description: 'Not an answer (an assistant message), or its session is archived.' })
+  @ApiProduces('text/event-stream', 'application/json')
+  @ApiOkResponse({
+    description: 'As for `POST /v1/chat/stream`: Server-Sent Events, or the answer as JSON with `stream: false`.',
+    headers: { 'X-Session-Id': { $ref: '#/components/headers/X-Session-Id' } },
+    content: {
+      'text/event-stream': { schema: STREAM_EVENT_SCHEMA },
+      'application/json': { schema: { $ref: getSchemaPath(ChatCompletionDto) } },
+    },
+  })
+  async regenerate(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('message_id', ParseIdPipe) id: number,
+    @Body() dto: RegenerateMessageDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const branch = await this.branches.regenerate(user, id, dto);
+    return this.transports.send(user, branch.send, req, res, branch.parentId);
+  }
+
+  /**
+   * Ask a question differently: a new version of question `message_id` (a sibling: same history before it),
+   * answered like a send (same options and formats). The new branch becomes the active one; the earlier question
+   * and what followed it stay, listed with `branch=all`.
+   */
+  @Post('messages/:message_id/edit')
+  @SendRateLimit()
+  @OperationId('editQuestion')
+  @ApiNotFoundResponse({ description: 'No such message of yours.' })
+  @ApiConflictResponse({ description: 'Not a question (a user message), or its session is archived.' })
+  @ApiProduces('text/event-stream', 'application/json')
+  @ApiOkResponse({
+    description: 'As for `POST /v1/chat/stream`: Server-Sent Events, or the answer as JSON with `stream: false`.',
+    headers: { 'X-Session-Id': { $ref: '#/components/headers/X-Session-Id' } },
+    content: {
+      'text/event-stream': { schema: STREAM_EVENT_SCHEMA },
+      'application/json': { schema: { $ref: getSchemaPath(ChatCompletionDto) } },
+    },
+  })
+  async edit(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('message_id', ParseIdPipe) id: number,
+    @Body() dto: EditMessageDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const branch = await this.branches.edit(user, id, dto);
+    return this.transports.send(user, branch.send, req, res, branch.parentId);
+  }
+
+  /**
+   * Switch branches: the branch through `message_id` becomes the one listed, sent to the model and appended to;
+   * when that message has replies, the branch runs on to the newest message under it.
+   */
+  @Put('sessions/:session_id/active-leaf')
+  @OperationId('setActiveLeaf')
+  @ApiOkResponse({ type: SessionDto, description: 'The session, `active_leaf_id` set.' })
+  @ApiNotFoundResponse({ description: 'No such session of yours, or no such message in it.' })
+  async setActiveLeaf(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('session_id', ParseIdPipe) sessionId: number,
+    @Body() dto: SetActiveLeafDto,
+  ): Promise<SessionDto> {
+    return SessionDto.from(await this.branches.setActiveLeaf(user, sessionId, dto.message_id));
+  }
+
+  /**
+   * Fork a conversation: a new session holding the branch from the first message up to `message_id` (copies), with
+   * the session's system prompt, model, title, metadata and files; `forked_from` links it to its origin.
+   */
+  @Post('sessions/:session_id/fork')
+  @OperationId('forkSession')
+  @ApiCreatedResponse({ type: SessionDto, description: 'The new session.' })
+  @ApiNotFoundResponse({ description: 'No such session of yours, or no such message in it.' })
+  async fork(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('session_id', ParseIdPipe) sessionId: number,
+    @Body() dto: ForkSessionDto,
+  ): Promise<SessionDto> {
+    return SessionDto.from(await this.branches.fork(user, sessionId, dto.message_id));
+  }
+
+  /**
+   * A session's messages, oldest first; page with `after_id` = the previous page's `next_after_id`. By default the
+   * active branch (what the model is sent); `branch=all` lists every message of every branch, each with its
+   * `parent_id` and its place among its siblings.
+   */
   @Get('sessions/:session_id/messages')
   @OperationId('listMessages')
   @KeyScope('sessions:read')

@@ -90,8 +90,10 @@ export class MessagesRepository {
   allocateTurnIds(stmt: SqlStatement, count: number): string {
     return stmt.with(
       'turn_ids',
-      `SELECT nextval(pg_get_serial_sequence('messages', 'id'))::integer AS id, g AS ord
-         FROM generate_series(1, ${stmt.param(count, 'integer')}) AS g ORDER BY g`,
+      // Ranked by value, so the ids ascend with `ord` whatever order the rows were drawn in.
+      `SELECT id, row_number() OVER (ORDER BY id) AS ord
+         FROM (SELECT nextval(pg_get_serial_sequence('messages', 'id'))::integer AS id
+                 FROM generate_series(1, ${stmt.param(count, 'integer')})) drawn`,
     );
   }
 
@@ -203,6 +205,69 @@ export class MessagesRepository {
       [tip],
     );
     return toolCallsOf(rows[0]?.parts).map((c) => c.id);
+  }
+
+  /** A message (any role) of one of the user's sessions, or null. */
+  async findOwned(userId: number, id: number): Promise<MessageEntity | null> {
+    const rows: Record<string, unknown>[] = await this.messages.query(
+      `SELECT ${this.columnsOf('m')} FROM messages m JOIN chat_sessions s ON s.id = m.session_id WHERE m.id = $1 AND s.user_id = $2`,
+      [id, userId],
+    );
+    return rows.length ? this.rows.hydrate(rows[0]) : null;
+  }
+
+  /**
+   * The newest leaf of the subtree of message `id` in session `sessionId`: the largest id among it and its
+   * descendants (a child's id is larger than its parent's, so that message has no children).
+   * @returns its id, or null when `id` is not a message of the session
+   */
+  async newestLeafUnder(sessionId: number, id: number): Promise<number | null> {
+    const [row]: { leaf: number | null }[] = await this.messages.query(
+      `WITH RECURSIVE subtree AS (
+         SELECT id FROM messages WHERE id = $2 AND session_id = $1
+         UNION ALL
+         SELECT c.id FROM messages c JOIN subtree t ON c.parent_id = t.id
+       ) SELECT max(id) AS leaf FROM subtree`,
+      [sessionId, id],
+    );
+    return row.leaf;
+  }
+
+  /** @returns whether message `id` is on the branch ending at message `tip` (`tip` itself included) */
+  async isOnBranch(tip: number, id: number): Promise<boolean> {
+    const [row]: { found: boolean }[] = await this.messages.query(
+      `WITH RECURSIVE ${branchWalk('branch', ['id'], '$1', '$2::integer - 1')} SELECT EXISTS (SELECT 1 FROM branch WHERE id = $2) AS found`,
+      [tip, id],
+    );
+    return row.found;
+  }
+
+  /**
+   * In the caller's transaction, copies the branch ending at message `leafId` (its first message to it) into
+   * session `toSessionId` as one chain with new ids, each copy keeping its role, parts, model, usage, prices and
+   * time. An answer still in progress is copied as `incomplete` with its text so far.
+   * @returns how many messages were copied and the id of the last copy
+   */
+  async copyBranch(tx: EntityManager, leafId: number, toSessionId: number): Promise<{ count: number; leafId: number }> {
+    const copied = [
+      'role', 'content', 'parts', 'tool_call_id', 'model', 'finish_reason', 'tokens_input', 'tokens_output', 'tokens_cached',
+      'tokens_reasoning', 'usage_estimated', 'cost', 'price_input_per_1m', 'price_cached_input_per_1m', 'price_output_per_1m',
+      'priced_at', 'error', 'attempts', 'created_at',
+    ];
+    const rows: { id: number }[] = await tx.query(
+      `WITH RECURSIVE ${branchWalk('branch', ['id', 'status', ...copied], '$1', '0')},
+       ordered AS (SELECT b.*, row_number() OVER (ORDER BY b.id) AS ord FROM branch b),
+       ids AS (SELECT id, row_number() OVER (ORDER BY id) AS ord
+                 FROM (SELECT nextval(pg_get_serial_sequence('messages', 'id'))::integer AS id FROM ordered) drawn)
+       INSERT INTO messages (id, parent_id, session_id, status, ${copied.join(', ')})
+       SELECT i.id, previous.id, $2, CASE WHEN o.status = 'in_progress' THEN 'incomplete' ELSE o.status END,
+              ${copied.map((c) => `o.${c}`).join(', ')}
+         FROM ordered o JOIN ids i ON i.ord = o.ord LEFT JOIN ids previous ON previous.ord = o.ord - 1
+        ORDER BY o.ord
+       RETURNING id`,
+      [leafId, toSessionId],
+    );
+    return { count: rows.length, leafId: Math.max(...rows.map((r) => r.id)) };
   }
 
   /** An answer (assistant message) of one of the user's sessions, or null. */

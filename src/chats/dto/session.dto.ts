@@ -2,6 +2,13 @@ import { ApiProperty } from '@nestjs/swagger';
 import { SessionMatchDto } from '../../search/dto/search.dto';
 import { ChatSessionEntity } from '../chat-session.entity';
 
+/** Where a forked session came from. */
+export class ForkOriginDto {
+  @ApiProperty({ type: 'integer' }) session_id: number;
+  /** The origin's message the fork ends with. */
+  @ApiProperty({ type: 'integer', nullable: true }) message_id: number | null;
+}
+
 /** A chat session as clients see it (API.md "GET /v1/chat/sessions/{id}"). */
 export class SessionDto {
   @ApiProperty({ type: 'integer' }) id: number;
@@ -29,6 +36,13 @@ export class SessionDto {
   @ApiProperty({ type: 'integer', nullable: true }) prompt_id: number | null;
   /** That prompt's version at the time. */
   @ApiProperty({ type: 'integer', nullable: true }) prompt_version: number | null;
+  /**
+   * The newest message of the active branch: what is listed, sent to the model and appended to (switch with
+   * `PUT …/active-leaf`); null while the session has no message.
+   */
+  @ApiProperty({ type: 'integer', nullable: true }) active_leaf_id: number | null;
+  /** For a fork: the session and message it was forked from (`session_id` null once the origin is deleted). */
+  @ApiProperty({ type: ForkOriginDto, nullable: true }) forked_from: ForkOriginDto | null;
 
   static from(s: ChatSessionEntity): SessionDto {
     return {
@@ -49,6 +63,9 @@ export class SessionDto {
       archived_at: s.archivedAt?.toISOString() ?? null,
       prompt_id: s.promptId,
       prompt_version: s.promptVersion,
+      active_leaf_id: s.activeLeafId,
+      forked_from:
+        s.forkedFromSessionId === null ? null : { session_id: s.forkedFromSessionId, message_id: s.forkedFromMessageId },
     };
   }
 }

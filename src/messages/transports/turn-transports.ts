@@ -56,26 +56,35 @@ export class TurnTransports {
 
   /**
    * Answers `POST /v1/chat/stream` on `res`: SSE when `dto.stream` (the default), else JSON (202 in the background).
+   * A regenerated answer or an edited question is sent the same way, with `parentId` (where the turn goes).
    * With `Idempotency-Key`, a repeat of the same request gets the first one's answer (replayed, live if it still
    * runs) with `Idempotent-Replayed: true` instead of a second provider call.
    * @throws 400 malformed key; 409 the first request with the key has not stored its turn yet; 422 the key came with
    *         another request; what the send throws before its first byte
    */
-  async send(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response): Promise<void> {
+  async send(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response, parentId?: TurnRequest['parent_id']): Promise<void> {
     const key = idempotencyKeyOf(req, this.config.idempotency.max_key_length);
-    if (key === undefined) return this.run(user, dto, req, res);
+    if (key === undefined) return this.run(user, dto, req, res, parentId);
     const begun = await this.idempotency.begin(user.id, key, fingerprintOf(req));
-    if (begun instanceof IdempotencyClaim) return this.run(user, dto, req, res, begun);
+    if (begun instanceof IdempotencyClaim) return this.run(user, dto, req, res, parentId, begun);
     return this.replay(user, dto, begun, req, res);
   }
 
-  private async run(user: AuthenticatedUser, dto: SendMessageDto, req: Request, res: Response, claim?: IdempotencyClaim): Promise<void> {
+  private async run(
+    user: AuthenticatedUser,
+    dto: SendMessageDto,
+    req: Request,
+    res: Response,
+    parentId: TurnRequest['parent_id'],
+    claim?: IdempotencyClaim,
+  ): Promise<void> {
     const client = abortOnClientClose(res);
     try {
       const sse = dto.stream ? new SseWriter(res, formatOf(req, dto.stream_format), this.config.limits.sse_heartbeat_ms) : undefined;
       let answer: StartedAnswer;
       try {
-        answer = await this.generations.start(user, sendRequestOf(dto), {
+        const request = parentId === undefined ? sendRequestOf(dto) : { ...sendRequestOf(dto), parent_id: parentId };
+        answer = await this.generations.start(user, request, {
           background: dto.background === true,
           clientSignal: client.signal,
           delivered: sse ? () => sse.sentText : undefined,
