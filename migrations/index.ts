@@ -15,6 +15,7 @@ import { AnswerPrices1795601500002 } from './1795601500002-AnswerPrices';
 import { MessageParts1795601700000 } from './1795601700000-MessageParts';
 import { MessageSearch1795601800000 } from './1795601800000-MessageSearch';
 import { MessageTree1795601900000 } from './1795601900000-MessageTree';
+import { ShareLinks1795602000000 } from './1795602000000-ShareLinks';
 
 /** Every migration, oldest first. A generated migration is added here after it has been read. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -34,4 +35,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   MessageParts1795601700000,
   MessageSearch1795601800000,
   MessageTree1795601900000,
+  ShareLinks1795602000000,
 ];

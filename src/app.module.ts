@@ -17,6 +17,7 @@ import { ENTITIES } from './entities';
 import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
+import { SharingModule } from './sharing/sharing.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PromptsModule } from './prompts/prompts.module';
 import { ProvidersModule } from './providers/providers.module';
@@ -77,6 +78,7 @@ import { randomUUID } from 'node:crypto';
     ProvidersModule,
     ChatsModule,
     MessagesModule,
+    SharingModule,
     PromptsModule,
     UsageModule,
     FilesModule,

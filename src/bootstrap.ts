@@ -1,4 +1,5 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { json } from 'body-parser';
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { Server } from 'node:http';
@@ -8,6 +9,9 @@ import { securityHeaders } from './common/security-headers';
 import { AppConfig, appConfig } from './config/app-config';
 import openApiMetadata from './metadata';
 import { DOCS_PATHS, REDOC_SCRIPT, serveApiDocs } from './openapi-document';
+
+/** The route importing a session (its body limit is `sharing.import_body_bytes`). */
+const IMPORT_PATH = '/v1/chat/sessions/import';
 
 /**
  * Applies what must be set on the HTTP adapter itself (security headers, body limits, proxy trust, logger, CORS,
@@ -19,6 +23,8 @@ export function configureApp(app: NestExpressApplication): void {
   app.useLogger(new QuietStartupLogger(app.get(Logger)));
   app.disable('x-powered-by');
   app.use(securityHeaders({ swaggerUi: `/${DOCS_PATHS.ui}`, redoc: { path: DOCS_PATHS.redoc, scriptUrl: REDOC_SCRIPT } }));
+  // An import carries a whole session: its own, larger limit. It parses first, so the general parser skips it.
+  app.use(IMPORT_PATH, json({ limit: config.sharing.import_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) }));
   app.useBodyParser('json', { limit: config.limits.json_body_bytes, verify: rejectDeepJson(config.limits.json_max_depth) });
   app.set('trust proxy', config.trustProxy);
   // Bearer tokens only: browsers never send credentials (cookies, HTTP auth) cross-origin to this API.

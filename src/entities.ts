@@ -1,3 +1,4 @@
+import { ShareLinkEntity } from './sharing/share-link.entity';
 import { ApiKeyEntity } from './applications/api-key.entity';
 import { ApplicationEntity } from './applications/application.entity';
 import { LoginFailureEntity } from './credentials/login-failure.entity';
@@ -29,4 +30,5 @@ export const ENTITIES = [
   FileContentEntity,
   FileObjectDeletionEntity,
   IdempotencyKeyEntity,
+  ShareLinkEntity,
 ];

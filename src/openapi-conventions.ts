@@ -45,6 +45,7 @@ export const TAG_DESCRIPTIONS: Record<string, string> = {
   applications: 'Applications and their API keys, for products that call the API without a password.',
   'chat sessions': 'Chat sessions: create, list, archive, history, model switch, and what the model is sent next.',
   'chat messages': 'Sending a turn and streaming the answer (SSE or JSON); a session\'s stored messages.',
+  sharing: 'Getting conversations out and back in: exports (JSON, Markdown), imports, and read-only share links.',
   openai: "OpenAI-compatible surface: OpenAI's request, answer and error shapes, for the OpenAI SDKs.",
   models: 'The model registry: ids, aliases, limits, prices, and which model really answers.',
   files: 'PDF files attached to a session; their text becomes context for its next messages.',

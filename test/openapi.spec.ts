@@ -80,7 +80,7 @@ describe('openapi.json', () => {
   it('says which routes are public, with security: [] (and bearer everywhere else)', () => {
     const publicRoutes = operationsOf(doc).filter(({ op }) => op.security?.length === 0).map(({ route }) => route);
     expect(publicRoutes.sort()).toEqual(
-      ['GET /', 'GET /config', 'GET /health', 'GET /health/ready', 'POST /v1/auth/anonymous', 'POST /v1/auth/login', 'POST /v1/auth/refresh', 'POST /v1/auth/register'].sort(),
+      ['GET /', 'GET /config', 'GET /health', 'GET /health/ready', 'POST /v1/auth/anonymous', 'POST /v1/auth/login', 'POST /v1/auth/refresh', 'POST /v1/auth/register', 'GET /v1/shared/{token}'].sort(),
     );
     expect(doc.paths['/v1/auth/logout'].post!.security).toEqual([{ bearer: [] }]);
   });

@@ -16,6 +16,8 @@ const PUBLIC_ALLOW_LIST = [
   'GET /health/ready',
   'GET /config',
   'GET /',
+  // A share link: its unguessable token is the credential (rate-limited per IP like sign-in).
+  'GET /v1/shared/:token',
   // Guarded by METRICS_TOKEN instead of a user's token (404 without it).
   'GET /metrics',
 ];

@@ -31,7 +31,8 @@ async function assistantMessagesOf(url: string, user: TestUser): Promise<StoredM
   const sessions = (await request(url).get('/v1/chat/sessions?page_size=100').set(user.auth)).body.items as { id: number }[];
   const all: StoredMessage[] = [];
   for (const s of sessions) {
-    const page = await request(url).get(`/v1/chat/sessions/${s.id}/messages?page_size=100`).set(user.auth);
+    // Every branch: concurrent sends into one session are siblings, each after the history it was answered with.
+    const page = await request(url).get(`/v1/chat/sessions/${s.id}/messages?page_size=100&branch=all`).set(user.auth);
     all.push(...(page.body.items as StoredMessage[]).filter((m) => m.role === 'assistant'));
   }
   return all;

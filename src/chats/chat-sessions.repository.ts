@@ -237,8 +237,8 @@ export class ChatSessionsRepository {
     );
   }
 
-  /** In the caller's transaction: a forked session's copied messages, counted, the last one its active leaf. */
-  async recordFork(tx: EntityManager, id: number, messageCount: number, leafId: number): Promise<void> {
+  /** In the caller's transaction: the messages copied into a new session (a fork, an import), counted, `leafId` its active leaf. */
+  async recordCopiedMessages(tx: EntityManager, id: number, messageCount: number, leafId: number): Promise<void> {
     await tx.query('UPDATE chat_sessions SET message_count = $2, active_leaf_id = $3 WHERE id = $1', [id, messageCount, leafId]);
   }
 

@@ -178,6 +178,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env) {
     history: file.history,
     /** Full-text search (README "Search"). */
     search: file.search,
+    /** Export, import and share links (README "Branches, search, export and share"). */
+    sharing: file.sharing,
     /** Function definitions in a request (README "Tools and images"). */
     tools: file.tools,
     /** Image sizes and the SSRF-safe image fetcher (README "Tools and images"). */

@@ -250,6 +250,16 @@ export class SearchConfig {
   @IsInt() @Min(1) @Max(100) message_ids_per_session = 5;
 }
 
+/** Export, import and share links of sessions (README "Branches, search, export and share"). */
+export class SharingConfig {
+  /** Most messages an export, an import or a share link's snapshot may hold (422 beyond). */
+  @IsInt() @Min(1) @Max(1_000_000) max_messages = 10_000;
+  /** Largest body of an import, in bytes (413 beyond); every other JSON body keeps `limits.json_body_bytes`. */
+  @IsInt() @Min(1024) import_body_bytes = 10 * 1024 * 1024;
+  /** Longest life of a share link, in days (a later `expires_at` is a 422); 0: links may live until revoked. */
+  @IsInt() @Min(0) @Max(36_500) max_link_days = 0;
+}
+
 /** PDF uploads (README "Files (PDF upload)"); the upload size limit is `limits.max_upload_bytes`. */
 export class FilesConfig {
   /** Files with more pages are refused (422) before any text is extracted. */
@@ -427,6 +437,7 @@ export class FileConfig {
   @ValidateNested() @Type(() => FilesConfig) files = new FilesConfig();
   @ValidateNested() @Type(() => HistoryConfig) history = new HistoryConfig();
   @ValidateNested() @Type(() => SearchConfig) search = new SearchConfig();
+  @ValidateNested() @Type(() => SharingConfig) sharing = new SharingConfig();
   @ValidateNested() @Type(() => BudgetsConfig) budgets = new BudgetsConfig();
   @ValidateNested() @Type(() => RedisConfig) redis = new RedisConfig();
   @ValidateNested() @Type(() => ToolsConfig) tools = new ToolsConfig();

@@ -111,7 +111,7 @@ export class BranchesService {
         tx,
       );
       const copied = await this.messages.copyBranch(tx, messageId, session.id);
-      await this.sessions.recordFork(tx, session.id, copied.count, copied.leafId);
+      await this.sessions.recordCopiedMessages(tx, session.id, copied.count, copied.leafId);
       await this.files.copySessionFiles(tx, origin.id, session.id);
       return Object.assign(session, { messageCount: copied.count, activeLeafId: copied.leafId });
     });

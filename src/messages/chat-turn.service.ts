@@ -720,7 +720,9 @@ export class ChatTurnService {
         model: plan.session && plan.session.model !== plan.sessionModel ? plan.sessionModel : undefined,
       },
     );
-    const parent = !plan.session ? null : plan.parentId !== undefined ? plan.parentId : { activeLeafOf: plan.session.id };
+    // The turn follows what its context was read from: concurrent sends into one session become siblings, each
+    // recorded after the history it was answered with (the last one stored becomes the active leaf).
+    const parent = plan.parentId !== undefined ? plan.parentId : (plan.session?.activeLeafId ?? null);
     const messages = this.messages.insertTurn(stmt, session, newIds, parent, plan.turns, plan.route.model.id, INSTANCE_ID);
     alsoRecord?.(stmt, { sessionCte: session, messagesCte: messages });
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(

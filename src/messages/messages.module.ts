@@ -36,6 +36,6 @@ import { TurnTransports } from './transports/turn-transports';
     MessagesService,
     MessagesRepository,
   ],
-  exports: [ChatTurnService],
+  exports: [ChatTurnService, MessagesRepository],
 })
 export class MessagesModule {}

@@ -7,7 +7,7 @@ import { SqlStatement } from '../database/sql-statement';
 import { ContentPart, textOf, toolCallsOf } from '../providers/content-parts';
 import type { ModelAttempt } from '../providers/model-attempt';
 import type { ChatTurn } from '../providers/model-provider';
-import { MessageEntity, MessageStatus } from './message.entity';
+import { MessageEntity, MessageRole, MessageStatus } from './message.entity';
 
 /** The parts of a turn as stored: its `parts`, or (a text-only turn) its content as one text part. */
 function partsOf(turn: Pick<ChatTurn, 'content' | 'parts'>): ContentPart[] {
@@ -49,6 +49,27 @@ export interface AnswerOutcome {
   prices: AnswerPrices;
   /** Why a `failed` answer failed (a sentence safe to show); never a provider secret. */
   error?: string;
+}
+
+/** A message of an imported tree, as stored. */
+export interface ImportedMessage {
+  /** Index in the imported list of the message this one follows (an earlier one), or null. */
+  parentIndex: number | null;
+  role: MessageRole;
+  content: string;
+  parts: ContentPart[];
+  toolCallId: string | null;
+  model: string | null;
+  status: MessageStatus;
+  finishReason: string | null;
+  tokensInput: number;
+  tokensOutput: number;
+  tokensCached: number;
+  tokensReasoning: number;
+  usageEstimated: boolean;
+  /** USD */
+  cost: number;
+  createdAt: Date;
 }
 
 /** A message with its place among its siblings (the messages with the same parent: alternative versions). */
@@ -104,8 +125,7 @@ export class MessagesRepository {
    * `idsCte` ({@link allocateTurnIds}) and form a chain: the first follows `parent`, each next one the one before.
    * Each message keeps its parts (a turn without `parts`: its content as one text part) and, for a `tool` message,
    * its `toolCallId`; `content` is stored as the text of the parts.
-   * @param parent what the first message follows: `{ activeLeafOf }` the session's active leaf as it was before
-   *        this statement, a message id, or null (a first message)
+   * @param parent the message the first one follows, or null (a first message)
    * @param answerModel registry id of the model planned to answer
    * @param owner the instance generating the answer
    * @returns the CTE's name; it returns the rows' `id`s, the placeholder's the largest
@@ -114,7 +134,7 @@ export class MessagesRepository {
     stmt: SqlStatement,
     sessionCte: string,
     idsCte: string,
-    parent: { activeLeafOf: number } | number | null,
+    parent: number | null,
     turns: Pick<ChatTurn, 'role' | 'content' | 'parts' | 'toolCallId'>[],
     answerModel: string,
     owner: string,
@@ -126,13 +146,7 @@ export class MessagesRepository {
       }),
       { role: 'assistant', content: '', parts: [], toolCallId: null, status: 'in_progress', model: answerModel, owner },
     ];
-    // Every CTE of the statement reads the snapshot it started with: this is the leaf before the session's update.
-    const first =
-      parent === null
-        ? 'NULL::integer'
-        : typeof parent === 'number'
-          ? stmt.param(parent, 'integer')
-          : `(SELECT active_leaf_id FROM chat_sessions WHERE id = ${stmt.param(parent.activeLeafOf, 'integer')})`;
+    const first = stmt.param(parent, 'integer');
     return stmt.with(
       'turn_messages',
       `INSERT INTO messages (id, parent_id, session_id, role, content, parts, tool_call_id, status, model, owner_instance, heartbeat_at)
@@ -268,6 +282,80 @@ export class MessagesRepository {
       [leafId, toSessionId],
     );
     return { count: rows.length, leafId: Math.max(...rows.map((r) => r.id)) };
+  }
+
+  /**
+   * Every message of a session, every branch, by id (a parent before its children).
+   * @param limit at most this many are read; one more than `limit` tells a caller the session has too many
+   */
+  async wholeTree(sessionId: number, limit: number): Promise<MessageEntity[]> {
+    const rows: Record<string, unknown>[] = await this.messages.query(
+      `SELECT ${this.columnsOf('m')} FROM messages m WHERE m.session_id = ANY($1::integer[]) ORDER BY m.session_id, m.id LIMIT $2`,
+      [[sessionId], limit],
+    );
+    return rows.map((r) => this.rows.hydrate(r));
+  }
+
+  /**
+   * The session's active branch, from its first message to its active leaf.
+   * @param limit at most this many of its newest are read; one more than `limit` tells a caller it is too long
+   */
+  async activeBranch(sessionId: number, limit: number): Promise<MessageEntity[]> {
+    const rows: Record<string, unknown>[] = await this.messages.query(
+      `WITH RECURSIVE ${branchWalk('branch', ['id'], '(SELECT active_leaf_id FROM chat_sessions WHERE id = $1)', '0')}
+       SELECT ${this.columnsOf('m')} FROM (SELECT id FROM branch LIMIT $2) b JOIN messages m ON m.id = b.id ORDER BY m.id`,
+      [sessionId, limit],
+    );
+    return rows.map((r) => this.rows.hydrate(r));
+  }
+
+  /**
+   * In the caller's transaction, inserts an imported tree into session `sessionId` with new ids: each message
+   * follows the one at index `parentIndex` of `messages` (an earlier one), or none.
+   * @returns the new ids, in the order of `messages`
+   */
+  async importTree(tx: EntityManager, sessionId: number, messages: ImportedMessage[]): Promise<number[]> {
+    if (!messages.length) return [];
+    const column = <K extends keyof ImportedMessage>(key: K) => messages.map((m) => m[key]);
+    const rows: { id: number }[] = await tx.query(
+      `WITH ids AS (
+         SELECT id, row_number() OVER (ORDER BY id) AS ord
+           FROM (SELECT nextval(pg_get_serial_sequence('messages', 'id'))::integer AS id FROM generate_series(1, $2::integer)) drawn
+       )
+       INSERT INTO messages (id, parent_id, session_id, role, content, parts, tool_call_id, model, status, finish_reason,
+                             tokens_input, tokens_output, tokens_cached, tokens_reasoning, usage_estimated, cost, created_at)
+       SELECT i.id, parent.id, $1, t.role, t.content, t.parts, t.tool_call_id, t.model, t.status, t.finish_reason,
+              t.tokens_input, t.tokens_output, t.tokens_cached, t.tokens_reasoning, t.usage_estimated, t.cost, t.created_at
+         FROM unnest($3::integer[], $4::varchar[], $5::text[], $6::jsonb[], $7::varchar[], $8::varchar[], $9::varchar[],
+                     $10::varchar[], $11::integer[], $12::integer[], $13::integer[], $14::integer[], $15::boolean[],
+                     $16::numeric[], $17::timestamptz[])
+              WITH ORDINALITY AS t(parent_ord, role, content, parts, tool_call_id, model, status, finish_reason, tokens_input,
+                                   tokens_output, tokens_cached, tokens_reasoning, usage_estimated, cost, created_at, ord)
+         JOIN ids i ON i.ord = t.ord
+         LEFT JOIN ids parent ON parent.ord = t.parent_ord
+        ORDER BY t.ord
+       RETURNING id`,
+      [
+        sessionId,
+        messages.length,
+        messages.map((m) => (m.parentIndex === null ? null : m.parentIndex + 1)),
+        column('role'),
+        column('content'),
+        messages.map((m) => JSON.stringify(m.parts)),
+        column('toolCallId'),
+        column('model'),
+        column('status'),
+        column('finishReason'),
+        column('tokensInput'),
+        column('tokensOutput'),
+        column('tokensCached'),
+        column('tokensReasoning'),
+        column('usageEstimated'),
+        column('cost'),
+        column('createdAt'),
+      ],
+    );
+    return rows.map((r) => r.id).sort((a, b) => a - b);
   }
 
   /** An answer (assistant message) of one of the user's sessions, or null. */

@@ -1,0 +1,232 @@
+import { createHash } from 'node:crypto';
+import { Client } from 'pg';
+import request from 'supertest';
+import { SessionTitlesService } from '../src/chats/session-titles.service';
+import { startApp, TestApp } from './support/app';
+import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai-server';
+import { registerUser, TestUser } from './support/users';
+import { writeTestConfig } from './support/test-config';
+
+const KEY = 'sk-share-test';
+const PNG_1X1 =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+/** An export with its server-given parts (ids, times) left out: what a round trip must keep. */
+function comparable(exported: { session: Record<string, unknown>; messages: Record<string, unknown>[] }) {
+  const index = new Map(exported.messages.map((m, i) => [m.id, i]));
+  return {
+    session: { title: exported.session.title, model: exported.session.model, system_prompt: exported.session.system_prompt, metadata: exported.session.metadata },
+    active: index.get(exported.session.active_leaf_id),
+    messages: exported.messages.map(({ id: _id, parent_id, ...rest }) => ({ ...rest, parent: parent_id === null ? null : index.get(parent_id) })),
+  };
+}
+
+describe('Export, import and share links (e2e)', () => {
+  let t: TestApp;
+  let fake: FakeOpenAi;
+  let alice: TestUser;
+  let bob: TestUser;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAi({ apiKey: KEY });
+    t = await startApp({
+      OPENAI_BASE_URL: fake.url,
+      OPENAI_API_KEY: KEY,
+      CONFIG_FILE: writeTestConfig((config) => {
+        config.sharing = { max_messages: 50, import_body_bytes: 200_000, max_link_days: 30 };
+      }),
+    });
+    alice = await registerUser(t.url);
+    bob = await registerUser(t.url);
+  });
+  beforeEach(() => {
+    fake.reset();
+    let n = 0;
+    fake.script(() => ({ pieces: [`Answer ${++n}`] }));
+  });
+  afterAll(async () => {
+    await t.app.get(SessionTitlesService).whenIdle();
+    await t.close();
+    await fake.close();
+  });
+
+  const send = async (body: object) => {
+    const res = await request(t.url).post('/v1/chat/stream').set(alice.auth).send({ model: 'gpt-4o-mini', stream: false, ...body });
+    expect(res.status).toBe(200);
+    return res.body as { id: number; session_id: number; output_text: string };
+  };
+
+  /** A titled session with a system prompt, an image, two exchanges and a regenerated answer (two branches). */
+  const branchedSession = async () => {
+    const created = await request(t.url).post('/v1/chat/sessions').set(alice.auth).send({ title: 'Trip `plans`', model: 'gpt-4o-mini', system_prompt: 'Be brief.' });
+    const sessionId = created.body.id as number;
+    const first = await send({
+      session_id: sessionId,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Look at this' }, { type: 'image', url: PNG_1X1 }] }],
+    });
+    await send({ session_id: sessionId, messages: [{ role: 'user', content: 'And then?' }] });
+    const regenerated = await request(t.url).post(`/v1/chat/messages/${first.id}/regenerate`).set(alice.auth).send({ stream: false });
+    expect(regenerated.status).toBe(200);
+    return { sessionId, firstAnswer: first.id, regenerated: regenerated.body.id as number };
+  };
+
+  it('exports the whole tree as JSON and imports it back as an equal new session', async () => {
+    const { sessionId } = await branchedSession();
+    const res = await request(t.url).get(`/v1/chat/sessions/${sessionId}/export`).set(alice.auth);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['content-disposition']).toBe('attachment; filename=Trip-plans.json');
+    const exported = JSON.parse(res.text ?? res.body.toString());
+    expect(exported).toMatchObject({ format: 'chat-session', version: 1, session: { title: 'Trip `plans`', system_prompt: 'Be brief.' } });
+    expect(exported.messages).toHaveLength(5); // two exchanges and a second answer to the first question
+    expect(exported.messages[1]).toMatchObject({ role: 'assistant', model: 'openai/gpt-4o-mini', status: 'complete', finish_reason: 'stop' });
+    expect(exported.messages[1].tokens_output).toBeGreaterThan(0);
+    expect(exported.messages[0].parts[1]).toMatchObject({ type: 'image', url: PNG_1X1, media_type: 'image/png', width: 1, height: 1 });
+
+    const imported = await request(t.url).post('/v1/chat/sessions/import').set(bob.auth).send(exported);
+    expect(imported.status).toBe(201);
+    expect(imported.body).toMatchObject({ user_id: bob.id, title: 'Trip `plans`', system_prompt: 'Be brief.', message_count: 5, tokens_input: 0 });
+    const again = await request(t.url).get(`/v1/chat/sessions/${imported.body.id}/export`).set(bob.auth);
+    expect(comparable(JSON.parse(again.text ?? again.body.toString()))).toEqual(comparable(exported));
+    // The imported session lists the same active branch, and answers on it.
+    const branch = (await request(t.url).get(`/v1/chat/sessions/${imported.body.id}/messages`).set(bob.auth)).body.items;
+    expect(branch.map((m: { content: string }) => m.content)).toEqual(['Look at this', exported.messages[4].content]);
+  });
+
+  it('exports the active branch as Markdown with models, times and usage, images described', async () => {
+    const { sessionId } = await branchedSession();
+    const res = await request(t.url).get(`/v1/chat/sessions/${sessionId}/export?format=markdown`).set(alice.auth);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/markdown; charset=utf-8');
+    expect(res.headers['content-disposition']).toBe('attachment; filename=Trip-plans.md');
+    const md = res.text ?? res.body.toString();
+    expect(md).toMatch(/^# Trip `plans`\n/);
+    expect(md).toContain('- Model: openai/gpt-4o-mini');
+    expect(md).toContain('> Be brief.');
+    expect(md).toContain('*[image: image/png, 1×1]*');
+    expect(md).not.toContain('base64');
+    expect(md).toMatch(/### Assistant · openai\/gpt-4o-mini · \d{4}-\d\d-\d\d \d\d:\d\d UTC · \d+ in \/ \d+ out tokens/);
+    // The active branch only: the regenerated answer, not the first answer nor the question after it.
+    expect(md).toContain('Answer 3');
+    expect(md).not.toContain('And then?');
+    expect((await request(t.url).get(`/v1/chat/sessions/${sessionId}/export?format=pdf`).set(alice.auth)).status).toBe(422);
+    expect((await request(t.url).get(`/v1/chat/sessions/${sessionId}/export`).set(bob.auth)).status).toBe(404);
+  });
+
+  it('refuses a broken import with 422 naming the field and stores nothing; an oversized body is a 413', async () => {
+    const { sessionId } = await branchedSession();
+    const exported = JSON.parse((await request(t.url).get(`/v1/chat/sessions/${sessionId}/export`).set(alice.auth)).text);
+    const sessionsBefore = (await request(t.url).get('/v1/chat/sessions').set(bob.auth)).body.total;
+    const broken = (change: (e: typeof exported) => void) => {
+      const copy = structuredClone(exported);
+      change(copy);
+      return request(t.url).post('/v1/chat/sessions/import').set(bob.auth).send(copy);
+    };
+    const cases: [string, (e: typeof exported) => void, RegExp][] = [
+      ['a parent after its child', (e) => e.messages.reverse(), /messages\.\d+\.parent_id/],
+      ['a repeated id', (e) => (e.messages[2].id = e.messages[1].id), /messages\.2\.id/],
+      ['an unknown active leaf', (e) => (e.session.active_leaf_id = 987654), /session\.active_leaf_id/],
+      ['an image in an answer', (e) => e.messages[1].parts.push({ type: 'image', url: PNG_1X1 }), /messages\.1\.parts\.\d+\.type/],
+      ['a plain-http image', (e) => (e.messages[0].parts[1].url = 'http://example.com/a.png'), /messages\.0\.parts\.1\.url/],
+      ['a wrong role', (e) => (e.messages[0].role = 'robot'), /role/],
+      ['another format', (e) => (e.format = 'other'), /format/],
+      ['too many messages', (e) => (e.messages = Array.from({ length: 51 }, (_, i) => ({ ...e.messages[0], id: i + 1, parent_id: i || null }))), /messages/],
+    ];
+    for (const [what, change, field] of cases) {
+      const res = await broken(change);
+      expect({ what, status: res.status }).toEqual({ what, status: 422 });
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(JSON.stringify(res.body)).toMatch(field);
+    }
+    const tooLarge = await request(t.url)
+      .post('/v1/chat/sessions/import')
+      .set(bob.auth)
+      .send({ ...exported, session: { ...exported.session, system_prompt: 'x'.repeat(250_000) } });
+    expect(tooLarge.status).toBe(413);
+    // Other routes keep the general limit (1 MiB, above this one's 200 kB): the same body elsewhere is not refused for its size.
+    const elsewhere = await request(t.url).post('/v1/chat/sessions').set(bob.auth).send({ title: 'x', system_prompt: 'x'.repeat(250_000) });
+    expect(elsewhere.status).not.toBe(413);
+    if (elsewhere.status === 201) await request(t.url).delete(`/v1/chat/sessions/${elsewhere.body.id}`).set(bob.auth);
+    expect((await request(t.url).get('/v1/chat/sessions').set(bob.auth)).body.total).toBe(sessionsBefore);
+  });
+
+  it('shares a snapshot of the active branch: others and anonymous readers see only it, no ids, users or emails', async () => {
+    const { sessionId } = await branchedSession();
+    const created = await request(t.url).post(`/v1/chat/sessions/${sessionId}/share`).set(alice.auth).send({});
+    expect(created.status).toBe(201);
+    const { token, url, id } = created.body;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/); // 32 random bytes: 256 bits
+    expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+    expect(url).toBe(`/v1/shared/${token}`);
+
+    // A message sent after sharing is not in the snapshot.
+    await send({ session_id: sessionId, messages: [{ role: 'user', content: 'A secret follow-up' }] });
+
+    for (const reader of [request(t.url).get(url), request(t.url).get(url).set(bob.auth)]) {
+      const res = await reader;
+      expect(res.status).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.body.title).toBe('Trip `plans`');
+      expect(res.body.messages.map((m: { content: string }) => m.content)).toEqual(['Look at this', 'Answer 3']);
+      const text = JSON.stringify(res.body);
+      expect(text).not.toContain('secret follow-up');
+      expect(text).not.toContain(alice.email);
+      expect(text).not.toMatch(/"(id|user_id|session_id|parent_id)"/);
+    }
+
+    // Only the hash is stored.
+    const db = new Client({ connectionString: process.env.DATABASE_URL });
+    await db.connect();
+    try {
+      const rows = (await db.query('SELECT token_hash FROM share_links WHERE id = $1', [id])).rows;
+      expect(rows[0].token_hash).toBe(createHash('sha256').update(token).digest('hex'));
+      expect(JSON.stringify((await db.query('SELECT * FROM share_links')).rows)).not.toContain(token);
+    } finally {
+      await db.end();
+    }
+
+    // Listed for the owner only, without the token.
+    const mine = await request(t.url).get(`/v1/chat/shares?session_id=${sessionId}`).set(alice.auth);
+    expect(mine.status).toBe(200);
+    expect(mine.body.items).toEqual([expect.objectContaining({ id, session_id: sessionId, message_count: 2, expired: false })]);
+    expect(JSON.stringify(mine.body)).not.toContain(token);
+    expect((await request(t.url).get('/v1/chat/shares').set(bob.auth)).body.items).toEqual([]);
+
+    // Revoked by its owner only; then 404 for everyone, like an unknown or malformed token.
+    expect((await request(t.url).delete(`/v1/chat/shares/${id}`).set(bob.auth)).status).toBe(404);
+    expect((await request(t.url).delete(`/v1/chat/shares/${id}`).set(alice.auth)).status).toBe(204);
+    expect((await request(t.url).delete(`/v1/chat/shares/${id}`).set(alice.auth)).status).toBe(404);
+    for (const path of [url, `/v1/shared/${'A'.repeat(43)}`, '/v1/shared/short']) {
+      const res = await request(t.url).get(path);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+    expect((await request(t.url).get('/v1/chat/shares').set(alice.auth)).body.items).toEqual([]);
+  });
+
+  it('ends a link at its expiry; refuses an expiry in the past or beyond sharing.max_link_days', async () => {
+    const { sessionId } = await branchedSession();
+    const past = await request(t.url).post(`/v1/chat/sessions/${sessionId}/share`).set(alice.auth).send({ expires_at: '2001-01-01T00:00:00Z' });
+    expect(past.status).toBe(422);
+    const far = new Date(Date.now() + 31 * 86_400_000).toISOString();
+    expect((await request(t.url).post(`/v1/chat/sessions/${sessionId}/share`).set(alice.auth).send({ expires_at: far })).status).toBe(422);
+    expect((await request(t.url).post(`/v1/chat/sessions/${sessionId}/share`).set(bob.auth).send({})).status).toBe(404);
+
+    const created = await request(t.url).post(`/v1/chat/sessions/${sessionId}/share`).set(alice.auth).send({});
+    expect(created.status).toBe(201);
+    // Without an expiry, the configured longest life applies.
+    const expires = new Date(created.body.expires_at).getTime();
+    expect(Math.abs(expires - (Date.now() + 30 * 86_400_000))).toBeLessThan(60_000);
+    expect((await request(t.url).get(created.body.url)).status).toBe(200);
+    const db = new Client({ connectionString: process.env.DATABASE_URL });
+    await db.connect();
+    try {
+      await db.query(`UPDATE share_links SET expires_at = now() - interval '1 second' WHERE id = $1`, [created.body.id]);
+    } finally {
+      await db.end();
+    }
+    expect((await request(t.url).get(created.body.url)).status).toBe(404);
+    const listed = (await request(t.url).get(`/v1/chat/shares?session_id=${sessionId}`).set(alice.auth)).body.items;
+    expect(listed[0]).toMatchObject({ id: created.body.id, expired: true });
+  });
+});
