@@ -241,6 +241,57 @@ describe('Message tree: regenerate, edit, branches and forks (e2e)', () => {
     expect((await list(fork.id)).items).toHaveLength(4);
   });
 
+  it('records concurrent sends into one session each after the history it was answered with', async () => {
+    const c = await conversation();
+    fake.reset();
+    const answers = await Promise.all(['Qa', 'Qb', 'Qc'].map((q) => send({ session_id: c.sessionId, messages: [{ role: 'user', content: q }] })));
+    const all = (await list(c.sessionId, '?branch=all')).items;
+    expect(all).toHaveLength(10);
+    const byId = new Map(all.map((m) => [m.id, m]));
+    const branchTo = (id: number | null): string[] => (id === null ? [] : [...branchTo(byId.get(id)!.parent_id), byId.get(id)!.content]);
+    // Whatever the interleaving (siblings when both read the same leaf, a chain otherwise), the tree says what
+    // each answer was made from: the provider got exactly the branch up to its question.
+    for (const q of ['Qa', 'Qb', 'Qc']) {
+      const question = all.find((m) => m.content === q)!;
+      const sent = answersSent(fake).find((turns) => turns[turns.length - 1].content === q)!;
+      expect(sent.map((m) => m.content)).toEqual(branchTo(question.id));
+      expect([c.a2, ...answers.map((a) => a.id)]).toContain(question.parent_id);
+    }
+    // The active branch ends with one of them.
+    const active = (await list(c.sessionId)).items;
+    expect(answers.map((a) => a.id)).toContain(active[active.length - 1].id);
+    const session = (await request(t.url).get(`/v1/chat/sessions/${c.sessionId}`).set(alice.auth)).body;
+    expect(session.message_count).toBe(10);
+  });
+
+  it('keeps the summary on a branch that holds its last message, and drops it on one that does not', async () => {
+    const c = await conversation();
+    const db = new Client({ connectionString: process.env.DATABASE_URL });
+    await db.connect();
+    const summarize = () =>
+      db.query(`UPDATE chat_sessions SET summary = 'Q1 was asked and answered.', summary_message_id = $2, summary_updated_at = now() WHERE id = $1`, [c.sessionId, c.a1]);
+    const summary = async () => (await request(t.url).get(`/v1/chat/sessions/${c.sessionId}`).set(alice.auth)).body.summary;
+    try {
+      await summarize();
+      // Regenerating the second answer branches after A1: the summary still holds.
+      expect((await request(t.url).post(`/v1/chat/messages/${c.a2}/regenerate`).set(alice.auth).send({ stream: false })).status).toBe(200);
+      expect(await summary()).toBe('Q1 was asked and answered.');
+      // Editing Q1 branches before it: dropped.
+      expect((await request(t.url).post(`/v1/chat/messages/${c.q1}/edit`).set(alice.auth).send({ content: 'New start', stream: false })).status).toBe(200);
+      expect(await summary()).toBeNull();
+      // Switching back to a branch through A1 keeps a summary made meanwhile; switching away drops it.
+      expect((await request(t.url).put(`/v1/chat/sessions/${c.sessionId}/active-leaf`).set(alice.auth).send({ message_id: c.a2 })).status).toBe(200);
+      await summarize();
+      expect((await request(t.url).put(`/v1/chat/sessions/${c.sessionId}/active-leaf`).set(alice.auth).send({ message_id: c.q2 })).status).toBe(200);
+      expect(await summary()).toBe('Q1 was asked and answered.');
+      const otherRoot = (await list(c.sessionId, '?branch=all')).items.find((m) => m.content === 'New start')!;
+      expect((await request(t.url).put(`/v1/chat/sessions/${c.sessionId}/active-leaf`).set(alice.auth).send({ message_id: otherRoot.id })).status).toBe(200);
+      expect(await summary()).toBeNull();
+    } finally {
+      await db.end();
+    }
+  });
+
   it('the migration turns each existing session into one chain with its newest message as the active leaf', async () => {
     const db = new Client({ connectionString: process.env.DATABASE_URL });
     await db.connect();

@@ -14,6 +14,7 @@ import { queries } from './queries';
 import { redisOutage } from './redis-outage';
 import { search } from './search';
 import { throughput } from './throughput';
+import { tree } from './tree';
 import { ttft } from './ttft';
 
-export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, observability, budgets, search];
+export const SECTIONS: Section[] = [ttft, cpu, throughput, idle, queries, newestPage, durable, completions, redisOutage, observability, budgets, search, tree];
