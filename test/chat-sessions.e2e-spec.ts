@@ -60,6 +60,8 @@ describe('Chat sessions (e2e)', () => {
         archived_at: null,
         prompt_id: null,
         prompt_version: null,
+        active_leaf_id: null,
+        forked_from: null,
       });
       const again = await get(u, res.body.id).expect(200);
       expect(again.body).toEqual(res.body);
