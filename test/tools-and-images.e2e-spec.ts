@@ -210,6 +210,18 @@ describe('tools and images: requests, capabilities and storage', () => {
     const stored = history.body.sessions.find((s: { id: number }) => s.id === res.body.session_id);
     expect(stored.messages[0]).toEqual({ role: 'user', content: 'What is this?' });
   });
+
+  it('titles a session started by images only after them', async () => {
+    const one = await send({ model: 'offline', stream: false, messages: [{ role: 'user', content: [{ type: 'image', url: PNG_1X1 }] }] });
+    expect(one.status).toBe(200);
+    expect(one.body.title).toBe('Image');
+    const two = await send({
+      model: 'offline',
+      stream: false,
+      messages: [{ role: 'user', content: [{ type: 'image', url: PNG_1X1 }, { type: 'image', url: PNG_1X1 }] }],
+    });
+    expect(two.body.title).toBe('2 images');
+  });
 });
 
 /** The migration that turned every stored message into parts, on a database of its own. */

@@ -932,9 +932,16 @@ function pricesOf(model: RegisteredModel): AnswerPrices {
   return { inputPer1m, cachedInputPer1m, outputPer1m, pricedAt };
 }
 
-/** The text of the plan's first user message ('' when the send holds none, e.g. only tool results). */
+/**
+ * The text of the plan's first user message, what titles a new session: for a message of images only, `Image` or
+ * `N images`; '' when the send holds none (e.g. only tool results).
+ */
 function firstUserText(plan: TurnPlan): string {
-  return plan.turns.find((t) => t.role === 'user')?.content ?? '';
+  const first = plan.turns.find((t) => t.role === 'user');
+  if (!first || first.content) return first?.content ?? '';
+  // A message of images only still titles its session.
+  const images = first.parts?.filter((p) => p.type === 'image').length ?? 0;
+  return images === 1 ? 'Image' : images > 1 ? `${images} images` : '';
 }
 
 /** An answer's text as parts: one text part, none when it is empty. */
