@@ -197,8 +197,7 @@ export class ContextService {
    */
   private fit(parts: ContextParts, model: RegisteredModel, maxTokens: number | undefined): SessionContext {
     const cm = this.config.contextManagement;
-    const protocol = this.registry.endpoint(model.provider)?.protocol;
-    const counter = tokenCounterFor({ ...model, protocol }, cm.token_estimate_factor);
+    const counter = tokenCounterFor(model, cm.token_estimate_factor);
     const built = buildContext({
       systemPrompt: parts.systemPrompt,
       summary: parts.summary?.text ?? null,

@@ -79,6 +79,8 @@ export interface RegisteredModel {
   supportsVision: boolean;
   /** Its provider has credentials (or needs none). */
   available: boolean;
+  /** The wire protocol of its provider: what estimates of its tokens follow (e.g. each protocol's image rule). */
+  protocol: ProviderProtocol;
 }
 
 /** Where and how to reach one provider, and the wire protocol it speaks. */
@@ -145,6 +147,7 @@ export class ModelRegistry implements OnApplicationBootstrap {
           supportsTools: m.supports_tools ?? true,
           supportsVision: m.supports_vision ?? protocol !== 'openai',
           available: this.endpoints.has(provider),
+          protocol,
         };
       }),
       {
@@ -161,6 +164,7 @@ export class ModelRegistry implements OnApplicationBootstrap {
         supportsTools: true,
         supportsVision: true,
         available: true,
+        protocol: 'openai' as const,
       },
     ];
     for (const m of this.models) for (const name of [m.id, ...m.aliases]) this.byName.set(name.toLowerCase(), m);

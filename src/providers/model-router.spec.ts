@@ -53,6 +53,7 @@ describe('costOf', () => {
     supportsTools: true,
     supportsVision: true,
     available: true,
+    protocol: 'openai',
   });
 
   it('charges cached input tokens at the cached price and the rest at the input price', () => {
