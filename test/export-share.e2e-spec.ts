@@ -130,6 +130,10 @@ describe('Export, import and share links (e2e)', () => {
       ['a plain-http image', (e) => (e.messages[0].parts[1].url = 'http://example.com/a.png'), /messages\.0\.parts\.1\.url/],
       ['a wrong role', (e) => (e.messages[0].role = 'robot'), /role/],
       ['another format', (e) => (e.format = 'other'), /format/],
+      // ISO 8601 forms a JavaScript Date can't read (basic format, week dates) are refused, not stored as garbage.
+      ['a week date', (e) => (e.messages[0].created_at = '2026-W01'), /messages\.0\.created_at/],
+      ['a basic-format date', (e) => (e.messages[3].created_at = '20260101'), /messages\.3\.created_at/],
+      ['a day that does not exist', (e) => (e.messages[1].created_at = '2026-02-30T10:00:00Z'), /messages\.1\.created_at/],
       ['too many messages', (e) => (e.messages = Array.from({ length: 51 }, (_, i) => ({ ...e.messages[0], id: i + 1, parent_id: i || null }))), /messages/],
     ];
     for (const [what, change, field] of cases) {
@@ -143,6 +147,8 @@ describe('Export, import and share links (e2e)', () => {
       .set(bob.auth)
       .send({ ...exported, session: { ...exported.session, system_prompt: 'x'.repeat(250_000) } });
     expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(tooLarge.body).toMatchObject({ status: 413, detail: expect.any(String) });
     // Other routes keep the general limit (1 MiB, above this one's 200 kB): the same body elsewhere is not refused for its size.
     const elsewhere = await request(t.url).post('/v1/chat/sessions').set(bob.auth).send({ title: 'x', system_prompt: 'x'.repeat(250_000) });
     expect(elsewhere.status).not.toBe(413);

@@ -5,7 +5,6 @@ import {
   Equals,
   IsArray,
   IsBoolean,
-  IsDateString,
   IsIn,
   IsInt,
   IsNumber,
@@ -19,6 +18,7 @@ import {
 } from 'class-validator';
 import { MAX_ID } from '../../common/parse-id.pipe';
 import { MaxJsonSize } from '../../common/max-json-size.validator';
+import { IsTimestamp } from '../../common/timestamp.validator';
 import { PARTS_SCHEMA } from '../../messages/dto/chat-completion.dto';
 import { MESSAGE_ROLES, MESSAGE_STATUSES, MessageRole, MessageStatus } from '../../messages/message.entity';
 import type { ContentPart } from '../../providers/content-parts';
@@ -81,7 +81,8 @@ export class ExportedMessageDto {
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1_000_000_000)
   cost: number;
   /** ISO 8601. */
-  @IsDateString()
+  @ApiProperty({ type: String, format: 'date-time' })
+  @IsTimestamp()
   created_at: string;
 }
 
@@ -114,9 +115,9 @@ export class ExportedSessionDto {
   /** USD. */
   @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) cost?: number;
   /** ISO 8601. */
-  @IsOptional() @IsDateString() created_at?: string;
+  @ApiProperty({ type: String, format: 'date-time', required: false }) @IsOptional() @IsTimestamp() created_at?: string;
   /** ISO 8601. */
-  @IsOptional() @IsDateString() updated_at?: string;
+  @ApiProperty({ type: String, format: 'date-time', required: false }) @IsOptional() @IsTimestamp() updated_at?: string;
 }
 
 /**
@@ -135,7 +136,8 @@ export class SessionExportDto {
   version: typeof EXPORT_VERSION;
 
   /** When the export was made (ISO 8601). */
-  @IsOptional() @IsDateString()
+  @ApiProperty({ type: String, format: 'date-time', required: false })
+  @IsOptional() @IsTimestamp()
   exported_at?: string;
 
   @ValidateNested() @Type(() => ExportedSessionDto)

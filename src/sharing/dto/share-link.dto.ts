@@ -1,8 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsDateString, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { toInt } from '../../common/integer-transform';
 import { MAX_ID } from '../../common/parse-id.pipe';
+import { IsTimestamp } from '../../common/timestamp.validator';
 import { PARTS_SCHEMA } from '../../messages/dto/chat-completion.dto';
 import { MESSAGE_ROLES } from '../../messages/message.entity';
 import type { SnapshotMessage } from '../conversation-snapshot';
@@ -11,7 +12,8 @@ import type { ShareLinkEntity } from '../share-link.entity';
 /** Body of `POST /v1/chat/sessions/{id}/share`. */
 export class CreateShareLinkDto {
   /** When the link stops working (ISO 8601, in the future); omitted: until revoked (or `sharing.max_link_days`). */
-  @IsOptional() @IsDateString()
+  @ApiProperty({ type: String, format: 'date-time', required: false })
+  @IsOptional() @IsTimestamp()
   expires_at?: string;
 }
 
