@@ -10,6 +10,7 @@ import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { ChatsModule } from './chats/chats.module';
 import { DrainingModule } from './common/draining';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { redactedPath } from './common/secret-paths';
 import { createValidationPipe } from './common/validation.pipe';
 import { AppConfig, appConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
@@ -48,13 +49,14 @@ import { randomUUID } from 'node:crypto';
             res.setHeader('X-Request-Id', id);
             return id;
           },
-          // A request line names the request, never its headers (no credentials or cookies to redact) nor
-          // its body; serializing only these fields also keeps the per-request cost of logging low.
+          // A request line names the request, never its headers (no credentials or cookies to redact), a secret
+          // in its path (a share link's token, redacted) nor its body; serializing only these fields also keeps
+          // the per-request cost of logging low.
           serializers: {
             req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
               id: req.id,
               method: req.method,
-              url: req.url,
+              url: redactedPath(req.url),
               remote_address: req.remoteAddress,
             }),
             res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

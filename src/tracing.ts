@@ -7,6 +7,7 @@
  * exported, and the SDK is not even loaded. `main.ts` starts it before the modules it patches are loaded.
  */
 import type { NodeSDK } from '@opentelemetry/sdk-node';
+import { redactedPath } from './common/secret-paths';
 
 /** Whether the environment asks for traces. */
 export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
@@ -33,7 +34,16 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? 'chat-backend',
     instrumentations: [
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/health' || req.url === '/metrics' }),
+      // A share link's token in the path is a secret: the span's `url.path` gets it redacted (the hook's
+      // attributes override the instrumentation's own).
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => req.url === '/health' || req.url === '/metrics',
+        startIncomingSpanHook: (req) => {
+          const path = (req.url ?? '').split('?')[0];
+          const redacted = redactedPath(path);
+          return redacted === path ? {} : { 'url.path': redacted };
+        },
+      }),
       // Route handlers only: a span for each of the dozen middleware layers every request passes (body parsers,
       // CORS, security headers, request logging) and an empty one per router would cost more than they tell; the
       // route still names the server span.

@@ -7,6 +7,7 @@ import { DomainError, DomainErrorCode } from './domain-error';
 import { ProblemDetails, ProblemException } from './problem';
 import { byTightness, rateLimitFields } from './quota';
 import { isRedisUnavailable } from './redis-errors';
+import { redactedPath } from './secret-paths';
 
 const TYPE_BASE = 'https://chat-backend.dev/problems/';
 
@@ -110,14 +111,14 @@ export function problemOf(exception: unknown, req?: ProblemRequest): ProblemDeta
     return problem(422, 'The request holds characters that cannot be stored (U+0000).', instance);
   }
   if (isDatabaseUnavailable(exception)) {
-    logger.error(`Database unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);
+    logger.error(`Database unavailable on ${req?.method} ${redactedPath(instance ?? '')}: ${(exception as Error).message}`);
     return problem(503, 'The database is not answering; try again shortly.', instance);
   }
   if (isRedisUnavailable(exception)) {
-    logger.warn(`Redis unavailable on ${req?.method} ${instance}: ${(exception as Error).message}`);
+    logger.warn(`Redis unavailable on ${req?.method} ${redactedPath(instance ?? '')}: ${(exception as Error).message}`);
     return problem(503, REDIS_UNAVAILABLE_DETAIL, instance);
   }
-  logger.error(`Unhandled error on ${req?.method} ${instance} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? String(exception)}`);
+  logger.error(`Unhandled error on ${req?.method} ${redactedPath(instance ?? '')} (request ${requestId ?? '-'}): ${(exception as Error)?.stack ?? String(exception)}`);
   return problem(500, 'An unexpected error occurred. It has been logged.', instance, { request_id: requestId });
 }
 
