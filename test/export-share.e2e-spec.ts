@@ -76,6 +76,7 @@ describe('Export, import and share links (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.headers['content-disposition']).toBe('attachment; filename=Trip-plans.json');
+    expect(res.headers['cache-control']).toBe('no-store');
     const exported = JSON.parse(res.text ?? res.body.toString());
     expect(exported).toMatchObject({ format: 'chat-session', version: 1, session: { title: 'Trip `plans`', system_prompt: 'Be brief.' } });
     expect(exported.messages).toHaveLength(5); // two exchanges and a second answer to the first question
@@ -99,6 +100,7 @@ describe('Export, import and share links (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/markdown; charset=utf-8');
     expect(res.headers['content-disposition']).toBe('attachment; filename=Trip-plans.md');
+    expect(res.headers['cache-control']).toBe('no-store');
     const md = res.text ?? res.body.toString();
     expect(md).toMatch(/^# Trip `plans`\n/);
     expect(md).toContain('- Model: openai/gpt-4o-mini');
@@ -194,6 +196,7 @@ describe('Export, import and share links (e2e)', () => {
     // Listed for the owner only, without the token.
     const mine = await request(t.url).get(`/v1/chat/shares?session_id=${sessionId}`).set(alice.auth);
     expect(mine.status).toBe(200);
+    expect(mine.body).toMatchObject({ total: 1, page: 1, page_size: 20 });
     expect(mine.body.items).toEqual([expect.objectContaining({ id, session_id: sessionId, message_count: 2, expired: false })]);
     expect(JSON.stringify(mine.body)).not.toContain(token);
     expect((await request(t.url).get('/v1/chat/shares').set(bob.auth)).body.items).toEqual([]);
@@ -234,5 +237,14 @@ describe('Export, import and share links (e2e)', () => {
     expect((await request(t.url).get(created.body.url)).status).toBe(404);
     const listed = (await request(t.url).get(`/v1/chat/shares?session_id=${sessionId}`).set(alice.auth)).body.items;
     expect(listed[0]).toMatchObject({ id: created.body.id, expired: true });
+
+    // Listed a page at a time, newest first.
+    const newer = await request(t.url).post(`/v1/chat/sessions/${sessionId}/share`).set(alice.auth).send({});
+    expect(newer.status).toBe(201);
+    const first = await request(t.url).get(`/v1/chat/shares?session_id=${sessionId}&page_size=1`).set(alice.auth);
+    expect(first.body).toMatchObject({ total: 2, page: 1, page_size: 1, items: [{ id: newer.body.id }] });
+    const second = await request(t.url).get(`/v1/chat/shares?session_id=${sessionId}&page_size=1&page=2`).set(alice.auth);
+    expect(second.body).toMatchObject({ total: 2, page: 2, page_size: 1, items: [{ id: created.body.id }] });
+    expect((await request(t.url).get('/v1/chat/shares?page_size=101').set(alice.auth)).status).toBe(422);
   });
 });

@@ -23,11 +23,13 @@ export class ShareLinksRepository {
     return rows[0] ?? null;
   }
 
-  /** The user's links not revoked, newest first, optionally of one session. */
-  listOwned(userId: number, sessionId?: number): Promise<ShareLinkEntity[]> {
-    return this.links.find({
+  /** A page of the user's links not revoked, newest first, optionally of one session. @returns the rows and their total */
+  findPageOwned(userId: number, sessionId: number | undefined, skip: number, take: number): Promise<[ShareLinkEntity[], number]> {
+    return this.links.findAndCount({
       where: { userId, revokedAt: IsNull(), ...(sessionId !== undefined && { sessionId }) },
       order: { id: 'DESC' },
+      skip,
+      take,
     });
   }
 

@@ -7,7 +7,7 @@ import { AuthenticatedUser, CurrentUser } from '../common/authenticated-user';
 import { OperationId } from '../common/operation-id.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ExportQueryDto, SessionExportDto } from './dto/session-export.dto';
-import { CreatedShareLinkDto, CreateShareLinkDto, ShareLinkListDto, ShareLinksQueryDto } from './dto/share-link.dto';
+import { CreatedShareLinkDto, CreateShareLinkDto, ShareLinkPageDto, ShareLinksQueryDto } from './dto/share-link.dto';
 import { SharingService } from './sharing.service';
 
 /** Export and import of sessions, and my share links. */
@@ -20,7 +20,7 @@ export class SharingController {
   /**
    * Download a session: `format=json` (default) the whole message tree with every branch, models, timestamps and
    * usage, in the format `POST /v1/chat/sessions/import` reads; `format=markdown` the active branch as a readable
-   * document.
+   * document. Not cached (`Cache-Control: no-store`).
    */
   @Get('sessions/:session_id/export')
   @OperationId('exportSession')
@@ -31,6 +31,8 @@ export class SharingController {
   })
   @ApiNotFoundResponse({ description: 'No such session of yours.' })
   @Header('X-Content-Type-Options', 'nosniff')
+  // A whole private conversation: no cache (the browser's included) keeps a copy.
+  @Header('Cache-Control', 'no-store')
   async export(
     @CurrentUser() user: AuthenticatedUser,
     @Param('session_id', ParseIdPipe) sessionId: number,
@@ -72,12 +74,12 @@ export class SharingController {
     return this.sharing.share(user, sessionId, dto.expires_at);
   }
 
-  /** My share links that are not revoked, newest first (`session_id` filters). Tokens are never shown again. */
+  /** A page of my share links that are not revoked, newest first (`session_id` filters). Tokens are never shown again. */
   @Get('shares')
   @OperationId('listShareLinks')
-  @ApiOkResponse({ type: ShareLinkListDto })
-  async list(@CurrentUser() user: AuthenticatedUser, @Query() query: ShareLinksQueryDto): Promise<ShareLinkListDto> {
-    return { items: await this.sharing.list(user, query.session_id) };
+  @ApiOkResponse({ type: ShareLinkPageDto })
+  list(@CurrentUser() user: AuthenticatedUser, @Query() query: ShareLinksQueryDto): Promise<ShareLinkPageDto> {
+    return this.sharing.list(user, query);
   }
 
   /** Revoke a share link: it answers 404 from now on. */

@@ -13,7 +13,7 @@ import { ImportedMessage, MessagesRepository } from '../messages/messages.reposi
 import { ContentPart, IMAGE_MEDIA_TYPES, textOf } from '../providers/content-parts';
 import { ModelRegistry } from '../providers/model-registry';
 import { ExportedMessageDto, SessionExportDto } from './dto/session-export.dto';
-import { CreatedShareLinkDto, SharedConversationDto, ShareLinkDto } from './dto/share-link.dto';
+import { CreatedShareLinkDto, SharedConversationDto, ShareLinkDto, ShareLinkPageDto, ShareLinksQueryDto } from './dto/share-link.dto';
 import { exportJson, exportMarkdown, snapshotOf } from './session-export';
 import { ShareLinksRepository } from './share-links.repository';
 
@@ -130,10 +130,12 @@ export class SharingService {
     return { ...ShareLinkDto.from(link), token, url: `/v1/shared/${token}` };
   }
 
-  /** My share links not revoked, newest first (optionally of one session). */
-  async list(user: AuthenticatedUser, sessionId?: number): Promise<ShareLinkDto[]> {
+  /** A page of my share links not revoked, newest first (optionally of one session); never their tokens. */
+  async list(user: AuthenticatedUser, query: ShareLinksQueryDto): Promise<ShareLinkPageDto> {
+    const { page, page_size } = query;
+    const [rows, total] = await this.links.findPageOwned(user.id, query.session_id, (page - 1) * page_size, page_size);
     const now = new Date();
-    return (await this.links.listOwned(user.id, sessionId)).map((l) => ShareLinkDto.from(l, now));
+    return { total, page, page_size, items: rows.map((l) => ShareLinkDto.from(l, now)) };
   }
 
   /** Revokes one of my links: it answers 404 from now on. @throws 404 not mine, or already revoked */

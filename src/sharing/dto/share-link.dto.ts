@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { toInt } from '../../common/integer-transform';
+import { PageMetaDto, PageQueryDto } from '../../common/pagination.dto';
 import { MAX_ID } from '../../common/parse-id.pipe';
 import { IsTimestamp } from '../../common/timestamp.validator';
 import { PARTS_SCHEMA } from '../../messages/dto/chat-completion.dto';
@@ -51,7 +52,8 @@ export class CreatedShareLinkDto extends ShareLinkDto {
   url: string;
 }
 
-export class ShareLinkListDto {
+/** A page of my share links (API.md "Conventions": `{ total, page, page_size, items }`). */
+export class ShareLinkPageDto extends PageMetaDto {
   /** My links not revoked, newest first (expired ones included, marked). */
   items: ShareLinkDto[];
 }
@@ -73,8 +75,8 @@ export class SharedConversationDto {
   messages: SharedMessageDto[];
 }
 
-/** Query of `GET /v1/chat/shares`. */
-export class ShareLinksQueryDto {
+/** Query of `GET /v1/chat/shares`: a page (`page`, `page_size`) of my links, optionally of one session. */
+export class ShareLinksQueryDto extends PageQueryDto {
   /** Only the links of this session. */
   @ApiProperty({ type: 'integer', required: false })
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(MAX_ID)
