@@ -115,6 +115,46 @@ describe('Export, import and share links (e2e)', () => {
     expect((await request(t.url).get(`/v1/chat/sessions/${sessionId}/export`).set(bob.auth)).status).toBe(404);
   });
 
+  it('imports and exports a tool exchange: the call as a fenced code block in Markdown, the result under its call id', async () => {
+    const at = '2026-11-30T10:00:00.000Z';
+    const usage = { tokens_input: 0, tokens_output: 0, tokens_cached: 0, tokens_reasoning: 0, usage_estimated: false, cost: 0 };
+    const message = (id: number, parent_id: number | null, fields: object) => ({
+      id, parent_id, tool_call_id: null, model: null, status: 'complete', finish_reason: null, ...usage, created_at: at, ...fields,
+    });
+    const args = '{"city":"Oslo","note":"```"}';
+    const document = {
+      format: 'chat-session',
+      version: 1,
+      session: { title: 'Weather', model: 'gpt-4o-mini', system_prompt: null, metadata: {}, active_leaf_id: 4 },
+      messages: [
+        message(1, null, { role: 'user', content: 'Weather in Oslo?', parts: [{ type: 'text', text: 'Weather in Oslo?' }] }),
+        message(2, 1, {
+          role: 'assistant', content: '', model: 'openai/gpt-4o-mini', finish_reason: 'tool_calls', tokens_input: 12, tokens_output: 7, cost: 0.00001,
+          parts: [{ type: 'tool_call', id: 'call_1', name: 'weather', arguments: args }],
+        }),
+        message(3, 2, { role: 'tool', content: '4 °C, rain', tool_call_id: 'call_1', parts: [{ type: 'text', text: '4 °C, rain' }] }),
+        message(4, 3, { role: 'assistant', content: 'Rainy, 4 °C.', model: 'openai/gpt-4o-mini', finish_reason: 'stop', parts: [{ type: 'text', text: 'Rainy, 4 °C.' }] }),
+      ],
+    };
+    const imported = await request(t.url).post('/v1/chat/sessions/import').set(alice.auth).send(document);
+    expect(imported.status).toBe(201);
+    const json = JSON.parse((await request(t.url).get(`/v1/chat/sessions/${imported.body.id}/export`).set(alice.auth)).text);
+    expect(comparable(json)).toEqual(comparable({ ...document, session: { ...document.session, model: 'openai/gpt-4o-mini' } }));
+    expect(json.messages[2]).toMatchObject({ role: 'tool', tool_call_id: 'call_1', content: '4 °C, rain' });
+
+    const md = (await request(t.url).get(`/v1/chat/sessions/${imported.body.id}/export?format=markdown`).set(alice.auth)).text;
+    // The arguments hold a run of three backticks, so the fence is longer than that run (CommonMark).
+    expect(md).toContain(`Tool call \`weather\` (call_1):\n\n\`\`\`\`json\n${args}\n\`\`\`\``);
+    expect(md).toContain('### Tool result (call_1) · 2026-11-30 10:00 UTC');
+    expect(md).toContain('Rainy, 4 °C.');
+    // A tool result without the id of its call is refused.
+    const orphan = structuredClone(document);
+    orphan.messages[2].tool_call_id = null;
+    const refused = await request(t.url).post('/v1/chat/sessions/import').set(alice.auth).send(orphan);
+    expect(refused.status).toBe(422);
+    expect(JSON.stringify(refused.body)).toMatch(/messages\.2\.tool_call_id/);
+  });
+
   it('refuses a broken import with 422 naming the field and stores nothing; an oversized body is a 413', async () => {
     const { sessionId } = await branchedSession();
     const exported = JSON.parse((await request(t.url).get(`/v1/chat/sessions/${sessionId}/export`).set(alice.auth)).text);
