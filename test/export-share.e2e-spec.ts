@@ -112,6 +112,17 @@ describe('Export, import and share links (e2e)', () => {
     expect(md).toContain('Answer 3');
     expect(md).not.toContain('And then?');
     expect((await request(t.url).get(`/v1/chat/sessions/${sessionId}/export?format=pdf`).set(alice.auth)).status).toBe(422);
+    // A title beyond ASCII keeps its letters in the UTF-8 file name (RFC 6266), punctuation and quotes dropped.
+    const russian = await request(t.url).post('/v1/chat/sessions').set(alice.auth).send({ title: 'Поездка "в" Осло!' });
+    const named = await request(t.url).get(`/v1/chat/sessions/${russian.body.id}/export?format=markdown`).set(alice.auth);
+    expect(named.headers['content-disposition']).toBe(
+      `attachment; filename="???????-?-????.md"; filename*=UTF-8''${encodeURIComponent('Поездка-в-Осло.md')}`,
+    );
+    // A long title of letters outside the BMP is cut between characters, never inside one.
+    const han = await request(t.url).post('/v1/chat/sessions').set(alice.auth).send({ title: `a${'𠀀'.repeat(70)}` });
+    const cut = await request(t.url).get(`/v1/chat/sessions/${han.body.id}/export`).set(alice.auth);
+    expect(cut.status).toBe(200);
+    expect(cut.headers['content-disposition']).toContain(`filename*=UTF-8''${encodeURIComponent(`a${'𠀀'.repeat(59)}.json`)}`);
     expect((await request(t.url).get(`/v1/chat/sessions/${sessionId}/export`).set(bob.auth)).status).toBe(404);
   });
 

@@ -30,14 +30,18 @@ const PARTS_BY_ROLE: Record<MessageRole, readonly string[]> = {
   tool: ['text'],
 };
 
-/** A file name for a download: the session's title reduced to safe characters, or `session-<id>`. */
+/**
+ * A file name for a download: the session's title reduced to letters and digits of any script, spaces as `-`, or
+ * `session-<id>`. A name beyond ASCII goes out as RFC 6266's `filename*` (UTF-8) with an ASCII `filename` fallback.
+ */
 function fileNameOf(session: ChatSessionEntity, extension: string): string {
-  const base = (session.title ?? '')
-    .normalize('NFKD')
-    .replace(/[^A-Za-z0-9 _-]/g, '')
+  const letters = (session.title ?? '')
+    .normalize('NFC')
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
     .trim()
-    .replace(/\s+/g, '-')
-    .slice(0, 60);
+    .replace(/\s+/g, '-');
+  // By code points: cutting between the halves of a surrogate pair would leave a name that can't be encoded.
+  const base = Array.from(letters).slice(0, 60).join('');
   return `${base || `session-${session.id}`}.${extension}`;
 }
 
