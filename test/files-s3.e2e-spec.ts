@@ -84,6 +84,31 @@ describe('Files in an S3-compatible store (e2e)', () => {
     expect(await pending()).toBe(0);
   });
 
+  it('a fork shares the object of a file: it is removed only when no file names it any more', async () => {
+    const carol = await registerUser(t.url);
+    const origin = await newSession(carol);
+    const file = await upload(carol, origin);
+    const key = `chat-files/${(await storageNameOf(file.id)).storage_name}`;
+    const sent = await request(t.url).post('/v1/chat/stream').set(carol.auth).send({ session_id: origin, stream: false, messages: [{ role: 'user', content: 'hi' }] });
+    expect(sent.status).toBe(200);
+    const fork = await request(t.url).post(`/v1/chat/sessions/${origin}/fork`).set(carol.auth).send({ message_id: sent.body.id });
+    expect(fork.status).toBe(201);
+    const copies = (await request(t.url).get(`/api/chat/sessions/${fork.body.id}/files`).set(carol.auth).expect(200)).body;
+    const copy = (Array.isArray(copies) ? copies : copies.items)[0];
+    expect((await storageNameOf(copy.id)).storage_name).toBe(key.slice('chat-files/'.length));
+
+    // The origin's file goes (by its route, then with its session): the fork's copy still reads the object.
+    await request(t.url).delete(`/api/chat/files/${file.id}`).set(carol.auth).expect(200);
+    await request(t.url).delete(`/v1/chat/sessions/${origin}`).set(carol.auth).expect(200);
+    expect(s3.objects.has(key)).toBe(true);
+    const res = await request(t.url).get(`/api/chat/files/${copy.id}/content`).set(carol.auth).expect(200);
+    expect(Buffer.compare(res.body as Buffer, pdf)).toBe(0);
+
+    // The last file naming it goes: so does the object.
+    await request(t.url).delete(`/api/chat/files/${copy.id}`).set(carol.auth).expect(200);
+    expect(await gone(key)).toBe(true);
+  });
+
   it('a store that refuses the object is a 503 and leaves no file row behind', async () => {
     const sessionId = await newSession(alice);
     s3.failPuts = true;

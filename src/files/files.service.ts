@@ -159,11 +159,6 @@ export class FilesService {
   }
 
   /**
-   * The session's documents for the model's context, oldest first: each file's name and as much of its text as
-   * `maxChars` characters in all allow (`partial` when more is stored). The caller has already checked that the
-   * session is the user's.
-   */
-  /**
    * In the caller's transaction, gives a forked session copies of its origin's files (see
    * {@link FilesRepository.copySessionFiles}). @returns how many were copied
    */
@@ -171,6 +166,11 @@ export class FilesService {
     return this.files.copySessionFiles(tx, fromSessionId, toSessionId);
   }
 
+  /**
+   * The session's documents for the model's context, oldest first: each file's name and as much of its text as
+   * `maxChars` characters in all allow (`partial` when more is stored). The caller has already checked that the
+   * session is the user's.
+   */
   async documentsForContext(sessionId: number, maxChars: number): Promise<SessionDocument[]> {
     const rows = await this.files.textsOfSession(sessionId, maxChars);
     return rows.map((f) => ({ name: f.filename, text: f.text, partial: f.partial }));
