@@ -249,19 +249,44 @@ describe('Message tree: regenerate, edit, branches and forks (e2e)', () => {
     expect(all).toHaveLength(10);
     const byId = new Map(all.map((m) => [m.id, m]));
     const branchTo = (id: number | null): string[] => (id === null ? [] : [...branchTo(byId.get(id)!.parent_id), byId.get(id)!.content]);
-    // Whatever the interleaving (siblings when both read the same leaf, a chain otherwise), the tree says what
-    // each answer was made from: the provider got exactly the branch up to its question.
-    for (const q of ['Qa', 'Qb', 'Qc']) {
-      const question = all.find((m) => m.content === q)!;
-      const sent = answersSent(fake).find((turns) => turns[turns.length - 1].content === q)!;
+    // Whatever the interleaving (siblings when both read the same leaf, a chain otherwise, or after a question
+    // whose answer was still in progress), the tree says what each answer was made from: the provider got
+    // exactly the branch up to its question.
+    const questions = all.filter((m) => ['Qa', 'Qb', 'Qc'].includes(m.content));
+    for (const question of questions) {
+      const sent = answersSent(fake).find((turns) => turns[turns.length - 1].content === question.content)!;
       expect(sent.map((m) => m.content)).toEqual(branchTo(question.id));
-      expect([c.a2, ...answers.map((a) => a.id)]).toContain(question.parent_id);
+      expect([c.a2, ...answers.map((a) => a.id), ...questions.map((m) => m.id)]).toContain(question.parent_id);
     }
     // The active branch ends with one of them.
     const active = (await list(c.sessionId)).items;
     expect(answers.map((a) => a.id)).toContain(active[active.length - 1].id);
     const session = (await request(t.url).get(`/v1/chat/sessions/${c.sessionId}`).set(alice.auth)).body;
     expect(session.message_count).toBe(10);
+  });
+
+  it("sends a question asked while an answer is in progress after that answer's question, without its text so far", async () => {
+    const c = await conversation();
+    const history = await contents(c.sessionId);
+    fake.reset();
+    // The first answer's text so far is saved (a checkpoint) long before it ends.
+    fake.script((r) => (isTitle(r) ? { pieces: ['A title'] } : r.body.messages.at(-1).content === 'Slow' ? { pieces: ['Partial ', 'end'], delaysMs: [0, 2500] } : { pieces: ['Quick answer'] }));
+    const slow = request(t.url).post('/v1/chat/stream').set(alice.auth).send({ session_id: c.sessionId, messages: [{ role: 'user', content: 'Slow' }] }).then((r) => r);
+    let inProgress: { id: number; parent_id: number | null; content: string } | undefined;
+    for (let waited = 0; !inProgress && waited < 5000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      inProgress = (await list(c.sessionId, '?branch=all')).items.find((m) => m.content === 'Partial ');
+    }
+    expect(inProgress).toBeDefined();
+
+    const quick = await send({ session_id: c.sessionId, messages: [{ role: 'user', content: 'Quick' }] });
+    expect(answersSent(fake).find((turns) => turns.at(-1)!.content === 'Quick')!.map((m) => m.content)).toEqual([...history, 'Slow', 'Quick']);
+    const all = (await list(c.sessionId, '?branch=all')).items;
+    const quickQuestion = all.find((m) => m.content === 'Quick')!;
+    expect(quickQuestion.parent_id).toBe(inProgress!.parent_id);
+    expect(all.find((m) => m.id === quick.id)!.parent_id).toBe(quickQuestion.id);
+    expect((await slow).status).toBe(200);
+    expect((await list(c.sessionId, '?branch=all')).items.find((m) => m.id === inProgress!.id)!.content).toBe('Partial end');
   });
 
   it('keeps the summary on a branch that holds its last message, and drops it on one that does not', async () => {

@@ -15,9 +15,10 @@ export interface SummaryState {
 
 /**
  * Whether a stored message counts: it has text, images or tool calls, or it is a tool result (which may be empty).
- * An answer still being produced, or one that failed before its first piece, has none: it is not sent to a model.
+ * An answer that failed before its first piece has none, and one still being produced is not history yet (its
+ * text so far is saved now and then): neither is sent to a model.
  */
-const COUNTS = `(content <> '' OR role = 'tool' OR parts @> '[{"type":"tool_call"}]' OR parts @> '[{"type":"image"}]')`;
+const COUNTS = `(status <> 'in_progress' AND (content <> '' OR role = 'tool' OR parts @> '[{"type":"tool_call"}]' OR parts @> '[{"type":"image"}]'))`;
 
 /** The columns a candidate message is read from. */
 const CANDIDATE = 'id, role, content, parts, tool_call_id';
@@ -52,23 +53,33 @@ export class ContextRepository {
    *        goes); null: none
    * @param countOlder also count the messages that count older than those loaded (a second walk, only when the
    *        limit was reached): what a preview reports as dropped; a send doesn't need it
-   * @returns the messages and how many older ones were not loaded (0 when not counted)
+   * @returns the messages, how many older ones were not loaded (0 when not counted), and the message a new turn
+   *          follows: `tip`, or its question when `tip` is an answer still in progress
    */
   async newestMessages(
     tip: number | null,
     afterId: number,
     limit: number,
     countOlder = false,
-  ): Promise<{ messages: CandidateMessage[]; olderNotLoaded: number }> {
-    if (tip === null || limit <= 0) return { messages: [], olderNotLoaded: 0 };
-    const rows: CandidateRow[] = await this.db.query(
-      `WITH RECURSIVE ${branchWalk('branch', CANDIDATE_COLUMNS, '$1', '$2')}
-       SELECT ${CANDIDATE} FROM branch WHERE ${COUNTS} LIMIT $3`,
-      [tip, afterId, limit],
+  ): Promise<{ messages: CandidateMessage[]; olderNotLoaded: number; follows: number | null }> {
+    if (tip === null) return { messages: [], olderNotLoaded: 0, follows: null };
+    // One round trip: the page, and where a new turn goes (past an answer still in progress, which it was not
+    // answered with). An answer's parent is its question, which is never in progress.
+    const rows: (Partial<CandidateRow> & { follows: number })[] = await this.db.query(
+      `WITH RECURSIVE ${branchWalk('branch', CANDIDATE_COLUMNS, '$1', '$2')},
+       page AS (SELECT ${CANDIDATE} FROM branch WHERE ${COUNTS} LIMIT $3)
+       SELECT t.follows, page.* FROM (
+         SELECT CASE WHEN status = 'in_progress' THEN parent_id ELSE id END AS follows FROM messages WHERE id = $1
+       ) t LEFT JOIN page ON true`,
+      [tip, afterId, Math.max(limit, 0)],
     );
-    const messages = rows.sort((a, b) => a.id - b.id).map(candidateOf);
+    const follows = rows.length > 0 ? rows[0].follows : tip;
+    const messages = rows
+      .filter((r): r is CandidateRow & { follows: number } => r.id !== null && r.id !== undefined)
+      .sort((a, b) => a.id - b.id)
+      .map(candidateOf);
     let olderNotLoaded = 0;
-    if (countOlder && messages.length === limit) {
+    if (countOlder && limit > 0 && messages.length === limit) {
       const [{ n }]: { n: string }[] = await this.db.query(
         `WITH RECURSIVE ${branchWalk('branch', CANDIDATE_COLUMNS, '$1', '$2')}
          SELECT count(*) AS n FROM branch WHERE id < $3 AND ${COUNTS}`,
@@ -76,7 +87,7 @@ export class ContextRepository {
       );
       olderNotLoaded = Number(n);
     }
-    return { messages, olderNotLoaded };
+    return { messages, olderNotLoaded, follows };
   }
 
   /** @returns how many messages that count the branch ending at message `lastId` has (what a summary stands for) */

@@ -29,6 +29,11 @@ export interface SendContext extends SessionContext {
    * @throws ContextTooSmallError when the new user message does not fit that model
    */
   refit(model: RegisteredModel): SessionContext;
+  /**
+   * The stored message the new turn follows: the branch's tip (`tip`, or the session's active leaf), or the
+   * tip's question when the tip is an answer still in progress, which the context leaves out; null: none.
+   */
+  follows: number | null;
 }
 
 /** What a context is made of, loaded once and fitted to a model by {@link ContextService.fit}. */
@@ -40,6 +45,8 @@ interface ContextParts {
   olderNotLoaded: number;
   /** A send: the newest message (the user's) must fit. */
   requireNewest: boolean;
+  /** See {@link SendContext.follows}. */
+  follows: number | null;
 }
 
 /**
@@ -91,7 +98,7 @@ export class ContextService {
     const parts = await this.load(session, models, systemPrompt, turn, maxTokens, false, tip);
     const [first] = models;
     const built = this.fit(parts, first, maxTokens);
-    return { ...built, refit: (model) => (model.id === first.id ? built : this.fit(parts, model, maxTokens)) };
+    return { ...built, follows: parts.follows, refit: (model) => (model.id === first.id ? built : this.fit(parts, model, maxTokens)) };
   }
 
   /**
@@ -179,7 +186,7 @@ export class ContextService {
           this.repository.newestMessages(tip === undefined ? session.activeLeafId : tip, summary?.coversMessageId ?? 0, mostThatFit, countDropped),
           this.files.documentsForContext(session.id, documentChars),
         ])
-      : [{ messages: [], olderNotLoaded: 0 }, []];
+      : [{ messages: [], olderNotLoaded: 0, follows: null }, []];
     const newTurn: CandidateMessage[] = turn.map((t) => ({ id: null, role: t.role, content: t.content, parts: t.parts, toolCallId: t.toolCallId }));
     return {
       systemPrompt: systemPrompt ?? session?.systemPrompt ?? cm.default_system_prompt,
@@ -188,6 +195,7 @@ export class ContextService {
       messages: [...stored.messages, ...newTurn],
       olderNotLoaded: stored.olderNotLoaded,
       requireNewest: turn.length > 0,
+      follows: stored.follows,
     };
   }
 

@@ -219,8 +219,6 @@ export interface TurnPlan {
   stateless: boolean;
   /** Free-form JSON kept with a session this send creates. */
   metadata?: Record<string, unknown>;
-  /** What the new turn follows when it is not the active leaf (see {@link TurnRequest.parent_id}). */
-  parentId?: number | null;
   /** What the caller may use, from the hooks' {@link TurnHook.limits}. */
   limits: TurnLimits;
   /** Quotas the send counted against, as hooks report them (the edge advertises the tightest one). */
@@ -526,7 +524,6 @@ export class ChatTurnService {
       sessionModel: registered.id,
       stateless,
       metadata: request.metadata,
-      ...(request.parent_id !== undefined && { parentId: request.parent_id }),
       limits,
       quotas: [],
     };
@@ -722,7 +719,7 @@ export class ChatTurnService {
     );
     // The turn follows what its context was read from: concurrent sends into one session become siblings, each
     // recorded after the history it was answered with (the last one stored becomes the active leaf).
-    const parent = plan.parentId !== undefined ? plan.parentId : (plan.session?.activeLeafId ?? null);
+    const parent = plan.context.follows;
     const messages = this.messages.insertTurn(stmt, session, newIds, parent, plan.turns, plan.route.model.id, INSTANCE_ID);
     alsoRecord?.(stmt, { sessionCte: session, messagesCte: messages });
     const [row] = await stmt.run<SessionRow & { ids: number[] }>(
