@@ -179,6 +179,12 @@ describe('Applications and API keys (e2e): /v1/applications', () => {
 
     await t.http().post(`/v1/applications/${app.id}/keys`).set(auth(alice.token)).send({ scopes: ['admin'] }).expect(422);
     await t.http().post(`/v1/applications/${app.id}/keys`).set(auth(alice.token)).send({ expires_at: '2001-01-01T00:00:00Z' }).expect(422);
+    // ISO 8601 forms a timestamp can't be stored from (basic, week dates) are refused as such, never a 500.
+    for (const expires of ['20991231T000000Z', '2099-W01-1']) {
+      const bad = await t.http().post(`/v1/applications/${app.id}/keys`).set(auth(alice.token)).send({ expires_at: expires });
+      expect(bad.status).toBe(422);
+      expect(JSON.stringify(bad.body)).toContain('expires_at');
+    }
     const expiring = (
       await t.http().post(`/v1/applications/${app.id}/keys`).set(auth(alice.token)).send({ expires_at: '2999-01-01T00:00:00Z' }).expect(201)
     ).body;

@@ -6,7 +6,6 @@ import {
   ArrayNotEmpty,
   IsArray,
   IsIn,
-  IsISO8601,
   IsNotEmpty,
   IsObject,
   IsOptional,
@@ -15,6 +14,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { LimitOverridesDto } from '../common/limit-overrides.dto';
+import { IsTimestamp } from '../common/timestamp.validator';
 import { NullClears } from '../common/nullable';
 import { API_KEY_SCOPES, ApiKeyScope } from '../common/api-key-scopes';
 import { ApiKeyEntity } from './api-key.entity';
@@ -75,7 +75,7 @@ export class CreateApiKeyDto {
   scopes?: ApiKeyScope[];
 
   /** ISO 8601 time after which the key no longer authenticates (401); default: never. Must be in the future. */
-  @IsOptional() @IsISO8601({ strict: true })
+  @IsOptional() @IsTimestamp()
   expires_at?: string;
 }
 
