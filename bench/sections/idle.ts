@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { Row, Section, Server, directive, envInt, procStats, sleep, startInstrument, stop, times } from '../harness';
+import { Row, Section, Server, directive, envInt, freePort, procStats, sleep, startInstrument, stop, times } from '../harness';
 
 /**
  * The process's RSS once it has stopped moving (within 1 MB over 2 s, at most 20 s): after a load the heap keeps
@@ -16,9 +16,46 @@ async function settledRss(pid: number): Promise<number> {
   return samples[samples.length - 1];
 }
 
+/** A full garbage collection in the process, so a reading counts what is alive, not what awaits collection. */
+type CollectGarbage = () => Promise<void>;
+
+/** The floor relay (started with `--expose-gc`) collects on `GET /stats?gc`. */
+function floorCollector(server: Server): CollectGarbage {
+  return async () => {
+    await fetch(`http://127.0.0.1:${server.port}/stats?gc`).then((r) => r.text());
+  };
+}
+
+/**
+ * The app, started with `--inspect=127.0.0.1:<port>`, collects on the Chrome DevTools Protocol's
+ * `HeapProfiler.collectGarbage`, over one inspector session opened before the first reading (the session's own
+ * memory is then part of the baseline).
+ */
+async function inspectorCollector(inspectPort: number): Promise<{ collect: CollectGarbage; close: () => void }> {
+  const [target] = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let id = 0;
+  const collect = () =>
+    new Promise<void>((resolve, reject) => {
+      const mine = ++id;
+      const timer = setTimeout(() => reject(new Error('no answer to HeapProfiler.collectGarbage within 30 s')), 30_000);
+      ws.onmessage = (event) => {
+        if ((JSON.parse(String(event.data)) as { id?: number }).id !== mine) return;
+        clearTimeout(timer);
+        resolve();
+      };
+      ws.send(JSON.stringify({ id: mine, method: 'HeapProfiler.collectGarbage' }));
+    });
+  return { collect, close: () => ws.close() };
+}
+
 /**
  * Opens `count` streams whose answer will not start for 100 s, in two equal halves, and measures the relay's
- * resident memory before, between and after; then drops them all. A stream counts as open once its response
+ * resident memory before, between and after, each time after a full garbage collection; then drops them all. A stream counts as open once its response
  * headers arrived or, for one that sends none before the first token, when it has not failed 3 s after the last
  * one was sent.
  *
@@ -27,7 +64,11 @@ async function settledRss(pid: number): Promise<number> {
  * whether the idle-time memory reducer shrank it before the start decides whether that reads as 100+ KB per
  * stream or not at all. The second half's growth is what one more stream costs: that is the figure judged.
  */
-async function rssPerStream(server: Server, arm: 'floor' | 'app', count: number, token: string) {
+async function rssPerStream(server: Server, arm: 'floor' | 'app', count: number, token: string, collect: CollectGarbage) {
+  const reading = async () => {
+    await collect();
+    return settledRss(server.pid);
+  };
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const requests: http.ClientRequest[] = [];
   let failed = 0;
@@ -60,12 +101,12 @@ async function rssPerStream(server: Server, arm: 'floor' | 'app', count: number,
     if (headers + failed < target) await sleep(3000);
   };
   const half = Math.floor(count / 2);
-  const before = await settledRss(server.pid);
+  const before = await reading();
   await open(half);
-  const middle = await settledRss(server.pid);
+  const middle = await reading();
   const failedFirst = failed;
   await open(count - half);
-  const after = await settledRss(server.pid);
+  const after = await reading();
   const failedWhileOpen = failed;
   for (const req of requests) req.destroy();
   agent.destroy();
@@ -92,14 +133,17 @@ export const idle: Section = {
     const short = { ttftMs: 0, itlMs: 0, tokens: 5 };
     const floorServer = await startInstrument('floor-relay.mjs', { UP: `http://127.0.0.1:${bench.direct.port}` });
     let appServer: Server | undefined;
+    let inspector: Awaited<ReturnType<typeof inspectorCollector>> | undefined;
     try {
-      appServer = await bench.startApp();
+      const inspectPort = await freePort();
+      appServer = await bench.startApp({ NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` });
+      inspector = await inspectorCollector(inspectPort);
       for (let i = 0; i < 20; i++) {
         await bench.stream('floor', short, { port: floorServer.port });
         await bench.stream('app', short, { port: appServer.port });
       }
-      const floor = await rssPerStream(floorServer, 'floor', count, bench.token);
-      const app = await rssPerStream(appServer, 'app', count, bench.token);
+      const floor = await rssPerStream(floorServer, 'floor', count, bench.token, floorCollector(floorServer));
+      const app = await rssPerStream(appServer, 'app', count, bench.token, inspector.collect);
       const half = Math.floor(count / 2);
       const rows: Row[] = [
         {
@@ -120,6 +164,7 @@ export const idle: Section = {
       if (floor.failed + app.failed) rows.push({ measure: 'streams refused or failed while opening', floor: String(floor.failed), app: String(app.failed) });
       return rows;
     } finally {
+      inspector?.close();
       await stop(appServer);
       await stop(floorServer);
     }
