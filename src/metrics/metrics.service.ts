@@ -19,14 +19,14 @@ export interface ModelCallLabels {
 export interface StreamObservers {
   /** The first piece arrived, `seconds` after the call. */
   firstToken(seconds: number): void;
-  /** A further piece arrived, `seconds` after the previous one. */
-  tokenGap(seconds: number): void;
+  /** A streamed answer ended: `seconds` per output token after the first (one sample per answer). */
+  timePerOutputToken(seconds: number): void;
 }
 
 /** Seconds buckets for model calls: first tokens arrive in tens of ms to tens of seconds. */
 const MODEL_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
-/** Seconds buckets for the gap between two streamed pieces. */
-const GAP_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Seconds buckets for the time per output token: tokens come every few ms to a few hundred ms. */
+const PER_TOKEN_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /**
  * The process's Prometheus metrics (prom-client), one registry per application instance, so two apps in one
@@ -63,11 +63,11 @@ export class MetricsService {
     buckets: MODEL_BUCKETS,
     registers: [this.registry],
   });
-  private readonly gap = new Histogram({
+  private readonly perToken = new Histogram({
     name: 'gen_ai_server_time_per_output_token_seconds',
-    help: 'Gap between two consecutive streamed pieces of one answer.',
+    help: 'Time per output token after the first of a successful streamed answer: (end - first token) / (output tokens - 1), one sample per answer.',
     labelNames: ['gen_ai_provider_name', 'gen_ai_request_model', 'purpose'],
-    buckets: GAP_BUCKETS,
+    buckets: PER_TOKEN_BUCKETS,
     registers: [this.registry],
   });
   private readonly tokens = new Counter({
@@ -190,7 +190,7 @@ export class MetricsService {
   }
 
   /**
-   * The time-to-first-token and gap histograms of one provider, model and purpose, bound to those labels once and
+   * The time-to-first-token and per-output-token histograms of one provider, model and purpose, bound to those labels once and
    * kept (the label set is bounded: registry ids and purposes), so a streamed piece builds no labels object.
    * Take it once per call.
    */
@@ -201,8 +201,8 @@ export class MetricsService {
     if (!observers) {
       const bound = modelLabels(labels);
       const ttft = this.ttft.labels(bound);
-      const gap = this.gap.labels(bound);
-      observers = { firstToken: (seconds) => ttft.observe(seconds), tokenGap: (seconds) => gap.observe(seconds) };
+      const perToken = this.perToken.labels(bound);
+      observers = { firstToken: (seconds) => ttft.observe(seconds), timePerOutputToken: (seconds) => perToken.observe(seconds) };
       this.streamObserversByLabels.set(key, observers);
     }
     return observers;
@@ -260,7 +260,7 @@ export class MetricsService {
 }
 
 const NOTHING = () => undefined;
-const NO_OBSERVERS: StreamObservers = { firstToken: NOTHING, tokenGap: NOTHING };
+const NO_OBSERVERS: StreamObservers = { firstToken: NOTHING, timePerOutputToken: NOTHING };
 
 function modelLabels(l: ModelCallLabels): Record<string, string> {
   return { gen_ai_provider_name: l.provider, gen_ai_request_model: l.model, purpose: l.purpose };

@@ -8,7 +8,8 @@ import { RegisteredModel } from './model-registry';
  * Watches one model call (one try of a route): a CLIENT span with the OpenTelemetry GenAI attributes
  * (`gen_ai.operation.name`, `gen_ai.system`/`gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`,
  * `gen_ai.usage.*`, `gen_ai.response.finish_reasons`, a `gen_ai.first_token` event) and the call's duration, time
- * to first token and gaps between pieces in Prometheus. The span is the active context while the adapter works,
+ * to first token and time per output token in Prometheus (OpenTelemetry GenAI metrics: one sample per answer, so a
+ * streamed piece costs a clock read and nothing more). The span is the active context while the adapter works,
  * so an instrumented `fetch` carries its `traceparent` to the provider. Never records message text.
  */
 export class ModelCallTelemetry {
@@ -16,7 +17,8 @@ export class ModelCallTelemetry {
   /** The active context with this call's span: run the adapter in it. */
   readonly ctx: Context;
   private readonly started = performance.now();
-  private last = 0;
+  /** When the first piece arrived (0: none yet). */
+  private firstAt = 0;
   private done = false;
   private readonly labels: { provider: string; model: string; purpose: string };
   private readonly observers: StreamObservers | undefined;
@@ -44,16 +46,13 @@ export class ModelCallTelemetry {
     this.ctx = trace.setSpan(context.active(), this.span);
   }
 
-  /** A streamed piece arrived: the first one is the time to first token, later ones are gaps. */
+  /** A streamed piece arrived: the first one gives the time to first token. */
   piece(): void {
-    const now = performance.now();
-    if (!this.last) {
-      this.observers?.firstToken((now - this.started) / 1000);
-      this.span.addEvent('gen_ai.first_token', { 'gen_ai.server.time_to_first_token': (now - this.started) / 1000 });
-    } else {
-      this.observers?.tokenGap((now - this.last) / 1000);
-    }
-    this.last = now;
+    if (this.firstAt) return;
+    this.firstAt = performance.now();
+    const seconds = (this.firstAt - this.started) / 1000;
+    this.observers?.firstToken(seconds);
+    this.span.addEvent('gen_ai.first_token', { 'gen_ai.server.time_to_first_token': seconds });
   }
 
   /** The call answered. */
@@ -64,6 +63,10 @@ export class ModelCallTelemetry {
       'gen_ai.usage.input_tokens': usage.inputTokens,
       'gen_ai.usage.output_tokens': usage.outputTokens,
     });
+    // `gen_ai.server.time_per_output_token`: the decode time after the first token, per token after it.
+    if (this.firstAt && usage.outputTokens > 1) {
+      this.observers?.timePerOutputToken((performance.now() - this.firstAt) / 1000 / (usage.outputTokens - 1));
+    }
     this.end();
   }
 
