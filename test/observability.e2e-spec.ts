@@ -109,6 +109,7 @@ describe('Operating it: metrics, traces, Server-Timing', () => {
     const delta = (name: string, extra: Record<string, string> = {}) =>
       sample(after, name, { ...labels, ...extra }) - sample(before, name, { ...labels, ...extra });
     expect(delta('gen_ai_server_time_to_first_token_seconds_count')).toBe(1);
+    expect(delta('chat_stream_token_gap_seconds_count')).toBe(2); // three pieces, two gaps
     // One sample per answer: (end − first token) / (12 output tokens − 1).
     expect(delta('gen_ai_server_time_per_output_token_seconds_count')).toBe(1);
     expect(delta('gen_ai_server_time_per_output_token_seconds_sum')).toBeGreaterThan(0);

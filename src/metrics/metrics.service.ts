@@ -19,13 +19,15 @@ export interface ModelCallLabels {
 export interface StreamObservers {
   /** The first piece arrived, `seconds` after the call. */
   firstToken(seconds: number): void;
+  /** A further piece arrived, `seconds` after the previous one. */
+  tokenGap(seconds: number): void;
   /** A streamed answer ended: `seconds` per output token after the first (one sample per answer). */
   timePerOutputToken(seconds: number): void;
 }
 
 /** Seconds buckets for model calls: first tokens arrive in tens of ms to tens of seconds. */
 const MODEL_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
-/** Seconds buckets for the time per output token: tokens come every few ms to a few hundred ms. */
+/** Seconds buckets for the gap between two pieces and the time per output token: a few ms to a few hundred ms. */
 const PER_TOKEN_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /**
@@ -61,6 +63,13 @@ export class MetricsService {
     help: 'Time from a streamed model call to its first piece.',
     labelNames: ['gen_ai_provider_name', 'gen_ai_request_model', 'purpose'],
     buckets: MODEL_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly gap = new Histogram({
+    name: 'chat_stream_token_gap_seconds',
+    help: 'Gap between two consecutive streamed pieces of one answer (the time per output token, piece by piece).',
+    labelNames: ['gen_ai_provider_name', 'gen_ai_request_model', 'purpose'],
+    buckets: PER_TOKEN_BUCKETS,
     registers: [this.registry],
   });
   private readonly perToken = new Histogram({
@@ -190,7 +199,7 @@ export class MetricsService {
   }
 
   /**
-   * The time-to-first-token and per-output-token histograms of one provider, model and purpose, bound to those labels once and
+   * The time-to-first-token, gap and per-output-token histograms of one provider, model and purpose, bound to those labels once and
    * kept (the label set is bounded: registry ids and purposes), so a streamed piece builds no labels object.
    * Take it once per call.
    */
@@ -201,8 +210,13 @@ export class MetricsService {
     if (!observers) {
       const bound = modelLabels(labels);
       const ttft = this.ttft.labels(bound);
+      const gap = this.gap.labels(bound);
       const perToken = this.perToken.labels(bound);
-      observers = { firstToken: (seconds) => ttft.observe(seconds), timePerOutputToken: (seconds) => perToken.observe(seconds) };
+      observers = {
+        firstToken: (seconds) => ttft.observe(seconds),
+        tokenGap: (seconds) => gap.observe(seconds),
+        timePerOutputToken: (seconds) => perToken.observe(seconds),
+      };
       this.streamObserversByLabels.set(key, observers);
     }
     return observers;
@@ -260,7 +274,7 @@ export class MetricsService {
 }
 
 const NOTHING = () => undefined;
-const NO_OBSERVERS: StreamObservers = { firstToken: NOTHING, timePerOutputToken: NOTHING };
+const NO_OBSERVERS: StreamObservers = { firstToken: NOTHING, tokenGap: NOTHING, timePerOutputToken: NOTHING };
 
 function modelLabels(l: ModelCallLabels): Record<string, string> {
   return { gen_ai_provider_name: l.provider, gen_ai_request_model: l.model, purpose: l.purpose };

@@ -8,8 +8,8 @@ import { RegisteredModel } from './model-registry';
  * Watches one model call (one try of a route): a CLIENT span with the OpenTelemetry GenAI attributes
  * (`gen_ai.operation.name`, `gen_ai.system`/`gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`,
  * `gen_ai.usage.*`, `gen_ai.response.finish_reasons`, a `gen_ai.first_token` event) and the call's duration, time
- * to first token and time per output token in Prometheus (OpenTelemetry GenAI metrics: one sample per answer, so a
- * streamed piece costs a clock read and nothing more). The span is the active context while the adapter works,
+ * to first token, gaps between pieces, and time per output token (OpenTelemetry's GenAI metric: one sample per
+ * answer) in Prometheus. The span is the active context while the adapter works,
  * so an instrumented `fetch` carries its `traceparent` to the provider. Never records message text.
  */
 export class ModelCallTelemetry {
@@ -19,6 +19,8 @@ export class ModelCallTelemetry {
   private readonly started = performance.now();
   /** When the first piece arrived (0: none yet). */
   private firstAt = 0;
+  /** When the latest piece arrived. */
+  private last = 0;
   private done = false;
   private readonly labels: { provider: string; model: string; purpose: string };
   private readonly observers: StreamObservers | undefined;
@@ -46,13 +48,18 @@ export class ModelCallTelemetry {
     this.ctx = trace.setSpan(context.active(), this.span);
   }
 
-  /** A streamed piece arrived: the first one gives the time to first token. */
+  /** A streamed piece arrived: the first one is the time to first token, later ones are gaps. */
   piece(): void {
-    if (this.firstAt) return;
-    this.firstAt = performance.now();
-    const seconds = (this.firstAt - this.started) / 1000;
-    this.observers?.firstToken(seconds);
-    this.span.addEvent('gen_ai.first_token', { 'gen_ai.server.time_to_first_token': seconds });
+    const now = performance.now();
+    if (this.firstAt) {
+      this.observers?.tokenGap((now - this.last) / 1000);
+    } else {
+      this.firstAt = now;
+      const seconds = (now - this.started) / 1000;
+      this.observers?.firstToken(seconds);
+      this.span.addEvent('gen_ai.first_token', { 'gen_ai.server.time_to_first_token': seconds });
+    }
+    this.last = now;
   }
 
   /** The call answered. */
