@@ -31,7 +31,11 @@ export interface Section {
   run(bench: Bench): Promise<Row[]>;
 }
 
-export type ArmName = 'direct' | 'floor' | 'app';
+/**
+ * direct: the upstream mock itself; floor: the floor relay; stack: the stack floor (bench/stack-floor.ts: NestJS, a
+ * JWT guard, class-validator and the OpenAI SDK, nothing else); app: the built app.
+ */
+export type ArmName = 'direct' | 'floor' | 'stack' | 'app';
 
 /** A server the bench started: its port and the pid whose /proc entry gives CPU and RSS. */
 export interface Server {
@@ -124,14 +128,19 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts one of the .mjs instruments and waits for the `{"port":N}` line it prints. */
+/**
+ * Starts one of the instruments (an .mjs file, or a .ts file run through ts-node) and waits for the `{"port":N}` line
+ * it prints.
+ */
 export function startInstrument(script: string, env: Record<string, string>): Promise<Server> {
-  const child = spawn(NODE, ['--expose-gc', join(__dirname, script)], {
+  const loader = script.endsWith('.ts') ? ['--require', 'ts-node/register/transpile-only'] : [];
+  const child = spawn(NODE, ['--expose-gc', ...loader, join(__dirname, script)], {
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within 10 s`)), 10_000);
+    const startS = loader.length ? 60 : 10;
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within ${startS} s`)), startS * 1000);
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -282,8 +291,9 @@ export async function pool<T>(count: number, concurrency: number, task: (index: 
 export interface Bench {
   direct: Server;
   floor: Server;
+  stack: Server;
   app: Server;
-  /** The app's bearer token (a registered user). */
+  /** The app's bearer token, of a registered user (the stack floor accepts it too: the same HS256 secret). */
   token: string;
   /** The app's configuration file (YAML) written by the run; a section may start an instance on a variant of it. */
   configFile: string;

@@ -68,6 +68,8 @@ models:
  */
 const FOREIGN_VARS = /^(OPENAI|ANTHROPIC|GOOGLE|GEMINI|GROQ|MISTRAL|DEEPSEEK|OPENROUTER|OLLAMA|S3|OTEL|METRICS)_|^(REDIS_URL|DEFAULT_MODEL|ADMIN_EMAIL|ADMIN_PASSWORD|CONFIG_FILE|DATA_DIR|DATABASE_POOL_SIZE|PORT|HOST)$/;
 
+const BENCH_JWT_SECRET = 'bench-secret-that-is-at-least-32-characters-long';
+
 const PROMPT = 'Tell me a story about a lighthouse keeper.';
 
 /** Every child the run started, so a deadline or an error stops them all. */
@@ -114,6 +116,8 @@ async function main(): Promise<void> {
     started.push(direct);
     const floor = await startInstrument('floor-relay.mjs', { UP: `http://127.0.0.1:${direct.port}` });
     started.push(floor);
+    const stack = await startInstrument('stack-floor.ts', { UP: `http://127.0.0.1:${direct.port}`, JWT_SECRET: BENCH_JWT_SECRET });
+    started.push(stack);
 
     const startApp = async (env: Record<string, string> = {}): Promise<Server> => {
       const port = await freePort();
@@ -126,7 +130,7 @@ async function main(): Promise<void> {
           NODE_ENV: 'production',
           PORT: String(port),
           HOST: '127.0.0.1',
-          JWT_SECRET: 'bench-secret-that-is-at-least-32-characters-long',
+          JWT_SECRET: BENCH_JWT_SECRET,
           CONFIG_FILE: configFile,
           DATA_DIR: workDir,
           DATABASE_URL: databaseUrl,
@@ -157,6 +161,7 @@ async function main(): Promise<void> {
     const bench: Bench = {
       direct,
       floor,
+      stack,
       app,
       token,
       configFile,
@@ -173,6 +178,19 @@ async function main(): Promise<void> {
             path: '/v1/chat/completions',
             body: JSON.stringify({ model: 'mock', stream: true, messages: [{ role: 'user', content: text }] }),
             tokenMarker: ' tok',
+            endMarker: '[DONE]',
+            timeoutMs,
+            agent,
+            onFirstToken: options.onFirstToken,
+          });
+        }
+        if (arm === 'stack') {
+          return timedStream({
+            port: options.port ?? stack.port,
+            path: '/chat',
+            headers: { Authorization: `Bearer ${token}` },
+            body: JSON.stringify({ messages: [{ role: 'user', content: text }], stream: true }),
+            tokenMarker: 'data: ',
             endMarker: '[DONE]',
             timeoutMs,
             agent,
@@ -219,7 +237,7 @@ async function main(): Promise<void> {
 
     // Warm-up: JIT, pools and keep-alive sockets on every arm.
     for (let i = 0; i < 20; i++) {
-      for (const arm of ['direct', 'floor', 'app'] as const) {
+      for (const arm of ['direct', 'floor', 'stack', 'app'] as const) {
         const sample = await bench.stream(arm, { ttftMs: 0, itlMs: 0, tokens: 5 });
         if (!sample.ok) throw new Error(`warm-up on ${arm} failed: ${sample.error}`);
       }
@@ -227,7 +245,7 @@ async function main(): Promise<void> {
 
     const pg = (await bench.sql<{ server_version: string }>('SHOW server_version'))[0].server_version;
     console.log(`chat-backend bench: Node ${process.version}, PostgreSQL ${pg} (${dbName}), ${new Date().toISOString()}`);
-    console.log('floor = the floor relay (bench/floor-relay.mjs); app = dist/src/main.js; both in front of bench/upstream-mock.mjs\n');
+    console.log('floor = the floor relay (bench/floor-relay.mjs); stack = the stack floor (bench/stack-floor.ts); app = dist/src/main.js; all in front of bench/upstream-mock.mjs\n');
 
     const groups: { title: string; rows: Row[] }[] = [];
     for (const section of SECTIONS.filter((s) => selected(s.name))) {

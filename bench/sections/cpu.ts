@@ -1,7 +1,7 @@
 import { Bench, Pace, Row, Section, envInt, pool, procStats, times } from '../harness';
 
 /** CPU ms the arm's process spent on `count` requests at `concurrency`, and how many failed. */
-async function cpuFor(bench: Bench, arm: 'floor' | 'app', count: number, concurrency: number, pace: Pace, session?: number) {
+async function cpuFor(bench: Bench, arm: 'floor' | 'stack' | 'app', count: number, concurrency: number, pace: Pace, session?: number) {
   const pid = bench[arm].pid;
   const before = procStats(pid).cpuMs;
   const samples = await pool(count, concurrency, () => bench.stream(arm, pace, { session }));
@@ -12,7 +12,7 @@ async function cpuFor(bench: Bench, arm: 'floor' | 'app', count: number, concurr
  * CPU per request and per token, from /proc/<pid>/stat (user + system time, 10 ms ticks) of the floor's and the
  * app's process: BENCH_CPU_REQUESTS streams of one token at concurrency 10 give the fixed cost of a request;
  * BENCH_CPU_PACED_REQUESTS streams of 100 tokens paced 20 ms at concurrency 50 give, less that, the cost of a token.
- * Two rounds, the arms alternating.
+ * The stack floor gets the same two runs. Two rounds, the arms alternating.
  */
 export const cpu: Section = {
   name: 'cpu',
@@ -21,10 +21,14 @@ export const cpu: Section = {
     const fixedCount = envInt('BENCH_CPU_REQUESTS', 300);
     const pacedCount = envInt('BENCH_CPU_PACED_REQUESTS', 100);
     const tokens = 100;
-    const totals = { floor: { fixed: 0, paced: 0, existing: 0, errors: 0 }, app: { fixed: 0, paced: 0, existing: 0, errors: 0 } };
+    const totals = {
+      floor: { fixed: 0, paced: 0, existing: 0, errors: 0 },
+      stack: { fixed: 0, paced: 0, existing: 0, errors: 0 },
+      app: { fixed: 0, paced: 0, existing: 0, errors: 0 },
+    };
     const onePiece = { ttftMs: 0, itlMs: 0, tokens: 1 };
     for (let round = 0; round < 2; round++) {
-      for (const arm of round % 2 ? (['app', 'floor'] as const) : (['floor', 'app'] as const)) {
+      for (const arm of round % 2 ? (['app', 'stack', 'floor'] as const) : (['floor', 'stack', 'app'] as const)) {
         const fixed = await cpuFor(bench, arm, fixedCount, 10, onePiece);
         if (arm === 'app') {
           // Sends into one existing session: no session to create and no title to make.
@@ -39,7 +43,7 @@ export const cpu: Section = {
         totals[arm].errors += fixed.errors + paced.errors;
       }
     }
-    const perToken = (arm: 'floor' | 'app') => ((totals[arm].paced - totals[arm].fixed) / (tokens - 1)) * 1000;
+    const perToken = (arm: 'floor' | 'stack' | 'app') => ((totals[arm].paced - totals[arm].fixed) / (tokens - 1)) * 1000;
     const rows: Row[] = [
       {
         measure: 'CPU per request (fixed: a 1-token stream)',
@@ -63,9 +67,21 @@ export const cpu: Section = {
         app: `${perToken('app').toFixed(0)} µs`,
         ratio: times(perToken('app'), perToken('floor'), 0.001),
       },
+      {
+        measure: "the stack floor's CPU per request (app column; a 1-token stream)",
+        floor: `${totals.floor.fixed.toFixed(2)} ms`,
+        app: `${totals.stack.fixed.toFixed(2)} ms`,
+        ratio: times(totals.stack.fixed, totals.floor.fixed, 0.001),
+      },
+      {
+        measure: "the stack floor's CPU per token (app column)",
+        floor: `${perToken('floor').toFixed(0)} µs`,
+        app: `${perToken('stack').toFixed(0)} µs`,
+        ratio: times(perToken('stack'), perToken('floor'), 0.001),
+      },
     ];
-    if (totals.floor.errors + totals.app.errors) {
-      rows.push({ measure: 'errors during the CPU runs', floor: String(totals.floor.errors), app: String(totals.app.errors) });
+    if (totals.floor.errors + totals.stack.errors + totals.app.errors) {
+      rows.push({ measure: 'errors during the CPU runs (the app; the stack floor)', floor: String(totals.floor.errors), app: `${totals.app.errors}; ${totals.stack.errors}` });
     }
     return rows;
   },
