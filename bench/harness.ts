@@ -62,6 +62,9 @@ export interface StreamSample {
 }
 
 export const ROOT = join(__dirname, '..');
+
+/** The HS256 secret of every app instance and stack floor the bench starts, so one bearer token serves them all. */
+export const BENCH_JWT_SECRET = 'bench-secret-that-is-at-least-32-characters-long';
 export const NODE = process.execPath;
 
 /** Reads a positive integer from the environment (for counts and limits), with a ceiling against typos. */

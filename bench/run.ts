@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ArmName,
+  BENCH_JWT_SECRET,
   Bench,
   Pace,
   ROOT,
@@ -67,8 +68,6 @@ models:
  * tracing and the metrics endpoint (the observability section turns them on for one instance of its own).
  */
 const FOREIGN_VARS = /^(OPENAI|ANTHROPIC|GOOGLE|GEMINI|GROQ|MISTRAL|DEEPSEEK|OPENROUTER|OLLAMA|S3|OTEL|METRICS)_|^(REDIS_URL|DEFAULT_MODEL|ADMIN_EMAIL|ADMIN_PASSWORD|CONFIG_FILE|DATA_DIR|DATABASE_POOL_SIZE|PORT|HOST)$/;
-
-const BENCH_JWT_SECRET = 'bench-secret-that-is-at-least-32-characters-long';
 
 const PROMPT = 'Tell me a story about a lighthouse keeper.';
 

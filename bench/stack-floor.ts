@@ -8,87 +8,20 @@
  * no logging, no rate limit, no metrics. bench/run.ts starts it with ts-node next to the floor relay, so the table can
  * show how much of the app's cost the framework and the SDK alone already take.
  *
- * Env: PORT (0 = ephemeral), UP (the mock's base URL), JWT_SECRET. Prints `{"port":N}` on stdout once it listens.
+ * With `OTEL_*` set it first starts the app's own tracing setup (src/tracing.ts: the OpenTelemetry Node SDK with the
+ * http, Express, pg, ioredis and undici instrumentations), as the app's `main.ts` does, before Nest is loaded; the
+ * observability section measures what that alone adds.
+ *
+ * Env: PORT (0 = ephemeral), UP (the mock's base URL), JWT_SECRET, OTEL_*. Prints `{"port":N}` on stdout once it
+ * listens.
  */
-import 'reflect-metadata';
-import { Body, CanActivate, Controller, ExecutionContext, Injectable, Module, Post, Res, UnauthorizedException, UseGuards, ValidationPipe } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { JwtModule, JwtService } from '@nestjs/jwt';
-import { Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsBoolean, IsIn, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
-import type { Request, Response } from 'express';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import OpenAI from 'openai';
-
-class ChatMessage {
-  @IsIn(['system', 'user', 'assistant'])
-  role!: 'system' | 'user' | 'assistant';
-
-  @IsString()
-  @MaxLength(100_000)
-  content!: string;
-}
-
-class ChatRequest {
-  @IsArray()
-  @ArrayNotEmpty()
-  @ValidateNested({ each: true })
-  @Type(() => ChatMessage)
-  messages!: ChatMessage[];
-
-  @IsOptional()
-  @IsBoolean()
-  stream?: boolean;
-}
-
-/** Verifies `Authorization: Bearer <HS256 JWT>`. */
-@Injectable()
-class BearerGuard implements CanActivate {
-  constructor(private readonly jwt: JwtService) {}
-
-  canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<Request & { user?: unknown }>();
-    const header = req.headers.authorization ?? '';
-    try {
-      req.user = this.jwt.verify(header.slice('Bearer '.length));
-    } catch {
-      throw new UnauthorizedException();
-    }
-    return true;
-  }
-}
-
-const openai = new OpenAI({ apiKey: 'sk-bench', baseURL: `${process.env.UP ?? 'http://127.0.0.1:9100'}/v1`, maxRetries: 0 });
-
-@Controller()
-class ChatController {
-  @Post('chat')
-  @UseGuards(BearerGuard)
-  async chat(@Body() body: ChatRequest, @Res() res: Response): Promise<void> {
-    const stream = await openai.chat.completions.create({ model: 'mock', stream: true, stream_options: { include_usage: true }, messages: body.messages });
-    res.status(200).setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    for await (const chunk of stream) {
-      const piece = chunk.choices[0]?.delta?.content;
-      if (piece) res.write(`data: ${piece}\n\n`);
-    }
-    res.end('data: [DONE]\n\n');
-  }
-}
-
-@Module({
-  imports: [JwtModule.register({ secret: process.env.JWT_SECRET ?? 'bench-secret-that-is-at-least-32-characters-long' })],
-  controllers: [ChatController],
-  providers: [BearerGuard],
-})
-class StackFloorModule {}
+import { startTracing, tracingRequested } from '../src/tracing';
 
 async function main(): Promise<void> {
-  const app = await NestFactory.create(StackFloorModule, { logger: false });
-  app.useGlobalPipes(new ValidationPipe({ transform: true, whitelist: true }));
-  await app.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
-  const address = (app.getHttpServer() as Server).address() as AddressInfo;
-  process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
+  if (tracingRequested(process.env)) await startTracing();
+  // Loaded after tracing so the instrumentations patch http, Express and undici before Nest requires them.
+  const { serveStackFloor } = await import('./stack-floor-app');
+  await serveStackFloor();
 }
 
 main().catch((err: unknown) => {

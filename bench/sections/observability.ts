@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Bench, Pace, Row, Section, Server, envInt, ms, percentile, pool, procStats, request, stop, times } from '../harness';
+import { BENCH_JWT_SECRET, Bench, Pace, Row, Section, Server, envInt, ms, percentile, pool, procStats, request, startInstrument, stop, times } from '../harness';
 
 /** The metrics token of the instrumented instance (any 16+ characters). */
 const METRICS_TOKEN = 'bench-metrics-token-0123456789';
@@ -70,18 +70,24 @@ export const observability: Section = {
     const profileDir = process.env.BENCH_OBS_CPU_PROF;
     const profile = (name: string): Record<string, string> =>
       profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-name=${name}.cpuprofile` } : {};
+    const otel = {
+      OTEL_SERVICE_NAME: 'chat-backend-bench',
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+    };
     const arms: Record<Arm, Server> = {
       off: await bench.startApp(profile('observability-off')),
-      on: await bench.startApp({
-        ...profile('observability-on'),
-        METRICS_TOKEN,
-        OTEL_SERVICE_NAME: 'chat-backend-bench',
-        OTEL_TRACES_EXPORTER: 'otlp',
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
-        OTEL_METRICS_EXPORTER: 'none',
-        OTEL_LOGS_EXPORTER: 'none',
-      }),
+      on: await bench.startApp({ ...profile('observability-on'), METRICS_TOKEN, ...otel }),
+    };
+    // The stack floor (bench/stack-floor.ts) with and without the same tracing: what the SDK and its
+    // instrumentations add to a bare NestJS route that calls the OpenAI SDK, before any span of the app's own.
+    const bareUp = { UP: `http://127.0.0.1:${bench.direct.port}`, JWT_SECRET: BENCH_JWT_SECRET };
+    const bare: Record<Arm, Server> = {
+      off: await startInstrument('stack-floor.ts', bareUp),
+      on: await startInstrument('stack-floor.ts', { ...bareUp, ...otel }),
     };
     const scrapes = { ok: 0, failed: 0, bytes: 0 };
     const scrapeEvery = envInt('BENCH_OBS_SCRAPE_MS', 1000, 60_000);
@@ -99,21 +105,31 @@ export const observability: Section = {
     try {
       // Warm-up: JIT, the pools, and the SDK's first export.
       for (let i = 0; i < 30; i++) {
-        for (const arm of ['off', 'on'] as const) await bench.stream('app', { ttftMs: 0, itlMs: 0, tokens: 5 }, { port: arms[arm].port });
+        for (const arm of ['off', 'on'] as const) {
+          await bench.stream('app', { ttftMs: 0, itlMs: 0, tokens: 5 }, { port: arms[arm].port });
+          await bench.stream('stack', { ttftMs: 0, itlMs: 0, tokens: 5 }, { port: bare[arm].port });
+        }
       }
 
       const order = (round: number): Arm[] => (round % 2 ? ['on', 'off'] : ['off', 'on']);
       const ttft: Record<Arm, number[]> = { off: [], on: [] };
       // Each round's pair (on − off, sent one after the other) sees the same moment of a shared machine's load.
       const pairs: number[] = [];
+      const barePairs: number[] = [];
       const rounds = envInt('BENCH_OBS_TTFT_ROUNDS', 200);
       for (let round = 0; round < rounds; round++) {
         const pair: Partial<Record<Arm, number>> = {};
+        const barePair: Partial<Record<Arm, number>> = {};
         for (const arm of order(round)) {
           const s = await bench.stream('app', { ttftMs: 0, itlMs: 20, tokens: 3 }, { port: arms[arm].port, timeoutMs: 30_000 });
           if (s.ok) ttft[arm].push((pair[arm] = s.ttftMs));
         }
+        for (const arm of order(round)) {
+          const s = await bench.stream('stack', { ttftMs: 0, itlMs: 20, tokens: 3 }, { port: bare[arm].port, timeoutMs: 30_000 });
+          if (s.ok) barePair[arm] = s.ttftMs;
+        }
         if (pair.on !== undefined && pair.off !== undefined) pairs.push(pair.on - pair.off);
+        if (barePair.on !== undefined && barePair.off !== undefined) barePairs.push(barePair.on - barePair.off);
       }
 
       // Long answers, so the pieces' CPU outweighs the per-request CPU it is separated from several times over.
@@ -148,6 +164,10 @@ export const observability: Section = {
       const rows: Row[] = [
         { measure: 'C=1 time to first byte p50', floor: ms(p('off', 50)), app: ms(p('on', 50)), ratio: times(p('on', 50), p('off', 50)), target: 'adds ≤ 0.5 ms p50', met: addedP50 <= 0.5 },
         { measure: 'C=1 time to first byte: median of paired differences (on − off)', app: ms(pairedP50) },
+        {
+          measure: 'the same on the stack floor, tracing only (its http, Express and undici spans)',
+          app: `${ms(percentile(barePairs, 50))} (${barePairs.length} pairs)`,
+        },
         { measure: 'C=1 time to first byte p99', floor: ms(p('off', 99)), app: ms(p('on', 99)), ratio: times(p('on', 99), p('off', 99)) },
         {
           measure: `CPU per relayed piece (paced 20 ms, ${tokens} tokens, C=50)`,
@@ -171,6 +191,8 @@ export const observability: Section = {
       await scraper;
       await stop(arms.on);
       await stop(arms.off);
+      await stop(bare.on);
+      await stop(bare.off);
       await collector.close();
     }
   },
